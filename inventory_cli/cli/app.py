@@ -1,0 +1,103 @@
+"""The `inventory` command: global options, error handling, and the command groups."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from inventory_cli.cli.context import AppContext
+from inventory_cli.config import Settings
+from inventory_cli.errors import InventoryError
+
+
+class InventoryGroup(TyperGroup):
+    """Turns typed errors into `Error: ...` on stderr and an exit code; no traceback unless --debug.
+
+    Doing this in the group (not in `main`) means CliRunner tests see exactly what users see.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:  # noqa: BLE001 - every other error is mapped or re-raised below
+            error = _as_inventory_error(exc)
+            if error is None:
+                raise
+            obj = ctx.obj
+            debug = isinstance(obj, AppContext) and obj.settings.debug
+            if debug:
+                traceback.print_exception(exc, file=sys.stderr)
+            message = f"Error: {error.message}"
+            if error.hint:
+                message += f"\nHint: {error.hint}"
+            click.echo(message, err=True)
+            raise typer.Exit(code=error.exit_code) from None
+
+
+def _as_inventory_error(exc: BaseException) -> InventoryError | None:
+    if isinstance(exc, InventoryError):
+        return exc
+    if "botocore" in sys.modules:  # only then can it be an AWS error; keeps start-up light
+        from inventory_cli.aws import translate_aws_error
+
+        return translate_aws_error(exc)
+    return None
+
+
+app = typer.Typer(
+    name="inventory",
+    cls=InventoryGroup,
+    help="Provision and operate a serverless inventory pipeline (S3 -> Lambda -> DynamoDB -> "
+    "Lambda -> SNS, plus a dashboard) on AWS or on a built-in local emulator.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    stack: Annotated[str | None, typer.Option(
+        "--stack", envvar="INVENTORY_STACK", show_default="inventory",
+        help="Stack name; resource names are derived from it.")] = None,
+    region: Annotated[str | None, typer.Option(
+        "--region", help="AWS region (default: AWS_REGION or your profile's).")] = None,
+    profile: Annotated[str | None, typer.Option(
+        "--profile", help="AWS profile from ~/.aws/config (default: AWS_PROFILE).")] = None,
+    endpoint_url: Annotated[str | None, typer.Option(
+        "--endpoint-url", help="Send every AWS call here (LocalStack, a moto server); "
+        "default: AWS_ENDPOINT_URL.")] = None,
+    local: Annotated[bool, typer.Option(
+        "--local", help="Use the built-in local emulator, starting it if needed "
+        "(or set INVENTORY_LOCAL=1).")] = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Show tracebacks for errors.")] = False,
+) -> None:
+    """Global options go before the command: `inventory --stack shop --local show`."""
+    override = ctx.obj if ctx.obj is not None and not isinstance(ctx.obj, AppContext) else None
+    settings = Settings.resolve(stack=stack, region=region, profile=profile,
+                                endpoint_url=endpoint_url, local=local or None, debug=debug)
+    ctx.obj = AppContext(settings=settings, aws_override=override)
+
+
+def _register_commands() -> None:
+    from inventory_cli.cli import dashboard_cmds, local_cmds, ops_cmds, stack_cmds
+
+    for module in (stack_cmds, ops_cmds, local_cmds, dashboard_cmds):
+        module.register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    app(prog_name="inventory")

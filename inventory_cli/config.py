@@ -1,0 +1,163 @@
+"""Settings and the names every resource of a stack is given.
+
+Precedence: command-line option > environment variable > default. Resource names are derived
+from the stack name (bucket names also from account and region, since bucket names are global),
+so any machine can find an existing stack without a local state file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from inventory_cli.errors import ConfigError
+
+DEFAULT_STACK = "inventory"
+# The tag every resource of a stack carries; teardown and status never touch a resource without it.
+STACK_TAG = "inventory:stack"
+# Local mode has no real account; this is the account moto answers with.
+LOCAL_ACCOUNT_ID = "123456789012"
+LOCAL_REGION = "us-east-1"
+
+# Bucket names allow at most 63 characters; "-dashboard-" + account (12) + "-" + region (<= 14)
+# leaves 25 for the stack name. Lower case because bucket names must be.
+_STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}[a-z0-9]$|^[a-z]$")
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Settings(BaseModel):
+    """What the user asked for: which stack, where, through which credentials."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stack: str = DEFAULT_STACK
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    local: bool = False
+    debug: bool = False
+
+    @field_validator("stack")
+    @classmethod
+    def _valid_stack_name(cls, value: str) -> str:
+        if not _STACK_NAME.match(value):
+            raise ValueError(
+                f"invalid stack name {value!r}: use 1-25 lower-case letters, digits and hyphens, "
+                "starting with a letter and not ending with a hyphen"
+            )
+        return value
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _valid_endpoint(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"invalid endpoint URL {value!r}: expected http(s)://host[:port]")
+        return value.rstrip("/")
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        stack: str | None = None,
+        region: str | None = None,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+        local: bool | None = None,
+        debug: bool = False,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Merge command-line values (None = not given) over the environment and defaults."""
+        env = os.environ if environ is None else environ
+        try:
+            return cls(
+                stack=stack or env.get("INVENTORY_STACK") or DEFAULT_STACK,
+                region=region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+                profile=profile or env.get("AWS_PROFILE") or None,
+                endpoint_url=endpoint_url or env.get("AWS_ENDPOINT_URL") or None,
+                local=local if local is not None else _truthy(env.get("INVENTORY_LOCAL")),
+                debug=debug,
+            )
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            errors = getattr(exc, "errors", None)
+            message = errors()[0]["msg"] if callable(errors) else str(exc)
+            raise ConfigError(message.removeprefix("Value error, ")) from None
+
+
+class StackNames(BaseModel):
+    """Deterministic names of every resource of one stack in one account and region."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stack: str
+    account_id: str
+    region: str
+
+    @property
+    def uploads_bucket(self) -> str:
+        return f"{self.stack}-uploads-{self.account_id}-{self.region}"
+
+    @property
+    def dashboard_bucket(self) -> str:
+        return f"{self.stack}-dashboard-{self.account_id}-{self.region}"
+
+    @property
+    def table(self) -> str:
+        return f"{self.stack}-inventory"
+
+    @property
+    def load_function(self) -> str:
+        return f"{self.stack}-load-inventory"
+
+    @property
+    def check_function(self) -> str:
+        return f"{self.stack}-check-stock"
+
+    @property
+    def load_role(self) -> str:
+        return f"{self.stack}-load-inventory-role"
+
+    @property
+    def check_role(self) -> str:
+        return f"{self.stack}-check-stock-role"
+
+    @property
+    def dashboard_role(self) -> str:
+        return f"{self.stack}-dashboard-unauth-role"
+
+    @property
+    def topic(self) -> str:
+        return f"{self.stack}-alerts"
+
+    @property
+    def identity_pool(self) -> str:
+        # Identity pool names allow only [\w ]: no hyphens.
+        return f"{self.stack.replace('-', '_')}_dashboard"
+
+    @property
+    def load_log_group(self) -> str:
+        return f"/aws/lambda/{self.load_function}"
+
+    @property
+    def check_log_group(self) -> str:
+        return f"/aws/lambda/{self.check_function}"
+
+    @property
+    def topic_arn(self) -> str:
+        return f"arn:aws:sns:{self.region}:{self.account_id}:{self.topic}"
+
+    @property
+    def table_arn(self) -> str:
+        return f"arn:aws:dynamodb:{self.region}:{self.account_id}:table/{self.table}"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {STACK_TAG: self.stack}

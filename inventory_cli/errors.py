@@ -1,0 +1,56 @@
+"""Typed errors raised by the core. Only the CLI turns them into messages and exit codes.
+
+This module must stay free of boto3 imports: the CLI imports it at start-up.
+"""
+
+from __future__ import annotations
+
+
+class InventoryError(Exception):
+    """An expected failure: shown as one line `Error: ...` on stderr, exit code 1, no traceback."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(InventoryError):
+    """The user asked for something that cannot be valid (exit code 2, like a bad option)."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """Invalid settings: a bad stack name, region or endpoint."""
+
+
+class NoCredentials(InventoryError):
+    """No AWS credentials were found and local mode was not asked for."""
+
+
+class StackNotFound(InventoryError):
+    """No stack with this name exists in the target account and region."""
+
+
+class StackIncomplete(InventoryError):
+    """Part of the stack is missing or mis-wired; `inventory provision` repairs it."""
+
+
+class InvalidInventoryFile(InventoryError):
+    """A CSV file breaks the upload contract (the details are in `problems`)."""
+
+    def __init__(self, message: str, *, problems: list[tuple[str, int | None, str]] | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = problems or []
+
+
+class EmulatorError(InventoryError):
+    """The built-in local emulator could not be started, reached or stopped."""
+
+
+class OperationTimedOut(InventoryError):
+    """A bounded wait ran out (a load report that never came, a function that never became Active)."""

@@ -1,0 +1,47 @@
+"""The package's entry point and settings behave as documented."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from inventory_cli.cli.app import app
+from inventory_cli.config import Settings, StackNames
+from inventory_cli.errors import ConfigError
+
+
+def test_help_lists_global_options() -> None:
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for option in ("--stack", "--region", "--profile", "--endpoint-url", "--local", "--debug"):
+        assert option in result.output
+
+
+def test_cli_values_win_over_environment() -> None:
+    env = {"INVENTORY_STACK": "from-env", "AWS_REGION": "eu-west-1", "INVENTORY_LOCAL": "1"}
+    assert Settings.resolve(environ=env).stack == "from-env"
+    assert Settings.resolve(environ=env).local is True
+    s = Settings.resolve(stack="cli", region="eu-central-1", environ=env)
+    assert (s.stack, s.region) == ("cli", "eu-central-1")
+    assert Settings.resolve(environ={}).stack == "inventory"
+
+
+@pytest.mark.parametrize("bad", ["Shop", "-shop", "shop-", "a" * 26, "shop_1", ""])
+def test_bad_stack_names_are_refused(bad: str) -> None:
+    if bad == "":
+        assert Settings.resolve(stack=bad, environ={}).stack == "inventory"  # empty = not given
+        return
+    with pytest.raises(ConfigError, match="invalid stack name"):
+        Settings.resolve(stack=bad, environ={})
+
+
+def test_names_fit_aws_limits() -> None:
+    names = StackNames(stack="a" * 25, account_id="123456789012", region="ap-southeast-3")
+    assert len(names.dashboard_bucket) <= 63
+    assert len(names.uploads_bucket) <= 63
+    assert names.identity_pool.replace("_", "").isalnum()
+
+
+def test_bad_stack_name_is_a_usage_error() -> None:
+    result = CliRunner().invoke(app, ["--stack", "Bad_Name", "status"])
+    assert result.exit_code == 2
