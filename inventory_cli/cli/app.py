@@ -6,12 +6,10 @@ import sys
 import traceback
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
-from inventory_cli.cli.context import AppContext
-from inventory_cli.config import Settings
+from inventory_cli.cli.context import AppContext, SettingsOptions
 from inventory_cli.errors import InventoryError
 
 
@@ -21,23 +19,22 @@ class InventoryGroup(TyperGroup):
     Doing this in the group (not in `main`) means CliRunner tests see exactly what users see.
     """
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise
-        except Exception as exc:  # noqa: BLE001 - every other error is mapped or re-raised below
+        except Exception as exc:
+            # typer.Exit, Abort and usage errors are not InventoryErrors: they are re-raised as is.
             error = _as_inventory_error(exc)
             if error is None:
                 raise
             obj = ctx.obj
-            debug = isinstance(obj, AppContext) and obj.settings.debug
+            debug = isinstance(obj, AppContext) and obj.options.debug
             if debug:
                 traceback.print_exception(exc, file=sys.stderr)
             message = f"Error: {error.message}"
             if error.hint:
                 message += f"\nHint: {error.hint}"
-            click.echo(message, err=True)
+            typer.echo(message, err=True)
             raise typer.Exit(code=error.exit_code) from None
 
 
@@ -84,9 +81,11 @@ def root(
 ) -> None:
     """Global options go before the command: `inventory --stack shop --local show`."""
     override = ctx.obj if ctx.obj is not None and not isinstance(ctx.obj, AppContext) else None
-    settings = Settings.resolve(stack=stack, region=region, profile=profile,
-                                endpoint_url=endpoint_url, local=local or None, debug=debug)
-    ctx.obj = AppContext(settings=settings, aws_override=override)
+    # Settings are validated when a command first needs them, so `inventory CMD --help` stays
+    # cheap (pydantic is not imported for help).
+    options = SettingsOptions(stack=stack, region=region, profile=profile,
+                              endpoint_url=endpoint_url, local=local or None, debug=debug)
+    ctx.obj = AppContext(options=options, aws_override=override)
 
 
 def _register_commands() -> None:
