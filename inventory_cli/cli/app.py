@@ -54,6 +54,9 @@ app = typer.Typer(
     help="Provision and operate a serverless inventory pipeline (S3 -> Lambda -> DynamoDB -> "
     "Lambda -> SNS, plus a dashboard) on AWS or on a built-in local emulator.",
     no_args_is_help=True,
+    # Plain help: Rich-rendered help costs ~90 ms of imports, and `inventory --help` must start
+    # faster than `import boto3` (benchmarks/bench_startup.py).
+    rich_markup_mode=None,
     pretty_exceptions_show_locals=False,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
