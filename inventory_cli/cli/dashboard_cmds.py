@@ -1,9 +1,36 @@
-"""Commands of this group are registered on the root app by `register`."""
+"""`inventory dashboard`: where this stack's dashboard page is, and opening it."""
 
 from __future__ import annotations
 
+import webbrowser
+from typing import Annotated
+
 import typer
+
+from inventory_cli.cli.context import app_context
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to `app`."""
+    app.command("dashboard")(dashboard)
+
+
+def dashboard(
+    ctx: typer.Context,
+    open_page: Annotated[bool, typer.Option(
+        "--open", help="Also open the page in the default web browser.")] = False,
+) -> None:
+    """Print the URL of this stack's dashboard page (with --open, open it too).
+
+    The page signs in as an unauthenticated Cognito identity and reads the inventory table
+    read-only; on the local emulator the emulator itself serves it.
+    """
+    from inventory_cli.dashboard.locate import find_dashboard_url
+
+    app_ctx = app_context(ctx)
+    url = find_dashboard_url(app_ctx.aws())
+    # Only the URL on stdout (scripts can use it); never wrapped, however narrow the terminal.
+    app_ctx.console.print(url, soft_wrap=True, markup=False, emoji=False, highlight=False)
+    if open_page and not webbrowser.open(url, new=2):
+        app_ctx.err.print("No web browser could be opened here: open the URL above yourself.",
+                          markup=False, soft_wrap=True)

@@ -1,9 +1,272 @@
-"""Commands of this group are registered on the root app by `register`."""
+"""Everyday commands: upload, show, subscribe, subscriptions, unsubscribe, alerts, logs.
+
+Each command parses its options, calls `inventory_cli.ops`, and renders. The ops modules import
+boto3, so they are imported inside the command functions: `inventory --help` stays light.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+from inventory_cli.cli.context import app_context
+from inventory_cli.errors import InvalidInventoryFile, InventoryError, OperationTimedOut, UsageError
+from inventory_cli.render import OutputFormat
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from inventory_cli.ops.upload import CheckedFile, UploadProgress
+
+# Side effects of the long-running commands; tests replace them so they run instantly.
+SLEEP: Callable[[float], None] = time.sleep
+CLOCK: Callable[[], float] = time.monotonic
+# Above this size a single file gets a progress bar too.
+LARGE_FILE_BYTES = 8 * 1024 * 1024
+
+OutputOption = Annotated[OutputFormat | None, typer.Option(
+    "--output", "-o", case_sensitive=False, show_default=False,
+    help="table, json or csv (default: table on a terminal, json otherwise).")]
+SinceOption = Annotated[str, typer.Option(
+    "--since", metavar="DURATION", help="How far back: 30m, 24h, 7d.")]
+
+
+def upload(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(
+        metavar="FILE...", show_default=False,
+        help="Inventory CSV files (store,item,count); each is stored under its file name.")],
+    wait: Annotated[bool, typer.Option(
+        "--wait", help="Wait for each file's load report; exit 1 if rows were rejected.")] = False,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=1, metavar="SECONDS", help="How long --wait waits in all.")] = 120.0,
+    skip_invalid: Annotated[bool, typer.Option(
+        "--skip-invalid", help="Send files with invalid rows anyway (the loader skips those "
+        "rows). Unreadable files are never sent.")] = False,
+) -> None:
+    """Check inventory files with the loader's rules, then send them to the stack."""
+    from inventory_cli import render
+    from inventory_cli.ops import upload as core
+    from inventory_cli.ops.stack_info import find_stack
+
+    app = app_context(ctx)
+    try:
+        checked = core.check_files(files, skip_invalid=skip_invalid)
+    except InvalidInventoryFile as exc:
+        render.problems(app.err, exc.problems)
+        raise
+    render.duplicates(app.err, [dup for file in checked for dup in file.duplicates])
+    bucket = find_stack(app.aws()).names.uploads_bucket
+    with _progress(app.err, checked) as progress:
+        uploads = core.upload_files(app.aws(), bucket, checked, progress=progress)
+    render.uploaded(app.console, bucket, uploads)
+    if not wait:
+        return
+    outcomes = core.wait_for_reports(app.aws(), bucket, uploads, timeout=timeout,
+                                     poll_interval=core.POLL_INTERVAL, sleep=SLEEP,
+                                     clock=CLOCK)
+    render.load_outcomes(app.console, outcomes)
+    late = [o.upload.key for o in outcomes if o.timed_out]
+    if late:
+        raise OperationTimedOut(
+            f"no load report after {timeout:g} s for: {', '.join(late)}",
+            hint="`inventory logs load` shows what the loader did")
+    if any(o.failed for o in outcomes):
+        raise InventoryError("the loader rejected rows (listed above)")
+
+
+@contextmanager
+def _progress(err: Console, files: Sequence[CheckedFile]) -> Iterator[UploadProgress | None]:
+    """A progress bar on stderr, only on a terminal and only when there is something to watch."""
+    if not err.is_terminal or not (len(files) > 1 or
+                                   any(f.size >= LARGE_FILE_BYTES for f in files)):
+        yield None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                  console=err, transient=True) as bar:
+        tasks = {f.key: bar.add_task(f.key, total=f.size, start=False) for f in files}
+
+        class _Bar:
+            def started(self, key: str, size: int) -> None:
+                bar.start_task(tasks[key])
+
+            def advanced(self, key: str, sent: int) -> None:
+                bar.advance(tasks[key], sent)
+
+            def finished(self, key: str) -> None:
+                bar.update(tasks[key], completed=bar.tasks[tasks[key]].total)
+
+        yield _Bar()
+
+
+def show(
+    ctx: typer.Context,
+    store: Annotated[str | None, typer.Option(
+        "--store", help="Only this store (read with a Query).")] = None,
+    totals: Annotated[bool, typer.Option(
+        "--totals", help="One row per item, summed over all stores.")] = False,
+    low: Annotated[bool, typer.Option(
+        "--low", help="Only counts at or below the stack's low-stock threshold.")] = False,
+    output: OutputOption = None,
+) -> None:
+    """Show stock levels, sorted by store, then item."""
+    from inventory_cli import render
+    from inventory_cli.ops import query
+    from inventory_cli.ops.stack_info import find_stack
+
+    if store is not None and totals:
+        raise UsageError("--totals sums over all stores; it cannot be combined with --store")
+    app = app_context(ctx)
+    stack = find_stack(app.aws())
+    fmt = render.resolve_format(output, app.console)
+    if totals:
+        summed = query.totals(query.read_all(app.aws(), stack.names))
+        if low:
+            summed = [t for t in summed if t.count <= stack.threshold]
+        render.totals(app.console, summed, threshold=stack.threshold, fmt=fmt)
+        return
+    rows = (query.read_store(app.aws(), stack.names, store) if store is not None
+            else query.read_all(app.aws(), stack.names))
+    if low:
+        rows = query.at_or_below(rows, stack.threshold)
+    if not rows and fmt is render.OutputFormat.table and store is None and not low:
+        app.console.print("No stock recorded yet. Load a file with `inventory upload FILE`.",
+                          markup=False, soft_wrap=True)
+        return
+    render.stock(app.console, rows, threshold=stack.threshold, fmt=fmt)
+
+
+def subscribe(
+    ctx: typer.Context,
+    endpoint: Annotated[str, typer.Argument(
+        metavar="EMAIL-OR-PHONE", help="An e-mail address, or a phone number in E.164 form "
+        "(+4915112345678).")],
+    store: Annotated[list[str] | None, typer.Option(
+        "--store", help="Only alerts for this store (repeat for several).")] = None,
+    protocol: Annotated[str | None, typer.Option(
+        "--protocol", metavar="email|sms", help="Default: inferred from the endpoint.")] = None,
+) -> None:
+    """Send low-stock alerts to an e-mail address or phone; subscribing twice changes nothing."""
+    from inventory_cli.ops import subscriptions as core
+    from inventory_cli.ops.stack_info import find_stack
+
+    resolved = core.infer_protocol(endpoint, protocol)
+    app = app_context(ctx)
+    stack = find_stack(app.aws())
+    result = core.subscribe(app.aws(), stack.names, endpoint, resolved,
+                            tuple(store) if store else None)
+    sub = result.subscription
+    scope = f"alerts for {', '.join(sub.stores)}" if sub.stores else "alerts for every store"
+    who = f"{sub.endpoint} ({sub.protocol})"
+    message = {"created": f"Subscribed {who} to {scope}.",
+               "updated": f"Updated {who}: now {scope}. SNS takes up to 15 minutes to apply "
+                          "a changed filter.",
+               "unchanged": f"{who} is already subscribed to {scope}; nothing changed."}
+    app.console.print(message[result.change], markup=False, soft_wrap=True)
+    if sub.status == "pending":
+        app.console.print(
+            f"Pending: AWS sent a confirmation message to {sub.endpoint}. Alerts are delivered "
+            f"only after the link in it is clicked; unconfirmed subscriptions are deleted after "
+            f"{core.PENDING_EXPIRY}.", markup=False, soft_wrap=True)
+
+
+def subscriptions(ctx: typer.Context, output: OutputOption = None) -> None:
+    """List who gets alerts: endpoint, protocol, status (confirmed/pending), stores."""
+    from inventory_cli import render
+    from inventory_cli.ops import subscriptions as core
+    from inventory_cli.ops.stack_info import find_stack
+
+    app = app_context(ctx)
+    stack = find_stack(app.aws())
+    rows = core.list_subscriptions(app.aws(), stack.names)
+    render.subscriptions(app.console, rows, fmt=render.resolve_format(output, app.console))
+
+
+def unsubscribe(
+    ctx: typer.Context,
+    endpoint: Annotated[str, typer.Argument(metavar="EMAIL-OR-PHONE")],
+) -> None:
+    """Stop sending alerts to an endpoint."""
+    from inventory_cli.ops import subscriptions as core
+    from inventory_cli.ops.stack_info import find_stack
+
+    app = app_context(ctx)
+    stack = find_stack(app.aws())
+    for sub in core.unsubscribe(app.aws(), stack.names, endpoint):
+        app.console.print(f"Unsubscribed {sub.endpoint} ({sub.protocol}).", markup=False, soft_wrap=True)
+
+
+def alerts(ctx: typer.Context, since: SinceOption = "24h", output: OutputOption = None) -> None:
+    """Recent low-stock alerts (from the check function's log)."""
+    from inventory_cli.ops.durations import parse_since
+
+    window = parse_since(since)  # before boto3 is imported: a typo costs nothing
+
+    from inventory_cli import render
+    from inventory_cli.ops.alerts import read_alerts
+    from inventory_cli.ops.logs import utc_now
+    from inventory_cli.ops.stack_info import find_stack
+
+    app = app_context(ctx)
+    stack = find_stack(app.aws())
+    rows = read_alerts(app.aws(), stack.names, since=window, now=utc_now())
+    render.alerts(app.console, rows, fmt=render.resolve_format(output, app.console),
+                  since_label=since.strip())
+
+
+def logs(
+    ctx: typer.Context,
+    function: Annotated[str | None, typer.Argument(
+        metavar="[load|check]", help="One function's log (default: both).")] = None,
+    since: SinceOption = "1h",
+    follow: Annotated[bool, typer.Option(
+        "--follow", "-f", help="Keep printing new lines until Ctrl-C.")] = False,
+) -> None:
+    """Log lines of the pipeline's functions, oldest first."""
+    from inventory_cli.ops.durations import parse_since
+
+    if function not in (None, "load", "check"):
+        raise UsageError(f"unknown function {function!r}: use load or check")
+    window = parse_since(since)
+
+    from inventory_cli import render
+    from inventory_cli.ops.logs import follow_log_lines, read_log_lines, utc_now
+    from inventory_cli.ops.stack_info import find_stack
+
+    app = app_context(ctx)
+    names = find_stack(app.aws()).names
+    groups = {"load": names.load_log_group, "check": names.check_log_group}
+    if function is not None:
+        groups = {function: groups[function]}
+    labels = {group: label for label, group in groups.items()}
+    start = utc_now() - window
+    if not follow:
+        lines = read_log_lines(app.aws(), list(groups.values()), start=start)
+        for line in lines:
+            render.log_line(app.console, line, labels[line.group])
+        if not lines:
+            app.err.print(f"No log lines in the last {since.strip()}.", markup=False, soft_wrap=True)
+        return
+    try:
+        for line in follow_log_lines(app.aws(), list(groups.values()), start=start, sleep=SLEEP):
+            render.log_line(app.console, line, labels[line.group])
+    except KeyboardInterrupt:
+        return  # Ctrl-C is how one stops following: a normal end, not an error
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to `app`."""
+    app.command("upload")(upload)
+    app.command("show")(show)
+    app.command("subscribe")(subscribe)
+    app.command("subscriptions")(subscriptions)
+    app.command("unsubscribe")(unsubscribe)
+    app.command("alerts")(alerts)
+    app.command("logs")(logs)

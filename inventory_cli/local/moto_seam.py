@@ -5,19 +5,48 @@ pipeline is supplied here, by patching moto classes when `install()` is called:
 
 - Cognito identity pool role mapping (`SetIdentityPoolRoles` / `GetIdentityPoolRoles`), which
   moto 5.2.5 does not implement (in-process: NotImplementedError; server: HTTP 500).
+- DynamoDB stream shards: `StreamShard.add` is not thread-safe (a threaded server could lose or
+  duplicate records) and numbers records from the start again after each delivery; it is
+  serialised here and numbers records uniquely and in order.
+- Lambda execution: without Docker, moto runs no code. Once a runtime is attached
+  (`attach(runtime=...)`, done by the emulator server), invocations go to
+  `lambda_runtime.LambdaRuntime`: event-source calls (S3, SNS, streams) and `Event` invokes are
+  queued and return at once, as on AWS; `RequestResponse` invokes wait for the result.
+- SNS e-mail and SMS deliveries, which cannot leave the machine, go to the outbox once one is
+  attached; SQS, Lambda and HTTP subscriptions are delivered by moto as before.
 
-`install()` is idempotent and is called both by the emulator server process and by in-process
-tests. `tests/local/test_moto_seam.py` fails loudly if an upgrade of moto moves what we patch.
+Without `attach`, moto behaves as it does upstream apart from the two fixes (role mapping, a
+thread-safe stream), so in-process tests that call `install()` are not affected by the runtime.
+Everything else of the emulator works on the plain data this module hands over
+(`FunctionSpec`, stream records as dicts). `tests/local/test_moto_seam.py` fails loudly if an
+upgrade of moto moves what we patch or rely on.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from inventory_cli.local.lambda_dispatch import StreamMapping
+    from inventory_cli.local.lambda_runtime import LambdaRuntime
+    from inventory_cli.local.lambda_worker import FunctionSpec
+    from inventory_cli.local.outbox import Outbox
+
+logger = logging.getLogger(__name__)
+
+MOTO_VERSION = "5.2.5"
 
 _installed = False
 _install_lock = threading.Lock()
+# One lock for every stream shard: additions are short (the delivery is only queued).
+_stream_lock = threading.RLock()
+_runtime: LambdaRuntime | None = None
+_outbox: Outbox | None = None
 
 
 def install() -> None:
@@ -27,8 +56,38 @@ def install() -> None:
         if _installed:
             return
         _install_cognito_identity_pool_roles()
+        _install_stream_shard()
+        _install_lambda_invoke()
+        _install_sns_outbox()
+        _install_conditional_bucket_policy_denies()
         _installed = True
 
+
+def attach(*, runtime: LambdaRuntime | None = None, outbox: Outbox | None = None) -> None:
+    """Route Lambda invocations to `runtime` and e-mail/SMS deliveries to `outbox`."""
+    global _runtime, _outbox  # noqa: PLW0603 - the server process has exactly one of each
+    install()
+    _runtime, _outbox = runtime, outbox
+
+
+def detach() -> None:
+    attach(runtime=None, outbox=None)
+
+
+# -- the emulator server's WSGI application ----------------------------------------------------
+
+def server_app() -> tuple[Callable[..., Any], type]:
+    """moto's WSGI application (all services, dispatched by host and path) and its handler."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+
+    return DomainDispatcherApplication(create_backend_app), MotoRequestHandler
+
+
+# -- Cognito identity pool roles ---------------------------------------------------------------
 
 def _install_cognito_identity_pool_roles() -> None:
     from moto.cognitoidentity.exceptions import ResourceNotFoundError
@@ -61,3 +120,220 @@ def _install_cognito_identity_pool_roles() -> None:
 
     CognitoIdentityResponse.set_identity_pool_roles = set_identity_pool_roles  # type: ignore[attr-defined]
     CognitoIdentityResponse.get_identity_pool_roles = get_identity_pool_roles  # type: ignore[attr-defined]
+
+
+# -- Lambda functions --------------------------------------------------------------------------
+
+def function_spec(fn: Any) -> FunctionSpec:
+    """The plain description of a moto `LambdaFunction` that the runtime works with."""
+    from inventory_cli.local.lambda_worker import FunctionSpec
+
+    code_id = (getattr(fn, "code", None) or {}).get("UUID", "")
+    return FunctionSpec(
+        arn=fn.function_arn, name=fn.function_name, handler=fn.handler or "",
+        runtime=fn.run_time or "", code_sha256=fn.code_sha_256 or "",
+        code=getattr(fn, "code_bytes", b"") or b"",
+        environment={str(k): str(v) for k, v in (fn.environment_vars or {}).items()},
+        timeout_s=float(fn.timeout or 3), memory_mb=int(fn.memory_size or 128),
+        version=str(fn.version), region=fn.region, account_id=fn.account_id,
+        instance_id=f"{id(fn)}:{code_id}")
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if not headers:
+        return None
+    for key, value in dict(headers).items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+def _install_lambda_invoke() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    upstream_invoke = LambdaFunction.invoke
+
+    def invoke(self: LambdaFunction, body: Any, request_headers: Any,
+               response_headers: Any) -> str | bytes:
+        runtime = _runtime
+        if runtime is None:
+            return upstream_invoke(self, body, request_headers, response_headers)
+        event_json = body.decode() if isinstance(body, bytes) else (body or "{}")
+        # moto calls event sources (S3, SNS, log subscriptions) with empty headers: on AWS those
+        # are asynchronous invocations.
+        invocation_type = _header(request_headers, "x-amz-invocation-type") or (
+            "RequestResponse" if request_headers else "Event")
+        if invocation_type == "DryRun":
+            return b""
+        spec = function_spec(self)
+        if invocation_type == "Event":
+            runtime.submit_event(spec, event_json)
+            # Truthy for moto's SQS source, which deletes the messages it handed over.
+            return b"" if request_headers else b"{}"
+        result = runtime.invoke(spec, event_json)
+        if not result.ok:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        response_headers["x-amz-log-result"] = result.log_tail_base64
+        response_headers["x-amz-executed-version"] = str(self.version)
+        return result.payload.encode()
+
+    LambdaFunction.invoke = invoke  # type: ignore[method-assign]
+
+
+# -- DynamoDB streams --------------------------------------------------------------------------
+
+def stream_event_record(item: Any, *, region: str, source_arn: str) -> dict[str, Any]:
+    """A moto StreamRecord as Lambda receives it (the shape of moto's `send_dynamodb_items`)."""
+    record = item.to_json()
+    dynamodb = dict(record["dynamodb"])
+    created = dynamodb.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        from moto.core.utils import unix_time
+
+        dynamodb["ApproximateCreationDateTime"] = unix_time(created)
+    return {
+        "eventID": record["eventID"], "eventName": record["eventName"],
+        "eventVersion": record["eventVersion"], "eventSource": record["eventSource"],
+        "awsRegion": region, "dynamodb": dynamodb, "eventSourceARN": source_arn,
+    }
+
+
+def stream_mapping(esm: Any) -> StreamMapping:
+    from inventory_cli.local.lambda_dispatch import StreamMapping
+
+    response_types = esm.function_response_types or []
+    return StreamMapping(uuid=esm.uuid, batch_size=int(esm.batch_size),
+                         max_retry_attempts=esm.max_retry_attempts,
+                         report_batch_item_failures="ReportBatchItemFailures" in response_types)
+
+
+def _install_stream_shard() -> None:
+    from moto.awslambda.utils import get_backend
+    from moto.dynamodb.models.table import StreamRecord, StreamShard
+
+    upstream_add = StreamShard.add
+
+    def add(self: StreamShard, old: Any, new: Any) -> None:
+        with _stream_lock:
+            runtime = _runtime
+            if runtime is None:
+                upstream_add(self, old, new)
+                return
+            view_type = self.table.stream_specification["StreamViewType"]  # type: ignore[index]
+            event_name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
+            # Upstream numbers from len(items), which restarts after every delivery.
+            added: int = getattr(self, "_inventory_added", len(self.items))
+            record = StreamRecord(self.table, view_type, event_name, old, new,
+                                  self.starting_sequence_number + added)
+            self._inventory_added = added + 1  # type: ignore[attr-defined]
+            self.items.append(record)
+            delivered = False
+            for function_arn, esm in list(self.table.lambda_event_source_mappings.items()):
+                region = function_arn.split(":")[3]
+                backend = get_backend(self.account_id, region)
+                # moto leaves a deleted mapping on the table; AWS would stop delivering.
+                if not esm.enabled or backend.get_event_source_mapping(esm.uuid) is None:
+                    continue
+                try:
+                    fn = backend.get_function(function_arn)
+                except Exception:  # noqa: BLE001 - moto raises several kinds for "no function"
+                    logger.warning("stream records for deleted function %s dropped",
+                                   function_arn)
+                    continue
+                # LATEST: only what is written from now on; TRIM_HORIZON: the backlog too.
+                pending = self.items if esm.starting_position == "TRIM_HORIZON" else [record]
+                runtime.submit_stream_records(
+                    function_spec(fn), stream_mapping(esm),
+                    [stream_event_record(i, region=region, source_arn=esm.event_source_arn)
+                     for i in pending])
+                delivered = True
+            if delivered:
+                self.items = []
+
+    StreamShard.add = add  # type: ignore[method-assign]
+
+
+# -- SNS deliveries that cannot leave the machine ----------------------------------------------
+
+def _install_sns_outbox() -> None:
+    from moto.sns.models import Subscription
+
+    from inventory_cli.local.outbox import OUTBOX_PROTOCOLS
+
+    upstream_publish = Subscription.publish
+
+    def publish(  # noqa: PLR0917 - the signature of the method it replaces
+            self: Subscription, message: str, message_id: str, subject: str | None = None,
+            message_attributes: dict[str, Any] | None = None, group_id: str | None = None,
+            deduplication_id: str | None = None, message_structure: str | None = None,
+    ) -> None:
+        outbox = _outbox
+        if outbox is None or self.protocol not in OUTBOX_PROTOCOLS:
+            upstream_publish(self, message, message_id, subject=subject,
+                             message_attributes=message_attributes, group_id=group_id,
+                             deduplication_id=deduplication_id,
+                             message_structure=message_structure)
+            return
+        matcher = self._filter_policy_matcher
+        if matcher is not None and not matcher.matches(message_attributes, message):
+            return
+        if message_structure == "json":
+            message = self._parse_message_structure(message, self.protocol)
+        outbox.append(topic_arn=self.topic_arn, protocol=self.protocol, to=self.endpoint,
+                      subject=None if self.protocol == "sms" else subject, message=message,
+                      attributes=_plain_attributes(message_attributes),
+                      message_id=message_id)
+
+    Subscription.publish = publish  # type: ignore[method-assign]
+
+
+def _plain_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {name: (value.get("Value") if isinstance(value, Mapping) else value)
+            for name, value in (attributes or {}).items()}
+
+
+# -- CloudWatch Logs for function output -------------------------------------------------------
+
+class MotoLogSink:
+    """Writes invocation logs into moto's CloudWatch Logs, creating group and stream as needed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def write(self, spec: FunctionSpec, stream: str, events: Sequence[tuple[int, str]]) -> None:
+        from moto.logs.models import logs_backends
+
+        backend = logs_backends[spec.account_id][spec.region]
+        with self._lock:
+            backend.ensure_log_group(spec.log_group)
+            backend.ensure_log_stream(spec.log_group, stream)
+            backend.put_log_events(spec.log_group, stream,
+                                   [{"timestamp": t, "message": m} for t, m in events])
+
+
+def _install_conditional_bucket_policy_denies() -> None:
+    """A Deny statement conditioned on keys moto never supplies does not apply (stack part).
+
+    moto 5.2.5 checks a condition only against the values a caller passes in, and treats a key
+    with no value as satisfied. S3 passes none, so the deny-non-TLS statement AWS recommends
+    (`"Bool": {"aws:SecureTransport": "false"}`, on both buckets `inventory provision` creates)
+    denied every object read and write. A Deny whose condition cannot be evaluated is skipped.
+    """
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+    original = IAMPolicyStatement.is_action_permitted
+
+    def is_action_permitted(self: IAMPolicyStatement, action: str, resource: str = "*",
+                            principal: str | None = None,
+                            incoming_condition_values: dict[str, str] | None = None,
+                            ) -> PermissionResult:
+        result = original(self, action, resource, principal, incoming_condition_values)
+        statement = self._statement
+        if result == PermissionResult.DENIED and statement.get("Effect") == "Deny":
+            keys = {key for block in (statement.get("Condition") or {}).values()
+                    for key in block}
+            if keys and not keys & set(incoming_condition_values or {}):
+                return PermissionResult.NEUTRAL
+        return result
+
+    IAMPolicyStatement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]

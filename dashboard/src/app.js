@@ -1,0 +1,197 @@
+// Wires the page together: configuration, sign-in, reads, the store menu and the refresh loop.
+
+import { ConfigError, errorText, loadConfig } from "./config.js";
+import { GuestSignIn } from "./cognito.js";
+import { compareNames, InventoryReader } from "./dynamo.js";
+import { ServiceError } from "./awsjson.js";
+import { lowByStore, storeLines, totalLines } from "./inventory.js";
+import { View } from "./view.js";
+
+const REFRESH_SECONDS = 30;
+
+/** The store named in the address (`#store=Berlin`), "" for all stores. */
+function storeFromHash() {
+  const match = /^#store=(.*)$/.exec(window.location.hash);
+  if (!match) return "";
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * What to tell the user when something failed, with what they can do about it.
+ * @param {unknown} err
+ * @param {"config" | "sign-in" | "read"} stage
+ * @param {{table?: string, local?: boolean}} context
+ */
+export function describeFailure(err, stage, { table = "", local = false } = {}) {
+  const reason = errorText(err);
+  if (stage === "config" || err instanceof ConfigError) {
+    return {
+      title: "The dashboard's configuration could not be loaded",
+      reason,
+      hint: "Run `inventory provision` again: it writes config.json beside this page.",
+    };
+  }
+  const unreachable = err instanceof ServiceError && err.network;
+  const reachHint = local
+    ? "Is the emulator still running? Start it with `inventory local start`."
+    : "Check your network connection; the page tries again at the next refresh.";
+  if (stage === "sign-in") {
+    return {
+      title: "Sign-in failed",
+      reason: `Could not get guest credentials from Amazon Cognito: ${reason}`,
+      hint: unreachable
+        ? reachHint
+        : err instanceof ServiceError && err.status >= 500 && !err.code
+          ? // moto answers GetId for an unknown pool with a bare HTTP 500, not ResourceNotFound.
+            "Check identityPoolId in config.json (the emulator answers an unknown identity pool with HTTP 500), or run `inventory provision` to repair the stack."
+          : "Check identityPoolId in config.json, or run `inventory provision` to repair the stack.",
+    };
+  }
+  const code = err instanceof ServiceError ? err.code : "";
+  let hint = unreachable ? reachHint : "The page tries again at the next refresh.";
+  if (code === "ResourceNotFoundException") {
+    hint = `The table ${table} does not exist: run \`inventory provision\`.`;
+  } else if (code === "AccessDeniedException") {
+    hint = "The dashboard's role may not read this table: run `inventory provision` to repair it.";
+  }
+  return { title: "Reading the inventory failed", reason: `DynamoDB: ${reason}`, hint };
+}
+
+class Dashboard {
+  /** @param {View} view */
+  constructor(view) {
+    this.view = view;
+    this.selected = storeFromHash();
+    /** @type {import("./config.js").DashboardConfig | null} */
+    this.config = null;
+    /** @type {InventoryReader | null} */
+    this.reader = null;
+    this.generation = 0;
+    this.lastReadAt = 0;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.timer = undefined;
+  }
+
+  async start() {
+    try {
+      this.config = await loadConfig(window.fetch.bind(window));
+    } catch (err) {
+      this.view.setStatus("Not signed in.");
+      this.view.setNotice(describeFailure(err, "config"));
+      return;
+    }
+    let storage = null;
+    try {
+      storage = window.localStorage;
+    } catch {
+      // Storage blocked: the guest identity is simply not remembered.
+    }
+    const signIn = new GuestSignIn({
+      url: this.config.cognitoUrl,
+      identityPoolId: this.config.identityPoolId,
+      fetchFn: window.fetch.bind(window),
+      now: () => Date.now(),
+      storage,
+    });
+    this.reader = new InventoryReader({
+      url: this.config.dynamodbUrl,
+      region: this.config.region,
+      table: this.config.table,
+      signIn,
+    });
+    this.view.store.addEventListener("change", () => this.select(this.view.store.value));
+    this.view.refresh.addEventListener("click", () => this.refresh());
+    window.addEventListener("hashchange", () => this.select(storeFromHash()));
+    document.addEventListener("visibilitychange", () => {
+      // A hidden tab does not poll; coming back shows fresh data at once if it is stale.
+      if (document.visibilityState === "visible" && Date.now() - this.lastReadAt >= REFRESH_SECONDS * 1000) {
+        this.refresh();
+      }
+    });
+    await this.refresh();
+  }
+
+  /** @param {string} store */
+  select(store) {
+    if (store === this.selected) return;
+    this.selected = store;
+    // The address names the store, so a view can be bookmarked or shared.
+    const url = store ? `#store=${encodeURIComponent(store)}` : window.location.pathname + window.location.search;
+    history.replaceState(null, "", url);
+    this.refresh();
+  }
+
+  async refresh() {
+    const config = this.config;
+    const reader = this.reader;
+    if (!config || !reader) return;
+    clearTimeout(this.timer);
+    const generation = ++this.generation;
+    const store = this.selected;
+    this.view.setStatus(this.lastReadAt ? "Refreshing…" : "Signing in and reading…", true);
+
+    let stage = /** @type {"sign-in" | "read"} */ ("sign-in");
+    try {
+      await reader.signIn.getCredentials();
+      stage = "read";
+      const data = await this.read(reader, store, config.lowStockThreshold);
+      if (generation !== this.generation) return; // a newer refresh (other store) took over
+      this.lastReadAt = Date.now();
+      this.view.setNotice(null);
+      this.view.setStores(data.stores, store);
+      if (data.lines.length === 0) {
+        this.view.showEmpty({ table: config.table, store, local: config.endpoint !== null });
+      } else {
+        this.view.showInventory({ ...data, store, threshold: config.lowStockThreshold });
+      }
+      this.view.setReadAt(this.lastReadAt, REFRESH_SECONDS);
+    } catch (err) {
+      if (generation !== this.generation) return;
+      this.view.setNotice(describeFailure(err, stage, { table: config.table, local: config.endpoint !== null }));
+      if (this.lastReadAt) {
+        // Keep the last good data on screen, and say how old it is.
+        this.view.setReadAt(this.lastReadAt, REFRESH_SECONDS, true);
+      } else {
+        this.view.setStatus("No data read yet.");
+      }
+    } finally {
+      if (generation === this.generation && document.visibilityState !== "hidden") {
+        this.timer = setTimeout(() => this.refresh(), REFRESH_SECONDS * 1000);
+      }
+    }
+  }
+
+  /**
+   * All stores: one Scan gives the totals and the store list. One store: a Query for its rows,
+   * and a Scan of only the Store attribute for the menu.
+   * @param {InventoryReader} reader
+   * @param {string} store
+   * @param {number} threshold
+   */
+  async read(reader, store, threshold) {
+    if (store === "") {
+      const { rows, skipped } = await reader.scanAll();
+      const lowStores = lowByStore(rows, threshold);
+      return {
+        lines: totalLines(rows, threshold),
+        stores: lowStores.map((s) => s.store).sort(compareNames),
+        storeCount: lowStores.length,
+        lowRows: lowStores.reduce((n, s) => n + s.items.length, 0),
+        lowStores,
+        skipped,
+      };
+    }
+    const [{ rows, skipped }, stores] = await Promise.all([reader.queryStore(store), reader.listStores()]);
+    return { lines: storeLines(rows, threshold), stores, storeCount: 1, lowRows: 0, lowStores: [], skipped };
+  }
+}
+
+const dashboard = new Dashboard(new View());
+dashboard.start().catch((err) => {
+  // A bug must still leave a message, never a blank page.
+  new View().setNotice({ title: "The dashboard stopped", reason: errorText(err), hint: "Reload the page." });
+});

@@ -1,0 +1,159 @@
+// Read-only DynamoDB access with the guest credentials: Query for one store, paginated Scan for
+// all of them. Requests are signed (SigV4) by aws4fetch.
+
+import { AwsClient } from "aws4fetch";
+import { callAwsJson, ServiceError } from "./awsjson.js";
+
+const CONTENT_TYPE = "application/x-amz-json-1.0";
+const TARGET = "DynamoDB_20120810.";
+// Codes that mean "sign in again", not "the read is impossible".
+const STALE_CREDENTIALS = new Set(["ExpiredTokenException", "UnrecognizedClientException"]);
+// "Count" is a DynamoDB reserved word, so every expression names attributes through aliases.
+const NAMES = { "#s": "Store", "#i": "Item", "#c": "Count" };
+
+/**
+ * @typedef {{store: string, item: string, count: number}} Row
+ * @typedef {{rows: Row[], skipped: number}} ReadResult  skipped: items without a numeric Count
+ */
+
+export class InventoryReader {
+  /**
+   * @param {object} options
+   * @param {string} options.url  the DynamoDB endpoint
+   * @param {string} options.region
+   * @param {string} options.table
+   * @param {import("./cognito.js").GuestSignIn} options.signIn
+   */
+  constructor({ url, region, table, signIn }) {
+    this.url = url;
+    this.region = region;
+    this.table = table;
+    this.signIn = signIn;
+    /** @type {{key: string, client: AwsClient} | null} */
+    this.client = null;
+  }
+
+  /** @param {string} store @returns {Promise<ReadResult>} */
+  async queryStore(store) {
+    const items = await this.#paginate("Query", {
+      KeyConditionExpression: "#s = :store",
+      ExpressionAttributeValues: { ":store": { S: store } },
+      ProjectionExpression: "#s, #i, #c",
+      ExpressionAttributeNames: NAMES,
+    });
+    return toRows(items);
+  }
+
+  /** @returns {Promise<ReadResult>} */
+  async scanAll() {
+    const items = await this.#paginate("Scan", {
+      ProjectionExpression: "#s, #i, #c",
+      ExpressionAttributeNames: NAMES,
+    });
+    return toRows(items);
+  }
+
+  /** Every store with at least one row, sorted; reads only the Store attribute. */
+  async listStores() {
+    const items = await this.#paginate("Scan", {
+      ProjectionExpression: "#s",
+      ExpressionAttributeNames: { "#s": "Store" },
+    });
+    const stores = new Set();
+    for (const item of items) {
+      if (typeof item.Store?.S === "string") stores.add(item.Store.S);
+    }
+    return [...stores].sort(compareNames);
+  }
+
+  /**
+   * Follow LastEvaluatedKey until the table (or partition) is read to the end.
+   * @param {"Query" | "Scan"} operation
+   * @param {object} request
+   */
+  async #paginate(operation, request) {
+    /** @type {any[]} */
+    const items = [];
+    /** @type {object | undefined} */
+    let startKey;
+    do {
+      /** @type {Record<string, unknown>} */
+      const body = { TableName: this.table, ...request };
+      if (startKey) body.ExclusiveStartKey = startKey;
+      const page = await this.#call(operation, body);
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return items;
+  }
+
+  /** @param {string} operation @param {object} body */
+  async #call(operation, body) {
+    try {
+      return await this.#signedCall(operation, body);
+    } catch (err) {
+      if (!(err instanceof ServiceError) || !STALE_CREDENTIALS.has(err.code)) throw err;
+      this.signIn.invalidate();
+      return this.#signedCall(operation, body);
+    }
+  }
+
+  /** @param {string} operation @param {object} body */
+  async #signedCall(operation, body) {
+    const client = await this.#awsClient();
+    return callAwsJson(
+      (url, init) => client.fetch(url, init),
+      this.url,
+      TARGET + operation,
+      CONTENT_TYPE,
+      body,
+    );
+  }
+
+  async #awsClient() {
+    const c = await this.signIn.getCredentials();
+    const key = `${c.accessKeyId}:${c.sessionToken}`;
+    if (this.client?.key !== key) {
+      this.client = {
+        key,
+        client: new AwsClient({
+          accessKeyId: c.accessKeyId,
+          secretAccessKey: c.secretAccessKey,
+          sessionToken: c.sessionToken || undefined,
+          // Named explicitly: aws4fetch cannot infer them from an emulator's URL.
+          service: "dynamodb",
+          region: this.region,
+          // A failed read is shown at once; the page retries on its next refresh anyway.
+          retries: 2,
+        }),
+      };
+    }
+    return this.client.client;
+  }
+}
+
+/**
+ * @param {any[]} items  DynamoDB items in the JSON wire format
+ * @returns {ReadResult}
+ */
+export function toRows(items) {
+  /** @type {Row[]} */
+  const rows = [];
+  let skipped = 0;
+  for (const item of items) {
+    const store = item.Store?.S;
+    const name = item.Item?.S;
+    const count = Number(item.Count?.N);
+    if (typeof store !== "string" || typeof name !== "string" || !Number.isFinite(count)) {
+      skipped += 1;
+      continue;
+    }
+    rows.push({ store, item: name, count });
+  }
+  return { rows, skipped };
+}
+
+/** Case-insensitive, number-aware ordering for names shown to people. */
+export function compareNames(/** @type {string} */ a, /** @type {string} */ b) {
+  return a.localeCompare(b, "en", { sensitivity: "base", numeric: true }) || (a < b ? -1 : a > b ? 1 : 0);
+}

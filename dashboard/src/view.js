@@ -1,0 +1,219 @@
+// Everything that touches the page. Data is only ever put in with textContent or attributes,
+// never as HTML, so a store called `<img src=x onerror=alert(1)>` is shown as those characters.
+
+import { renderChart } from "./chart.js";
+import { ALL_STORES } from "./inventory.js";
+
+/** @param {string} id */
+function byId(id) {
+  const node = document.getElementById(id);
+  if (!node) throw new Error(`the page has no #${id}`);
+  return node;
+}
+
+/**
+ * @param {string} tag
+ * @param {string} [text]
+ * @param {string} [className]
+ */
+function h(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+/** @param {number} n */
+const formatNumber = (n) => n.toLocaleString("en");
+
+/** @param {string[]} names */
+function namesList(names, max = 3) {
+  if (names.length <= max) return names.join(", ");
+  return `${names.slice(0, max).join(", ")} and ${names.length - max} more`;
+}
+
+export class View {
+  constructor() {
+    this.store = /** @type {HTMLSelectElement} */ (byId("store"));
+    this.refresh = /** @type {HTMLButtonElement} */ (byId("refresh"));
+    this.status = byId("status");
+    this.notice = byId("notice");
+    this.empty = byId("empty");
+    this.content = byId("content");
+    this.chart = byId("chart");
+    /** @type {(() => void) | null} */
+    this.redrawChart = null;
+    // Redraw the chart when its panel changes width (phone rotation, window resize).
+    if (typeof ResizeObserver === "function") {
+      let lastWidth = 0;
+      new ResizeObserver(() => {
+        const width = this.chart.clientWidth;
+        if (width !== lastWidth) {
+          lastWidth = width;
+          this.redrawChart?.();
+        }
+      }).observe(this.chart);
+    }
+  }
+
+  /** @param {string} text */
+  setStatus(text, busy = false) {
+    this.status.replaceChildren(text);
+    this.refresh.disabled = busy;
+    this.refresh.textContent = busy ? "Refreshing…" : "Refresh";
+    this.refresh.setAttribute("aria-busy", String(busy));
+  }
+
+  /**
+   * "Read at <time>" with a machine-readable timestamp.
+   * @param {number} readAt  ms since the epoch
+   * @param {number} everySeconds
+   * @param {boolean} [stale]  the latest refresh failed: what is shown is older
+   */
+  setReadAt(readAt, everySeconds, stale = false) {
+    const when = new Date(readAt);
+    const time = h("time", when.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" }));
+    time.setAttribute("datetime", when.toISOString());
+    time.id = "read-at";
+    this.status.replaceChildren(
+      stale ? "Last refresh failed; showing data read at " : "Data read at ",
+      time,
+      ` · refreshes every ${everySeconds} s`,
+    );
+    this.refresh.disabled = false;
+    this.refresh.textContent = "Refresh";
+    this.refresh.setAttribute("aria-busy", "false");
+  }
+
+  /**
+   * The store menu: "All stores" first, then every store (plus the selected one, even if it has
+   * no rows any more, so the selection does not jump).
+   * @param {string[]} stores
+   * @param {string} selected  "" for all stores
+   */
+  setStores(stores, selected) {
+    const names = selected && !stores.includes(selected) ? [...stores, selected] : stores;
+    const options = [h("option", ALL_STORES)];
+    /** @type {HTMLOptionElement} */ (options[0]).value = "";
+    for (const name of names) {
+      const option = /** @type {HTMLOptionElement} */ (h("option", name));
+      option.value = name;
+      options.push(option);
+    }
+    this.store.replaceChildren(...options);
+    this.store.value = selected;
+    this.store.disabled = false;
+  }
+
+  /**
+   * @param {{title: string, reason: string, hint: string} | null} notice
+   */
+  setNotice(notice) {
+    this.notice.hidden = !notice;
+    if (!notice) return;
+    byId("notice-title").textContent = notice.title;
+    byId("notice-reason").textContent = notice.reason;
+    const hint = byId("notice-hint");
+    hint.textContent = notice.hint;
+    hint.hidden = !notice.hint;
+  }
+
+  /**
+   * @param {{table: string, store: string, local: boolean}} context
+   */
+  showEmpty({ table, store, local }) {
+    this.content.hidden = true;
+    this.redrawChart = null;
+    this.empty.hidden = false;
+    byId("empty-title").textContent = store ? `No inventory for ${store}` : "No inventory yet";
+    byId("empty-text").textContent = store
+      ? `The table ${table} has no rows for this store. Choose another store, or upload its file.`
+      : `The table ${table} has no rows yet.`;
+    byId("empty-local").hidden = !local;
+  }
+
+  /**
+   * @param {object} data
+   * @param {import("./inventory.js").Line[]} data.lines
+   * @param {string} data.store  "" for all stores
+   * @param {number} data.threshold
+   * @param {number} data.storeCount
+   * @param {number} data.lowRows  all stores: store rows at or below the threshold
+   * @param {{store: string, items: {item: string, count: number}[], itemCount: number}[]} data.lowStores
+   * @param {number} data.skipped
+   */
+  showInventory({ lines, store, threshold, storeCount, lowRows, lowStores, skipped }) {
+    this.empty.hidden = true;
+    this.content.hidden = false;
+    const all = store === "";
+    const where = all ? ALL_STORES : store;
+
+    byId("stat-items").textContent = formatNumber(lines.length);
+    byId("stat-items-label").textContent = lines.length === 1 ? "item" : "items";
+    byId("stat-units").textContent = formatNumber(lines.reduce((sum, l) => sum + l.count, 0));
+    const low = all ? lowRows : lines.filter((l) => l.low).length;
+    byId("stat-low").textContent = formatNumber(low);
+    byId("stat-low-label").textContent = all
+      ? `store items at or below ${threshold}`
+      : `${low === 1 ? "item" : "items"} at or below ${threshold}`;
+    byId("stat-low-box").classList.toggle("alert", low > 0);
+    byId("stat-stores-box").hidden = !all;
+    byId("stat-stores").textContent = formatNumber(storeCount);
+
+    byId("table-title").textContent = all ? "Stock: totals over all stores" : `Stock: ${store}`;
+    byId("table-caption").textContent =
+      `${where}: count per item; rows at or below ${threshold} are marked low.` +
+      (skipped ? ` ${skipped} row(s) without a numeric Count are not shown.` : "");
+    byId("rows").replaceChildren(...lines.map((line) => tableRow(line)));
+
+    byId("chart-title").textContent = `Count per item: ${where}`;
+    byId("legend-text").textContent = `at or below the threshold (${threshold})`;
+    byId("legend-warn").hidden = !lines.some((l) => !l.low && l.lowIn.length);
+    const chartTitle = `${where}: count per item, axis from 0`;
+    this.redrawChart = () => renderChart(this.chart, lines, { threshold, title: chartTitle });
+    this.redrawChart();
+
+    const lowPanel = byId("low-stores");
+    lowPanel.hidden = !all;
+    if (all) byId("low-store-list").replaceChildren(...lowStores.map((s) => lowStoreItem(s, threshold)));
+  }
+}
+
+/** @param {import("./inventory.js").Line} line */
+function tableRow(line) {
+  const tr = h("tr");
+  tr.dataset.item = line.item;
+  if (line.low) tr.className = "low";
+  else if (line.lowIn.length) tr.className = "low-somewhere";
+  tr.append(h("td", line.store));
+  const itemCell = h("td");
+  itemCell.append(h("span", line.item, "item-name"));
+  if (line.lowIn.length) {
+    itemCell.append(h("span", `low in ${namesList(line.lowIn)}`, "note"));
+  }
+  tr.append(itemCell);
+  const countCell = h("td", undefined, "num");
+  countCell.append(h("span", formatNumber(line.count), "count"));
+  if (line.low) countCell.append(h("span", "low", "badge"));
+  tr.append(countCell);
+  return tr;
+}
+
+/**
+ * @param {{store: string, items: {item: string, count: number}[], itemCount: number}} entry
+ * @param {number} threshold
+ */
+function lowStoreItem(entry, threshold) {
+  const li = h("li");
+  li.dataset.store = entry.store;
+  li.className = entry.items.length ? "has-low" : "";
+  const link = /** @type {HTMLAnchorElement} */ (h("a", entry.store, "store-link"));
+  link.href = `#store=${encodeURIComponent(entry.store)}`;
+  li.append(link);
+  const text = entry.items.length
+    ? `${entry.items.length} of ${entry.itemCount} at or below ${threshold}: ` +
+      entry.items.map((i) => `${i.item} (${formatNumber(i.count)})`).join(", ")
+    : `none of ${entry.itemCount} at or below ${threshold}`;
+  li.append(h("span", text, "low-detail"));
+  return li;
+}

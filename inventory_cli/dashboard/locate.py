@@ -1,0 +1,51 @@
+"""Find a stack's dashboard page: the URL, after checking that provision put it there."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import botocore.exceptions
+
+from inventory_cli.dashboard import INDEX_KEY, dashboard_url
+from inventory_cli.errors import InventoryError, StackIncomplete, StackNotFound
+
+if TYPE_CHECKING:
+    from inventory_cli.aws import Aws
+
+_MISSING = {"404", "NoSuchBucket", "NotFound", "NoSuchKey"}
+_DENIED = {"403", "AccessDenied", "Forbidden"}
+
+
+def find_dashboard_url(aws: Aws) -> str:
+    """The URL of the stack's page; typed errors when the bucket or the page is missing."""
+    bucket = aws.names.dashboard_bucket
+    s3 = aws.client("s3")
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except botocore.exceptions.ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in _MISSING:
+            raise StackNotFound(
+                f"stack {aws.stack!r} has no dashboard in {aws.region}: "
+                f"bucket {bucket} does not exist",
+                hint="create the stack with `inventory provision` (or pick another --stack / "
+                     "--region)",
+            ) from None
+        if code in _DENIED:
+            # Bucket names are global: another account may own one with this name.
+            raise InventoryError(f"access denied to the dashboard bucket {bucket}",
+                                 hint="check your credentials and --profile") from None
+        raise
+    try:
+        s3.head_object(Bucket=bucket, Key=INDEX_KEY)
+    except botocore.exceptions.ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in _MISSING:
+            raise StackIncomplete(
+                f"the dashboard bucket {bucket} has no {INDEX_KEY}",
+                hint="`inventory provision` uploads the page again",
+            ) from None
+        raise
+    # The emulator (or any --endpoint-url) serves the page itself; on AWS, S3 does.
+    endpoint = aws.endpoint_url if aws.is_local else None
+    return dashboard_url(bucket=bucket, region=aws.region, endpoint=endpoint)

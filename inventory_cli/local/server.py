@@ -1,0 +1,147 @@
+"""The emulator process: `python -m inventory_cli.local.server --home DIR [--port N]`.
+
+moto's server (all services on one port, threaded) with the seam installed and the Lambda
+runtime and outbox attached. Started in the background by `emulator.start`; writes
+`emulator.json` once it listens (so `--port 0` works), and on SIGTERM stops serving, ends its
+Lambda workers and removes the file. Two routes of its own, under a prefix no bucket name can
+take: `GET /_inventory/health` and `GET /_inventory/idle?timeout=S` (waits until every queued
+event and stream record has been handled).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from inventory_cli.local.state import EmulatorInfo, clear_state, write_state
+
+logger = logging.getLogger("inventory.emulator")
+
+EXIT_CANNOT_LISTEN = 3
+HEALTH_PATH = "/_inventory/health"
+IDLE_PATH = "/_inventory/idle"
+# Longest a single /_inventory/idle request may wait; callers loop for longer waits.
+_MAX_IDLE_WAIT_S = 60.0
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class EmulatorApp:
+    """Answers the emulator's own routes and hands everything else to moto."""
+
+    def __init__(self, moto_app: WsgiApp, info: EmulatorInfo, stats: Callable[[], dict[str, int]],
+                 wait_idle: Callable[[float], bool]) -> None:
+        self._moto_app = moto_app
+        self._info = info
+        self._stats = stats
+        self._wait_idle = wait_idle
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == HEALTH_PATH:
+            return self._json(start_response, {**self._info.to_json(),
+                                               "lambda": self._stats()})
+        if path == IDLE_PATH:
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            try:
+                timeout = min(float(query.get("timeout", ["10"])[0]), _MAX_IDLE_WAIT_S)
+            except ValueError:
+                timeout = 10.0
+            idle = self._wait_idle(max(0.0, timeout))
+            return self._json(start_response, {"idle": idle, "lambda": self._stats()})
+        return self._moto_app(environ, start_response)
+
+    @staticmethod
+    def _json(start_response: Callable[..., Any], body: dict[str, Any]) -> list[bytes]:
+        data = json.dumps(body).encode()
+        start_response("200 OK", [("Content-Type", "application/json"),
+                                  ("Content-Length", str(len(data)))])
+        return [data]
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m inventory_cli.local.server",
+                                     description="The inventory tool's local AWS emulator.")
+    parser.add_argument("--home", required=True, type=Path, help="state folder")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4599, help="0 picks a free port")
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    home: Path = args.home.resolve()
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.INFO if args.verbose else logging.WARNING)
+    # Provisioning may attach AWS managed policies (AWSLambdaBasicExecutionRole ...); moto
+    # knows them only when asked to load them, which costs about 0.6 s on the first IAM call.
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+
+    from werkzeug.serving import make_server
+
+    from inventory_cli.local import moto_seam
+    from inventory_cli.local.lambda_runtime import LambdaRuntime
+    from inventory_cli.local.outbox import Outbox, outbox_path
+
+    moto_seam.install()
+    moto_app, request_handler = moto_seam.server_app()
+    holder: dict[str, EmulatorApp] = {}
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return holder["app"](environ, start_response)
+
+    try:
+        server = make_server(args.host, args.port, app, threaded=True,
+                             request_handler=request_handler)
+    except (OSError, SystemExit) as exc:  # werkzeug reports "address in use" by exiting
+        reason = exc.strerror if isinstance(exc, OSError) else "address in use"
+        print(f"inventory emulator: cannot listen on {args.host}:{args.port}: {reason}",
+              file=sys.stderr)
+        return EXIT_CANNOT_LISTEN
+    port = int(server.server_port)
+    endpoint = f"http://{args.host}:{port}"
+    os.environ["MOTO_PORT"] = str(port)
+
+    runtime = LambdaRuntime(home=home, endpoint=endpoint, log_sink=moto_seam.MotoLogSink())
+    outbox = Outbox(outbox_path(home))
+    # The outbox belongs to this emulator's lifetime, like every other piece of its state.
+    outbox.clear()
+    moto_seam.attach(runtime=runtime, outbox=outbox)
+    info = EmulatorInfo(endpoint=endpoint, pid=os.getpid(), port=port, home=home,
+                        started_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    holder["app"] = EmulatorApp(moto_app, info, runtime.stats, runtime.wait_idle)
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        logger.info("received signal %d, stopping", signum)
+        # shutdown() waits for serve_forever() to return, so it must run on another thread.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    write_state(info)
+    logger.info("serving on %s (pid %d, state in %s)", endpoint, info.pid, home)
+    try:
+        server.serve_forever()
+    finally:
+        moto_seam.detach()
+        runtime.shutdown()
+        clear_state(home, pid=info.pid)
+        logger.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

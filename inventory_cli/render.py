@@ -1,0 +1,202 @@
+"""Output for people (Rich tables) and for scripts (JSON, CSV). No AWS in here.
+
+Every name that came from data (store, item, endpoint, file) goes into a table as a `Text`, never
+as a markup string: a store called `[bold]x[/bold]` is shown as typed. JSON and CSV are written
+with `Console.out`, which neither wraps nor interprets markup. Colour comes from Rich, which
+turns it off when the output is not a terminal and when NO_COLOR is set.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from inventory_cli.ops.alerts import Alert
+    from inventory_cli.ops.logs import LogLine
+    from inventory_cli.ops.query import ItemTotal, StockRow
+    from inventory_cli.ops.subscriptions import Subscription
+    from inventory_cli.ops.upload import Duplicate, LoadOutcome, UploadedFile
+
+LOW_STYLE = "bold red"
+# The upload format's header: `show --output csv` output can be uploaded again as it is.
+STOCK_CSV_HEADER = ("store", "item", "count")
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def resolve_format(requested: OutputFormat | None, console: Console) -> OutputFormat:
+    """A table for people at a terminal; JSON when the output goes to a pipe or a file."""
+    if requested is not None:
+        return requested
+    return OutputFormat.table if console.is_terminal else OutputFormat.json
+
+
+def _table(*columns: str, right: Sequence[str] = ()) -> Table:
+    """A borderless table; `right` names the right-aligned (numeric) columns."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name in columns:
+        # fold, never "…": a file name or a reason cut short is useless to the reader
+        table.add_column(name, justify="right" if name in right else "left", overflow="fold")
+    return table
+
+
+def write_json(console: Console, records: Any) -> None:
+    console.out(json.dumps(records, indent=2, ensure_ascii=False), highlight=False)
+
+
+def write_csv(console: Console, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    console.out(buffer.getvalue().rstrip("\n"), highlight=False)
+
+
+# -- stock -------------------------------------------------------------------------------------
+
+def stock(console: Console, rows: Sequence[StockRow], *, threshold: int,
+          fmt: OutputFormat) -> None:
+    if fmt is OutputFormat.json:
+        write_json(console, [{"store": r.store, "item": r.item, "count": r.count} for r in rows])
+    elif fmt is OutputFormat.csv:
+        write_csv(console, STOCK_CSV_HEADER, ((r.store, r.item, r.count) for r in rows))
+    else:
+        table = _table("Store", "Item", "Count", "", right=["Count"])
+        for row in rows:
+            low = row.count <= threshold
+            table.add_row(Text(row.store), Text(row.item),
+                          Text(str(row.count), style=LOW_STYLE if low else ""),
+                          Text("low", style=LOW_STYLE) if low else Text(""))
+        console.print(table)
+        console.print(_threshold_note(threshold))
+
+
+def totals(console: Console, rows: Sequence[ItemTotal], *, threshold: int,
+           fmt: OutputFormat) -> None:
+    if fmt is OutputFormat.json:
+        write_json(console, [{"item": r.item, "count": r.count, "stores": r.stores}
+                             for r in rows])
+    elif fmt is OutputFormat.csv:
+        write_csv(console, ("item", "count", "stores"), ((r.item, r.count, r.stores) for r in rows))
+    else:
+        table = _table("Item", "Total", "Stores", "", right=["Total", "Stores"])
+        for row in rows:
+            low = row.count <= threshold
+            table.add_row(Text(row.item), Text(str(row.count), style=LOW_STYLE if low else ""),
+                          str(row.stores), Text("low", style=LOW_STYLE) if low else Text(""))
+        console.print(table)
+        console.print(_threshold_note(threshold))
+
+
+def _threshold_note(threshold: int) -> Text:
+    return Text(f"low: count at or below the stack's threshold ({threshold})", style="dim")
+
+
+# -- upload ------------------------------------------------------------------------------------
+
+def problems(console: Console, rows: Iterable[tuple[str, int | None, str]]) -> None:
+    table = _table("File", "Line", "Reason", right=["Line"])
+    for file, line, reason in rows:
+        table.add_row(Text(file), "-" if line is None else str(line), Text(reason))
+    console.print(table)
+
+
+def duplicates(console: Console, rows: Sequence[Duplicate]) -> None:
+    for dup in rows:
+        console.print(Text(f"Warning: {dup.file} line {dup.line} repeats {dup.store} / "
+                           f"{dup.item} from line {dup.previous_line}; the later row wins"),
+                      soft_wrap=True)
+
+
+def uploaded(console: Console, bucket: str, rows: Sequence[UploadedFile]) -> None:
+    for up in rows:
+        version = f" (version {up.version_id})" if up.version_id else ""
+        console.print(Text(f"Sent {up.path} to s3://{bucket}/{up.key}{version}"), soft_wrap=True)
+
+
+def load_outcomes(console: Console, outcomes: Sequence[LoadOutcome]) -> None:
+    table = _table("File", "Status", "Rows", "Loaded", "Rejected",
+                   right=["Rows", "Loaded", "Rejected"])
+    for out in outcomes:
+        blank = "-"
+        style = "" if not out.failed else LOW_STYLE
+        table.add_row(Text(out.upload.key), Text(out.status, style=style),
+                      blank if out.rows_read is None else str(out.rows_read),
+                      blank if out.loaded is None else str(out.loaded),
+                      blank if out.timed_out else str(len(out.rejected)))
+    console.print(table)
+    for out in outcomes:
+        for row in out.rejected:
+            console.print(Text(f"{out.upload.key} line {row.get('line', '?')}: "
+                               f"{row.get('reason', '')}"), soft_wrap=True)
+
+
+# -- subscriptions -----------------------------------------------------------------------------
+
+def stores_label(sub: Subscription) -> str:
+    if sub.stores is not None:
+        return ", ".join(sub.stores)
+    return "unknown until confirmed" if sub.arn is None else "all"
+
+
+def subscriptions(console: Console, rows: Sequence[Subscription], *, fmt: OutputFormat) -> None:
+    if fmt is OutputFormat.json:
+        write_json(console, [{"endpoint": s.endpoint, "protocol": s.protocol, "status": s.status,
+                              "stores": list(s.stores) if s.stores is not None else None}
+                             for s in rows])
+    elif fmt is OutputFormat.csv:
+        write_csv(console, ("endpoint", "protocol", "status", "stores"),
+                  ((s.endpoint, s.protocol, s.status, ";".join(s.stores or ())) for s in rows))
+    elif not rows:
+        console.print("No subscriptions. Add one with `inventory subscribe EMAIL-OR-PHONE`.",
+                      markup=False, soft_wrap=True)
+    else:
+        table = _table("Endpoint", "Protocol", "Status", "Stores")
+        for s in rows:
+            table.add_row(Text(s.endpoint), s.protocol, s.status, Text(stores_label(s)))
+        console.print(table)
+
+
+# -- alerts and logs ---------------------------------------------------------------------------
+
+def timestamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def alerts(console: Console, rows: Sequence[Alert], *, fmt: OutputFormat,
+           since_label: str) -> None:
+    if fmt is OutputFormat.json:
+        write_json(console, [{"time": a.time.isoformat(), "store": a.store, "item": a.item,
+                              "count": a.count, "threshold": a.threshold,
+                              "message_id": a.message_id} for a in rows])
+    elif fmt is OutputFormat.csv:
+        write_csv(console, ("time", "store", "item", "count"),
+                  ((a.time.isoformat(), a.store, a.item, a.count) for a in rows))
+    elif not rows:
+        console.print(f"No alerts in the last {since_label}.", markup=False, soft_wrap=True)
+    else:
+        table = _table("Time (UTC)", "Store", "Item", "Count", right=["Count"])
+        for a in rows:
+            table.add_row(timestamp(a.time), Text(a.store), Text(a.item),
+                          Text(str(a.count), style=LOW_STYLE))
+        console.print(table)
+
+
+def log_line(console: Console, line: LogLine, label: str) -> None:
+    console.out(f"{timestamp(line.time)} {label:<5} {line.message}", highlight=False)

@@ -1,0 +1,82 @@
+"""`provision`: plan the stack against what exists, then apply the plan (unless a dry run).
+
+Callable without the CLI (the demo command and other tests use it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.console import Console
+
+from inventory_cli.aws import Aws
+from inventory_cli.config import StackNames
+from inventory_cli.errors import UsageError
+from inventory_cli.stack.deployed import deployed_threshold
+from inventory_cli.stack.executor import BeforeStep, ExecutionReport, Executor
+from inventory_cli.stack.instructions import Plan
+from inventory_cli.stack.packaging import LambdaZip, build_zip
+from inventory_cli.stack.planner import DesiredStack, StackPlanner
+
+
+@dataclass(frozen=True)
+class ProvisionResult:
+    names: StackNames
+    plan: Plan
+    threshold: int
+    dashboard_url: str
+    applied: bool
+    report: ExecutionReport | None = None
+
+    @property
+    def changed_resources(self) -> list[str]:
+        """Ids of the resources the plan changes, in plan order."""
+        return list(dict.fromkeys(step.resource for step in self.plan.changes))
+
+
+def desired_stack(aws: Aws, *, threshold: int | None,
+                  code: LambdaZip | None = None) -> DesiredStack:
+    """What the stack should be. `threshold=None` keeps the deployed one (0 for a new stack)."""
+    from inventory_cli.dashboard import iter_assets
+
+    if threshold is None:
+        threshold = deployed_threshold(aws) or 0
+    if threshold < 0:
+        raise UsageError(f"invalid low-stock threshold {threshold}: use 0 or more")
+    return DesiredStack(
+        names=aws.names,
+        threshold=threshold,
+        code=code or build_zip(),
+        assets=tuple(iter_assets()),
+        endpoint=aws.endpoint_url if aws.is_local else None,
+    )
+
+
+def plan_provision(aws: Aws, desired: DesiredStack) -> Plan:
+    return StackPlanner(aws.client, desired).plan()
+
+
+def dashboard_url_of(aws: Aws) -> str:
+    from inventory_cli.dashboard import dashboard_url
+
+    return dashboard_url(bucket=aws.names.dashboard_bucket, region=aws.region,
+                         endpoint=aws.endpoint_url if aws.is_local else None)
+
+
+def provision(aws: Aws, *, threshold: int | None = None, dry_run: bool = False,
+              console: Console | None = None, sleep: Callable[[float], None] = time.sleep,
+              before_step: BeforeStep | None = None, code: LambdaZip | None = None,
+              ) -> ProvisionResult:
+    """Bring the stack to the desired state; with `dry_run`, only plan."""
+    desired = desired_stack(aws, threshold=threshold, code=code)
+    plan = plan_provision(aws, desired)
+    report = None
+    if not dry_run and not plan.is_empty:
+        executor = Executor(aws.client, console=console or Console(quiet=True), sleep=sleep,
+                            before_step=before_step)
+        report = executor.execute(plan)
+    return ProvisionResult(names=desired.names, plan=plan, threshold=desired.threshold,
+                           dashboard_url=dashboard_url_of(aws), applied=not dry_run,
+                           report=report)

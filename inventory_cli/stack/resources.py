@@ -1,0 +1,388 @@
+"""The desired state of a stack as plain data: settings of every resource and its IAM documents.
+
+Nothing here calls AWS. The planner compares this with what exists; the tests check every
+policy document with parliament.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from inventory_cli.config import StackNames
+
+POLICY_VERSION = "2012-10-17"
+RUNTIME = "python3.12"
+LOAD_HANDLER = "lambda_src.load_inventory.lambda_handler"
+CHECK_HANDLER = "lambda_src.check_stock.lambda_handler"
+REPORTS_PREFIX = "reports/"  # same as lambda_src.inventory_csv.REPORTS_PREFIX (see the contract)
+# One inline policy per role, under this name; any other inline or attached policy is drift.
+INLINE_POLICY = "least-privilege"
+# The Sid of the permission that lets S3 invoke the loader.
+S3_INVOKE_SID = "s3-uploads-invoke"
+NOTIFICATION_ID = "load-inventory-csv"
+LOG_RETENTION_DAYS = 30
+
+# Event source mapping from the table's stream to check_stock. Retries are bounded so one
+# poisoned record cannot block its shard for the stream's 24 h retention; bisecting plus
+# ReportBatchItemFailures narrows a failure down to the record that caused it.
+MAPPING_SETTINGS: dict[str, Any] = {
+    "BatchSize": 100,
+    "FunctionResponseTypes": ["ReportBatchItemFailures"],
+    "BisectBatchOnFunctionError": True,
+    "MaximumRetryAttempts": 5,
+    "MaximumRecordAgeInSeconds": 3600,
+}
+MAPPING_STARTING_POSITION = "TRIM_HORIZON"
+
+# The resources `status` reports, in this order (stable: the JSON output is documented).
+RESOURCE_IDS: tuple[str, ...] = (
+    "load-role",
+    "check-role",
+    "uploads-bucket",
+    "table",
+    "topic",
+    "load-log-group",
+    "check-log-group",
+    "load-function",
+    "s3-invoke-permission",
+    "uploads-notification",
+    "check-function",
+    "stream-mapping",
+    "identity-pool",
+    "dashboard-role",
+    "identity-pool-roles",
+    "dashboard-bucket",
+    "dashboard-files",
+)
+
+
+def resource_names(names: StackNames) -> dict[str, str]:
+    """The AWS name shown for each resource id."""
+    return {
+        "load-role": names.load_role,
+        "check-role": names.check_role,
+        "uploads-bucket": names.uploads_bucket,
+        "table": names.table,
+        "topic": names.topic,
+        "load-log-group": names.load_log_group,
+        "check-log-group": names.check_log_group,
+        "load-function": names.load_function,
+        "s3-invoke-permission": f"{names.load_function}/{S3_INVOKE_SID}",
+        "uploads-notification": f"{names.uploads_bucket}/{NOTIFICATION_ID}",
+        "check-function": names.check_function,
+        "stream-mapping": f"{names.table} stream -> {names.check_function}",
+        "identity-pool": names.identity_pool,
+        "dashboard-role": names.dashboard_role,
+        "identity-pool-roles": f"{names.identity_pool} unauthenticated role",
+        "dashboard-bucket": names.dashboard_bucket,
+        "dashboard-files": f"{names.dashboard_bucket}/*",
+    }
+
+
+def role_arn(names: StackNames, role: str) -> str:
+    return f"arn:aws:iam::{names.account_id}:role/{role}"
+
+
+def function_arn(names: StackNames, function: str) -> str:
+    return f"arn:aws:lambda:{names.region}:{names.account_id}:function:{function}"
+
+
+def bucket_arn(bucket: str) -> str:
+    return f"arn:aws:s3:::{bucket}"
+
+
+def log_group_arn(names: StackNames, log_group: str) -> str:
+    return f"arn:aws:logs:{names.region}:{names.account_id}:log-group:{log_group}"
+
+
+def stream_arn_pattern(names: StackNames) -> str:
+    # The stream label is a timestamp chosen by DynamoDB when the stream is enabled; a wildcard
+    # over this table's streams keeps the policy stable across stream re-creation.
+    return f"{names.table_arn}/stream/*"
+
+
+# ---- IAM documents -------------------------------------------------------------------------
+
+def lambda_trust_policy() -> dict[str, Any]:
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }],
+    }
+
+
+def _log_statement(names: StackNames, log_group: str) -> dict[str, Any]:
+    # The log group itself is created by provision (with retention and tags), so the function
+    # needs no logs:CreateLogGroup.
+    return {
+        "Sid": "WriteOwnLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": f"{log_group_arn(names, log_group)}:*",
+    }
+
+
+def load_role_policy(names: StackNames) -> dict[str, Any]:
+    uploads = bucket_arn(names.uploads_bucket)
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                # GetObjectVersion too: the loader reads exactly the version named in the S3
+                # event, so a file overwritten meanwhile is not read in its newer form.
+                "Sid": "ReadUploadedFiles",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                "Resource": f"{uploads}/*",
+            },
+            {
+                "Sid": "WriteLoadReports",
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": f"{uploads}/{REPORTS_PREFIX}*",
+            },
+            {
+                "Sid": "WriteInventory",
+                "Effect": "Allow",
+                "Action": "dynamodb:BatchWriteItem",
+                "Resource": names.table_arn,
+            },
+            _log_statement(names, names.load_log_group),
+        ],
+    }
+
+
+def check_role_policy(names: StackNames) -> dict[str, Any]:
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": "ReadInventoryStream",
+                "Effect": "Allow",
+                "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords",
+                           "dynamodb:GetShardIterator"],
+                "Resource": stream_arn_pattern(names),
+            },
+            {
+                # Lambda's stream poller calls ListStreams, an action AWS defines on no resource
+                # type: "*" is the only resource it accepts.
+                "Sid": "ListStreams",
+                "Effect": "Allow",
+                "Action": "dynamodb:ListStreams",
+                "Resource": "*",
+            },
+            {
+                "Sid": "PublishAlerts",
+                "Effect": "Allow",
+                "Action": "sns:Publish",
+                "Resource": names.topic_arn,
+            },
+            _log_statement(names, names.check_log_group),
+        ],
+    }
+
+
+def dashboard_role_policy(names: StackNames) -> dict[str, Any]:
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [{
+            "Sid": "ReadInventory",
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query", "dynamodb:Scan"],
+            "Resource": names.table_arn,
+        }],
+    }
+
+
+def dashboard_trust_policy(identity_pool_id: Any) -> dict[str, Any]:
+    """Only unauthenticated identities of this one pool may assume the dashboard role."""
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {"cognito-identity.amazonaws.com:aud": identity_pool_id},
+                "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "unauthenticated"},
+            },
+        }],
+    }
+
+
+def _deny_insecure_transport(bucket: str) -> dict[str, Any]:
+    arn = bucket_arn(bucket)
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [arn, f"{arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def uploads_bucket_policy(names: StackNames) -> dict[str, Any]:
+    return {"Version": POLICY_VERSION,
+            "Statement": [_deny_insecure_transport(names.uploads_bucket)]}
+
+
+def dashboard_bucket_policy(names: StackNames) -> dict[str, Any]:
+    bucket = names.dashboard_bucket
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            _deny_insecure_transport(bucket),
+            {
+                # The page is public by design: it holds no data, only the code that signs in
+                # through the identity pool. Reading objects is all anyone may do.
+                "Sid": "PublicReadOfThePage",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"{bucket_arn(bucket)}/*",
+            },
+        ],
+    }
+
+
+PRIVATE_BUCKET_ACCESS_BLOCK = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+# The dashboard bucket must allow its public-read policy; public ACLs stay blocked.
+DASHBOARD_BUCKET_ACCESS_BLOCK = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": False,
+    "RestrictPublicBuckets": False,
+}
+DEFAULT_ENCRYPTION = {
+    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}],
+}
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    resource: str
+    name: str
+    access_block: dict[str, bool]
+    policy: dict[str, Any]
+    versioned: bool
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    resource: str
+    name: str
+    # A trust policy may contain a Ref (the pool id of a pool not yet created).
+    trust_policy: dict[str, Any]
+    policy: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    resource: str
+    name: str
+    role: str
+    handler: str
+    environment: dict[str, str]
+    timeout: int
+    memory: int
+    description: str
+
+    def configuration(self, names: StackNames) -> dict[str, Any]:
+        """Parameters as CreateFunction and UpdateFunctionConfiguration take them."""
+        return {
+            "Runtime": RUNTIME,
+            "Role": role_arn(names, self.role),
+            "Handler": self.handler,
+            "Environment": {"Variables": dict(self.environment)},
+            "Timeout": self.timeout,
+            "MemorySize": self.memory,
+            "Description": self.description,
+        }
+
+
+def buckets(names: StackNames) -> tuple[BucketSpec, BucketSpec]:
+    return (
+        BucketSpec("uploads-bucket", names.uploads_bucket, PRIVATE_BUCKET_ACCESS_BLOCK,
+                   uploads_bucket_policy(names), versioned=True),
+        BucketSpec("dashboard-bucket", names.dashboard_bucket, DASHBOARD_BUCKET_ACCESS_BLOCK,
+                   dashboard_bucket_policy(names), versioned=False),
+    )
+
+
+def lambda_roles(names: StackNames) -> tuple[RoleSpec, RoleSpec]:
+    return (
+        RoleSpec("load-role", names.load_role, lambda_trust_policy(), load_role_policy(names)),
+        RoleSpec("check-role", names.check_role, lambda_trust_policy(), check_role_policy(names)),
+    )
+
+
+def dashboard_role(names: StackNames, identity_pool_id: Any) -> RoleSpec:
+    return RoleSpec("dashboard-role", names.dashboard_role,
+                    dashboard_trust_policy(identity_pool_id), dashboard_role_policy(names))
+
+
+def load_function(names: StackNames) -> FunctionSpec:
+    return FunctionSpec(
+        "load-function", names.load_function, names.load_role, LOAD_HANDLER,
+        {"INVENTORY_TABLE": names.table}, timeout=60, memory=256,
+        description=f"inventory stack {names.stack}: loads uploaded CSV files into the table",
+    )
+
+
+def check_function(names: StackNames, threshold: int) -> FunctionSpec:
+    return FunctionSpec(
+        "check-function", names.check_function, names.check_role, CHECK_HANDLER,
+        {"ALERT_TOPIC_ARN": names.topic_arn, "LOW_STOCK_THRESHOLD": str(threshold)},
+        timeout=30, memory=128,
+        description=f"inventory stack {names.stack}: alerts when stock drops to the threshold",
+    )
+
+
+def notification_configuration(names: StackNames) -> dict[str, Any]:
+    return {
+        "LambdaFunctionConfigurations": [{
+            "Id": NOTIFICATION_ID,
+            "LambdaFunctionArn": function_arn(names, names.load_function),
+            "Events": ["s3:ObjectCreated:*"],
+            "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": ".csv"}]}},
+        }],
+    }
+
+
+def table_definition(names: StackNames) -> dict[str, Any]:
+    return {
+        "TableName": names.table,
+        "KeySchema": [{"AttributeName": "Store", "KeyType": "HASH"},
+                      {"AttributeName": "Item", "KeyType": "RANGE"}],
+        "AttributeDefinitions": [{"AttributeName": "Store", "AttributeType": "S"},
+                                 {"AttributeName": "Item", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    }
+
+
+def all_policy_documents(names: StackNames, identity_pool_id: str) -> dict[str, dict[str, Any]]:
+    """Every IAM / resource policy document of a stack, by a descriptive name (for audits)."""
+    uploads, dashboard = buckets(names)
+    load, check = lambda_roles(names)
+    dash = dashboard_role(names, identity_pool_id)
+    return {
+        "load-role trust": load.trust_policy,
+        "load-role policy": load.policy,
+        "check-role trust": check.trust_policy,
+        "check-role policy": check.policy,
+        "dashboard-role trust": dash.trust_policy,
+        "dashboard-role policy": dash.policy,
+        "uploads-bucket policy": uploads.policy,
+        "dashboard-bucket policy": dashboard.policy,
+    }

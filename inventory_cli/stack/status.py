@@ -1,0 +1,67 @@
+"""`status`: every resource of the stack, present or missing, wired as provision would wire it.
+
+Status is the provision plan read per resource: a resource whose plan creates it is missing,
+one with any other planned call is drifted, one with none is ok. So status and provision can
+never disagree about what "correct" means. The threshold compared is the deployed one: status
+reports drift, not a threshold the user might want.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from inventory_cli.aws import Aws
+from inventory_cli.config import StackNames
+from inventory_cli.stack.instructions import APICall
+from inventory_cli.stack.packaging import LambdaZip
+from inventory_cli.stack.provision import desired_stack, plan_provision
+from inventory_cli.stack.resources import RESOURCE_IDS, resource_names
+
+State = Literal["ok", "missing", "drifted"]
+
+
+@dataclass(frozen=True)
+class ResourceStatus:
+    resource: str
+    name: str
+    state: State
+    detail: str
+
+    def as_json(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class StackStatus:
+    names: StackNames
+    resources: tuple[ResourceStatus, ...]
+
+    @property
+    def complete(self) -> bool:
+        return all(r.state == "ok" for r in self.resources)
+
+    @property
+    def exists(self) -> bool:
+        return any(r.state != "missing" for r in self.resources)
+
+    def count(self, state: State) -> int:
+        return sum(1 for r in self.resources if r.state == state)
+
+
+def stack_status(aws: Aws, *, code: LambdaZip | None = None) -> StackStatus:
+    desired = desired_stack(aws, threshold=None, code=code)
+    plan = plan_provision(aws, desired)
+    names = resource_names(desired.names)
+    result = []
+    for resource in RESOURCE_IDS:
+        steps = [s for s in plan.changes if s.resource == resource]
+        state: State = "ok"
+        if any(isinstance(s, APICall) and s.creates for s in steps):
+            state = "missing"
+        elif steps:
+            state = "drifted"
+        detail = {"ok": "", "missing": "not found",
+                  "drifted": "; ".join(s.summary for s in steps)}[state]
+        result.append(ResourceStatus(resource, names[resource], state, detail))
+    return StackStatus(desired.names, tuple(result))

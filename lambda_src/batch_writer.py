@@ -1,0 +1,140 @@
+"""BatchWriteItem with bounded concurrency and bounded retries of unprocessed items.
+
+One BatchWriteItem call takes 25 items; on AWS each call is a network round trip of about 10 ms,
+so calls one after another leave the loader waiting most of the time. Here up to `max_workers`
+calls are in flight at once (boto3 clients are thread-safe), and the caller is held back when
+that many more batches are queued, so memory stays bounded however large the file is.
+
+DynamoDB may accept only part of a batch (`UnprocessedItems`, under throttling). Those items are
+sent again after an exponential backoff with full jitter, up to `max_attempts` calls per batch;
+if any remain after that, `UnwrittenItems` is raised, so the invocation fails and is retried by
+Lambda instead of dropping rows silently.
+
+Callers must not put the same key twice (one BatchWriteItem may not hold duplicate keys, and two
+batches in flight have no order); the loader writes only the winning row of each key.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from types import TracebackType
+from typing import Any
+
+BATCH_SIZE = 25  # DynamoDB's maximum per BatchWriteItem
+DEFAULT_WORKERS = 8
+DEFAULT_MAX_ATTEMPTS = 8
+BASE_DELAY = 0.05
+MAX_DELAY = 5.0
+
+WriteRequest = dict[str, Any]
+
+
+class UnwrittenItems(RuntimeError):
+    """Items DynamoDB still had not accepted after every retry."""
+
+    def __init__(self, table: str, requests: list[WriteRequest], attempts: int) -> None:
+        keys = [_describe_key(request) for request in requests[:3]]
+        more = f" and {len(requests) - 3} more" if len(requests) > 3 else ""
+        super().__init__(
+            f"{len(requests)} item(s) not written to {table} after {attempts} BatchWriteItem "
+            f"attempts (UnprocessedItems): {', '.join(keys)}{more}")
+        self.table = table
+        self.requests = requests
+        self.attempts = attempts
+
+
+def _describe_key(request: WriteRequest) -> str:
+    item = request.get("PutRequest", {}).get("Item", {})
+    return "/".join(str(value.get("S", value)) for name, value in item.items()
+                    if name in ("Store", "Item"))
+
+
+def backoff_delay(attempt: int, *, base: float = BASE_DELAY, cap: float = MAX_DELAY,
+                  rand: Callable[[], float] = random.random) -> float:
+    """Full jitter: uniform in [0, min(cap, base * 2**attempt)) (AWS Architecture Blog)."""
+    return rand() * min(cap, base * 2.0**attempt)
+
+
+class ConcurrentBatchWriter:
+    """Use as a context manager; `put` items, leaving the block flushes and waits for all.
+
+    An error from any batch is raised by a later `put`, or by `flush` at the latest.
+    """
+
+    def __init__(self, client: Any, table: str, *, max_workers: int = DEFAULT_WORKERS,
+                 max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+                 sleep: Callable[[float], None] = time.sleep,
+                 delay: Callable[[int], float] = backoff_delay) -> None:
+        if max_workers < 1 or max_attempts < 1:
+            raise ValueError("max_workers and max_attempts must be at least 1")
+        self._client = client
+        self._table = table
+        self._max_workers = max_workers
+        self._max_attempts = max_attempts
+        self._sleep = sleep
+        self._delay = delay
+        self._pool = ThreadPoolExecutor(max_workers=max_workers,
+                                        thread_name_prefix="batch-write")
+        self._pending: list[WriteRequest] = []
+        self._in_flight: set[Future[int]] = set()
+        self._error: BaseException | None = None
+        self.items_written = 0
+
+    def __enter__(self) -> ConcurrentBatchWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            if exc is None:
+                self.flush()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def put(self, item: dict[str, Any]) -> None:
+        self._raise_if_failed()
+        self._pending.append({"PutRequest": {"Item": item}})
+        if len(self._pending) == BATCH_SIZE:
+            self._submit()
+
+    def flush(self) -> None:
+        """Send what is queued and wait for every call; raise the first error."""
+        if self._pending:
+            self._submit()
+        self._collect(wait(self._in_flight).done)
+        self._raise_if_failed()
+
+    def _submit(self) -> None:
+        batch, self._pending = self._pending, []
+        # Two batches per worker keeps every worker busy while the caller parses the next rows.
+        while len(self._in_flight) >= 2 * self._max_workers:
+            self._collect(wait(self._in_flight, return_when=FIRST_COMPLETED).done)
+            self._raise_if_failed()
+        self._in_flight.add(self._pool.submit(self._write_batch, batch))
+
+    def _collect(self, done: set[Future[int]]) -> None:
+        for future in done:
+            self._in_flight.discard(future)
+            error = future.exception()
+            if error is not None:
+                self._error = self._error or error
+            else:
+                self.items_written += future.result()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _write_batch(self, batch: list[WriteRequest]) -> int:
+        requests = batch
+        for attempt in range(self._max_attempts):
+            if attempt:
+                self._sleep(self._delay(attempt - 1))
+            response = self._client.batch_write_item(RequestItems={self._table: requests})
+            requests = response.get("UnprocessedItems", {}).get(self._table, [])
+            if not requests:
+                return len(batch)
+        raise UnwrittenItems(self._table, requests, self._max_attempts)

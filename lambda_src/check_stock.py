@@ -1,0 +1,194 @@
+"""Lambda `check_stock`: alerts by SNS when an item's count drops to or below the threshold.
+
+Triggered by the inventory table's stream (NEW_AND_OLD_IMAGES) through an event source mapping
+with `ReportBatchItemFailures`. An item alerts when its count goes from above the threshold (or
+from not existing) to at or below it; staying low, a restock or a REMOVE says nothing.
+
+One SNS message per store per invocation lists that store's items, so a subscriber gets one mail
+per store however many items ran out, and can filter on the message attribute `store`. A failed
+publish fails only the records of that message (`batchItemFailures`); the rest of the batch is
+done. Every alert sent is logged as one JSON line, which `inventory alerts` reads back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from lambda_src.aws_clients import client
+
+Log = Callable[[str], None]
+
+SUBJECT_PREFIX = "Inventory Alert: "
+# SNS subjects: ASCII, no control characters, fewer than 100 characters.
+MAX_SUBJECT = 99
+# SNS messages are at most 256 KiB including attributes; a store with thousands of items running
+# out in one batch is split into several messages below that.
+MAX_MESSAGE_BYTES = 200_000
+
+
+@dataclass(frozen=True)
+class LowStock:
+    """One item that dropped to or below the threshold, and the stream record that said so."""
+
+    store: str
+    item: str
+    count: Decimal
+    sequence_number: str
+
+
+class RecordError(ValueError):
+    """A stream record this function cannot read (logged and skipped; retrying cannot fix it)."""
+
+
+def threshold_from_env(environ: Mapping[str, str]) -> int:
+    raw = environ.get("LOW_STOCK_THRESHOLD", "").strip() or "0"
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"LOW_STOCK_THRESHOLD must be a whole number >= 0, not {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"LOW_STOCK_THRESHOLD must be a whole number >= 0, not {raw!r}")
+    return value
+
+
+def _count(image: Mapping[str, Any] | None) -> Decimal | None:
+    if not image or "Count" not in image:
+        return None
+    value = image["Count"]
+    if not isinstance(value, Mapping) or "N" not in value:
+        raise RecordError(f"Count is not a number attribute: {value!r}")
+    try:
+        return Decimal(value["N"])
+    except InvalidOperation:
+        raise RecordError(f"Count is not a number: {value['N']!r}") from None
+
+
+def _string(image: Mapping[str, Any], name: str) -> str:
+    value = image.get(name)
+    if not isinstance(value, Mapping) or not isinstance(value.get("S"), str):
+        raise RecordError(f"{name} is not a string attribute: {value!r}")
+    text: str = value["S"]
+    return text
+
+
+def low_stock_in_record(record: Mapping[str, Any], threshold: int) -> LowStock | None:
+    """The alert a stream record calls for, or None. Raises RecordError for unreadable records."""
+    if record.get("eventName") not in ("INSERT", "MODIFY"):
+        return None
+    change = record.get("dynamodb") or {}
+    new_image = change.get("NewImage")
+    if new_image is None:
+        raise RecordError("no NewImage: the table's stream must be NEW_AND_OLD_IMAGES")
+    new_count = _count(new_image)
+    if new_count is None or new_count > threshold:
+        return None
+    old_count = _count(change.get("OldImage"))
+    if old_count is not None and old_count <= threshold:
+        return None  # it was already low: alerted when it dropped
+    return LowStock(store=_string(new_image, "Store"), item=_string(new_image, "Item"),
+                    count=new_count, sequence_number=str(change.get("SequenceNumber", "")))
+
+
+def low_stock_by_store(records: Iterable[Mapping[str, Any]], threshold: int, *,
+                       log: Log) -> dict[str, list[LowStock]]:
+    """Alerts grouped by store, stores and items in stream order."""
+    by_store: dict[str, list[LowStock]] = {}
+    for record in records:
+        try:
+            alert = low_stock_in_record(record, threshold)
+        except RecordError as exc:
+            log(json.dumps({"event": "record_skipped", "reason": str(exc),
+                            "sequence_number": (record.get("dynamodb") or {}).get(
+                                "SequenceNumber")}, ensure_ascii=False))
+            continue
+        if alert is not None:
+            by_store.setdefault(alert.store, []).append(alert)
+    return by_store
+
+
+def alert_line(alert: LowStock, threshold: int) -> str:
+    if alert.count == 0:
+        return f"{alert.store} is out of stock of {alert.item}"
+    return (f"{alert.store} is low on stock of {alert.item}: {_number(alert.count)} left "
+            f"(threshold {threshold})")
+
+
+def alert_subject(store: str) -> str:
+    """`Inventory Alert: <store>`, made acceptable to SNS (ASCII, no controls, < 100 chars)."""
+    ascii_store = unicodedata.normalize("NFKD", store).encode("ascii", "ignore").decode("ascii")
+    printable = "".join(ch if ch.isprintable() else " " for ch in ascii_store).strip()
+    subject = SUBJECT_PREFIX + (printable or "store")
+    if len(subject) > MAX_SUBJECT:
+        subject = subject[:MAX_SUBJECT - 3] + "..."
+    return subject
+
+
+def alert_messages(alerts: list[LowStock], threshold: int) -> list[tuple[str, list[LowStock]]]:
+    """(body, alerts in it) for one store: one message unless the body would exceed SNS's limit."""
+    messages: list[tuple[str, list[LowStock]]] = []
+    lines: list[str] = []
+    members: list[LowStock] = []
+    size = 0
+    for alert in alerts:
+        line = alert_line(alert, threshold)
+        line_size = len(line.encode("utf-8")) + 1
+        if members and size + line_size > MAX_MESSAGE_BYTES:
+            messages.append(("\n".join(lines), members))
+            lines, members, size = [], [], 0
+        lines.append(line)
+        members.append(alert)
+        size += line_size
+    if members:
+        messages.append(("\n".join(lines), members))
+    return messages
+
+
+def publish_alerts(by_store: Mapping[str, list[LowStock]], *, sns: Any, topic_arn: str,
+                   threshold: int, log: Log) -> list[str]:
+    """Publish one message per store; return the sequence numbers of alerts not sent."""
+    failed: list[str] = []
+    for store, alerts in by_store.items():
+        for body, members in alert_messages(alerts, threshold):
+            try:
+                response = sns.publish(
+                    TopicArn=topic_arn, Subject=alert_subject(store), Message=body,
+                    MessageAttributes={"store": {"DataType": "String", "StringValue": store}})
+            except (ClientError, BotoCoreError) as exc:
+                log(json.dumps({"event": "alert_failed", "store": store,
+                                "items": [a.item for a in members],
+                                "error": f"{type(exc).__name__}: {exc}"}, ensure_ascii=False))
+                failed.extend(a.sequence_number for a in members)
+                continue
+            for alert in members:
+                log(json.dumps({"event": "alert_sent", "store": store, "item": alert.item,
+                                "count": _number(alert.count), "threshold": threshold,
+                                "message_id": response.get("MessageId")}, ensure_ascii=False))
+    return failed
+
+
+def handle_event(event: Mapping[str, Any], *, sns: Any, topic_arn: str, threshold: int,
+                 log: Log = print) -> dict[str, Any]:
+    by_store = low_stock_by_store(event.get("Records") or [], threshold, log=log)
+    failed = publish_alerts(by_store, sns=sns, topic_arn=topic_arn, threshold=threshold, log=log)
+    return {"batchItemFailures": [{"itemIdentifier": number} for number in failed]}
+
+
+def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    return handle_event(event, sns=client("sns"), topic_arn=os.environ["ALERT_TOPIC_ARN"],
+                        threshold=threshold_from_env(os.environ), log=_log)
+
+
+def _number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _log(line: str) -> None:
+    print(line, flush=True)

@@ -1,0 +1,352 @@
+"""The inventory CSV contract: what a valid store file is, in one place.
+
+The loader (`lambda_src.load_inventory`) and the CLI (`inventory upload`, which checks files
+before sending them) both use this module, so a file the CLI accepts is exactly a file the loader
+loads. It is deployed inside the Lambda zip and imported by the CLI: standard library only.
+
+The rules:
+- UTF-8 with or without a BOM, LF or CRLF line endings, RFC 4180 quoting. A file that is not
+  UTF-8 is rejected whole, naming the line where decoding failed.
+- A header row; column names match case-insensitively after trimming; `store`, `item` and
+  `count` are required, other columns are ignored.
+- Values are trimmed. `store` and `item` are non-empty and at most 1024 bytes of UTF-8 (the
+  DynamoDB key limit); `count` is a base-10 integer >= 0 (`007` is 7). Blank lines are ignored.
+- A bad row is rejected with its 1-based line (where the row starts; a quoted value may span
+  lines) and a reason; the other rows still load.
+- The same (store, item) twice: the last row wins, and the duplicate is reported.
+
+Parsing streams: input is any iterable of byte chunks (an S3 body, a file), split into physical
+lines and decoded line by line, so memory holds one line at a time, never the whole file.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+REPORTS_PREFIX = "reports/"
+REQUIRED_COLUMNS = ("store", "item", "count")
+# DynamoDB's limit for a partition or sort key value.
+MAX_KEY_BYTES = 1024
+# A DynamoDB number holds at most 38 significant digits; a larger count would fail the write.
+MAX_COUNT = 10**38 - 1
+# One physical line may not exceed this; it keeps an unterminated quote or a file without any
+# newline from filling memory (Lambda's default is 128 MB).
+MAX_LINE_BYTES = 1024 * 1024
+CHUNK_SIZE = 64 * 1024
+
+_COUNT = re.compile(r"[0-9]+")  # not str.isdigit(): that accepts "²" and other Unicode digits
+_UTF8_BOM = "\ufeff"
+
+
+def report_key_for(key: str) -> str:
+    """Where the loader writes the load report of the object `key`."""
+    return f"{REPORTS_PREFIX}{key}.json"
+
+
+def is_inventory_key(key: str) -> bool:
+    """Whether an uploaded object is loaded: `.csv` in any letter case, and never a report."""
+    return key.lower().endswith(".csv") and not key.startswith(REPORTS_PREFIX)
+
+
+def normalize_etag(etag: str | None) -> str:
+    """S3 APIs quote ETags, S3 events do not; reports store them unquoted."""
+    return (etag or "").strip('"')
+
+
+# --- results -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryRow:
+    """One valid row; `line` is the 1-based line where it starts."""
+
+    line: int
+    store: str
+    item: str
+    count: int
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.store, self.item)
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateRow:
+    """Row `line` repeats the (store, item) of `previous_line`; the later row wins."""
+
+    line: int
+    store: str
+    item: str
+    previous_line: int
+
+
+class InvalidFile(ValueError):
+    """The file cannot be loaded at all; `line` is where the problem was found."""
+
+    def __init__(self, reason: str, *, line: int | None = None) -> None:
+        super().__init__(f"line {line}: {reason}" if line is not None else reason)
+        self.reason = reason
+        self.line = line
+
+
+class NotUtf8(InvalidFile):
+    """A line is not valid UTF-8."""
+
+
+class MissingColumns(InvalidFile):
+    """The header lacks required columns."""
+
+    def __init__(self, missing: list[str], header: list[str], *, line: int) -> None:
+        found = ", ".join(repr(name) for name in header) if header else "(nothing)"
+        names = ", ".join(missing)
+        plural = "s" if len(missing) > 1 else ""
+        super().__init__(
+            f"missing column{plural} {names} (the header must name store, item and count; "
+            f"found: {found})", line=line)
+        self.missing = missing
+        self.header = header
+
+
+class MalformedCsv(InvalidFile):
+    """The text cannot be split into CSV rows (a bare CR, an over-long line or value)."""
+
+
+# --- streaming parser ----------------------------------------------------------------------------
+
+
+def iter_file_chunks(stream: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    """Chunks of a binary stream (an open file, an S3 StreamingBody)."""
+    while chunk := stream.read(chunk_size):
+        yield chunk
+
+
+def _physical_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Lines split at LF, each with its LF, the last one possibly without.
+
+    UTF-8 never uses the byte 0x0A inside a multi-byte character, so splitting before decoding
+    is exact, and decoding line by line tells which line is broken.
+    """
+    pending = b""
+    line_no = 0
+    for chunk in chunks:
+        if not chunk:
+            continue
+        parts = (pending + chunk).split(b"\n")
+        pending = parts.pop()
+        for part in parts:
+            line_no += 1
+            if len(part) >= MAX_LINE_BYTES:
+                raise MalformedCsv(f"line is longer than {MAX_LINE_BYTES} bytes", line=line_no)
+            yield part + b"\n"
+        if len(pending) > MAX_LINE_BYTES:
+            raise MalformedCsv(f"line is longer than {MAX_LINE_BYTES} bytes", line=line_no + 1)
+    if pending:
+        yield pending
+
+
+class InventoryReader:
+    """Parses a CSV stream into valid rows and rejected rows, as it reads.
+
+    Iterate it once; whole-file problems raise `InvalidFile` (or a subclass) from the iteration.
+    Afterwards `header` is the header as found, `rows_read` the number of data rows (valid or
+    not, blank lines excluded) and `empty_reason` says why nothing was found, if nothing was.
+    """
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = chunks
+        self._lines_read = 0
+        self.header: list[str] | None = None
+        self.rows_read = 0
+
+    @property
+    def empty_reason(self) -> str | None:
+        if self.header is None:
+            return "the file is empty"
+        if self.rows_read == 0:
+            return "the file has a header but no rows"
+        return None
+
+    def _decoded_lines(self) -> Iterator[str]:
+        for raw in _physical_lines(self._chunks):
+            self._lines_read += 1
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise NotUtf8(
+                    f"not valid UTF-8 (byte {exc.start + 1} of the line: "
+                    f"{raw[exc.start:exc.start + 1]!r}); save the file as UTF-8",
+                    line=self._lines_read) from None
+            if self._lines_read == 1:
+                text = text.removeprefix(_UTF8_BOM)
+            yield text
+
+    def __iter__(self) -> Iterator[InventoryRow | RejectedRow]:
+        reader = csv.reader(self._decoded_lines(), strict=False)
+        columns: tuple[int, int, int] | None = None
+        while True:
+            start = self._lines_read + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise MalformedCsv(_csv_error_reason(exc), line=start) from None
+            if _is_blank(fields):
+                continue
+            if columns is None:
+                columns = _required_columns(fields, line=start)
+                self.header = [name.strip() for name in fields]
+                continue
+            self.rows_read += 1
+            yield validate_row(fields, columns, line=start)
+
+
+def _csv_error_reason(exc: csv.Error) -> str:
+    text = str(exc)
+    if "new-line character" in text:
+        return ("carriage return (CR) inside an unquoted value: use LF or CRLF line endings, "
+                "and quote values that contain line breaks")
+    if "field larger than field limit" in text:
+        return f"a value is longer than {csv.field_size_limit()} characters (an unclosed quote?)"
+    return f"not valid CSV: {text}"
+
+
+def _is_blank(fields: list[str]) -> bool:
+    # csv gives [] for an empty line and ["   "] for a line of spaces; ",," is a row of empties.
+    return len(fields) <= 1 and not "".join(fields).strip()
+
+
+def _required_columns(header: list[str], *, line: int) -> tuple[int, int, int]:
+    positions: dict[str, int] = {}
+    for index, name in enumerate(header):
+        positions.setdefault(name.strip().lower(), index)  # the first of repeated names counts
+    missing = [name for name in REQUIRED_COLUMNS if name not in positions]
+    if missing:
+        raise MissingColumns(missing, [name.strip() for name in header], line=line)
+    return positions["store"], positions["item"], positions["count"]
+
+
+def validate_row(fields: list[str], columns: tuple[int, int, int], *,
+                 line: int) -> InventoryRow | RejectedRow:
+    """One data row against the contract: the row, or the rejection with every reason."""
+    values: list[str] = []
+    problems: list[str] = []
+    for name, index in zip(REQUIRED_COLUMNS, columns, strict=True):
+        if index >= len(fields):
+            problems.append(f"no {name} value (the row has {len(fields)} "
+                            f"field{'s' if len(fields) != 1 else ''})")
+            values.append("")
+        else:
+            values.append(fields[index].strip())
+    store, item, count_text = values
+    if len(problems) == 0:
+        problems.extend(_key_problems("store", store))
+        problems.extend(_key_problems("item", item))
+        if not _COUNT.fullmatch(count_text):
+            shown = repr(count_text) if len(count_text) <= 40 else repr(count_text[:40]) + "..."
+            problems.append(f"count {shown} is not a whole number >= 0")
+        elif int(count_text) > MAX_COUNT:
+            problems.append("count has more than 38 digits")
+    if problems:
+        return RejectedRow(line, "; ".join(problems))
+    return InventoryRow(line, store, item, int(count_text))
+
+
+def _key_problems(name: str, value: str) -> list[str]:
+    if not value:
+        return [f"{name} is empty"]
+    size = len(value.encode("utf-8"))
+    if size > MAX_KEY_BYTES:
+        return [f"{name} is {size} bytes long in UTF-8 (at most {MAX_KEY_BYTES})"]
+    return []
+
+
+class DuplicateTracker:
+    """Remembers the line of every (store, item) seen in one file.
+
+    Memory grows with the number of distinct items in the file (a 100,000-item file takes some
+    tens of MB); that is the price of reporting every duplicate with the line it overrides.
+    """
+
+    def __init__(self) -> None:
+        self._lines: dict[tuple[str, str], int] = {}
+
+    def see(self, row: InventoryRow) -> DuplicateRow | None:
+        """Record `row`; if its key was seen before, the duplicate (the later row wins)."""
+        previous = self._lines.get(row.key)
+        self._lines[row.key] = row.line
+        if previous is None:
+            return None
+        return DuplicateRow(row.line, row.store, row.item, previous)
+
+    def is_winner(self, row: InventoryRow) -> bool:
+        """Whether `row` is the last row of its key (after a complete pass over the file)."""
+        return self._lines.get(row.key) == row.line
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+
+# --- whole-file check (the CLI's entry point) -------------------------------------------------
+
+
+@dataclass
+class InventoryCheck:
+    """Everything the contract says about one file.
+
+    `rows` holds the rows that would be written: one per (store, item), the last one read.
+    """
+
+    rows: list[InventoryRow] = field(default_factory=list)
+    rejected: list[RejectedRow] = field(default_factory=list)
+    duplicates: list[DuplicateRow] = field(default_factory=list)
+    rows_read: int = 0
+    header: list[str] | None = None
+    empty_reason: str | None = None
+
+
+def check_chunks(chunks: Iterable[bytes]) -> InventoryCheck:
+    """Check a file given as byte chunks. Raises `InvalidFile` if it cannot be loaded at all."""
+    reader = InventoryReader(chunks)
+    tracker = DuplicateTracker()
+    latest: dict[tuple[str, str], InventoryRow] = {}
+    result = InventoryCheck()
+    for parsed in reader:
+        if isinstance(parsed, RejectedRow):
+            result.rejected.append(parsed)
+            continue
+        duplicate = tracker.see(parsed)
+        if duplicate is not None:
+            result.duplicates.append(duplicate)
+        latest[parsed.key] = parsed
+    result.rows = list(latest.values())
+    result.rows_read = reader.rows_read
+    result.header = reader.header
+    result.empty_reason = reader.empty_reason
+    return result
+
+
+def check_stream(stream: BinaryIO) -> InventoryCheck:
+    """Check an open binary stream (read to its end, not closed)."""
+    return check_chunks(iter_file_chunks(stream))
+
+
+def check_file(path: str | os.PathLike[str]) -> InventoryCheck:
+    """Check a local file. OSError if it cannot be read, `InvalidFile` if it cannot be loaded."""
+    with open(path, "rb") as stream:
+        return check_stream(stream)
+
+
+def check_bytes(data: bytes) -> InventoryCheck:
+    return check_chunks([data])

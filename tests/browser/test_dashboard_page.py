@@ -1,0 +1,312 @@
+"""The dashboard page in a real browser (headless Chromium) against the test backend.
+
+Every test saves a screenshot of the state it checks under test-artifacts/dashboard/.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+import pytest
+from dashboard_stack import DashboardStack, sample_rows
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+INJECTION = "<img src=x onerror=alert(1)>"
+
+
+def open_dashboard(page: Any, stack: DashboardStack, fragment: str = "") -> None:
+    """Open the page and wait until its first read finished (data, empty state or error)."""
+    page.goto(stack.url + fragment)
+    expect(page.locator("#refresh")).to_be_enabled()
+    expect(page.locator("#status")).not_to_have_text(re.compile("Loading|Signing in|Refreshing"))
+
+
+def table_rows(page: Any) -> list[tuple[str, str, int]]:
+    """(store, item, count) of every body row, as shown."""
+    shown = []
+    for row in page.locator("#rows tr").all():
+        store = row.locator("td").nth(0).inner_text()
+        item = row.locator(".item-name").inner_text()
+        count = int(row.locator(".count").inner_text().replace(",", ""))
+        shown.append((store, item, count))
+    return shown
+
+
+def test_berlin_shows_six_rows_with_the_item_at_zero_highlighted(
+    page: Any, make_dashboard_stack: Any, screenshot: Any
+) -> None:
+    stack = make_dashboard_stack()
+    open_dashboard(page, stack)
+
+    page.get_by_label("Store", exact=True).select_option("Berlin")
+
+    expect(page.locator("#table-title")).to_have_text("Stock: Berlin")
+    berlin = sorted((r for r in sample_rows() if r[0] == "Berlin"), key=lambda r: r[1].lower())
+    assert table_rows(page) == berlin
+    assert len(berlin) == 6
+    low_rows = page.locator("#rows tr.low")
+    expect(low_rows).to_have_count(1)
+    expect(low_rows.locator(".item-name")).to_have_text("Echo Plus")
+    expect(low_rows.locator(".count")).to_have_text("0")
+    expect(low_rows.locator(".badge")).to_have_text("low")
+    expect(page.locator("#stat-low")).to_have_text("1")
+    expect(page.locator("#stat-low-label")).to_have_text("item at or below 0")
+    # The chart: one bar per item, the same item marked, axis from 0.
+    expect(page.locator("#chart .bar-row")).to_have_count(6)
+    expect(page.locator("#chart .bar-row.low")).to_have_count(1)
+    expect(page.locator('#chart .bar-row.low[data-item="Echo Plus"] .value')).to_have_text("0")
+    assert page.locator("#chart .tick").first.text_content() == "0"
+    assert page.url.endswith("#store=Berlin")
+    screenshot(page, "berlin")
+
+
+def test_all_stores_shows_per_item_totals_of_the_six_files(
+    page: Any, make_dashboard_stack: Any, screenshot: Any
+) -> None:
+    stack = make_dashboard_stack()
+    open_dashboard(page, stack)
+
+    totals: dict[str, int] = defaultdict(int)
+    for _store, item, count in sample_rows():
+        totals[item] += count
+    expected = sorted((("All stores", item, n) for item, n in totals.items()),
+                      key=lambda r: r[1].lower())
+    expect(page.get_by_label("Store", exact=True)).to_have_value("")
+    assert table_rows(page) == expected
+    # Every store with rows is in the menu, after "All stores".
+    options = page.locator("#store option").all_inner_texts()
+    assert options == ["All stores", "Berlin", "Calcutta", "Karachi", "Pusan", "Shanghai",
+                       "Springfield"]
+    expect(page.locator("#stat-stores")).to_have_text("6")
+    expect(page.locator("#stat-units")).to_have_text(str(sum(totals.values())))
+    # Each lab file has exactly one item at 0: six store items, one per store.
+    expect(page.locator("#stat-low")).to_have_text("6")
+    expect(page.locator("#low-store-list li.has-low")).to_have_count(6)
+    expect(page.locator('#low-store-list li[data-store="Berlin"]')).to_contain_text(
+        "Echo Plus (0)")
+    expect(page.locator('#rows tr[data-item="Echo Plus"] .note')).to_have_text(
+        "low in Berlin, Karachi")
+    # No total is at 0, but four items are out somewhere: marked (amber), not highlighted (red).
+    expect(page.locator("#rows tr.low")).to_have_count(0)
+    expect(page.locator("#chart .bar-row.warn")).to_have_count(4)
+    expect(page.locator("#legend-warn")).to_be_visible()
+    # Bars are drawn to scale from 0: width is proportional to the total.
+    widths = {
+        item: float(page.locator(f'#chart .bar-row[data-item="{item}"] .bar').get_attribute(
+            "width"))
+        for item in totals
+    }
+    ratio = {item: widths[item] / totals[item] for item in totals}
+    assert max(ratio.values()) - min(ratio.values()) < 1e-6
+    assert page.locator("#chart .tick").first.text_content() == "0"
+    screenshot(page, "all-stores")
+
+
+def test_reads_use_guest_credentials_and_only_the_page_origin(
+    page: Any, make_dashboard_stack: Any, backend_endpoint: str
+) -> None:
+    stack = make_dashboard_stack()
+    calls: list[tuple[str, str, str]] = []
+    page.on("request", lambda r: calls.append(
+        (r.url, r.headers.get("x-amz-target", ""), r.headers.get("authorization", ""))))
+    open_dashboard(page, stack, "#store=Berlin")
+
+    assert all(url.startswith(backend_endpoint + "/") for url, _, _ in calls), calls
+    targets = [target for _, target, _ in calls if target]
+    assert targets[:2] == ["AWSCognitoIdentityService.GetId",
+                           "AWSCognitoIdentityService.GetCredentialsForIdentity"]
+    # One store: a Query for its rows and a Scan for the menu (in parallel, so either order).
+    assert sorted(targets[2:]) == ["DynamoDB_20120810.Query", "DynamoDB_20120810.Scan"]
+    for _, target, authorization in calls:
+        if target.startswith("AWSCognitoIdentityService."):
+            assert authorization == ""  # the guest flow is unsigned
+        elif target.startswith("DynamoDB_20120810."):
+            # Signed with the credentials Cognito handed out (moto's fixed guest key).
+            assert authorization.startswith(
+                "AWS4-HMAC-SHA256 Credential=TESTACCESSKEY12345/"), authorization
+            assert "/us-east-1/dynamodb/aws4_request" in authorization
+
+
+def test_a_new_row_appears_after_refresh(
+    page: Any, make_dashboard_stack: Any, screenshot: Any
+) -> None:
+    stack = make_dashboard_stack()
+    open_dashboard(page, stack, "#store=Berlin")
+    expect(page.locator("#rows tr")).to_have_count(6)
+    first_read = page.locator("#read-at").get_attribute("datetime")
+
+    stack.put_rows([("Berlin", "Fire TV Stick", 4)])
+    page.get_by_role("button", name="Refresh").click()
+
+    expect(page.locator("#rows tr")).to_have_count(7)
+    new_row = page.locator('#rows tr[data-item="Fire TV Stick"]')
+    expect(new_row.locator(".count")).to_have_text("4")
+    assert page.locator("#read-at").get_attribute("datetime") >= first_read
+    screenshot(page, "after-refresh")
+
+
+def test_refreshes_by_itself_every_30_seconds(page: Any, make_dashboard_stack: Any) -> None:
+    stack = make_dashboard_stack()
+    page.clock.install()
+    open_dashboard(page, stack, "#store=Berlin")
+    stack.put_rows([("Berlin", "Echo Plus", 9)])
+
+    page.clock.run_for(20_000)
+    expect(page.locator('#rows tr[data-item="Echo Plus"] .count')).to_have_text("0")
+    page.clock.run_for(11_000)
+
+    expect(page.locator('#rows tr[data-item="Echo Plus"] .count')).to_have_text("9")
+    expect(page.locator("#rows tr.low")).to_have_count(0)
+    expect(page.locator("#stat-low")).to_have_text("0")
+
+
+def test_names_are_rendered_as_text_and_run_nothing(
+    page: Any, make_dashboard_stack: Any, screenshot: Any
+) -> None:
+    script_item = "<script>alert(2)</script>"
+    stack = make_dashboard_stack([(INJECTION, script_item, 0), (INJECTION, "Echo Dot", 5),
+                                  ("Berlin", INJECTION, 3)])
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    open_dashboard(page, stack)
+
+    assert INJECTION in page.locator("#store option").all_inner_texts()
+    expect(page.locator('#rows tr[data-item="<img src=x onerror=alert(1)>"] .item-name')
+           ).to_have_text(INJECTION)
+    page.get_by_label("Store", exact=True).select_option(INJECTION)
+    expect(page.locator("#rows tr")).to_have_count(2)
+    assert table_rows(page) == [(INJECTION, script_item, 0), (INJECTION, "Echo Dot", 5)]
+    expect(page.locator(f'#chart .bar-row[data-item="{script_item}"] .label')).to_have_text(
+        script_item)
+    # Nothing was parsed as markup: no image element, no script beyond the page's own.
+    assert page.locator("main img").count() == 0
+    assert page.locator("script").count() == 1
+    page.wait_for_timeout(300)  # an onerror handler would fire by now
+    assert dialogs == []
+    screenshot(page, "injection-as-text")
+
+
+def test_wrong_identity_pool_shows_the_sign_in_error(
+    page: Any, make_dashboard_stack: Any, screenshot: Any
+) -> None:
+    stack = make_dashboard_stack(identity_pool_id="us-east-1:00000000-0000-0000-0000-000000000000")
+    open_dashboard(page, stack)
+
+    notice = page.get_by_role("alert")
+    expect(notice).to_be_visible()
+    expect(page.locator("#notice-title")).to_have_text("Sign-in failed")
+    expect(page.locator("#notice-reason")).to_contain_text(
+        "Could not get guest credentials from Amazon Cognito: ")
+    expect(page.locator("#notice-reason")).to_contain_text("HTTP 500")
+    expect(page.locator("#notice-hint")).to_contain_text("identityPoolId in config.json")
+    expect(page.locator("#status")).to_have_text("No data read yet.")
+    expect(page.locator("#content")).to_be_hidden()
+    screenshot(page, "error-wrong-identity-pool")
+
+
+def test_a_failed_read_keeps_the_last_data_and_says_why(
+    page: Any, make_dashboard_stack: Any, screenshot: Any
+) -> None:
+    stack = make_dashboard_stack()
+    open_dashboard(page, stack, "#store=Berlin")
+
+    stack.dynamodb.delete_table(TableName=stack.names.table)
+    page.get_by_role("button", name="Refresh").click()
+
+    expect(page.locator("#notice-title")).to_have_text("Reading the inventory failed")
+    expect(page.locator("#notice-reason")).to_contain_text("ResourceNotFoundException")
+    expect(page.locator("#notice-hint")).to_have_text(
+        f"The table {stack.names.table} does not exist: run `inventory provision`.")
+    expect(page.locator("#rows tr")).to_have_count(6)  # the last good read stays on screen
+    expect(page.locator("#status")).to_contain_text("Last refresh failed; showing data read at ")
+    screenshot(page, "error-read-failed")
+
+
+def test_empty_table_shows_how_to_upload(
+    page: Any, make_dashboard_stack: Any, screenshot: Any
+) -> None:
+    stack = make_dashboard_stack([])
+    open_dashboard(page, stack)
+
+    expect(page.locator("#empty")).to_be_visible()
+    expect(page.locator("#empty-title")).to_have_text("No inventory yet")
+    expect(page.locator("#empty-text")).to_have_text(
+        f"The table {stack.names.table} has no rows yet.")
+    expect(page.locator("#empty-command")).to_have_text("inventory upload inventory-berlin.csv")
+    expect(page.locator("#empty-local")).to_be_visible()  # config.json names an endpoint
+    expect(page.locator("#content")).to_be_hidden()
+    expect(page.locator("#notice")).to_be_hidden()
+    assert page.locator("#store option").all_inner_texts() == ["All stores"]
+    screenshot(page, "empty")
+
+
+def test_usable_on_a_phone_sized_screen(
+    browser: Any, make_dashboard_stack: Any, screenshot: Any
+) -> None:
+    stack = make_dashboard_stack()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True, device_scale_factor=2)
+    try:
+        phone = context.new_page()
+        open_dashboard(phone, stack, "#store=Berlin")
+        expect(phone.locator("#rows tr")).to_have_count(6)
+        # Nothing wider than the screen: no sideways scrolling.
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        chart_width = phone.locator("#chart svg").bounding_box()["width"]
+        assert chart_width <= 390
+        # Controls are big enough to tap.
+        assert phone.get_by_label("Store", exact=True).bounding_box()["height"] >= 44
+        assert phone.get_by_role("button", name="Refresh").bounding_box()["height"] >= 44
+        screenshot(phone, "phone-berlin")
+    finally:
+        context.close()
+
+
+def test_controls_are_labelled_and_the_table_is_a_real_table(
+    page: Any, make_dashboard_stack: Any
+) -> None:
+    stack = make_dashboard_stack()
+    open_dashboard(page, stack)
+
+    expect(page.get_by_role("combobox", name="Store", exact=True)).to_be_enabled()
+    expect(page.get_by_role("button", name="Refresh")).to_be_enabled()
+    table = page.get_by_role("table")
+    expect(table).to_have_count(1)
+    headers = table.get_by_role("columnheader").all_inner_texts()
+    assert headers == ["Store", "Item", "Count"]
+    expect(page.get_by_role("img", name=re.compile("count per item, axis from 0"))).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("refreshes every 30 s")
+
+
+def test_threshold_from_config_marks_items_at_or_below_it(
+    page: Any, make_dashboard_stack: Any, screenshot: Any
+) -> None:
+    stack = make_dashboard_stack(threshold=10)
+    open_dashboard(page, stack, "#store=Berlin")
+
+    # Berlin: Echo Look has exactly 10 (at the threshold), Echo Plus 0 (below it).
+    low = page.locator("#rows tr.low .item-name").all_inner_texts()
+    assert low == ["Echo Look", "Echo Plus"]
+    expect(page.locator("#stat-low")).to_have_text("2")
+    expect(page.locator("#stat-low-label")).to_have_text("items at or below 10")
+    expect(page.locator("#chart .bar-row.low")).to_have_count(2)
+    expect(page.locator("#chart line.threshold")).to_have_count(1)
+    screenshot(page, "berlin-threshold-10")
+
+
+def test_a_store_in_the_low_stock_list_opens_that_store(
+    page: Any, make_dashboard_stack: Any
+) -> None:
+    stack = make_dashboard_stack()
+    open_dashboard(page, stack)
+
+    page.locator("#low-store-list").get_by_role("link", name="Karachi").click()
+
+    expect(page.locator("#table-title")).to_have_text("Stock: Karachi")
+    expect(page.get_by_label("Store", exact=True)).to_have_value("Karachi")
+    expect(page.locator("#rows tr.low .item-name")).to_have_text(["Echo Plus"])
+    expect(page.locator("#low-stores")).to_be_hidden()

@@ -1,0 +1,246 @@
+"""The CSV contract, rule by rule (no AWS involved)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from lambda_src import inventory_csv as contract
+from lambda_src.inventory_csv import (
+    DuplicateRow,
+    InventoryRow,
+    MalformedCsv,
+    MissingColumns,
+    NotUtf8,
+    RejectedRow,
+    check_bytes,
+    check_chunks,
+)
+
+SAMPLES = Path(__file__).resolve().parent.parent.parent / "samples"
+
+
+def rows_of(data: bytes) -> list[tuple[int, str, str, int]]:
+    return [(r.line, r.store, r.item, r.count) for r in check_bytes(data).rows]
+
+
+def test_plain_file() -> None:
+    result = check_bytes(b"store,item,count\nBerlin,Echo Dot,12\nBerlin,Echo Plus,0\n")
+    assert rows_of(b"store,item,count\nBerlin,Echo Dot,12\nBerlin,Echo Plus,0\n") == [
+        (2, "Berlin", "Echo Dot", 12), (3, "Berlin", "Echo Plus", 0)]
+    assert (result.rows_read, result.rejected, result.duplicates) == (2, [], [])
+    assert result.header == ["store", "item", "count"]
+    assert result.empty_reason is None
+
+
+def test_bom_and_crlf() -> None:
+    data = b"\xef\xbb\xbfstore,item,count\r\nBerlin,Echo Dot,12\r\nPusan,Echo,3"
+    assert rows_of(data) == [(2, "Berlin", "Echo Dot", 12), (3, "Pusan", "Echo", 3)]
+    assert check_bytes(data).header == ["store", "item", "count"]
+
+
+def test_quoted_comma_and_quote() -> None:
+    data = b'store,item,count\nBerlin,"Echo, 2nd Gen",4\nBerlin,"The ""Tap""",5\n'
+    assert rows_of(data) == [(2, "Berlin", "Echo, 2nd Gen", 4), (3, "Berlin", 'The "Tap"', 5)]
+
+
+def test_quoted_value_spanning_lines_reports_the_line_where_the_row_starts() -> None:
+    data = b'store,item,count\nBerlin,"Echo\nShow",4\nBerlin,Echo Dot,x\n'
+    result = check_bytes(data)
+    assert [(r.line, r.item) for r in result.rows] == [(2, "Echo\nShow")]
+    assert result.rejected == [RejectedRow(4, "count 'x' is not a whole number >= 0")]
+
+
+def test_headers_are_case_insensitive_trimmed_and_extra_columns_ignored() -> None:
+    data = b" Count ,notes, ITEM,Store \n5,ignore me,Echo Dot,Berlin,and,more,fields\n"
+    assert rows_of(data) == [(2, "Berlin", "Echo Dot", 5)]
+    assert check_bytes(data).header == ["Count", "notes", "ITEM", "Store"]
+
+
+def test_values_are_trimmed() -> None:
+    assert rows_of(b"store,item,count\n  Berlin ,\tEcho Dot  , 12 \n") == [
+        (2, "Berlin", "Echo Dot", 12)]
+
+
+@pytest.mark.parametrize("count,expected", [("12", 12), ("007", 7), ("0", 0),
+                                            ("1" + "0" * 37, 10**37)])
+def test_valid_counts(count: str, expected: int) -> None:
+    assert rows_of(f"store,item,count\nB,I,{count}\n".encode()) == [(2, "B", "I", expected)]
+
+
+@pytest.mark.parametrize("count", ["-3", "1.5", "", "twelve", "+3", "1 2", "\u00b2", "1e3",
+                                   "\u0661"])
+def test_invalid_counts(count: str) -> None:
+    result = check_bytes(f'store,item,count\nB,I,"{count}"\n'.encode())
+    assert result.rows == []
+    assert result.rejected == [RejectedRow(2, f"count {count!r} is not a whole number >= 0")]
+
+
+def test_count_beyond_dynamodb_precision_is_rejected() -> None:
+    result = check_bytes(b"store,item,count\nB,I," + b"9" * 39 + b"\n")
+    assert result.rejected == [RejectedRow(2, "count has more than 38 digits")]
+
+
+def test_key_limit_is_1024_bytes_of_utf8_not_characters() -> None:
+    at_limit = "\u00e9" * 512  # 1024 bytes, 512 characters
+    over = "\u00e9" * 512 + "a"  # 1025 bytes
+    data = f"store,item,count\n{at_limit},x,1\nB,{over},1\n{'s' * 1025},x,1\n".encode()
+    result = check_bytes(data)
+    assert [(r.line, r.store) for r in result.rows] == [(2, at_limit)]
+    assert result.rejected == [
+        RejectedRow(3, "item is 1025 bytes long in UTF-8 (at most 1024)"),
+        RejectedRow(4, "store is 1025 bytes long in UTF-8 (at most 1024)"),
+    ]
+
+
+def test_empty_values_and_short_rows_are_rejected_with_every_reason() -> None:
+    data = b"store,item,count\n,,\nBerlin\n , Echo ,1\n"
+    assert check_bytes(data).rejected == [
+        RejectedRow(2, "store is empty; item is empty; count '' is not a whole number >= 0"),
+        RejectedRow(3, "no item value (the row has 1 field); no count value (the row has 1 field)"),
+        RejectedRow(4, "store is empty"),
+    ]
+
+
+def test_valid_rows_of_a_file_with_bad_rows_still_count() -> None:
+    result = check_bytes(b"store,item,count\nA,a,1\nA,b,-1\nA,c,2\n")
+    assert [r.item for r in result.rows] == ["a", "c"]
+    assert result.rows_read == 3
+    assert result.rejected == [RejectedRow(3, "count '-1' is not a whole number >= 0")]
+
+
+def test_blank_lines_are_ignored_but_counted_as_lines() -> None:
+    data = b"\n\nstore,item,count\n\nA,a,1\n   \n\r\nA,b,x\n\n"
+    result = check_bytes(data)
+    assert [(r.line, r.item) for r in result.rows] == [(5, "a")]
+    assert result.rejected == [RejectedRow(8, "count 'x' is not a whole number >= 0")]
+    assert result.rows_read == 2
+
+
+@pytest.mark.parametrize("data", [b"", b"\xef\xbb\xbf", b"\n\r\n  \n"])
+def test_empty_file(data: bytes) -> None:
+    result = check_bytes(data)
+    assert (result.rows, result.rows_read, result.header) == ([], 0, None)
+    assert result.empty_reason == "the file is empty"
+
+
+def test_header_only() -> None:
+    result = check_bytes(b"store,item,count\r\n\r\n")
+    assert (result.rows, result.rows_read) == ([], 0)
+    assert result.empty_reason == "the file has a header but no rows"
+
+
+def test_duplicates_last_row_wins_and_are_reported() -> None:
+    data = b"store,item,count\nA,a,1\nA,b,2\nA,a,3\nA,a,4\n"
+    result = check_bytes(data)
+    assert [(r.line, r.item, r.count) for r in result.rows] == [(5, "a", 4), (3, "b", 2)]
+    assert result.duplicates == [DuplicateRow(4, "A", "a", 2), DuplicateRow(5, "A", "a", 4)]
+
+
+def test_duplicate_keys_compare_after_trimming() -> None:
+    result = check_bytes(b"store,item,count\nA,a,1\n A , a ,2\n")
+    assert result.duplicates == [DuplicateRow(3, "A", "a", 2)]
+    assert [r.count for r in result.rows] == [2]
+
+
+def test_invalid_utf8_rejects_the_whole_file_naming_the_line() -> None:
+    data = b'store,item,count\nA,"multi\nline",1\nA,b,2\nA,caf\xe9,3\nA,d,4\n'
+    with pytest.raises(NotUtf8) as caught:
+        check_bytes(data)
+    assert caught.value.line == 5
+    assert caught.value.reason == ("not valid UTF-8 (byte 6 of the line: b'\\xe9'); "
+                                   "save the file as UTF-8")
+    assert str(caught.value).startswith("line 5: not valid UTF-8")
+
+
+def test_latin1_header_is_not_utf8() -> None:
+    with pytest.raises(NotUtf8) as caught:
+        check_bytes("store,item,count,größe\n".encode("latin-1"))
+    assert caught.value.line == 1
+
+
+def test_missing_columns_name_them_and_the_header_found() -> None:
+    with pytest.raises(MissingColumns) as caught:
+        check_bytes(b"\n Store ;item;qty\nA;b;1\n")
+    error = caught.value
+    # A semicolon-separated file is one column named "Store ;item;qty".
+    assert (error.line, error.missing, error.header) == (
+        2, ["store", "item", "count"], ["Store ;item;qty"])
+    assert str(error) == ("line 2: missing columns store, item, count (the header must name "
+                          "store, item and count; found: 'Store ;item;qty')")
+    with pytest.raises(MissingColumns, match="missing column count .*found: 'store', 'item'"):
+        check_bytes(b"store,item\nA,b\n")
+
+
+def test_missing_columns_is_an_invalid_file() -> None:
+    assert issubclass(MissingColumns, contract.InvalidFile)
+    assert issubclass(NotUtf8, contract.InvalidFile)
+    assert issubclass(MalformedCsv, contract.InvalidFile)
+
+
+def test_bare_carriage_returns_are_refused_with_a_reason() -> None:
+    with pytest.raises(MalformedCsv) as caught:
+        check_bytes(b"store,item,count\rA,b,1\rC,d,2\r")
+    assert caught.value.line == 1
+    assert "carriage return (CR)" in caught.value.reason
+
+
+def test_an_overlong_line_is_refused_without_reading_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(contract, "MAX_LINE_BYTES", 100)
+    with pytest.raises(MalformedCsv) as caught:
+        check_chunks([b"store,item,count\nA,b,1\n", b"x" * 60, b"y" * 60, b"z" * 60])
+    assert (caught.value.line, caught.value.reason) == (3, "line is longer than 100 bytes")
+
+
+def test_an_unclosed_quote_is_rejected_as_a_row() -> None:
+    result = check_bytes(b'store,item,count\nA,"b,1\nC,d,2\n')
+    assert result.rows == []
+    assert result.rejected == [RejectedRow(2, "no count value (the row has 2 fields)")]
+
+
+def test_chunk_boundaries_do_not_matter() -> None:
+    data = ("\ufeffstore,item,count\r\nM\u00fcnchen,\"Gr\u00f6\u00dfe, XL\",3\r\n"
+            "\u6771\u4eac,\u30a8\u30b3\u30fc,\"0\"\r\nA,b,-1\r\n").encode()
+    whole = check_bytes(data)
+    byte_by_byte = check_chunks(data[i:i + 1] for i in range(len(data)))
+    assert byte_by_byte == whole
+    assert [(r.store, r.item) for r in whole.rows] == [("M\u00fcnchen", "Gr\u00f6\u00dfe, XL"),
+                                                       ("\u6771\u4eac", "\u30a8\u30b3\u30fc")]
+    assert whole.rejected == [RejectedRow(4, "count '-1' is not a whole number >= 0")]
+
+
+def test_check_file_and_check_stream(tmp_path: Path) -> None:
+    path = tmp_path / "shop.csv"
+    path.write_bytes(b"store,item,count\nA,b,1\n")
+    assert contract.check_file(path).rows == [InventoryRow(2, "A", "b", 1)]
+    assert contract.check_stream(io.BytesIO(path.read_bytes())).rows == [
+        InventoryRow(2, "A", "b", 1)]
+    with pytest.raises(FileNotFoundError):
+        contract.check_file(tmp_path / "missing.csv")
+
+
+def test_the_lab_samples_are_valid() -> None:
+    files = sorted(SAMPLES.glob("*.csv"))
+    assert len(files) == 6
+    for path in files:
+        result = contract.check_file(path)
+        assert (len(result.rows), result.rejected, result.duplicates) == (6, [], [])
+        assert [r.count for r in result.rows].count(0) == 1
+
+
+@pytest.mark.parametrize("key,loaded", [
+    ("inventory-berlin.csv", True), ("north region/Berlin.CSV", True), ("a.Csv", True),
+    ("reports/inventory-berlin.csv.json", False), ("reports/x.csv", False),
+    ("notes.txt", False), ("berlin.csv.bak", False), ("csv", False),
+])
+def test_which_keys_are_loaded(key: str, loaded: bool) -> None:
+    assert contract.is_inventory_key(key) is loaded
+
+
+def test_report_keys() -> None:
+    assert contract.REPORTS_PREFIX == "reports/"
+    assert contract.report_key_for("a b/x.csv") == "reports/a b/x.csv.json"
+    assert not contract.is_inventory_key(contract.report_key_for("x.csv"))
+    assert contract.normalize_etag('"abc"') == "abc" == contract.normalize_etag("abc")

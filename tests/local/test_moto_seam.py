@@ -1,0 +1,280 @@
+"""The seam into moto: fails loudly when an upgrade moves what it patches or relies on.
+
+Also checks, in-process and with a recording runtime, that each patch routes what it should:
+event sources and `Event` invokes are queued, `RequestResponse` waits, stream records carry the
+mapping's settings and unique ordered sequence numbers, e-mail and SMS go to the outbox.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import json
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from inventory_cli.local import moto_seam
+from inventory_cli.local.lambda_dispatch import StreamMapping
+from inventory_cli.local.lambda_worker import FunctionSpec
+from inventory_cli.local.outbox import Outbox, read_outbox
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _params(func: Any) -> list[str]:
+    return list(inspect.signature(func).parameters)
+
+
+def test_moto_is_the_pinned_version() -> None:
+    import moto
+
+    pin = re.search(r'"moto\[server\]==([^"]+)"', (REPO / "pyproject.toml").read_text())
+    assert pin is not None
+    assert moto.__version__ == pin.group(1) == moto_seam.MOTO_VERSION
+
+
+def test_every_patched_or_used_moto_attribute_is_where_the_seam_expects_it() -> None:
+    from moto.awslambda.models import EventSourceMapping, LambdaBackend, LambdaFunction
+    from moto.awslambda.utils import get_backend
+    from moto.cognitoidentity.models import CognitoIdentityBackend
+    from moto.cognitoidentity.responses import CognitoIdentityResponse
+    from moto.core.utils import unix_time
+    from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
+    from moto.logs.models import LogsBackend
+    from moto.moto_server import werkzeug_app
+    from moto.sns.models import Subscription
+
+    assert _params(LambdaFunction.invoke) == ["self", "body", "request_headers",
+                                              "response_headers"]
+    assert _params(LambdaFunction._invoke_lambda) == ["self", "event"]
+    assert _params(StreamShard.add) == ["self", "old", "new"]
+    assert _params(StreamRecord.__init__) == ["self", "table", "stream_type", "event_name",
+                                              "old", "new", "seq"]
+    assert _params(StreamShard.__init__) == ["self", "account_id", "table"]
+    assert "lambda_event_source_mappings" in inspect.getsource(Table.__init__)
+    assert _params(Subscription.publish) == ["self", "message", "message_id", "subject",
+                                             "message_attributes", "group_id",
+                                             "deduplication_id", "message_structure"]
+    assert "_filter_policy_matcher" in inspect.getsource(Subscription.__init__)
+    assert _params(Subscription._parse_message_structure) == ["self", "message", "protocol"]
+    assert _params(LogsBackend.ensure_log_group) == ["self", "log_group_name"]
+    assert _params(LogsBackend.ensure_log_stream) == ["self", "log_group_name",
+                                                      "log_stream_name"]
+    assert _params(LogsBackend.put_log_events) == ["self", "log_group_name", "log_stream_name",
+                                                   "log_events"]
+    assert _params(LambdaBackend.get_function) == ["self", "function_name_or_arn", "qualifier"]
+    assert _params(LambdaBackend.get_event_source_mapping) == ["self", "uuid"]
+    assert _params(get_backend) == ["account_id", "region"]
+    assert _params(EventSourceMapping.__init__) == ["self", "spec"]
+    esm_source = inspect.getsource(EventSourceMapping.__init__)
+    for attribute in ("self.uuid", "self.batch_size", "self.starting_position", "self.enabled",
+                      "self.function_response_types", "self.max_retry_attempts"):
+        assert attribute in esm_source
+    fn_source = inspect.getsource(LambdaFunction)
+    for attribute in ("self.function_arn", "self.function_name", "self.handler", "self.run_time",
+                      "self.code_sha_256", "self.code_bytes", "self.environment_vars",
+                      "self.timeout", "self.memory_size", "self.version", "self.region",
+                      "self.account_id"):
+        assert attribute in fn_source, attribute
+    assert callable(unix_time)
+    assert hasattr(CognitoIdentityResponse, "_get_param")
+    assert "identity_pools" in inspect.getsource(CognitoIdentityBackend.__init__)
+    for name in ("DomainDispatcherApplication", "MotoRequestHandler", "create_backend_app"):
+        assert hasattr(werkzeug_app, name)
+
+
+@dataclass
+class RecordingRuntime:
+    events: list[tuple[FunctionSpec, dict[str, Any]]] = field(default_factory=list)
+    streams: list[tuple[FunctionSpec, StreamMapping, list[dict[str, Any]]]] = field(
+        default_factory=list)
+    sync: list[tuple[FunctionSpec, dict[str, Any]]] = field(default_factory=list)
+    ok: bool = True
+
+    def submit_event(self, spec: FunctionSpec, event_json: str) -> None:
+        self.events.append((spec, json.loads(event_json)))
+
+    def submit_stream_records(self, spec: FunctionSpec, mapping: StreamMapping,
+                              records: list[dict[str, Any]]) -> None:
+        self.streams.append((spec, mapping, records))
+
+    def invoke(self, spec: FunctionSpec, event_json: str) -> Any:
+        self.sync.append((spec, json.loads(event_json)))
+
+        class Result:
+            ok = self.ok
+            payload = json.dumps({"answer": 42})
+            log_tail_base64 = ""
+
+        return Result()
+
+
+@pytest.fixture
+def attached(session: boto3.session.Session, tmp_path: Path
+             ) -> Iterator[tuple[RecordingRuntime, Outbox]]:
+    runtime = RecordingRuntime()
+    outbox = Outbox(tmp_path / "outbox.jsonl")
+    moto_seam.attach(runtime=runtime, outbox=outbox)  # type: ignore[arg-type]
+    yield runtime, outbox
+    moto_seam.detach()
+
+
+def _function(session: boto3.session.Session, name: str = "fn",
+              env: dict[str, str] | None = None) -> str:
+    iam = session.client("iam")
+    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "def handler(e, c):\n    return 1\n")
+    arn: str = session.client("lambda").create_function(
+        FunctionName=name, Runtime="python3.12", Role=role, Handler="app.handler",
+        Code={"ZipFile": buffer.getvalue()}, Timeout=7, MemorySize=256,
+        Environment={"Variables": env or {"K": "V"}})["FunctionArn"]
+    return arn
+
+
+def test_request_response_invoke_waits_for_the_runtime(
+        session: boto3.session.Session, attached: tuple[RecordingRuntime, Outbox]) -> None:
+    runtime, _ = attached
+    _function(session)
+    response = session.client("lambda").invoke(FunctionName="fn", Payload=b'{"x": 1}')
+    assert response["StatusCode"] == 200
+    assert json.loads(response["Payload"].read()) == {"answer": 42}
+    assert "FunctionError" not in response
+    spec, event = runtime.sync[0]
+    assert event == {"x": 1}
+    assert (spec.name, spec.handler, spec.timeout_s, spec.memory_mb) == ("fn", "app.handler",
+                                                                        7.0, 256)
+    assert dict(spec.environment) == {"K": "V"}
+    assert spec.code[:2] == b"PK"
+    runtime.ok = False
+    failed = session.client("lambda").invoke(FunctionName="fn", Payload=b"{}")
+    assert failed["FunctionError"] == "Unhandled"
+
+
+def test_event_invokes_and_s3_notifications_are_queued(
+        session: boto3.session.Session, attached: tuple[RecordingRuntime, Outbox]) -> None:
+    runtime, _ = attached
+    arn = _function(session)
+    response = session.client("lambda").invoke(FunctionName="fn", InvocationType="Event",
+                                                Payload=b'{"later": true}')
+    assert response["StatusCode"] == 202
+    s3 = session.client("s3")
+    s3.create_bucket(Bucket="uploads-bucket")
+    s3.put_bucket_notification_configuration(Bucket="uploads-bucket", NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn,
+                                          "Events": ["s3:ObjectCreated:*"]}]})
+    s3.put_object(Bucket="uploads-bucket", Key="a b/x.csv", Body=b"data")
+    assert runtime.sync == []
+    assert runtime.events[0][1] == {"later": True}
+    record = runtime.events[1][1]["Records"][0]
+    assert record["s3"]["bucket"]["name"] == "uploads-bucket"
+    assert record["s3"]["object"]["key"] == "a+b%2Fx.csv"  # moto's (and AWS's) key encoding
+
+
+def _table_with_mapping(session: boto3.session.Session, **mapping: Any) -> tuple[str, str]:
+    table = session.client("dynamodb").create_table(
+        TableName="inv", KeySchema=[{"AttributeName": "Store", "KeyType": "HASH"},
+                                    {"AttributeName": "Item", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "Store", "AttributeType": "S"},
+                              {"AttributeName": "Item", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    stream_arn: str = table["TableDescription"]["LatestStreamArn"]
+    uuid: str = session.client("lambda").create_event_source_mapping(
+        EventSourceArn=stream_arn, FunctionName="fn", **mapping)["UUID"]
+    return uuid, stream_arn
+
+
+def test_stream_records_carry_the_mapping_and_unique_ordered_sequence_numbers(
+        session: boto3.session.Session, attached: tuple[RecordingRuntime, Outbox]) -> None:
+    runtime, _ = attached
+    _function(session)
+    uuid, stream_arn = _table_with_mapping(session, StartingPosition="TRIM_HORIZON", BatchSize=7,
+                               MaximumRetryAttempts=1,
+                               FunctionResponseTypes=["ReportBatchItemFailures"])
+    ddb = session.client("dynamodb")
+    ddb.put_item(TableName="inv", Item={"Store": {"S": "Berlin"}, "Item": {"S": "a"},
+                                        "Count": {"N": "1"}})
+    ddb.put_item(TableName="inv", Item={"Store": {"S": "Berlin"}, "Item": {"S": "a"},
+                                        "Count": {"N": "0"}})
+    ddb.delete_item(TableName="inv", Key={"Store": {"S": "Berlin"}, "Item": {"S": "a"}})
+    assert [m for _, m, _ in runtime.streams] == [StreamMapping(
+        uuid=uuid, batch_size=7, max_retry_attempts=1, report_batch_item_failures=True)] * 3
+    records = [r for _, _, batch in runtime.streams for r in batch]
+    assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "REMOVE"]
+    sequence = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+    assert sequence == sorted(set(sequence))  # upstream repeats the same number
+    assert records[1]["dynamodb"]["OldImage"]["Count"] == {"N": "1"}
+    assert records[1]["dynamodb"]["NewImage"]["Count"] == {"N": "0"}
+    assert isinstance(records[0]["dynamodb"]["ApproximateCreationDateTime"], float)
+    assert {r["eventSourceARN"] for r in records} == {stream_arn}
+
+
+def test_a_deleted_or_disabled_mapping_delivers_nothing(
+        session: boto3.session.Session, attached: tuple[RecordingRuntime, Outbox]) -> None:
+    runtime, _ = attached
+    _function(session)
+    uuid, _ = _table_with_mapping(session, StartingPosition="LATEST")
+    lam, ddb = session.client("lambda"), session.client("dynamodb")
+    lam.update_event_source_mapping(UUID=uuid, Enabled=False)
+    ddb.put_item(TableName="inv", Item={"Store": {"S": "s"}, "Item": {"S": "1"}})
+    lam.update_event_source_mapping(UUID=uuid, Enabled=True)
+    ddb.put_item(TableName="inv", Item={"Store": {"S": "s"}, "Item": {"S": "2"}})
+    lam.delete_event_source_mapping(UUID=uuid)
+    ddb.put_item(TableName="inv", Item={"Store": {"S": "s"}, "Item": {"S": "3"}})
+    delivered = [r["dynamodb"]["Keys"]["Item"]["S"] for _, _, b in runtime.streams for r in b]
+    assert delivered == ["2"]  # LATEST: the record written while disabled is not replayed
+
+
+def test_email_and_sms_go_to_the_outbox_after_filter_policies(
+        session: boto3.session.Session, attached: tuple[RecordingRuntime, Outbox]) -> None:
+    _, outbox = attached
+    sns = session.client("sns")
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="berlin@example.com",
+                  Attributes={"FilterPolicy": json.dumps({"store": ["Berlin"]})})
+    sns.subscribe(TopicArn=topic, Protocol="sms", Endpoint="+15550100")
+    for store in ("Berlin", "Pusan"):
+        sns.publish(TopicArn=topic, Subject=f"Inventory Alert: {store}",
+                    Message=f"{store} is out of stock of Echo Plus",
+                    MessageAttributes={"store": {"DataType": "String", "StringValue": store}})
+    sent = [(m.to, m.protocol, m.subject, m.message, m.attributes)
+            for m in read_outbox(outbox.path)]
+    assert sent == [
+        ("berlin@example.com", "email", "Inventory Alert: Berlin",
+         "Berlin is out of stock of Echo Plus", {"store": "Berlin"}),
+        ("+15550100", "sms", None, "Berlin is out of stock of Echo Plus", {"store": "Berlin"}),
+        ("+15550100", "sms", None, "Pusan is out of stock of Echo Plus", {"store": "Pusan"}),
+    ]
+
+
+def test_without_an_attached_runtime_moto_behaves_as_upstream(
+        session: boto3.session.Session) -> None:
+    moto_seam.install()
+    moto_seam.install()  # idempotent
+    sns = session.client("sns")
+    topic = sns.create_topic(Name="plain")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="x@example.com")
+    sns.publish(TopicArn=topic, Message="hello")  # nothing attached: no outbox, no error
+
+
+def test_cognito_identity_pool_roles_are_stored_and_returned(
+        session: boto3.session.Session) -> None:
+    moto_seam.install()
+    cognito = session.client("cognito-identity")
+    pool = cognito.create_identity_pool(IdentityPoolName="inv_dashboard",
+                                        AllowUnauthenticatedIdentities=True)["IdentityPoolId"]
+    role = "arn:aws:iam::123456789012:role/dash"
+    cognito.set_identity_pool_roles(IdentityPoolId=pool, Roles={"unauthenticated": role})
+    assert cognito.get_identity_pool_roles(IdentityPoolId=pool)["Roles"] == {
+        "unauthenticated": role}
+    with pytest.raises(cognito.exceptions.ResourceNotFoundException):
+        cognito.set_identity_pool_roles(IdentityPoolId="us-east-1:nope", Roles={})

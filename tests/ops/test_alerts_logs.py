@@ -1,0 +1,132 @@
+"""`inventory alerts` and `inventory logs`, read from the functions' CloudWatch log groups."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from ops_doubles import alert_line, put_log_lines
+from typer.testing import CliRunner, Result
+
+from inventory_cli.aws import Aws
+from inventory_cli.cli import ops_cmds
+from inventory_cli.cli.app import app
+from inventory_cli.config import StackNames
+from inventory_cli.errors import UsageError
+from inventory_cli.ops import logs as logs_core
+from inventory_cli.ops.durations import parse_since
+
+runner = CliRunner()
+# Whole seconds, recent enough for CloudWatch (and moto) to accept the events.
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def invoke(aws: Aws, *args: str) -> Result:
+    return runner.invoke(app, list(args), obj=aws, env={"COLUMNS": "80", "NO_COLOR": "1"})
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@pytest.fixture(autouse=True)
+def fixed_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logs_core, "utc_now", lambda: NOW)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("30m", 1800), ("24h", 86400), ("7d", 604800), ("90s", 90), ("2w", 1209600), (" 1h ", 3600),
+])
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_since(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["", "24", "h", "1.5h", "0m", "-1h", "1y", "24 hours"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(UsageError, match="invalid duration"):
+        parse_since(text)
+
+
+def test_alerts_of_the_window_from_the_checkers_log_lines(aws: Aws, stack: StackNames) -> None:
+    one_hour, two_hours, yesterday = (NOW - timedelta(hours=h) for h in (1, 2, 25))
+    put_log_lines(aws, stack.check_log_group, [
+        (yesterday, alert_line("Pusan", "Echo Show", 0)),
+        (two_hours, "START RequestId: 1 Version: $LATEST\n"),
+        (two_hours, alert_line("Berlin", "Echo Plus", 0, message_id="m-2")),
+        # The Lambda runtime's logging prefix: level, time, request id, then the JSON.
+        (one_hour, "[INFO]\t2024-01-01T00:00:00Z\treq-1\t"
+                   + alert_line("[bold]x[/bold]", "Echo Dot", 1, threshold=2)),
+        (one_hour, '{"event": "load_report", "note": "alert_sent is mentioned here"}\n'),
+    ])
+    result = invoke(aws, "alerts", "--output", "table")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "Time (UTC)            Store            Item        Count\n"
+        "────────────────────────────────────────────────────────\n"
+        f"{stamp(two_hours)}   Berlin           Echo Plus       0\n"
+        f"{stamp(one_hour)}   [bold]x[/bold]   Echo Dot        1\n")
+    week = json.loads(invoke(aws, "alerts", "--since", "7d").stdout)
+    assert [(a["store"], a["item"], a["count"], a["threshold"]) for a in week] == [
+        ("Pusan", "Echo Show", 0, 0), ("Berlin", "Echo Plus", 0, 0),
+        ("[bold]x[/bold]", "Echo Dot", 1, 2)]
+    assert week[1] == {"time": two_hours.isoformat(), "store": "Berlin", "item": "Echo Plus",
+                       "count": 0, "threshold": 0, "message_id": "m-2"}
+
+
+def test_no_alerts_and_no_log_group_yet(aws: Aws, stack: StackNames) -> None:
+    aws.client("logs").delete_log_group(logGroupName=stack.check_log_group)
+    result = invoke(aws, "alerts", "--since", "30m", "--output", "table")
+    assert (result.exit_code, result.stdout) == (0, "No alerts in the last 30m.\n")
+
+
+def test_a_bad_since_is_a_usage_error(aws: Aws) -> None:
+    result = invoke(aws, "alerts", "--since", "yesterday")
+    assert result.exit_code == 2
+    assert result.stderr == ("Error: invalid duration 'yesterday': use a positive number and a "
+                             "unit, like 30m, 24h or 7d (units: s, m, h, d, w)\n")
+
+
+def test_logs_of_both_functions_interleaved_by_time(aws: Aws, stack: StackNames) -> None:
+    t1, t2, t3 = (NOW - timedelta(minutes=m) for m in (30, 20, 10))
+    put_log_lines(aws, stack.load_log_group, [(t1, "load one\n"), (t3, "load [two]\n")])
+    put_log_lines(aws, stack.check_log_group, [(t2, "check one\n"),
+                                               (NOW - timedelta(hours=3), "too old\n")])
+    both = invoke(aws, "logs")
+    assert both.exit_code == 0
+    assert both.stdout == (f"{stamp(t1)} load  load one\n"
+                           f"{stamp(t2)} check check one\n"
+                           f"{stamp(t3)} load  load [two]\n")
+    check = invoke(aws, "logs", "check", "--since", "4h")
+    assert check.stdout == (f"{stamp(NOW - timedelta(hours=3))} check too old\n"
+                            f"{stamp(t2)} check check one\n")
+    quiet = invoke(aws, "logs", "check", "--since", "1m")
+    assert (quiet.exit_code, quiet.stdout, quiet.stderr) == (
+        0, "", "No log lines in the last 1m.\n")
+
+
+def test_logs_of_an_unknown_function_is_a_usage_error(aws: Aws) -> None:
+    result = invoke(aws, "logs", "dashboard")
+    assert result.exit_code == 2
+    assert result.stderr == "Error: unknown function 'dashboard': use load or check\n"
+
+
+def test_follow_prints_new_lines_until_ctrl_c(aws: Aws, stack: StackNames,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    put_log_lines(aws, stack.load_log_group, [(NOW - timedelta(seconds=30), "first\n")])
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 1:
+            put_log_lines(aws, stack.load_log_group, [(NOW - timedelta(seconds=5), "second\n")])
+        elif len(sleeps) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ops_cmds, "SLEEP", sleep)
+    result = invoke(aws, "logs", "load", "--follow")
+    assert result.exit_code == 0
+    # Each poll looks back a minute; lines already shown are not shown again.
+    assert result.stdout == (f"{stamp(NOW - timedelta(seconds=30))} load  first\n"
+                             f"{stamp(NOW - timedelta(seconds=5))} load  second\n")
+    assert sleeps == [2.0, 2.0, 2.0]

@@ -1,0 +1,195 @@
+"""subscribe / subscriptions / unsubscribe: one subscription per endpoint, filtered by store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from inventory_cli.aws import Aws
+from inventory_cli.cli.app import app
+from inventory_cli.config import StackNames
+from inventory_cli.errors import UsageError
+from inventory_cli.ops import subscriptions as core
+
+runner = CliRunner()
+
+
+def invoke(aws: Aws, *args: str) -> Result:
+    return runner.invoke(app, list(args), obj=aws, env={"COLUMNS": "80", "NO_COLOR": "1"})
+
+
+def topic_subscriptions(aws: Aws, names: StackNames) -> list[tuple[str, str, str | None]]:
+    sns = aws.client("sns")
+    found = []
+    for sub in sns.list_subscriptions_by_topic(TopicArn=names.topic_arn)["Subscriptions"]:
+        attrs = sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])
+        found.append((sub["Protocol"], sub["Endpoint"], attrs["Attributes"].get("FilterPolicy")))
+    return sorted(found)
+
+
+@pytest.mark.parametrize(("endpoint", "protocol"), [
+    ("alice@example.com", "email"), ("Bob.Smith+alerts@shop.example.co.uk", "email"),
+    ("+4915112345678", "sms"), ("+12025550123", "sms"),
+])
+def test_protocol_is_inferred(endpoint: str, protocol: str) -> None:
+    assert core.infer_protocol(endpoint) == protocol
+    assert core.infer_protocol(endpoint, protocol.upper()) == protocol
+
+
+@pytest.mark.parametrize(("endpoint", "protocol", "reason"), [
+    ("015112345678", None, "'015112345678' is not a phone number in E.164 form: write it with +, "
+                           "country code and number, without spaces (+4915112345678)"),
+    ("+49 151 12345678", None, "'+49 151 12345678' is not a phone number in E.164 form: write "
+                               "it with +, country code and number, without spaces "
+                               "(+4915112345678)"),
+    ("alice", None, "'alice' is neither an e-mail address nor an E.164 phone number "
+                    "(+4915112345678)"),
+    ("https://example.com/hook", None, "'https://example.com/hook' is neither an e-mail address "
+                                       "nor an E.164 phone number (+4915112345678)"),
+    ("alice@example.com", "sms", "'alice@example.com' is not a phone number in E.164 form like "
+                                 "+4915112345678"),
+    ("+4915112345678", "email", "'+4915112345678' is not an e-mail address like "
+                                "name@example.com"),
+    ("alice@example.com", "http", "unsupported protocol 'http': use email or sms"),
+])
+def test_other_endpoints_are_refused_saying_why(endpoint: str, protocol: str | None,
+                                                reason: str) -> None:
+    with pytest.raises(UsageError) as error:
+        core.infer_protocol(endpoint, protocol)
+    assert error.value.message == reason
+
+
+def test_a_bad_endpoint_exits_2_before_any_aws_call(aws: Aws) -> None:
+    result = invoke(aws, "subscribe", "--protocol", "sqs", "alice@example.com")
+    assert result.exit_code == 2
+    assert result.stderr == "Error: unsupported protocol 'sqs': use email or sms\n"
+
+
+def test_subscribe_is_idempotent_and_updates_the_store_filter(aws: Aws,
+                                                              stack: StackNames) -> None:
+    first = invoke(aws, "subscribe", "alice@example.com")
+    assert (first.exit_code, first.stdout) == (
+        0, "Subscribed alice@example.com (email) to alerts for every store.\n")
+    again = invoke(aws, "subscribe", "alice@example.com")
+    assert again.stdout == ("alice@example.com (email) is already subscribed to alerts for "
+                            "every store; nothing changed.\n")
+    assert topic_subscriptions(aws, stack) == [("email", "alice@example.com", None)]
+
+    narrowed = invoke(aws, "subscribe", "alice@example.com", "--store", "Pusan",
+                      "--store", "Berlin")
+    assert narrowed.stdout == (
+        "Updated alice@example.com (email): now alerts for Berlin, Pusan. SNS takes up to 15 "
+        "minutes to apply a changed filter.\n")
+    assert topic_subscriptions(aws, stack) == [
+        ("email", "alice@example.com", '{"store":["Berlin","Pusan"]}')]
+
+    assert invoke(aws, "subscribe", "+4915112345678", "--store", "Berlin").exit_code == 0
+    listing = invoke(aws, "subscriptions", "--output", "table")
+    assert listing.stdout == (
+        "Endpoint            Protocol   Status      Stores       \n"
+        "────────────────────────────────────────────────────────\n"
+        "+4915112345678      sms        confirmed   Berlin       \n"
+        "alice@example.com   email      confirmed   Berlin, Pusan\n")
+    as_json = json.loads(invoke(aws, "subscriptions").stdout)
+    assert as_json == [
+        {"endpoint": "+4915112345678", "protocol": "sms", "status": "confirmed",
+         "stores": ["Berlin"]},
+        {"endpoint": "alice@example.com", "protocol": "email", "status": "confirmed",
+         "stores": ["Berlin", "Pusan"]},
+    ]
+
+    widened = invoke(aws, "subscribe", "alice@example.com")
+    assert widened.stdout == (
+        "Updated alice@example.com (email): now alerts for every store. SNS takes up to 15 "
+        "minutes to apply a changed filter.\n")
+    # An empty FilterPolicy is no policy: every store.
+    assert ("email", "alice@example.com", "") in topic_subscriptions(aws, stack)
+
+
+def test_a_berlin_alert_reaches_berlin_subscribers_only(aws: Aws, stack: StackNames) -> None:
+    sqs = aws.client("sqs")
+    queues = {}
+    for name in ("berlin", "pusan", "everything"):
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        queues[name] = (url, arn["Attributes"]["QueueArn"])
+    core.subscribe(aws, stack, queues["berlin"][1], "sqs", ("Berlin",))
+    core.subscribe(aws, stack, queues["pusan"][1], "sqs", ("Pusan",))
+    core.subscribe(aws, stack, queues["everything"][1], "sqs", None)
+
+    # What the checker publishes (TEAM-CONTRACTS.md).
+    aws.client("sns").publish(
+        TopicArn=stack.topic_arn, Subject="Inventory Alert: Berlin",
+        Message="Berlin is out of stock of Echo Plus",
+        MessageAttributes={"store": {"DataType": "String", "StringValue": "Berlin"}})
+
+    def received(name: str) -> list[str]:
+        messages = sqs.receive_message(QueueUrl=queues[name][0], MaxNumberOfMessages=10,
+                                       WaitTimeSeconds=0).get("Messages", [])
+        return [json.loads(m["Body"])["Message"] for m in messages]
+
+    assert received("berlin") == ["Berlin is out of stock of Echo Plus"]
+    assert received("pusan") == []
+    assert received("everything") == ["Berlin is out of stock of Echo Plus"]
+    listing = invoke(aws, "subscriptions", "--output", "csv").stdout.splitlines()
+    assert listing[0] == "endpoint,protocol,status,stores"
+    assert f"{queues['berlin'][1]},sqs,confirmed,Berlin" in listing
+    assert f"{queues['everything'][1]},sqs,confirmed," in listing
+
+
+def test_unsubscribe_removes_the_subscription(aws: Aws, stack: StackNames) -> None:
+    invoke(aws, "subscribe", "alice@example.com")
+    invoke(aws, "subscribe", "+4915112345678")
+    result = invoke(aws, "unsubscribe", "ALICE@example.com")
+    assert (result.exit_code, result.stdout) == (0, "Unsubscribed alice@example.com (email).\n")
+    assert topic_subscriptions(aws, stack) == [("sms", "+4915112345678", None)]
+    missing = invoke(aws, "unsubscribe", "alice@example.com")
+    assert missing.exit_code == 1
+    assert missing.stderr == ("Error: alice@example.com is not subscribed to inventory-alerts; "
+                              "subscribed: +4915112345678\n")
+
+
+@pytest.fixture
+def pending_emails(aws: Aws) -> Iterator[None]:
+    """SNS as on AWS: e-mail subscriptions stay pending (moto confirms them at once)."""
+    sns = aws.client("sns")
+
+    def pending(parsed: dict[str, Any], **_: Any) -> None:
+        attributes = parsed.get("Attributes", {})
+        if attributes.get("Protocol") == "email":
+            attributes["PendingConfirmation"] = "true"
+
+    sns.meta.events.register("after-call.sns.GetSubscriptionAttributes", pending)
+    yield
+    sns.meta.events.unregister("after-call.sns.GetSubscriptionAttributes", pending)
+
+
+def test_pending_email_is_said_and_cannot_be_deleted(aws: Aws, stack: StackNames,
+                                                     pending_emails: None) -> None:
+    result = invoke(aws, "subscribe", "alice@example.com", "--store", "Berlin")
+    assert result.exit_code == 0
+    assert result.stdout == (
+        "Subscribed alice@example.com (email) to alerts for Berlin.\n"
+        "Pending: AWS sent a confirmation message to alice@example.com. Alerts are "
+        "delivered only after the link in it is clicked; unconfirmed subscriptions are "
+        "deleted after 48 hours.\n")
+    listing = invoke(aws, "subscriptions", "-o", "table")
+    assert listing.stdout.splitlines()[2] == ("alice@example.com   email      pending   Berlin")
+    refused = invoke(aws, "unsubscribe", "alice@example.com")
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        "Error: alice@example.com has not confirmed its subscription yet, and AWS does not allow "
+        "deleting a pending subscription\n"
+        "Hint: SNS deletes it by itself if it is not confirmed within 48 hours; if the recipient "
+        "confirms before that, run `inventory unsubscribe` again\n")
+    assert len(topic_subscriptions(aws, stack)) == 1
+
+
+def test_no_subscriptions(aws: Aws, stack: StackNames) -> None:
+    result = invoke(aws, "subscriptions", "--output", "table")
+    assert result.stdout == ("No subscriptions. Add one with `inventory subscribe "
+                             "EMAIL-OR-PHONE`.\n")
