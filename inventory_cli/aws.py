@@ -67,7 +67,7 @@ class Aws:
     def account_id(self) -> str:
         if self._account_id is None:
             try:
-                self._account_id = self.client("sts").get_caller_identity()["Account"]
+                self._account_id = str(self.client("sts").get_caller_identity()["Account"])
             except botocore.exceptions.NoCredentialsError:
                 raise no_credentials_error() from None
         return self._account_id

@@ -13,7 +13,7 @@ import io
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from rich import box
@@ -34,7 +34,7 @@ LOW_STYLE = "bold red"
 STOCK_CSV_HEADER = ("store", "item", "count")
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"

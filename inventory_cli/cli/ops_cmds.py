@@ -39,7 +39,7 @@ SinceOption = Annotated[str, typer.Option(
 def upload(
     ctx: typer.Context,
     files: Annotated[list[Path], typer.Argument(
-        metavar="FILE...", show_default=False,
+        metavar="FILE", show_default=False,
         help="Inventory CSV files (store,item,count); each is stored under its file name.")],
     wait: Annotated[bool, typer.Option(
         "--wait", help="Wait for each file's load report; exit 1 if rows were rejected.")] = False,
@@ -200,7 +200,8 @@ def unsubscribe(
     app = app_context(ctx)
     stack = find_stack(app.aws())
     for sub in core.unsubscribe(app.aws(), stack.names, endpoint):
-        app.console.print(f"Unsubscribed {sub.endpoint} ({sub.protocol}).", markup=False, soft_wrap=True)
+        app.console.print(f"Unsubscribed {sub.endpoint} ({sub.protocol}).", markup=False,
+                          soft_wrap=True)
 
 
 def alerts(ctx: typer.Context, since: SinceOption = "24h", output: OutputOption = None) -> None:
@@ -252,7 +253,8 @@ def logs(
         for line in lines:
             render.log_line(app.console, line, labels[line.group])
         if not lines:
-            app.err.print(f"No log lines in the last {since.strip()}.", markup=False, soft_wrap=True)
+            app.err.print(f"No log lines in the last {since.strip()}.", markup=False,
+                          soft_wrap=True)
         return
     try:
         for line in follow_log_lines(app.aws(), list(groups.values()), start=start, sleep=SLEEP):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from inventory_cli.stack.status import StackStatus
 
 
-class StatusFormat(str, Enum):
+class StatusFormat(StrEnum):
     table = "table"
     json = "json"
 
@@ -41,10 +41,7 @@ def _command(app_ctx: AppContext, command: str) -> str:
         parts += ["--stack", s.stack]
     if s.local:
         parts.append("--local")
-    if s.region:
-        parts += ["--region", s.region]
-    if s.endpoint_url and not s.local:
-        parts += ["--endpoint-url", s.endpoint_url]
+    # Region, profile and endpoint usually come from the environment the user is already in.
     return " ".join([*parts, command])
 
 

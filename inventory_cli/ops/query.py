@@ -17,8 +17,8 @@ from inventory_cli.errors import InventoryError
 from inventory_cli.ops.stack_info import error_code, missing_resource
 
 if TYPE_CHECKING:
-    from inventory_cli.config import StackNames
     from inventory_cli.aws import Aws
+    from inventory_cli.config import StackNames
 
 
 @dataclass(frozen=True, order=True)

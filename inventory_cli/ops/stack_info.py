@@ -18,7 +18,8 @@ from inventory_cli.errors import StackIncomplete, StackNotFound
 if TYPE_CHECKING:
     from inventory_cli.aws import Aws
 
-PROVISION_HINT = "create it with `inventory provision` (or choose another one with --stack / --region)"
+PROVISION_HINT = ("create it with `inventory provision` (or choose another one with --stack / "
+                  "--region)")
 REPAIR_HINT = "`inventory provision` creates what is missing"
 # The checker's own default when the variable is absent (TEAM-CONTRACTS.md).
 DEFAULT_THRESHOLD = 0

@@ -86,7 +86,8 @@ def spec_for(code: bytes, *, name: str = "probe", handler: str = "probe.handler"
              **extra: Any) -> FunctionSpec:
     return FunctionSpec(
         arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}", name=name,
-        handler=handler, runtime="python3.12", # Like Lambda's CodeSha256: base64, so it can contain "/".
+        handler=handler, runtime="python3.12",
+        # Like Lambda's CodeSha256: base64, so it can contain "/".
         code_sha256=base64.b64encode(hashlib.sha256(code).digest()).decode(),
         code=code, environment=dict(environment or {}), timeout_s=timeout_s, **extra)
 
