@@ -45,7 +45,7 @@ class Aws:
 
     @property
     def region(self) -> str:
-        region = self.session.region_name
+        region: str | None = self.session.region_name
         if not region:
             raise ConfigError(
                 "no AWS region configured: pass --region, set AWS_REGION, or set one in your "

@@ -14,9 +14,12 @@ pipeline is supplied here, by patching moto classes when `install()` is called:
   queued and return at once, as on AWS; `RequestResponse` invokes wait for the result.
 - SNS e-mail and SMS deliveries, which cannot leave the machine, go to the outbox once one is
   attached; SQS, Lambda and HTTP subscriptions are delivered by moto as before.
+- Bucket policies: a Deny conditioned on keys moto never supplies (aws:SecureTransport) is
+  skipped instead of denying everything (see `_install_conditional_bucket_policy_denies`).
 
-Without `attach`, moto behaves as it does upstream apart from the two fixes (role mapping, a
-thread-safe stream), so in-process tests that call `install()` are not affected by the runtime.
+Without `attach`, moto behaves as it does upstream apart from the fixes (role mapping, a
+thread-safe stream, conditional denies), so in-process tests that call `install()` are not
+affected by the runtime.
 Everything else of the emulator works on the plain data this module hands over
 (`FunctionSpec`, stream records as dicts). `tests/local/test_moto_seam.py` fails loudly if an
 upgrade of moto moves what we patch or rely on.

@@ -47,6 +47,7 @@ def test_every_patched_or_used_moto_attribute_is_where_the_seam_expects_it() -> 
     from moto.cognitoidentity.responses import CognitoIdentityResponse
     from moto.core.utils import unix_time
     from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
     from moto.logs.models import LogsBackend
     from moto.moto_server import werkzeug_app
     from moto.sns.models import Subscription
@@ -88,6 +89,10 @@ def test_every_patched_or_used_moto_attribute_is_where_the_seam_expects_it() -> 
     assert "identity_pools" in inspect.getsource(CognitoIdentityBackend.__init__)
     for name in ("DomainDispatcherApplication", "MotoRequestHandler", "create_backend_app"):
         assert hasattr(werkzeug_app, name)
+    assert _params(IAMPolicyStatement.is_action_permitted) == [
+        "self", "action", "resource", "principal", "incoming_condition_values"]
+    assert "self._statement" in inspect.getsource(IAMPolicyStatement.__init__)
+    assert {"DENIED", "NEUTRAL", "PERMITTED"} <= set(PermissionResult.__members__)
 
 
 @dataclass
