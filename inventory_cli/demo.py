@@ -49,8 +49,7 @@ def sample_files(destination: Path) -> list[Path]:
     """Copy the packaged sample stores to `destination` (upload takes real files)."""
     destination.mkdir(parents=True, exist_ok=True)
     paths = []
-    samples = resources.files("inventory_cli.samples")
-    for entry in sorted(samples.iterdir(), key=lambda e: e.name):
+    for entry in sorted(_samples_folder().iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".csv"):
             target = destination / entry.name
             target.write_bytes(entry.read_bytes())
@@ -58,6 +57,15 @@ def sample_files(destination: Path) -> list[Path]:
     if not paths:
         raise InventoryError("the sample files are missing from this installation")
     return paths
+
+
+def _samples_folder() -> resources.abc.Traversable:
+    # An installed package carries the repository's samples/ as inventory_cli/samples/
+    # (pyproject.toml maps it); a development checkout (editable install) reads samples/ itself.
+    packaged = resources.files("inventory_cli").joinpath("samples")
+    if packaged.is_dir():
+        return packaged
+    return resources.files("inventory_cli").joinpath("..", "samples")
 
 
 @contextmanager
@@ -86,7 +94,8 @@ def run_demo(info: EmulatorInfo, work: Path, progress: Progress, *,
 
     progress.step(f"Provisioning stack '{DEMO_STACK}' on the emulator")
     provisioned = provision(aws)
-    progress.done(f"{len(provisioned.plan.calls)} API calls")
+    progress.done(f"{len(provisioned.plan.changes)} changes to {len(provisioned.changed_resources)} "
+                  "resources")
     names = provisioned.names
 
     progress.step(f"Subscribing {DEMO_RECIPIENT} to the alerts")

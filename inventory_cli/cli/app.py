@@ -92,9 +92,9 @@ def root(
 
 
 def _register_commands() -> None:
-    from inventory_cli.cli import dashboard_cmds, local_cmds, ops_cmds, stack_cmds
+    from inventory_cli.cli import dashboard_cmds, demo_cmd, local_cmds, ops_cmds, stack_cmds
 
-    for module in (stack_cmds, ops_cmds, local_cmds, dashboard_cmds):
+    for module in (stack_cmds, ops_cmds, dashboard_cmds, local_cmds, demo_cmd):
         module.register(app)
 
 
