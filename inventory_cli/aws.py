@@ -7,7 +7,7 @@ Everything else receives an `Aws` object and asks it for clients, so tests hand 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 import botocore.exceptions
@@ -15,9 +15,6 @@ from botocore.config import Config
 
 from inventory_cli.config import LOCAL_REGION, Settings, StackNames
 from inventory_cli.errors import ConfigError, InventoryError, NoCredentials
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 # Standard retry mode with a few more attempts than the default: throttling during provisioning
 # of a fresh account is common and harmless.

@@ -94,8 +94,8 @@ def run_demo(info: EmulatorInfo, work: Path, progress: Progress, *,
 
     progress.step(f"Provisioning stack '{DEMO_STACK}' on the emulator")
     provisioned = provision(aws)
-    progress.done(f"{len(provisioned.plan.changes)} changes to {len(provisioned.changed_resources)} "
-                  "resources")
+    resources_changed = len(provisioned.changed_resources)
+    progress.done(f"{len(provisioned.plan.changes)} changes to {resources_changed} resources")
     names = provisioned.names
 
     progress.step(f"Subscribing {DEMO_RECIPIENT} to the alerts")

@@ -53,4 +53,4 @@ class EmulatorError(InventoryError):
 
 
 class OperationTimedOut(InventoryError):
-    """A bounded wait ran out (a load report that never came, a function that never became Active)."""
+    """A bounded wait ran out (a load report that never came, a function never Active)."""

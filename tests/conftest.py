@@ -14,6 +14,8 @@ import boto3
 import pytest
 
 from inventory_cli.aws import Aws
+from inventory_cli.local import moto_seam
+from inventory_cli.stack.provision import ProvisionResult, provision
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
@@ -58,3 +60,15 @@ def aws(session: boto3.session.Session) -> Aws:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("NO_COLOR", "1")
+
+
+@pytest.fixture
+def provisioned_stack(aws: Aws) -> ProvisionResult:
+    """The real stack, built by `provision` on in-process moto (threshold 0, no sleeping).
+
+    The moto seam is installed first: moto lacks Cognito role mapping, and its bucket policies
+    treat a missing `aws:SecureTransport` as satisfied (see inventory_cli/local/moto_seam.py).
+    No Lambda code runs in-process; tests that need the handlers to run use the emulator.
+    """
+    moto_seam.install()
+    return provision(aws, threshold=0, sleep=lambda _: None)

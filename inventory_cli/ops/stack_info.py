@@ -33,19 +33,17 @@ class StackInfo:
 
 def find_stack(aws: Aws) -> StackInfo:
     """The stack `aws.stack` in `aws.region`, or StackNotFound naming what was looked up."""
+    from inventory_cli.stack.deployed import THRESHOLD_VARIABLE, checker_variables
+
     names = aws.names
-    try:
-        config = aws.client("lambda").get_function_configuration(FunctionName=names.check_function)
-    except ClientError as exc:
-        if error_code(exc) != "ResourceNotFoundException":
-            raise
+    variables = checker_variables(aws)
+    if variables is None:
         raise StackNotFound(
             f"no stack {names.stack!r} in region {names.region} "
             f"(function {names.check_function} not found)",
             hint=PROVISION_HINT,
-        ) from None
-    variables = config.get("Environment", {}).get("Variables", {})
-    return StackInfo(names=names, threshold=parse_threshold(variables.get("LOW_STOCK_THRESHOLD"),
+        )
+    return StackInfo(names=names, threshold=parse_threshold(variables.get(THRESHOLD_VARIABLE),
                                                             names.check_function))
 
 

@@ -1,31 +1,28 @@
 """The dashboard's test backend and browser, in one place.
 
-For now the backend is a moto server started in this process (after the moto seam is installed),
-and the stack the page needs is created by hand: the table, an identity pool that allows
-unauthenticated identities, the dashboard bucket with the shipped assets and config.json, and the
-six lab files' rows. Each test gets its own stack name, so tests never see each other's rows.
-(The plan is to switch this fixture to the real emulator + `inventory provision`; only this file
-changes then.)
+The backend is the real thing: a private local emulator process (its own state folder and free
+port; under xdist each worker starts its own), and stacks built on it by the installed
+`inventory` command in a subprocess (`provision`, then `upload --wait` of the lab files, so the
+rows are loaded by the real loader Lambda from the provisioned zip). Tests that only read share
+one such stack (`lab_stack`); tests that change data or configuration get a stack of their own
+(`make_stack`). The emulator is stopped when the session ends, with all its Lambda workers.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from dashboard_stack import REPO, DashboardStack, Row, sample_rows
+from dashboard_stack import REGION, REPO, DashboardStack, Inventory, lab_files
 
-from inventory_cli.config import LOCAL_ACCOUNT_ID, StackNames
-from inventory_cli.dashboard import CONFIG_KEY, config_json, dashboard_url, iter_assets
+from inventory_cli.local.emulator import EmulatorInfo, start_private, wait_until_idle
 
 ARTIFACTS = REPO / "test-artifacts" / "dashboard"
-REGION = "us-east-1"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -35,19 +32,31 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
+
+def _clean_environ(home: Path) -> dict[str, str]:
+    """This process's environment without any AWS_* / INVENTORY_* from outside."""
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith(("AWS_", "INVENTORY_"))}
+    environ.update(INVENTORY_HOME=str(home), NO_COLOR="1", COLUMNS="200",
+                   # No developer profile or key can reach the emulator: with an endpoint and
+                   # no credentials, the CLI uses its fixed local ones (and region us-east-1).
+                   AWS_CONFIG_FILE=str(home / "no-aws-config"),
+                   AWS_SHARED_CREDENTIALS_FILE=str(home / "no-aws-credentials"))
+    return environ
+
+
 @pytest.fixture(scope="session")
-def backend_endpoint() -> Iterator[str]:
-    """A moto server in this process, on a free port (port 0: xdist workers never collide)."""
-    from moto.server import ThreadedMotoServer
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorInfo]:
+    """A private emulator for the session, stopped (with its workers) at the end."""
+    home = tmp_path_factory.mktemp("inventory-home")
+    environ = _clean_environ(home)
+    with start_private(home, environ=environ) as info:
+        yield info
 
-    from inventory_cli.local import moto_seam
 
-    moto_seam.install()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+@pytest.fixture(scope="session")
+def backend_endpoint(emulator: EmulatorInfo) -> str:
+    return emulator.endpoint
 
 
 @pytest.fixture(scope="session")
@@ -56,62 +65,44 @@ def backend_session() -> boto3.session.Session:
                                  region_name=REGION)
 
 
+@pytest.fixture(scope="session")
+def inventory(emulator: EmulatorInfo, tmp_path_factory: pytest.TempPathFactory) -> Inventory:
+    """The installed command, pointed at the emulator, with a clean environment."""
+    return Inventory(endpoint=emulator.endpoint, env=_clean_environ(emulator.home),
+                     cwd=tmp_path_factory.mktemp("inventory-cwd"))
+
+
 _stack_numbers = itertools.count(1)
 
 
+def _new_stack(inventory: Inventory, session: boto3.session.Session, emulator: EmulatorInfo,
+               files: Sequence[Path], threshold: int | None = None) -> DashboardStack:
+    stack = DashboardStack.provision(inventory, session, f"dash{next(_stack_numbers)}",
+                                     threshold=threshold)
+    if files:
+        stack.upload(*files)
+        # The upload waited for the load reports; the stream -> check function runs after.
+        assert wait_until_idle(emulator), "the emulator still had work queued"
+    return stack
+
+
+@pytest.fixture(scope="session")
+def lab_stack(inventory: Inventory, backend_session: boto3.session.Session,
+              emulator: EmulatorInfo) -> DashboardStack:
+    """One stack with the six lab files loaded, shared by the tests that only read it."""
+    return _new_stack(inventory, backend_session, emulator, lab_files())
+
+
 @pytest.fixture
-def make_dashboard_stack(
-    backend_endpoint: str, backend_session: boto3.session.Session
-) -> Callable[..., DashboardStack]:
-    """Create a stack's dashboard side; `identity_pool_id` overrides what config.json names."""
+def make_stack(inventory: Inventory, backend_session: boto3.session.Session,
+               emulator: EmulatorInfo) -> Callable[..., DashboardStack]:
+    """A stack of this test's own, freshly provisioned (`threshold`: `provision
+    --low-stock-threshold`), with `files` uploaded (default: the six lab files; () for none)."""
 
-    def make(rows: list[Row] | None = None, *, identity_pool_id: str | None = None,
-             threshold: int = 0) -> DashboardStack:
-        stack = f"dash{os.getpid()}-{next(_stack_numbers)}"
-        names = StackNames(stack=stack, account_id=LOCAL_ACCOUNT_ID, region=REGION)
-
-        def client(service: str) -> Any:
-            return backend_session.client(service, endpoint_url=backend_endpoint)
-
-        dynamodb = client("dynamodb")
-        dynamodb.create_table(
-            TableName=names.table,
-            KeySchema=[{"AttributeName": "Store", "KeyType": "HASH"},
-                       {"AttributeName": "Item", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "Store", "AttributeType": "S"},
-                                  {"AttributeName": "Item", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        cognito = client("cognito-identity")
-        pool_id = cognito.create_identity_pool(
-            IdentityPoolName=names.identity_pool, AllowUnauthenticatedIdentities=True
-        )["IdentityPoolId"]
-        s3 = client("s3")
-        s3.create_bucket(Bucket=names.dashboard_bucket)
-        # Browsers fetch the page anonymously: like provision, allow public reads of objects
-        # (moto enforces this: without it an unsigned GET answers 403).
-        s3.put_bucket_policy(Bucket=names.dashboard_bucket, Policy=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Sid": "PublicReadDashboard", "Effect": "Allow", "Principal": "*",
-                           "Action": "s3:GetObject",
-                           "Resource": f"arn:aws:s3:::{names.dashboard_bucket}/*"}],
-        }))
-        for key, body, content_type in iter_assets():
-            s3.put_object(Bucket=names.dashboard_bucket, Key=key, Body=body,
-                          ContentType=content_type)
-        config = config_json(region=REGION, identity_pool_id=identity_pool_id or pool_id,
-                             table=names.table, threshold=threshold, endpoint=backend_endpoint)
-        s3.put_object(Bucket=names.dashboard_bucket, Key=CONFIG_KEY, Body=config,
-                      ContentType="application/json")
-        created = DashboardStack(
-            names=names,
-            url=dashboard_url(bucket=names.dashboard_bucket, region=REGION,
-                              endpoint=backend_endpoint),
-            identity_pool_id=pool_id,
-            dynamodb=dynamodb,
-        )
-        created.put_rows(sample_rows() if rows is None else rows)
-        return created
+    def make(files: Sequence[Path] | None = None, *,
+             threshold: int | None = None) -> DashboardStack:
+        return _new_stack(inventory, backend_session, emulator,
+                          lab_files() if files is None else files, threshold)
 
     return make
 

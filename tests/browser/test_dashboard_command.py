@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 import pytest
+from dashboard_stack import DashboardStack, Inventory
 from typer.testing import CliRunner, Result
 
 from inventory_cli.aws import Aws
@@ -83,15 +83,11 @@ def test_open_without_a_browser_says_so_and_still_succeeds(
 
 
 def test_on_an_emulator_the_url_is_served_by_the_emulator_and_shows_the_page(
-    make_dashboard_stack: Any, backend_endpoint: str, backend_session: boto3.session.Session,
-    page: Any,
+    lab_stack: DashboardStack, inventory: Inventory, backend_endpoint: str, page: Any,
 ) -> None:
-    stack = make_dashboard_stack()
-    aws = Aws(backend_session, endpoint_url=backend_endpoint, stack=stack.names.stack)
-    result = run(aws)
-    assert result.exit_code == 0, result.output
-    url = result.stdout.strip()
-    assert url == f"{backend_endpoint}/{stack.names.dashboard_bucket}/index.html"
+    # The installed command, against the emulator: the page of a provisioned, loaded stack.
+    url = inventory.run(lab_stack.stack, "dashboard").strip()
+    assert url == f"{backend_endpoint}/{lab_stack.names.dashboard_bucket}/index.html"
     page.goto(url)
     page.locator("#rows tr").first.wait_for()
     assert page.locator("#rows tr").count() == 6

@@ -1,16 +1,19 @@
-"""The dashboard page in a real browser (headless Chromium) against the test backend.
+"""The dashboard page in a real browser (headless Chromium) against the local emulator.
 
-Every test saves a screenshot of the state it checks under test-artifacts/dashboard/.
+The stacks are provisioned by `inventory provision` and fed by `inventory upload --wait` (the six
+lab files, loaded by the real loader Lambda). Every test saves a screenshot of the state it
+checks under test-artifacts/dashboard/.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import pytest
-from dashboard_stack import DashboardStack, sample_rows
+from dashboard_stack import SAMPLES, DashboardStack, sample_rows
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -37,10 +40,9 @@ def table_rows(page: Any) -> list[tuple[str, str, int]]:
 
 
 def test_berlin_shows_six_rows_with_the_item_at_zero_highlighted(
-    page: Any, make_dashboard_stack: Any, screenshot: Any
+    page: Any, lab_stack: DashboardStack, screenshot: Any
 ) -> None:
-    stack = make_dashboard_stack()
-    open_dashboard(page, stack)
+    open_dashboard(page, lab_stack)
 
     page.get_by_label("Store", exact=True).select_option("Berlin")
 
@@ -65,10 +67,9 @@ def test_berlin_shows_six_rows_with_the_item_at_zero_highlighted(
 
 
 def test_all_stores_shows_per_item_totals_of_the_six_files(
-    page: Any, make_dashboard_stack: Any, screenshot: Any
+    page: Any, lab_stack: DashboardStack, screenshot: Any
 ) -> None:
-    stack = make_dashboard_stack()
-    open_dashboard(page, stack)
+    open_dashboard(page, lab_stack)
 
     totals: dict[str, int] = defaultdict(int)
     for _store, item, count in sample_rows():
@@ -76,7 +77,13 @@ def test_all_stores_shows_per_item_totals_of_the_six_files(
     expected = sorted((("All stores", item, n) for item, n in totals.items()),
                       key=lambda r: r[1].lower())
     expect(page.get_by_label("Store", exact=True)).to_have_value("")
-    assert table_rows(page) == expected
+    shown = table_rows(page)
+    # The page's totals are what `inventory show --totals` reads from the same table...
+    cli_totals = sorted((("All stores", t["item"], t["count"]) for t in lab_stack.show_totals()),
+                        key=lambda r: r[1].lower())
+    assert shown == cli_totals
+    # ...and what the six lab files add up to.
+    assert shown == expected
     # Every store with rows is in the menu, after "All stores".
     options = page.locator("#store option").all_inner_texts()
     assert options == ["All stores", "Berlin", "Calcutta", "Karachi", "Pusan", "Shanghai",
@@ -107,9 +114,9 @@ def test_all_stores_shows_per_item_totals_of_the_six_files(
 
 
 def test_reads_use_guest_credentials_and_only_the_page_origin(
-    page: Any, make_dashboard_stack: Any, backend_endpoint: str
+    page: Any, lab_stack: DashboardStack, backend_endpoint: str
 ) -> None:
-    stack = make_dashboard_stack()
+    stack = lab_stack
     calls: list[tuple[str, str, str]] = []
     page.on("request", lambda r: calls.append(
         (r.url, r.headers.get("x-amz-target", ""), r.headers.get("authorization", ""))))
@@ -131,15 +138,16 @@ def test_reads_use_guest_credentials_and_only_the_page_origin(
             assert "/us-east-1/dynamodb/aws4_request" in authorization
 
 
-def test_a_new_row_appears_after_refresh(
-    page: Any, make_dashboard_stack: Any, screenshot: Any
+def test_a_new_upload_appears_after_refresh(
+    page: Any, make_stack: Any, screenshot: Any, tmp_path: Path
 ) -> None:
-    stack = make_dashboard_stack()
+    stack = make_stack()
     open_dashboard(page, stack, "#store=Berlin")
     expect(page.locator("#rows tr")).to_have_count(6)
     first_read = page.locator("#read-at").get_attribute("datetime")
 
-    stack.put_rows([("Berlin", "Fire TV Stick", 4)])
+    stack.upload_rows(tmp_path, "inventory-berlin-new.csv", [("Berlin", "Fire TV Stick", 4)])
+    expect(page.locator("#rows tr")).to_have_count(6)  # nothing changes until a refresh
     page.get_by_role("button", name="Refresh").click()
 
     expect(page.locator("#rows tr")).to_have_count(7)
@@ -149,11 +157,13 @@ def test_a_new_row_appears_after_refresh(
     screenshot(page, "after-refresh")
 
 
-def test_refreshes_by_itself_every_30_seconds(page: Any, make_dashboard_stack: Any) -> None:
-    stack = make_dashboard_stack()
+def test_refreshes_by_itself_every_30_seconds(
+    page: Any, make_stack: Any, tmp_path: Path
+) -> None:
+    stack = make_stack([SAMPLES / "inventory-berlin.csv"])
     page.clock.install()
     open_dashboard(page, stack, "#store=Berlin")
-    stack.put_rows([("Berlin", "Echo Plus", 9)])
+    stack.upload_rows(tmp_path, "inventory-berlin-restock.csv", [("Berlin", "Echo Plus", 9)])
 
     page.clock.run_for(20_000)
     expect(page.locator('#rows tr[data-item="Echo Plus"] .count')).to_have_text("0")
@@ -165,11 +175,13 @@ def test_refreshes_by_itself_every_30_seconds(page: Any, make_dashboard_stack: A
 
 
 def test_names_are_rendered_as_text_and_run_nothing(
-    page: Any, make_dashboard_stack: Any, screenshot: Any
+    page: Any, make_stack: Any, screenshot: Any, tmp_path: Path
 ) -> None:
     script_item = "<script>alert(2)</script>"
-    stack = make_dashboard_stack([(INJECTION, script_item, 0), (INJECTION, "Echo Dot", 5),
-                                  ("Berlin", INJECTION, 3)])
+    stack = make_stack(())
+    report = stack.upload_rows(tmp_path, "inventory-injection.csv", [
+        (INJECTION, script_item, 0), (INJECTION, "Echo Dot", 5), ("Berlin", INJECTION, 3)])
+    assert "inventory-injection.csv" in report and " loaded " in report, report
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     open_dashboard(page, stack)
@@ -191,9 +203,10 @@ def test_names_are_rendered_as_text_and_run_nothing(
 
 
 def test_wrong_identity_pool_shows_the_sign_in_error(
-    page: Any, make_dashboard_stack: Any, screenshot: Any
+    page: Any, make_stack: Any, screenshot: Any
 ) -> None:
-    stack = make_dashboard_stack(identity_pool_id="us-east-1:00000000-0000-0000-0000-000000000000")
+    stack = make_stack(())
+    stack.rewrite_config(identityPoolId="us-east-1:00000000-0000-0000-0000-000000000000")
     open_dashboard(page, stack)
 
     notice = page.get_by_role("alert")
@@ -209,12 +222,12 @@ def test_wrong_identity_pool_shows_the_sign_in_error(
 
 
 def test_a_failed_read_keeps_the_last_data_and_says_why(
-    page: Any, make_dashboard_stack: Any, screenshot: Any
+    page: Any, make_stack: Any, screenshot: Any
 ) -> None:
-    stack = make_dashboard_stack()
+    stack = make_stack([SAMPLES / "inventory-berlin.csv"])
     open_dashboard(page, stack, "#store=Berlin")
 
-    stack.dynamodb.delete_table(TableName=stack.names.table)
+    stack.client("dynamodb").delete_table(TableName=stack.names.table)
     page.get_by_role("button", name="Refresh").click()
 
     expect(page.locator("#notice-title")).to_have_text("Reading the inventory failed")
@@ -227,9 +240,9 @@ def test_a_failed_read_keeps_the_last_data_and_says_why(
 
 
 def test_empty_table_shows_how_to_upload(
-    page: Any, make_dashboard_stack: Any, screenshot: Any
+    page: Any, make_stack: Any, screenshot: Any
 ) -> None:
-    stack = make_dashboard_stack([])
+    stack = make_stack(())  # freshly provisioned, nothing uploaded
     open_dashboard(page, stack)
 
     expect(page.locator("#empty")).to_be_visible()
@@ -245,9 +258,9 @@ def test_empty_table_shows_how_to_upload(
 
 
 def test_usable_on_a_phone_sized_screen(
-    browser: Any, make_dashboard_stack: Any, screenshot: Any
+    browser: Any, lab_stack: DashboardStack, screenshot: Any
 ) -> None:
-    stack = make_dashboard_stack()
+    stack = lab_stack
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
                                   has_touch=True, device_scale_factor=2)
     try:
@@ -267,10 +280,9 @@ def test_usable_on_a_phone_sized_screen(
 
 
 def test_controls_are_labelled_and_the_table_is_a_real_table(
-    page: Any, make_dashboard_stack: Any
+    page: Any, lab_stack: DashboardStack
 ) -> None:
-    stack = make_dashboard_stack()
-    open_dashboard(page, stack)
+    open_dashboard(page, lab_stack)
 
     expect(page.get_by_role("combobox", name="Store", exact=True)).to_be_enabled()
     expect(page.get_by_role("button", name="Refresh")).to_be_enabled()
@@ -283,9 +295,10 @@ def test_controls_are_labelled_and_the_table_is_a_real_table(
 
 
 def test_threshold_from_config_marks_items_at_or_below_it(
-    page: Any, make_dashboard_stack: Any, screenshot: Any
+    page: Any, make_stack: Any, screenshot: Any
 ) -> None:
-    stack = make_dashboard_stack(threshold=10)
+    stack = make_stack([SAMPLES / "inventory-berlin.csv"], threshold=10)
+    assert stack.config()["lowStockThreshold"] == 10  # provision wrote it for the page
     open_dashboard(page, stack, "#store=Berlin")
 
     # Berlin: Echo Look has exactly 10 (at the threshold), Echo Plus 0 (below it).
@@ -299,10 +312,9 @@ def test_threshold_from_config_marks_items_at_or_below_it(
 
 
 def test_a_store_in_the_low_stock_list_opens_that_store(
-    page: Any, make_dashboard_stack: Any
+    page: Any, lab_stack: DashboardStack
 ) -> None:
-    stack = make_dashboard_stack()
-    open_dashboard(page, stack)
+    open_dashboard(page, lab_stack)
 
     page.locator("#low-store-list").get_by_role("link", name="Karachi").click()
 

@@ -244,3 +244,23 @@ def test_report_keys() -> None:
     assert contract.report_key_for("a b/x.csv") == "reports/a b/x.csv.json"
     assert not contract.is_inventory_key(contract.report_key_for("x.csv"))
     assert contract.normalize_etag('"abc"') == "abc" == contract.normalize_etag("abc")
+
+
+def test_the_contract_imports_only_the_standard_library() -> None:
+    # The CLI imports this module at start-up, and it ships inside the Lambda zip.
+    import subprocess
+    import sys
+
+    code = ("import sys, lambda_src.inventory_csv; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('boto3', 'botocore', 'inventory_cli')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_lambda_code_never_imports_the_cli() -> None:
+    package = Path(contract.__file__).parent
+    offenders = [path.name for path in package.glob("*.py")
+                 if "inventory_cli" in path.read_text()]
+    assert offenders == []
