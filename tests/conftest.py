@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -62,13 +63,45 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("NO_COLOR", "1")
 
 
+class RecordedInvocations:
+    """Stands in for the emulator's Lambda runtime in in-process tests: records, runs nothing.
+
+    In-process there is no HTTP endpoint a handler could call back, so no Lambda code runs here
+    (the handlers are tested directly in tests/lambda and end to end on the emulator in
+    tests/e2e). Without this, moto would try to reach Docker for every S3 notification.
+    """
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+        self.stream_records: list[tuple[str, int]] = []
+
+    def submit_event(self, spec: Any, event_json: str) -> None:
+        self.events.append((spec.name, event_json))
+
+    def submit_stream_records(self, spec: Any, mapping: Any, records: list[Any]) -> None:
+        self.stream_records.append((spec.name, len(records)))
+
+    def invoke(self, spec: Any, event_json: str) -> Any:
+        raise AssertionError(f"no Lambda code runs in-process (direct invoke of {spec.name})")
+
+
 @pytest.fixture
-def provisioned_stack(aws: Aws) -> ProvisionResult:
+def lambda_invocations(moto_mock: None) -> Iterator[RecordedInvocations]:
+    """Route moto's Lambda invocations to a recorder for the duration of a test."""
+    recorder = RecordedInvocations()
+    moto_seam.attach(runtime=recorder)  # type: ignore[arg-type]
+    try:
+        yield recorder
+    finally:
+        moto_seam.detach()
+
+
+@pytest.fixture
+def provisioned_stack(aws: Aws, lambda_invocations: RecordedInvocations) -> ProvisionResult:
     """The real stack, built by `provision` on in-process moto (threshold 0, no sleeping).
 
     The moto seam is installed first: moto lacks Cognito role mapping, and its bucket policies
     treat a missing `aws:SecureTransport` as satisfied (see inventory_cli/local/moto_seam.py).
-    No Lambda code runs in-process; tests that need the handlers to run use the emulator.
     """
     moto_seam.install()
     return provision(aws, threshold=0, sleep=lambda _: None)

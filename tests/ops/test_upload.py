@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from boto3.s3.transfer import TransferConfig
@@ -65,7 +67,7 @@ def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
 
 
 def test_the_six_lab_files_land_in_the_bucket_under_their_names(
-        aws: Aws, stack: StackNames) -> None:
+        aws: Aws, stack: StackNames, lambda_invocations: Any) -> None:
     result = invoke(aws, "upload", *map(str, LAB_FILES))
     assert result.exit_code == 0, result.output
     s3 = aws.client("s3")
@@ -80,6 +82,11 @@ def test_the_six_lab_files_land_in_the_bucket_under_their_names(
         body = s3.get_object(Bucket=stack.uploads_bucket, Key=path.name)["Body"].read()
         assert body == path.read_bytes()
     assert result.stderr == ""
+    # Each upload notified the loader once (the provisioned S3 -> Lambda wiring).
+    notified = sorted(json.loads(event)["Records"][0]["s3"]["object"]["key"]
+                      for function, event in lambda_invocations.events
+                      if function == stack.load_function)
+    assert notified == sorted(p.name for p in LAB_FILES)
 
 
 def test_invalid_files_are_listed_by_line_and_nothing_is_sent(
