@@ -33,6 +33,7 @@ class Progress(Protocol):
 @dataclass
 class DemoResult:
     endpoint: str
+    pid: int
     home: Path
     stack: str
     dashboard_url: str
@@ -121,7 +122,7 @@ def run_demo(info: EmulatorInfo, work: Path, progress: Progress, *,
     progress.done(f"{loaded} rows loaded, {rejected} rejected")
 
     return DemoResult(
-        endpoint=info.endpoint, home=info.home, stack=DEMO_STACK,
+        endpoint=info.endpoint, pid=info.pid, home=info.home, stack=DEMO_STACK,
         dashboard_url=provisioned.dashboard_url, threshold=provisioned.threshold,
         rows=read_all(aws, names), alerts=read_outbox(outbox_path(info.home)),
         loaded=loaded, rejected=rejected, files=len(files), seconds=clock() - started,

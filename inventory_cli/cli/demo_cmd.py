@@ -99,6 +99,7 @@ def _print_json(console: Console, result: DemoResult) -> None:
     render.write_json(console, {
         "stack": result.stack,
         "endpoint": result.endpoint,
+        "emulator_pid": result.pid,
         "dashboard_url": result.dashboard_url,
         "threshold": result.threshold,
         "files": result.files,
