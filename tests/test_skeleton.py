@@ -45,3 +45,18 @@ def test_names_fit_aws_limits() -> None:
 def test_bad_stack_name_is_a_usage_error() -> None:
     result = CliRunner().invoke(app, ["--stack", "Bad_Name", "status"])
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["show", "--local", "--store", "Berlin"], ["--local", "show", "--store", "Berlin"]),
+    (["--stack", "shop", "show"], ["--stack", "shop", "show"]),
+    (["upload", "a.csv", "--stack", "shop", "--wait"], ["--stack", "shop", "upload", "a.csv",
+                                                         "--wait"]),
+    (["local", "status", "--region=eu-west-1"], ["--region=eu-west-1", "local", "status"]),
+    (["upload", "--", "--local"], ["upload", "--", "--local"]),
+    (["--help"], ["--help"]),
+])
+def test_global_options_may_follow_the_command(argv: list[str], expected: list[str]) -> None:
+    from inventory_cli.cli.app import hoist_global_options
+
+    assert hoist_global_options(argv) == expected

@@ -54,6 +54,15 @@ app = typer.Typer(
     help="Provision and operate a serverless inventory pipeline (S3 -> Lambda -> DynamoDB -> "
     "Lambda -> SNS, plus a dashboard) on AWS or on a built-in local emulator.",
     no_args_is_help=True,
+    epilog="""\b
+Examples:
+  inventory demo                          the whole pipeline locally, in seconds
+  inventory --local provision             a stack on the built-in emulator
+  inventory provision                     a stack on AWS (default credentials)
+  inventory upload samples/*.csv --wait   load store files and wait for the reports
+  inventory show --store Berlin           one store's stock
+  inventory subscribe ops@example.com     alerts by e-mail
+  inventory teardown                      delete the stack""",
     # Plain help: Rich-rendered help costs ~90 ms of imports, and `inventory --help` must start
     # faster than `import boto3` (benchmarks/bench_startup.py).
     rich_markup_mode=None,
@@ -67,14 +76,17 @@ app = typer.Typer(
 def root(
     ctx: typer.Context,
     stack: Annotated[str | None, typer.Option(
-        "--stack", envvar="INVENTORY_STACK", show_default="inventory",
+        "--stack", envvar="INVENTORY_STACK", show_default="inventory", metavar="NAME",
         help="Stack name; resource names are derived from it.")] = None,
     region: Annotated[str | None, typer.Option(
-        "--region", help="AWS region (default: AWS_REGION or your profile's).")] = None,
+        "--region", metavar="REGION",
+        help="AWS region (default: AWS_REGION or your profile's).")] = None,
     profile: Annotated[str | None, typer.Option(
-        "--profile", help="AWS profile from ~/.aws/config (default: AWS_PROFILE).")] = None,
+        "--profile", metavar="NAME",
+        help="AWS profile from ~/.aws/config (default: AWS_PROFILE).")] = None,
     endpoint_url: Annotated[str | None, typer.Option(
-        "--endpoint-url", help="Send every AWS call here (LocalStack, a moto server); "
+        "--endpoint-url", metavar="URL",
+        help="Send every AWS call here (LocalStack, a moto server); "
         "default: AWS_ENDPOINT_URL.")] = None,
     local: Annotated[bool, typer.Option(
         "--local", help="Use the built-in local emulator, starting it if needed "
@@ -101,5 +113,37 @@ def _register_commands() -> None:
 _register_commands()
 
 
+# Global options and whether they take a value. Like the AWS CLI's, they may also be written
+# after the command (`inventory show --local`); `main` moves them in front of it for click.
+GLOBAL_OPTIONS = {"--stack": True, "--region": True, "--profile": True, "--endpoint-url": True,
+                  "--local": False, "--debug": False}
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Move global options written after the command to before it; `--` ends the options."""
+    first_command = next((i for i, arg in enumerate(argv) if not arg.startswith("-")
+                          and (i == 0 or not GLOBAL_OPTIONS.get(argv[i - 1], False))), None)
+    if first_command is None:
+        return argv
+    head, tail = argv[:first_command], argv[first_command:]
+    hoisted: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(tail):
+        arg = tail[i]
+        if arg == "--":
+            rest.extend(tail[i:])
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            takes_value = GLOBAL_OPTIONS[name] and "=" not in arg
+            hoisted.extend(tail[i:i + 2] if takes_value else [arg])
+            i += 2 if takes_value else 1
+            continue
+        rest.append(arg)
+        i += 1
+    return head + hoisted + rest
+
+
 def main() -> None:
-    app(prog_name="inventory")
+    app(args=hoist_global_options(sys.argv[1:]), prog_name="inventory")

@@ -109,7 +109,7 @@ def _progress(err: Console, files: Sequence[CheckedFile]) -> Iterator[UploadProg
 def show(
     ctx: typer.Context,
     store: Annotated[str | None, typer.Option(
-        "--store", help="Only this store (read with a Query).")] = None,
+        "--store", metavar="NAME", help="Only this store (read with a Query).")] = None,
     totals: Annotated[bool, typer.Option(
         "--totals", help="One row per item, summed over all stores.")] = False,
     low: Annotated[bool, typer.Option(
@@ -149,7 +149,7 @@ def subscribe(
         metavar="EMAIL-OR-PHONE", help="An e-mail address, or a phone number in E.164 form "
         "(+4915112345678).")],
     store: Annotated[list[str] | None, typer.Option(
-        "--store", help="Only alerts for this store (repeat for several).")] = None,
+        "--store", metavar="NAME", help="Only alerts for this store (repeat for several).")] = None,
     protocol: Annotated[str | None, typer.Option(
         "--protocol", metavar="email|sms", help="Default: inferred from the endpoint.")] = None,
 ) -> None:
