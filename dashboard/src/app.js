@@ -45,10 +45,7 @@ export function describeFailure(err, stage, { table = "", local = false } = {}) 
       reason: `Could not get guest credentials from Amazon Cognito: ${reason}`,
       hint: unreachable
         ? reachHint
-        : err instanceof ServiceError && err.status >= 500 && !err.code
-          ? // moto answers GetId for an unknown pool with a bare HTTP 500, not ResourceNotFound.
-            "Check identityPoolId in config.json (the emulator answers an unknown identity pool with HTTP 500), or run `inventory provision` to repair the stack."
-          : "Check identityPoolId in config.json, or run `inventory provision` to repair the stack.",
+        : "Check identityPoolId in config.json, or run `inventory provision` to repair the stack.",
     };
   }
   const code = err instanceof ServiceError ? err.code : "";

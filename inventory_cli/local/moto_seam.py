@@ -4,7 +4,8 @@ moto (pinned in pyproject.toml) is the engine of the built-in emulator. What it 
 pipeline is supplied here, by patching moto classes when `install()` is called:
 
 - Cognito identity pool role mapping (`SetIdentityPoolRoles` / `GetIdentityPoolRoles`), which
-  moto 5.2.5 does not implement (in-process: NotImplementedError; server: HTTP 500).
+  moto 5.2.5 does not implement (in-process: NotImplementedError; server: HTTP 500), and
+  `GetId` for an unknown pool answering ResourceNotFoundException as AWS does (moto: HTTP 500).
 - DynamoDB stream shards: `StreamShard.add` is not thread-safe (a threaded server could lose or
   duplicate records) and numbers records from the start again after each delivery; it is
   serialised here and numbers records uniquely and in order.
@@ -121,6 +122,24 @@ def _install_cognito_identity_pool_roles() -> None:
         stored = _roles(self.backend).get(pool_id, {"Roles": {}, "RoleMappings": {}})
         return json.dumps({"IdentityPoolId": pool_id, **stored})
 
+    upstream_get_id = CognitoIdentityResponse.get_id
+
+    def get_id(self: CognitoIdentityResponse) -> str:
+        # moto looks the pool up with a bare dict index: an unknown pool is an HTTP 500 there,
+        # where AWS answers 400 ResourceNotFoundException (what the dashboard shows its users).
+        from moto.cognitoidentity.models import cognitoidentity_backends
+
+        pool_id = str(self._get_param("IdentityPoolId") or "")
+        try:
+            backend = cognitoidentity_backends[self.current_account][pool_id.split(":")[0]]
+            known = pool_id in backend.identity_pools
+        except (KeyError, ValueError):
+            known = False
+        if not known:
+            raise ResourceNotFoundError(pool_id)
+        return upstream_get_id(self)
+
+    CognitoIdentityResponse.get_id = get_id  # type: ignore[method-assign]
     CognitoIdentityResponse.set_identity_pool_roles = set_identity_pool_roles  # type: ignore[attr-defined]
     CognitoIdentityResponse.get_identity_pool_roles = get_identity_pool_roles  # type: ignore[attr-defined]
 

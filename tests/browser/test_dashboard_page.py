@@ -214,7 +214,7 @@ def test_wrong_identity_pool_shows_the_sign_in_error(
     expect(page.locator("#notice-title")).to_have_text("Sign-in failed")
     expect(page.locator("#notice-reason")).to_contain_text(
         "Could not get guest credentials from Amazon Cognito: ")
-    expect(page.locator("#notice-reason")).to_contain_text("HTTP 500")
+    expect(page.locator("#notice-reason")).to_contain_text("ResourceNotFoundException")
     expect(page.locator("#notice-hint")).to_contain_text("identityPoolId in config.json")
     expect(page.locator("#status")).to_have_text("No data read yet.")
     expect(page.locator("#content")).to_be_hidden()

@@ -86,6 +86,9 @@ def test_every_patched_or_used_moto_attribute_is_where_the_seam_expects_it() -> 
         assert attribute in fn_source, attribute
     assert callable(unix_time)
     assert hasattr(CognitoIdentityResponse, "_get_param")
+    assert _params(CognitoIdentityResponse.get_id) == ["self"]
+    from moto.cognitoidentity.models import cognitoidentity_backends
+    assert cognitoidentity_backends is not None
     assert "identity_pools" in inspect.getsource(CognitoIdentityBackend.__init__)
     for name in ("DomainDispatcherApplication", "MotoRequestHandler", "create_backend_app"):
         assert hasattr(werkzeug_app, name)
@@ -283,3 +286,15 @@ def test_cognito_identity_pool_roles_are_stored_and_returned(
         "unauthenticated": role}
     with pytest.raises(cognito.exceptions.ResourceNotFoundException):
         cognito.set_identity_pool_roles(IdentityPoolId="us-east-1:nope", Roles={})
+
+
+def test_get_id_for_an_unknown_pool_is_resource_not_found_as_on_aws(
+        session: boto3.session.Session) -> None:
+    moto_seam.install()
+    cognito = session.client("cognito-identity")
+    pool = cognito.create_identity_pool(IdentityPoolName="inv_dashboard",
+                                        AllowUnauthenticatedIdentities=True)["IdentityPoolId"]
+    assert cognito.get_id(IdentityPoolId=pool)["IdentityId"].startswith("us-east-1:")
+    for unknown in ("us-east-1:00000000-0000-0000-0000-000000000000", "nowhere:abc"):
+        with pytest.raises(cognito.exceptions.ResourceNotFoundException):
+            cognito.get_id(IdentityPoolId=unknown)
