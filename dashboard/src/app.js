@@ -141,7 +141,9 @@ class Dashboard {
       this.view.setNotice(null);
       this.view.setStores(data.stores, store);
       if (data.lines.length === 0) {
-        this.view.showEmpty({ table: config.table, store, local: config.endpoint !== null });
+        this.view.showEmpty({
+          table: config.table, store, local: config.endpoint !== null, stack: config.stack,
+        });
       } else {
         this.view.showInventory({ ...data, store, threshold: config.lowStockThreshold });
       }

@@ -7,6 +7,7 @@
  * @property {string} table
  * @property {number} lowStockThreshold
  * @property {string | null} endpoint  The emulator's URL; null on AWS.
+ * @property {string | null} stack  The stack's name, for the commands the page suggests.
  * @property {string} cognitoUrl
  * @property {string} dynamodbUrl
  */
@@ -48,6 +49,10 @@ export function parseConfig(raw) {
   if (endpoint !== null && (typeof endpoint !== "string" || !/^https?:\/\/[^\s/]+/.test(endpoint))) {
     problems.push(`"endpoint" must be null or an http(s) URL`);
   }
+  const stack = data.stack ?? null;
+  if (stack !== null && (typeof stack !== "string" || !/^[a-z][a-z0-9-]*$/.test(stack))) {
+    problems.push(`"stack" must be null or a stack name`);
+  }
   if (problems.length) throw new ConfigError(`config.json is invalid: ${problems.join("; ")}`);
   const region = /** @type {string} */ (data.region);
   const ep = /** @type {string | null} */ (endpoint);
@@ -57,6 +62,7 @@ export function parseConfig(raw) {
     table: /** @type {string} */ (data.table),
     lowStockThreshold: /** @type {number} */ (threshold),
     endpoint: ep,
+    stack: /** @type {string | null} */ (stack),
     cognitoUrl: serviceUrl("cognito-identity", region, ep),
     dynamodbUrl: serviceUrl("dynamodb", region, ep),
   };

@@ -119,9 +119,9 @@ export class View {
   }
 
   /**
-   * @param {{table: string, store: string, local: boolean}} context
+   * @param {{table: string, store: string, local: boolean, stack: string | null}} context
    */
-  showEmpty({ table, store, local }) {
+  showEmpty({ table, store, local, stack }) {
     this.content.hidden = true;
     this.redrawChart = null;
     this.empty.hidden = false;
@@ -129,6 +129,11 @@ export class View {
     byId("empty-text").textContent = store
       ? `The table ${table} has no rows for this store. Choose another store, or upload its file.`
       : `The table ${table} has no rows yet.`;
+    // Name the stack unless it is the default one, so the command loads into this table.
+    const stackOption = stack && stack !== "inventory" ? ` --stack ${stack}` : "";
+    byId("empty-command").textContent = `inventory${stackOption} upload inventory-berlin.csv`;
+    byId("empty-local-command").textContent =
+      `inventory${stackOption} --local upload inventory-berlin.csv`;
     byId("empty-local").hidden = !local;
   }
 

@@ -46,9 +46,11 @@ def iter_assets() -> Iterator[tuple[str, bytes, str]]:
 
 
 def config_json(*, region: str, identity_pool_id: str, table: str, threshold: int,
-                endpoint: str | None = None) -> bytes:
-    """The page's configuration. `endpoint` is set only for an emulator (None on AWS)."""
+                endpoint: str | None = None, stack: str | None = None) -> bytes:
+    """The page's configuration. `endpoint` is set only for an emulator (None on AWS); `stack`
+    lets the page name the stack in the commands it suggests."""
     config = {
+        "stack": stack,
         "region": region,
         "identityPoolId": identity_pool_id,
         "table": table,

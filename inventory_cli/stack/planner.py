@@ -312,7 +312,7 @@ class StackPlanner:
         def render(pool: str) -> bytes:
             return config_json(region=self.names.region, identity_pool_id=pool,
                                table=self.names.table, threshold=self.desired.threshold,
-                               endpoint=self.desired.endpoint)
+                               endpoint=self.desired.endpoint, stack=self.names.stack)
 
         if isinstance(pool_id, Ref):
             ref = pool_id

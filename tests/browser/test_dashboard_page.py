@@ -249,8 +249,12 @@ def test_empty_table_shows_how_to_upload(
     expect(page.locator("#empty-title")).to_have_text("No inventory yet")
     expect(page.locator("#empty-text")).to_have_text(
         f"The table {stack.names.table} has no rows yet.")
-    expect(page.locator("#empty-command")).to_have_text("inventory upload inventory-berlin.csv")
+    # The stack is not the default one, so the suggested commands name it.
+    expect(page.locator("#empty-command")).to_have_text(
+        f"inventory --stack {stack.names.stack} upload inventory-berlin.csv")
     expect(page.locator("#empty-local")).to_be_visible()  # config.json names an endpoint
+    expect(page.locator("#empty-local-command")).to_have_text(
+        f"inventory --stack {stack.names.stack} --local upload inventory-berlin.csv")
     expect(page.locator("#content")).to_be_hidden()
     expect(page.locator("#notice")).to_be_hidden()
     assert page.locator("#store option").all_inner_texts() == ["All stores"]

@@ -122,7 +122,8 @@ def test_provisioned_resources_are_wired_as_specified(session: boto3.session.Ses
     config_json = json.loads(s3.get_object(Bucket=n.dashboard_bucket, Key="config.json")[
         "Body"].read())
     assert config_json == {"region": "us-east-1", "identityPoolId": pool["IdentityPoolId"],
-                           "table": n.table, "lowStockThreshold": 4, "endpoint": None}
+                           "table": n.table, "lowStockThreshold": 4, "endpoint": None,
+                           "stack": "inventory"}
     assert s3.get_public_access_block(Bucket=n.dashboard_bucket)[
         "PublicAccessBlockConfiguration"] == r.DASHBOARD_BUCKET_ACCESS_BLOCK
 
