@@ -131,7 +131,7 @@ def _install_cognito_identity_pool_roles() -> None:
 
         pool_id = str(self._get_param("IdentityPoolId") or "")
         try:
-            backend = cognitoidentity_backends[self.current_account][pool_id.split(":")[0]]
+            backend = cognitoidentity_backends[self.current_account][pool_id.partition(":")[0]]
             known = pool_id in backend.identity_pools
         except (KeyError, ValueError):
             known = False
