@@ -186,7 +186,14 @@ def check_files(paths: Sequence[Path], *, skip_invalid: bool = False) -> list[Ch
 
 
 def check_file(path: Path) -> CheckedFile:
+    from inventory_cli.stack.resources import NOTIFIED_SUFFIXES
+
     name = str(path)
+    if not path.name.endswith(NOTIFIED_SUFFIXES):
+        # S3 announces only these spellings to the loader; anything else would never load.
+        reason = (f"the file name must end in {' or '.join(NOTIFIED_SUFFIXES)}: the stack loads "
+                  "only those")
+        raise InvalidInventoryFile(f"{name}: {reason}", problems=[(name, None, reason)])
     try:
         size = path.stat().st_size
         if not path.is_file():

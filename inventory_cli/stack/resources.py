@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from inventory_cli.config import StackNames
+from lambda_src.inventory_csv import REPORTS_PREFIX
 
 POLICY_VERSION = "2012-10-17"
 RUNTIME = "python3.12"
 LOAD_HANDLER = "lambda_src.load_inventory.lambda_handler"
 CHECK_HANDLER = "lambda_src.check_stock.lambda_handler"
-REPORTS_PREFIX = "reports/"  # same as lambda_src.inventory_csv.REPORTS_PREFIX (see the contract)
 # One inline policy per role, under this name; any other inline or attached policy is drift.
 INLINE_POLICY = "least-privilege"
 # The Sid of the permission that lets S3 invoke the loader.
@@ -348,14 +348,20 @@ def check_function(names: StackNames, threshold: int) -> FunctionSpec:
     )
 
 
+# S3 suffix filters are case-sensitive and the loader takes `.csv` in any letter case: the two
+# spellings files really carry get a rule each (rules may not overlap, and these two do not).
+# `inventory upload` refuses other spellings (`.Csv`), which S3 would never announce.
+NOTIFIED_SUFFIXES = (".csv", ".CSV")
+
+
 def notification_configuration(names: StackNames) -> dict[str, Any]:
     return {
         "LambdaFunctionConfigurations": [{
-            "Id": NOTIFICATION_ID,
+            "Id": NOTIFICATION_ID if suffix == ".csv" else f"{NOTIFICATION_ID}-upper-case",
             "LambdaFunctionArn": function_arn(names, names.load_function),
             "Events": ["s3:ObjectCreated:*"],
-            "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": ".csv"}]}},
-        }],
+            "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": suffix}]}},
+        } for suffix in NOTIFIED_SUFFIXES],
     }
 
 

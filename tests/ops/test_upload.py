@@ -324,3 +324,25 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
             progress.advanced(f.key, 10)
             progress.finished(f.key)
     assert "a.csv" in out.getvalue()
+
+
+@pytest.mark.parametrize("name", ["stock.txt", "stock.Csv", "stock"])
+def test_files_the_stack_would_never_load_are_refused_by_name(
+        aws: Aws, stack: StackNames, tmp_path: Path, name: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / name, "store,item,count\nBerlin,Echo Dot,3\n")
+    result = invoke(aws, "upload", name)
+    assert result.exit_code == 1
+    words = " ".join(result.stderr.split())  # the table may wrap the reason
+    assert f"{name} - the file name must end in .csv or .CSV: the stack loads only those" in words
+    assert words.endswith("Error: 1 file refused, nothing was sent")
+    assert object_versions(aws, stack.uploads_bucket) == []
+
+
+def test_upper_case_csv_files_are_sent(aws: Aws, stack: StackNames, tmp_path: Path) -> None:
+    path = tmp_path / "STOCK.CSV"
+    write(path, "store,item,count\nBerlin,Echo Dot,3\n")
+    result = invoke(aws, "upload", str(path))
+    assert result.exit_code == 0, result.output
+    assert [key for key, _ in object_versions(aws, stack.uploads_bucket)] == ["STOCK.CSV"]
