@@ -40,6 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from inventory_cli.stack.resources import TABLE_SCHEMA  # noqa: E402
 from lambda_src.load_inventory import handle_event  # noqa: E402
 
 REGION = "us-east-1"
@@ -99,13 +100,7 @@ class Stack:
         self.dynamodb = session.client("dynamodb", config=config)
         self.s3.create_bucket(Bucket=BUCKET)
         self.s3.put_object(Bucket=BUCKET, Key=KEY, Body=self._data)
-        self.dynamodb.create_table(
-            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "Store", "AttributeType": "S"},
-                                  {"AttributeName": "Item", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "Store", "KeyType": "HASH"},
-                       {"AttributeName": "Item", "KeyType": "RANGE"}],
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+        self.dynamodb.create_table(TableName=TABLE, **TABLE_SCHEMA)
         # Registered after setup, so only the measured calls pay the round trip; first in line,
         # because moto answers from its own before-send handler.
         for client in (self.s3, self.dynamodb):

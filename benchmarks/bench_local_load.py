@@ -54,6 +54,7 @@ from inventory_cli.local.state import EmulatorInfo  # noqa: E402
 from inventory_cli.ops.subscriptions import subscribe  # noqa: E402
 from inventory_cli.ops.upload import check_files, upload_files, wait_for_reports  # noqa: E402
 from inventory_cli.stack.provision import provision  # noqa: E402
+from inventory_cli.stack.resources import TABLE_SCHEMA  # noqa: E402
 
 STACK = "loadbench"
 RECIPIENT = "ops@example.com"
@@ -179,13 +180,7 @@ def raw_items(data: Dataset) -> list[dict[str, Any]]:
 
 def create_raw_table(aws: Aws, name: str) -> None:
     ddb = aws.client("dynamodb")
-    ddb.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "Store", "AttributeType": "S"},
-                              {"AttributeName": "Item", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "Store", "KeyType": "HASH"},
-                   {"AttributeName": "Item", "KeyType": "RANGE"}],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    ddb.create_table(TableName=name, **TABLE_SCHEMA)
     ddb.get_waiter("table_exists").wait(TableName=name)
 
 

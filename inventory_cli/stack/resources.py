@@ -365,16 +365,19 @@ def notification_configuration(names: StackNames) -> dict[str, Any]:
     }
 
 
+# The inventory table's schema, shared with the tests and benchmarks that need a table like it.
+TABLE_SCHEMA: dict[str, Any] = {
+    "KeySchema": [{"AttributeName": "Store", "KeyType": "HASH"},
+                  {"AttributeName": "Item", "KeyType": "RANGE"}],
+    "AttributeDefinitions": [{"AttributeName": "Store", "AttributeType": "S"},
+                             {"AttributeName": "Item", "AttributeType": "S"}],
+    "BillingMode": "PAY_PER_REQUEST",
+    "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+}
+
+
 def table_definition(names: StackNames) -> dict[str, Any]:
-    return {
-        "TableName": names.table,
-        "KeySchema": [{"AttributeName": "Store", "KeyType": "HASH"},
-                      {"AttributeName": "Item", "KeyType": "RANGE"}],
-        "AttributeDefinitions": [{"AttributeName": "Store", "AttributeType": "S"},
-                                 {"AttributeName": "Item", "AttributeType": "S"}],
-        "BillingMode": "PAY_PER_REQUEST",
-        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    }
+    return {"TableName": names.table, **TABLE_SCHEMA}
 
 
 def all_policy_documents(names: StackNames, identity_pool_id: str) -> dict[str, dict[str, Any]]:

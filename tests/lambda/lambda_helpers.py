@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
+from inventory_cli.stack.resources import TABLE_SCHEMA
 from lambda_src.load_inventory import handle_event
 
 BUCKET = "inventory-uploads-123456789012-us-east-1"
@@ -56,13 +57,8 @@ class Logs:
 
 
 def create_table(dynamodb: Any, name: str = TABLE) -> str:
-    dynamodb.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "Store", "AttributeType": "S"},
-                              {"AttributeName": "Item", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "Store", "KeyType": "HASH"},
-                   {"AttributeName": "Item", "KeyType": "RANGE"}],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    # The stack's own schema (stream NEW_AND_OLD_IMAGES included), not a look-alike.
+    dynamodb.create_table(TableName=name, **TABLE_SCHEMA)
     return name
 
 
