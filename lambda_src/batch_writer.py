@@ -24,7 +24,12 @@ from types import TracebackType
 from typing import Any
 
 BATCH_SIZE = 25  # DynamoDB's maximum per BatchWriteItem
-DEFAULT_WORKERS = 8
+# Calls in flight. Each call waits ~10 ms on the network from Lambda, so a few in flight multiply
+# throughput; past that the CPU is the limit (a small Lambda has a fraction of a vCPU) and more
+# threads only contend for the GIL. Measured with benchmarks/bench_load.py on 2 cores: 3 in
+# flight is 47x the per-row loader with a 10 ms round trip, and costs 1.12x the sequential floor
+# when the emulator shares the CPU; 8 in flight cost 1.40x there and gained nothing.
+DEFAULT_WORKERS = 3
 DEFAULT_MAX_ATTEMPTS = 8
 BASE_DELAY = 0.05
 MAX_DELAY = 5.0
