@@ -5,6 +5,10 @@ so calls one after another leave the loader waiting most of the time. Here up to
 calls are in flight at once (boto3 clients are thread-safe), and the caller is held back when
 that many more batches are queued, so memory stays bounded however large the file is.
 
+How many calls are in flight follows what limits the writer (see `ConcurrencyLimit`): calls that
+mostly wait on the network get several in flight; calls that are CPU work get one, written from
+the caller's thread, since more threads would only contend for the GIL.
+
 DynamoDB may accept only part of a batch (`UnprocessedItems`, under throttling). Those items are
 sent again after an exponential backoff with full jitter, up to `max_attempts` calls per batch;
 if any remain after that, `UnwrittenItems` is raised, so the invocation fails and is retried by
@@ -16,6 +20,7 @@ batches in flight have no order); the loader writes only the winning row of each
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -24,12 +29,16 @@ from types import TracebackType
 from typing import Any
 
 BATCH_SIZE = 25  # DynamoDB's maximum per BatchWriteItem
-# Calls in flight. Each call waits ~10 ms on the network from Lambda, so a few in flight multiply
-# throughput; past that the CPU is the limit (a small Lambda has a fraction of a vCPU) and more
-# threads only contend for the GIL. Measured with benchmarks/bench_load.py on 2 cores: 3 in
-# flight is 47x the per-row loader with a 10 ms round trip, and costs 1.12x the sequential floor
-# when the emulator shares the CPU; 8 in flight cost 1.40x there and gained nothing.
-DEFAULT_WORKERS = 3
+# At most this many calls in flight. Measured with benchmarks/bench_load.py on 2 cores: a fixed 8
+# cost 1.40x the sequential floor when the calls are CPU work (an emulator in the same process),
+# and a fixed 3 still 1.30-1.40x; sizing the limit from a measurement (ConcurrencyLimit) removes
+# that cost and keeps the overlap where calls wait on the network.
+DEFAULT_WORKERS = 8
+# Batches written one at a time, at the start, to measure what a call costs.
+WINDOW = 4
+# One more call in flight only when it would add at least this share of a CPU's work: a
+# measured share of 0.9 means calls are CPU work with a little noise, not a reason for 2.
+SLACK = 0.15
 DEFAULT_MAX_ATTEMPTS = 8
 BASE_DELAY = 0.05
 MAX_DELAY = 5.0
@@ -63,6 +72,42 @@ def backoff_delay(attempt: int, *, base: float = BASE_DELAY, cap: float = MAX_DE
     return rand() * min(cap, base * 2.0**attempt)
 
 
+class ConcurrencyLimit:
+    """How many calls may be in flight, from a measurement of what one call costs.
+
+    The first `WINDOW` batches are written one at a time from the caller's thread, with nothing
+    else in flight, so nothing contends: process CPU time over wall time is then the share of a
+    batch (parsing included) that needs the CPU. The rest is waiting on the network, and
+    ceil(1 / share) calls in flight keep the CPU busy (Little's law): about 1 when the calls are
+    CPU work (an emulator in the same process), several on AWS. Clocks are parameters so tests
+    can play either kind of workload.
+    """
+
+    def __init__(self, maximum: int, *, adaptive: bool = True,
+                 clock: Callable[[], float] = time.perf_counter,
+                 cpu_clock: Callable[[], float] = time.process_time) -> None:
+        self.maximum = maximum
+        self.probing = adaptive and maximum > 1
+        self.value = 1 if self.probing else maximum
+        self._clock = clock
+        self._cpu_clock = cpu_clock
+        self._batches = 0
+        self._since = (clock(), cpu_clock())
+
+    def batch_done(self) -> None:
+        if not self.probing:
+            return
+        self._batches += 1
+        if self._batches < WINDOW:
+            return
+        wall = self._clock() - self._since[0]
+        cpu = self._cpu_clock() - self._since[1]
+        self.probing = False
+        share = cpu / wall if wall > 0 else 1.0
+        wanted = math.ceil(1.0 / max(share, 1.0 / self.maximum) - SLACK)
+        self.value = max(1, min(self.maximum, wanted))
+
+
 class ConcurrentBatchWriter:
     """Use as a context manager; `put` items, leaving the block flushes and waits for all.
 
@@ -72,9 +117,11 @@ class ConcurrentBatchWriter:
     def __init__(self, client: Any, table: str, *, max_workers: int = DEFAULT_WORKERS,
                  max_attempts: int = DEFAULT_MAX_ATTEMPTS,
                  sleep: Callable[[float], None] = time.sleep,
-                 delay: Callable[[int], float] = backoff_delay) -> None:
+                 delay: Callable[[int], float] = backoff_delay,
+                 limit: ConcurrencyLimit | None = None) -> None:
         if max_workers < 1 or max_attempts < 1:
             raise ValueError("max_workers and max_attempts must be at least 1")
+        self.limit = limit or ConcurrencyLimit(max_workers)
         self._client = client
         self._table = table
         self._max_workers = max_workers
@@ -114,8 +161,13 @@ class ConcurrentBatchWriter:
 
     def _submit(self) -> None:
         batch, self._pending = self._pending, []
-        # Two batches per worker keeps every worker busy while the caller parses the next rows.
-        while len(self._in_flight) >= 2 * self._max_workers:
+        limit = min(self.limit.value, self._max_workers)
+        if limit == 1 and not self._in_flight:
+            # CPU-bound calls: a thread would only add contention, so write from here.
+            self.items_written += self._write_batch(batch)
+            self.limit.batch_done()
+            return
+        while len(self._in_flight) >= limit:
             self._collect(wait(self._in_flight, return_when=FIRST_COMPLETED).done)
             self._raise_if_failed()
         self._in_flight.add(self._pool.submit(self._write_batch, batch))
@@ -128,6 +180,7 @@ class ConcurrentBatchWriter:
                 self._error = self._error or error
             else:
                 self.items_written += future.result()
+                self.limit.batch_done()
 
     def _raise_if_failed(self) -> None:
         if self._error is not None:

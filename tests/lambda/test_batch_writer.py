@@ -14,6 +14,8 @@ from lambda_helpers import TABLE, Logs, table_items, upload_and_load
 from lambda_src.batch_writer import (
     BASE_DELAY,
     MAX_DELAY,
+    WINDOW,
+    ConcurrencyLimit,
     ConcurrentBatchWriter,
     UnwrittenItems,
     backoff_delay,
@@ -122,11 +124,69 @@ def test_in_flight_calls_are_bounded(dynamodb: Any, table: str) -> None:
             result: dict[str, Any] = dynamodb.batch_write_item(RequestItems=RequestItems)
             return result
 
+    # The calls mostly sleep (a network wait), so the adaptive limit climbs to the maximum.
     with ConcurrentBatchWriter(Slow(), table, max_workers=3) as writer:
-        for n in range(25 * 12):
+        for n in range(25 * 40):
             writer.put(_item(n))
     assert state["most"] == 3
-    assert len(table_items(dynamodb)) == 300
+    assert writer.limit.value == 3
+    assert len(table_items(dynamodb)) == 1000
+
+
+class FakeClocks:
+    """Wall and CPU clocks a test advances by hand."""
+
+    def __init__(self) -> None:
+        self.wall = 0.0
+        self.cpu = 0.0
+
+    def batch(self, wall: float, cpu: float) -> None:
+        self.wall += wall
+        self.cpu += cpu
+
+
+def _limit(clocks: FakeClocks, maximum: int = 8) -> ConcurrencyLimit:
+    return ConcurrencyLimit(maximum, clock=lambda: clocks.wall, cpu_clock=lambda: clocks.cpu)
+
+
+def test_network_bound_calls_get_several_in_flight() -> None:
+    clocks = FakeClocks()
+    limit = _limit(clocks, maximum=8)
+    assert (limit.value, limit.probing) == (1, True)
+    for _ in range(WINDOW):
+        clocks.batch(wall=0.012, cpu=0.003)  # a quarter of each call needs the CPU
+        limit.batch_done()
+    assert (limit.value, limit.probing) == (4, False)
+    for _ in range(WINDOW * 3):  # measured once: later batches do not move it
+        clocks.batch(wall=0.010, cpu=0.010)
+        limit.batch_done()
+    assert limit.value == 4
+
+
+@pytest.mark.parametrize(("wall", "cpu", "expected"), [
+    (0.010, 0.0098, 1),   # CPU work: one at a time, nothing to overlap
+    (0.010, 0.0045, 3),   # 45% CPU: ceil(1 / 0.45)
+    (0.020, 0.0001, 5),   # almost all network: the maximum
+    (0.010, 0.012, 1),    # more CPU than wall (threads of C code): still 1
+])
+def test_the_limit_is_sized_from_the_cpu_share_of_a_call(wall: float, cpu: float,
+                                                        expected: int) -> None:
+    clocks = FakeClocks()
+    limit = _limit(clocks, maximum=5)
+    for _ in range(WINDOW):
+        clocks.batch(wall=wall, cpu=cpu)
+        limit.batch_done()
+    assert limit.value == expected
+
+
+def test_a_fixed_limit_does_not_adapt() -> None:
+    clocks = FakeClocks()
+    limit = ConcurrencyLimit(5, adaptive=False, clock=lambda: clocks.wall,
+                             cpu_clock=lambda: clocks.cpu)
+    for _ in range(WINDOW * 4):
+        clocks.batch(wall=0.010, cpu=0.01)
+        limit.batch_done()
+    assert limit.value == 5
 
 
 def test_an_error_from_a_batch_stops_the_writer(dynamodb: Any) -> None:

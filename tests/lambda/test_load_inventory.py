@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -84,7 +86,29 @@ def test_last_row_wins_across_many_concurrent_batches(s3: Any, dynamodb: Any, bu
     lines[4] = "S,item 999,1"
     lines.append("S,item 3,42")
     body = ("\n".join(lines) + "\n").encode()
-    loaded = upload_and_load(s3, dynamodb, bucket, "big.csv", body, max_workers=4)
+
+    class OverTheNetwork:
+        """Each call waits 5 ms as on AWS, so the writer really overlaps its batches."""
+
+        def __init__(self) -> None:
+            self.most_in_flight = 0
+            self._in_flight = 0
+            self._lock = threading.Lock()
+
+        def batch_write_item(self, **kwargs: Any) -> Any:
+            with self._lock:
+                self._in_flight += 1
+                self.most_in_flight = max(self.most_in_flight, self._in_flight)
+            time.sleep(0.005)
+            try:
+                return dynamodb.batch_write_item(**kwargs)
+            finally:
+                with self._lock:
+                    self._in_flight -= 1
+
+    network = OverTheNetwork()
+    loaded = upload_and_load(s3, network, bucket, "big.csv", body, max_workers=4)
+    assert network.most_in_flight > 1
     items = table_items(dynamodb)
     assert len(items) == 1000
     assert items[("S", "item 999")] == 999  # line 1001 beat line 5
