@@ -116,6 +116,11 @@ def make_aws(settings: Settings, *, endpoint_url: str | None = None) -> Aws:
     return Aws(session, endpoint_url=endpoint, stack=settings.stack)
 
 
+def error_code(exc: botocore.exceptions.ClientError) -> str:
+    """The error code of an AWS answer ("NoSuchBucket", "404", ...), or "" if it has none."""
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
 def translate_aws_error(exc: BaseException) -> InventoryError | None:
     """Map a botocore exception to a typed error the CLI can show in one line, or None."""
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
@@ -126,7 +131,7 @@ def translate_aws_error(exc: BaseException) -> InventoryError | None:
                                    "emulator with `inventory local start`")
     if isinstance(exc, botocore.exceptions.ClientError):
         err = exc.response.get("Error", {})
-        code = err.get("Code", "Error")
+        code = error_code(exc) or "Error"
         if code in {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId",
                     "UnrecognizedClientException", "SignatureDoesNotMatch"}:
             return InventoryError(f"AWS rejected the credentials ({code}): {err.get('Message')}",

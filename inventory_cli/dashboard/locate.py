@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import botocore.exceptions
 
+from inventory_cli.aws import error_code
 from inventory_cli.dashboard import INDEX_KEY, dashboard_url
 from inventory_cli.errors import InventoryError, StackIncomplete, StackNotFound
 
@@ -23,7 +24,7 @@ def find_dashboard_url(aws: Aws) -> str:
     try:
         s3.head_bucket(Bucket=bucket)
     except botocore.exceptions.ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
+        code = error_code(exc)
         if code in _MISSING:
             raise StackNotFound(
                 f"stack {aws.stack!r} has no dashboard in {aws.region}: "
@@ -39,7 +40,7 @@ def find_dashboard_url(aws: Aws) -> str:
     try:
         s3.head_object(Bucket=bucket, Key=INDEX_KEY)
     except botocore.exceptions.ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
+        code = error_code(exc)
         if code in _MISSING:
             raise StackIncomplete(
                 f"the dashboard bucket {bucket} has no {INDEX_KEY}",

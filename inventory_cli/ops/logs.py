@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from inventory_cli.aws import error_code
 from inventory_cli.ops.durations import parse_since
-from inventory_cli.ops.stack_info import error_code
 
 __all__ = ["LogLine", "follow_log_lines", "parse_since", "read_log_lines", "utc_now"]
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
 from inventory_cli.config import StackNames
 from inventory_cli.errors import StackIncomplete, StackNotFound
 
@@ -57,10 +55,6 @@ def parse_threshold(raw: str | None, function: str) -> int:
             f"function {function} has LOW_STOCK_THRESHOLD={raw!r}, which is not a whole number",
             hint="`inventory provision` writes the function's configuration again",
         ) from None
-
-
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def missing_resource(what: str, name: str) -> StackIncomplete:

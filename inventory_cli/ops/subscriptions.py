@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
+from inventory_cli.aws import error_code
 from inventory_cli.errors import InventoryError, UsageError
-from inventory_cli.ops.stack_info import error_code, missing_resource
+from inventory_cli.ops.stack_info import missing_resource
 
 if TYPE_CHECKING:
     from inventory_cli.aws import Aws

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
+from inventory_cli.aws import error_code
 from inventory_cli.errors import InvalidInventoryFile, InventoryError, UsageError
-from inventory_cli.ops.stack_info import error_code, missing_resource
+from inventory_cli.ops.stack_info import missing_resource
 
 if TYPE_CHECKING:
     from inventory_cli.aws import Aws

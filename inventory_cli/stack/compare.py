@@ -9,6 +9,8 @@ from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
+from inventory_cli.aws import error_code
+
 
 def canonical_policy(document: Any) -> Any:
     """A policy document in a form where equal meaning gives equal values.
@@ -44,10 +46,6 @@ def tag_dict(tags: Iterable[Mapping[str, str]] | Mapping[str, str] | None) -> di
     if isinstance(tags, Mapping):
         return dict(tags)
     return {t["Key"]: t["Value"] for t in tags}
-
-
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def is_not_found(exc: ClientError, *codes: str) -> bool:

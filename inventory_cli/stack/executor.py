@@ -18,7 +18,8 @@ from botocore.exceptions import ClientError, WaiterError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-from inventory_cli.stack.compare import error_code, is_not_found
+from inventory_cli.aws import error_code
+from inventory_cli.stack.compare import is_not_found
 from inventory_cli.stack.errors import StepFailed
 from inventory_cli.stack.instructions import APICall, EmptyBucket, Plan, Step, Wait, resolve
 
