@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from inventory_cli.cli.app import app
 from inventory_cli.local.emulator import EmulatorInfo, start_private, wait_until_idle
+from inventory_cli.stack.resources import TABLE_SCHEMA
 
 MARKER = "INVENTORY_TEST_EMULATOR_ONLY"
 
@@ -153,14 +154,8 @@ def test_a_stream_mapping_delivers_every_record_once_in_order_under_concurrent_w
     _create(clients, role_arn, "stream-counter", stream_zip, handler="stream.handler",
             env={"RECORD_FILE": str(record_file)})
     ddb = clients("dynamodb")
-    stream_arn = ddb.create_table(
-        TableName="stream-test", KeySchema=[{"AttributeName": "Store", "KeyType": "HASH"},
-                                            {"AttributeName": "Item", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "Store", "AttributeType": "S"},
-                              {"AttributeName": "Item", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )["TableDescription"]["LatestStreamArn"]
+    table = ddb.create_table(TableName="stream-test", **TABLE_SCHEMA)  # the stack's schema
+    stream_arn = table["TableDescription"]["LatestStreamArn"]
     clients("lambda").create_event_source_mapping(
         EventSourceArn=stream_arn, FunctionName="stream-counter", StartingPosition="LATEST",
         BatchSize=50)
@@ -203,14 +198,8 @@ def test_batch_item_failures_are_retried_through_a_real_mapping(
     _create(clients, role_arn, "stream-partial", stream_zip, handler="stream.handler",
             env={"RECORD_FILE": str(record_file), "FAIL_ONCE": "i3"})
     ddb = clients("dynamodb")
-    stream_arn = ddb.create_table(
-        TableName="partial-test", KeySchema=[{"AttributeName": "Store", "KeyType": "HASH"},
-                                             {"AttributeName": "Item", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "Store", "AttributeType": "S"},
-                              {"AttributeName": "Item", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )["TableDescription"]["LatestStreamArn"]
+    table = ddb.create_table(TableName="partial-test", **TABLE_SCHEMA)  # the stack's schema
+    stream_arn = table["TableDescription"]["LatestStreamArn"]
     uuid = clients("lambda").create_event_source_mapping(
         EventSourceArn=stream_arn, FunctionName="stream-partial",
         StartingPosition="TRIM_HORIZON", FunctionResponseTypes=["ReportBatchItemFailures"],

@@ -24,6 +24,7 @@ from inventory_cli.local import moto_seam
 from inventory_cli.local.lambda_dispatch import StreamMapping
 from inventory_cli.local.lambda_worker import FunctionSpec
 from inventory_cli.local.outbox import Outbox, read_outbox
+from inventory_cli.stack.resources import TABLE_SCHEMA
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -188,13 +189,7 @@ def test_event_invokes_and_s3_notifications_are_queued(
 
 
 def _table_with_mapping(session: boto3.session.Session, **mapping: Any) -> tuple[str, str]:
-    table = session.client("dynamodb").create_table(
-        TableName="inv", KeySchema=[{"AttributeName": "Store", "KeyType": "HASH"},
-                                    {"AttributeName": "Item", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "Store", "AttributeType": "S"},
-                              {"AttributeName": "Item", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    table = session.client("dynamodb").create_table(TableName="inv", **TABLE_SCHEMA)
     stream_arn: str = table["TableDescription"]["LatestStreamArn"]
     uuid: str = session.client("lambda").create_event_source_mapping(
         EventSourceArn=stream_arn, FunctionName="fn", **mapping)["UUID"]
