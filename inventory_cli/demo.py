@@ -15,9 +15,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from inventory_cli.errors import InventoryError
+
+if TYPE_CHECKING:  # the modules themselves are imported lazily: `inventory --help` stays cheap
+    from inventory_cli.local.outbox import OutboxMessage
+    from inventory_cli.local.state import EmulatorInfo
+    from inventory_cli.ops.query import StockRow
 
 DEMO_STACK = "demo"
 DEMO_RECIPIENT = "staff@example.com"
@@ -127,13 +132,3 @@ def run_demo(info: EmulatorInfo, work: Path, progress: Progress, *,
         rows=read_all(aws, names), alerts=read_outbox(outbox_path(info.home)),
         loaded=loaded, rejected=rejected, files=len(files), seconds=clock() - started,
     )
-
-
-# Imported at the end for type annotations only: the modules above are imported lazily so that
-# `inventory --help` stays cheap.
-from typing import TYPE_CHECKING  # noqa: E402
-
-if TYPE_CHECKING:
-    from inventory_cli.local.outbox import OutboxMessage
-    from inventory_cli.local.state import EmulatorInfo
-    from inventory_cli.ops.query import StockRow

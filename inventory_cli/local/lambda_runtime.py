@@ -10,6 +10,7 @@ goes to the function's log group between START and END/REPORT lines, as on AWS.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import sys
@@ -144,14 +145,14 @@ class WorkerPool:
             workers, self._idle = list(self._all), []
             self._all.clear()
             self._cond.notify_all()
-        _stop_all(workers)
+        _side_by_side([functools.partial(w.stop, timeout_s=1.0) for w in workers], "stop-worker")
 
 
-def _stop_all(workers: Sequence[Worker]) -> None:
-    """Stop workers side by side: each may wait a moment for its process to exit, and an
-    emulator with dozens of warm workers should still stop in about that moment, not dozens."""
-    threads = [threading.Thread(target=worker.stop, kwargs={"timeout_s": 1.0},
-                                name="stop-worker", daemon=True) for worker in workers]
+def _side_by_side(tasks: Sequence[Callable[[], None]], name: str) -> None:
+    """Run the tasks in threads of their own and wait for all. Stopping a worker may wait a
+    moment for its process to exit; an emulator with dozens of warm workers should still stop
+    in about that moment, not dozens of them."""
+    threads = [threading.Thread(target=task, name=name, daemon=True) for task in tasks]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -307,9 +308,4 @@ class LambdaRuntime:
             pools = list(self._pools.values())
         for dispatcher in streams:
             dispatcher.close()
-        closers = [threading.Thread(target=pool.close, name="close-pool", daemon=True)
-                   for pool in pools]
-        for thread in closers:
-            thread.start()
-        for thread in closers:
-            thread.join()
+        _side_by_side([pool.close for pool in pools], "close-pool")
