@@ -84,11 +84,11 @@ class ConcurrencyLimit:
     Clocks are parameters so tests can play either kind of workload.
     """
 
-    def __init__(self, maximum: int, *, adaptive: bool = True,
+    def __init__(self, maximum: int, *,
                  clock: Callable[[], float] = time.perf_counter,
                  cpu_clock: Callable[[], float] = time.process_time) -> None:
         self.maximum = maximum
-        self.probing = adaptive and maximum > 1
+        self.probing = maximum > 1
         self.value = 1 if self.probing else maximum
         self._clock = clock
         self._cpu_clock = cpu_clock

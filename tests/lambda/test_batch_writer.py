@@ -124,7 +124,7 @@ def test_in_flight_calls_are_bounded(dynamodb: Any, table: str) -> None:
             result: dict[str, Any] = dynamodb.batch_write_item(RequestItems=RequestItems)
             return result
 
-    # The calls mostly sleep (a network wait), so the adaptive limit climbs to the maximum.
+    # The calls mostly sleep (a network wait), so the measured limit is the maximum.
     with ConcurrentBatchWriter(Slow(), table, max_workers=3) as writer:
         for n in range(25 * 40):
             writer.put(_item(n))
@@ -180,15 +180,6 @@ def test_the_limit_is_sized_from_the_cpu_share_of_a_call(wall: float, cpu: float
         limit.batch_done()
     assert limit.value == expected
 
-
-def test_a_fixed_limit_does_not_adapt() -> None:
-    clocks = FakeClocks()
-    limit = ConcurrencyLimit(5, adaptive=False, clock=lambda: clocks.wall,
-                             cpu_clock=lambda: clocks.cpu)
-    for _ in range(WINDOW * 4):
-        clocks.batch(wall=0.010, cpu=0.01)
-        limit.batch_done()
-    assert limit.value == 5
 
 
 def test_an_error_from_a_batch_stops_the_writer(dynamodb: Any) -> None:
