@@ -60,3 +60,14 @@ def test_global_options_may_follow_the_command(argv: list[str], expected: list[s
     from inventory_cli.cli.app import hoist_global_options
 
     assert hoist_global_options(argv) == expected
+
+
+def test_the_hoisted_options_are_exactly_the_root_options() -> None:
+    import typer
+
+    from inventory_cli.cli.app import GLOBAL_OPTIONS
+
+    root = typer.main.get_command(app)
+    declared = {opt: not param.is_flag for param in root.params
+                for opt in param.opts if opt.startswith("--") and opt != "--help"}
+    assert declared == GLOBAL_OPTIONS
