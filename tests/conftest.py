@@ -101,7 +101,7 @@ def provisioned_stack(aws: Aws, lambda_invocations: RecordedInvocations) -> Prov
     """The real stack, built by `provision` on in-process moto (threshold 0, no sleeping).
 
     The moto seam is installed first: moto lacks Cognito role mapping, and its bucket policies
-    treat a missing `aws:SecureTransport` as satisfied (see inventory_cli/local/moto_seam.py).
+    treat a missing `aws:SecureTransport` as satisfied (see inventory_cli/local/moto_seam.py);
+    `lambda_invocations` installed it when it attached the recorder.
     """
-    moto_seam.install()
     return provision(aws, threshold=0, sleep=lambda _: None)
