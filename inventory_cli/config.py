@@ -150,6 +150,53 @@ class StackNames(BaseModel):
     def check_log_group(self) -> str:
         return f"/aws/lambda/{self.check_function}"
 
+    # ---- added for issues 9-11 (see docs/TEAM-CONTRACTS.md) -------------------------------
+
+    @property
+    def failures_bucket(self) -> str:
+        """On-failure destination of both functions: Lambda's own invocation records."""
+        return f"{self.stack}-failures-{self.account_id}-{self.region}"
+
+    @property
+    def alert_table(self) -> str:
+        """Idempotency records of alerts, which are also the history `inventory alerts` reads."""
+        return f"{self.stack}-alert-log"
+
+    @property
+    def summary_table(self) -> str:
+        return f"{self.stack}-summaries"
+
+    @property
+    def summarize_function(self) -> str:
+        return f"{self.stack}-update-summaries"
+
+    @property
+    def summarize_role(self) -> str:
+        return f"{self.stack}-update-summaries-role"
+
+    @property
+    def summarize_log_group(self) -> str:
+        return f"/aws/lambda/{self.summarize_function}"
+
+    @property
+    def store_keys_table(self) -> str:
+        return f"{self.stack}-store-keys"
+
+    @property
+    def store_upload_function(self) -> str:
+        return f"{self.stack}-store-upload"
+
+    @property
+    def store_upload_role(self) -> str:
+        return f"{self.stack}-store-upload-role"
+
+    @property
+    def store_upload_log_group(self) -> str:
+        return f"/aws/lambda/{self.store_upload_function}"
+
+    def table_arn_of(self, table: str) -> str:
+        return f"arn:aws:dynamodb:{self.region}:{self.account_id}:table/{table}"
+
     @property
     def topic_arn(self) -> str:
         return f"arn:aws:sns:{self.region}:{self.account_id}:{self.topic}"
