@@ -66,14 +66,16 @@ class StackPlanner:
         steps: list[Step] = []
         for role in r.lambda_roles(self.names):
             steps += self._role(role)
-        uploads, dashboard = r.buckets(self.names)
-        uploads_steps, uploads_exists = self._bucket(uploads)
+        bucket_specs = {spec.resource: spec for spec in r.buckets(self.names)}
+        uploads_steps, uploads_exists = self._bucket(bucket_specs["uploads-bucket"])
         steps += uploads_steps
         table_steps, stream_arn = self._table()
         steps += table_steps
+        for table in r.aux_tables(self.names):
+            steps += self._aux_table(table)
         steps += self._topic()
-        steps += self._log_group("load-log-group", self.names.load_log_group)
-        steps += self._log_group("check-log-group", self.names.check_log_group)
+        for resource, group in r.log_groups(self.names):
+            steps += self._log_group(resource, group)
 
         load_steps, load_exists = self._function(r.load_function(self.names))
         steps += load_steps
@@ -84,14 +86,16 @@ class StackPlanner:
         check_steps, check_exists = self._function(r.check_function(self.names,
                                                                    self.desired.threshold))
         steps += check_steps
-        steps += self._stream_mapping(check_exists, stream_arn)
+        check_mapping, = (m for m in r.stream_mappings(self.names)
+                          if m.function == self.names.check_function)
+        steps += self._stream_mapping(check_mapping, check_exists, stream_arn)
 
         pool_steps, pool_id = self._identity_pool()
         steps += pool_steps
         steps += self._role(r.dashboard_role(self.names, pool_id))
         steps += self._identity_pool_roles(pool_id)
 
-        dashboard_steps, dashboard_exists = self._bucket(dashboard)
+        dashboard_steps, dashboard_exists = self._bucket(bucket_specs["dashboard-bucket"])
         steps += dashboard_steps
         steps += self._dashboard_files(dashboard_exists, pool_id)
         return Plan(tuple(steps))
@@ -391,6 +395,51 @@ class StackPlanner:
             updates.insert(0, wait)
         return updates, stream
 
+    def _aux_table(self, spec: r.TableSpec) -> list[Step]:
+        ddb = self._client("dynamodb")
+        res, name = spec.resource, spec.name
+        ttl = None
+        if spec.ttl_attribute:
+            ttl = APICall(res, "dynamodb", "update_time_to_live",
+                          {"TableName": name, "TimeToLiveSpecification": {
+                              "Enabled": True, "AttributeName": spec.ttl_attribute}},
+                          f"expire items of table {name} by {spec.ttl_attribute}")
+        try:
+            table = ddb.describe_table(TableName=name)["Table"]
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+            steps: list[Step] = [
+                APICall(res, "dynamodb", "create_table",
+                        {**spec.definition(),
+                         "Tags": [{"Key": k, "Value": v} for k, v in self._tags.items()]},
+                        f"create table {name}", creates=True),
+                Wait(res, "dynamodb", "table_exists", {"TableName": name},
+                     f"wait until table {name} is active")]
+            return steps + ([ttl] if ttl else [])
+        tags = tag_dict(all_pages(ddb, "list_tags_of_resource", "Tags",
+                                   ResourceArn=table["TableArn"]))
+        steps = []
+        if not self._owned_or_fail("table", name, tags):
+            steps.append(APICall(res, "dynamodb", "tag_resource",
+                                 {"ResourceArn": table["TableArn"],
+                                  "Tags": [{"Key": k, "Value": v}
+                                           for k, v in self._tags.items()]},
+                                 f"tag table {name}"))
+        keys = [(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]]
+        if sorted(keys) != sorted((k["AttributeName"], k["KeyType"])
+                                  for k in spec.definition()["KeySchema"]):
+            raise ResourceConflict(
+                f"table {name} has the key schema {keys}, not the one this version expects",
+                hint="a table's keys cannot be changed: delete the table or use another --stack")
+        if ttl is not None:
+            current = ddb.describe_time_to_live(TableName=name).get(
+                "TimeToLiveDescription", {})
+            if not (current.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
+                    and current.get("AttributeName") == spec.ttl_attribute):
+                steps.append(ttl)
+        return steps
+
     def _topic(self) -> list[Step]:
         sns = self._client("sns")
         arn = self.names.topic_arn
@@ -512,12 +561,14 @@ class StackPlanner:
                         f"remove the mis-scoped S3 permission of {function}"),
                 add(False)]
 
-    def _stream_mapping(self, function_exists: bool, stream_arn: str | Ref) -> list[Step]:
-        function = self.names.check_function
-        create = APICall("stream-mapping", "lambda", "create_event_source_mapping",
+    def _stream_mapping(self, spec: r.MappingSpec, function_exists: bool,
+                        stream_arn: str | Ref) -> list[Step]:
+        function = spec.function
+        res = spec.resource
+        create = APICall(res, "lambda", "create_event_source_mapping",
                          {"EventSourceArn": stream_arn, "FunctionName": function,
                           "StartingPosition": r.MAPPING_STARTING_POSITION, "Enabled": True,
-                          **r.MAPPING_SETTINGS},
+                          **spec.settings},
                          f"feed the stream of table {self.names.table} to {function}",
                          creates=True, retry_while_role_propagates=True)
         if not function_exists:
@@ -533,7 +584,7 @@ class StackPlanner:
         for stale in mappings:
             if stale is keep:
                 continue
-            steps.append(APICall("stream-mapping", "lambda", "delete_event_source_mapping",
+            steps.append(APICall(res, "lambda", "delete_event_source_mapping",
                                  {"UUID": stale["UUID"]},
                                  f"delete the mapping {stale['UUID']} from "
                                  f"{stale.get('EventSourceArn')} to {function}"))
@@ -541,12 +592,12 @@ class StackPlanner:
             return [*steps, create]
         # Compare only what the service echoes back: moto 5.2.5 returns every one of these
         # (measured), but an emulator that drops a field must not make each run "update" it.
-        differs = [key for key, value in r.MAPPING_SETTINGS.items()
+        differs = [key for key, value in spec.settings.items()
                    if key in keep and keep[key] != value]
         if keep.get("StartingPosition", r.MAPPING_STARTING_POSITION) \
                 != r.MAPPING_STARTING_POSITION:
             # The starting position cannot be updated: replace the mapping.
-            steps.append(APICall("stream-mapping", "lambda", "delete_event_source_mapping",
+            steps.append(APICall(res, "lambda", "delete_event_source_mapping",
                                  {"UUID": keep["UUID"]},
                                  f"delete the mapping {keep['UUID']} (wrong starting position)"))
             return [*steps, APICall(create.resource, create.service, create.method,
@@ -555,9 +606,9 @@ class StackPlanner:
         if keep.get("State") not in _ENABLED_MAPPING_STATES:
             differs.append("State")
         if differs:
-            steps.append(APICall("stream-mapping", "lambda", "update_event_source_mapping",
+            steps.append(APICall(res, "lambda", "update_event_source_mapping",
                                  {"UUID": keep["UUID"], "FunctionName": function,
-                                  "Enabled": True, **r.MAPPING_SETTINGS},
+                                  "Enabled": True, **spec.settings},
                                  f"reset {', '.join(differs)} of the mapping to {function}",
                                  retry_while_role_propagates=True))
         return steps

@@ -35,6 +35,20 @@ MAPPING_SETTINGS: dict[str, Any] = {
 }
 MAPPING_STARTING_POSITION = "TRIM_HORIZON"
 
+
+@dataclass(frozen=True)
+class MappingSpec:
+    """One event source mapping from the inventory table's stream to a function."""
+
+    resource: str
+    function: str
+    settings: dict[str, Any]
+
+
+def stream_mappings(names: StackNames) -> tuple[MappingSpec, ...]:
+    """Every consumer of the table's stream (DynamoDB allows two readers per shard)."""
+    return (MappingSpec("stream-mapping", names.check_function, MAPPING_SETTINGS),)
+
 # The resources `status` reports, in this order (stable: the JSON output is documented).
 RESOURCE_IDS: tuple[str, ...] = (
     "load-role",
@@ -310,7 +324,7 @@ class FunctionSpec:
         }
 
 
-def buckets(names: StackNames) -> tuple[BucketSpec, BucketSpec]:
+def buckets(names: StackNames) -> tuple[BucketSpec, ...]:
     return (
         BucketSpec("uploads-bucket", names.uploads_bucket, PRIVATE_BUCKET_ACCESS_BLOCK,
                    uploads_bucket_policy(names), versioned=True),
@@ -319,7 +333,7 @@ def buckets(names: StackNames) -> tuple[BucketSpec, BucketSpec]:
     )
 
 
-def lambda_roles(names: StackNames) -> tuple[RoleSpec, RoleSpec]:
+def lambda_roles(names: StackNames) -> tuple[RoleSpec, ...]:
     return (
         RoleSpec("load-role", names.load_role, lambda_trust_policy(), load_role_policy(names)),
         RoleSpec("check-role", names.check_role, lambda_trust_policy(), check_role_policy(names)),
@@ -380,18 +394,58 @@ def table_definition(names: StackNames) -> dict[str, Any]:
     return {"TableName": names.table, **TABLE_SCHEMA}
 
 
+@dataclass(frozen=True)
+class TableSpec:
+    """An auxiliary table of the stack (not the inventory table): on-demand, tagged, with an
+    optional TTL attribute. Its keys cannot change once created."""
+
+    resource: str
+    name: str
+    # (attribute, "S" | "N" | "B") for the hash key, then optionally the range key.
+    keys: tuple[tuple[str, str], ...]
+    ttl_attribute: str | None = None
+
+    def definition(self) -> dict[str, Any]:
+        kinds = ("HASH", "RANGE")
+        return {
+            "TableName": self.name,
+            "KeySchema": [{"AttributeName": a, "KeyType": kinds[i]}
+                          for i, (a, _) in enumerate(self.keys)],
+            "AttributeDefinitions": [{"AttributeName": a, "AttributeType": t}
+                                     for a, t in self.keys],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+
+
+def aux_tables(names: StackNames) -> tuple[TableSpec, ...]:
+    """The stack's tables besides the inventory table, in creation order."""
+    return ()
+
+
+def log_groups(names: StackNames) -> tuple[tuple[str, str], ...]:
+    """(resource id, log group name) of every function's log group."""
+    return (("load-log-group", names.load_log_group),
+            ("check-log-group", names.check_log_group))
+
+
+def teardown_functions(names: StackNames) -> tuple[tuple[str, str, str], ...]:
+    """(mapping resource id, function resource id, function name), in deletion order: the
+    stream's consumers first, so no new invocations start while the rest goes away."""
+    return (("stream-mapping", "check-function", names.check_function),
+            ("load-function", "load-function", names.load_function))
+
+
+def teardown_roles(names: StackNames) -> tuple[tuple[str, str], ...]:
+    return (*((role.resource, role.name) for role in lambda_roles(names)),
+            ("dashboard-role", names.dashboard_role))
+
+
 def all_policy_documents(names: StackNames, identity_pool_id: str) -> dict[str, dict[str, Any]]:
     """Every IAM / resource policy document of a stack, by a descriptive name (for audits)."""
-    uploads, dashboard = buckets(names)
-    load, check = lambda_roles(names)
-    dash = dashboard_role(names, identity_pool_id)
-    return {
-        "load-role trust": load.trust_policy,
-        "load-role policy": load.policy,
-        "check-role trust": check.trust_policy,
-        "check-role policy": check.policy,
-        "dashboard-role trust": dash.trust_policy,
-        "dashboard-role policy": dash.policy,
-        "uploads-bucket policy": uploads.policy,
-        "dashboard-bucket policy": dashboard.policy,
-    }
+    documents: dict[str, dict[str, Any]] = {}
+    for role in (*lambda_roles(names), dashboard_role(names, identity_pool_id)):
+        documents[f"{role.resource} trust"] = role.trust_policy
+        documents[f"{role.resource} policy"] = role.policy
+    for bucket in buckets(names):
+        documents[f"{bucket.resource} policy"] = bucket.policy
+    return documents
