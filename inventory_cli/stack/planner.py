@@ -501,7 +501,7 @@ class StackPlanner:
                              {"FunctionName": name, "Code": {"ZipFile": self.desired.code.data},
                               "Tags": dict(self._tags), **configuration},
                              f"create function {name} ({len(self.desired.code.data)} byte zip)",
-                             creates=True, retry_while_role_propagates=True)
+                             creates=True)
             return [create, active], False
 
         config = current["Configuration"]
@@ -515,8 +515,7 @@ class StackPlanner:
         if changed:
             steps += [APICall(res, "lambda", "update_function_configuration",
                               {"FunctionName": name, **configuration},
-                              f"update {', '.join(changed)} of function {name}",
-                              retry_while_role_propagates=True), updated]
+                              f"update {', '.join(changed)} of function {name}"), updated]
         if steps:
             # Lambda refuses updates while the function is still being created or updated.
             if config.get("State") != "Active":
@@ -570,7 +569,7 @@ class StackPlanner:
                           "StartingPosition": r.MAPPING_STARTING_POSITION, "Enabled": True,
                           **spec.settings},
                          f"feed the stream of table {self.names.table} to {function}",
-                         creates=True, retry_while_role_propagates=True)
+                         creates=True)
         if not function_exists:
             return [create]
         # Listed by function only (not by stream too): that also finds mappings left from an
@@ -601,16 +600,14 @@ class StackPlanner:
                                  {"UUID": keep["UUID"]},
                                  f"delete the mapping {keep['UUID']} (wrong starting position)"))
             return [*steps, APICall(create.resource, create.service, create.method,
-                                    create.params, create.summary,
-                                    retry_while_role_propagates=True)]
+                                    create.params, create.summary)]
         if keep.get("State") not in _ENABLED_MAPPING_STATES:
             differs.append("State")
         if differs:
             steps.append(APICall(res, "lambda", "update_event_source_mapping",
                                  {"UUID": keep["UUID"], "FunctionName": function,
                                   "Enabled": True, **spec.settings},
-                                 f"reset {', '.join(differs)} of the mapping to {function}",
-                                 retry_while_role_propagates=True))
+                                 f"reset {', '.join(differs)} of the mapping to {function}"))
         return steps
 
     # ---- Cognito --------------------------------------------------------------------------
