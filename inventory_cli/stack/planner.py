@@ -51,6 +51,9 @@ class DesiredStack:
     assets: tuple[Asset, ...]
     # Written into the dashboard's config.json; set only for an emulator.
     endpoint: str | None = None
+    # False: no identity pool, dashboard role or bucket (--no-dashboard; endpoints without
+    # Cognito identity pools, accounts that block public bucket policies).
+    dashboard: bool = True
 
 
 class StackPlanner:
@@ -90,15 +93,28 @@ class StackPlanner:
                           if m.function == self.names.check_function)
         steps += self._stream_mapping(check_mapping, check_exists, stream_arn)
 
+        if self.desired.dashboard:
+            steps += self._dashboard(bucket_specs["dashboard-bucket"])
+        else:
+            steps += self._dashboard_leftovers()
+        return Plan(tuple(steps))
+
+    def _dashboard(self, bucket: r.BucketSpec) -> list[Step]:
         pool_steps, pool_id = self._identity_pool()
-        steps += pool_steps
+        steps = pool_steps
         steps += self._role(r.dashboard_role(self.names, pool_id))
         steps += self._identity_pool_roles(pool_id)
-
-        dashboard_steps, dashboard_exists = self._bucket(bucket_specs["dashboard-bucket"])
+        dashboard_steps, dashboard_exists = self._bucket(bucket)
         steps += dashboard_steps
         steps += self._dashboard_files(dashboard_exists, pool_id)
-        return Plan(tuple(steps))
+        return steps
+
+    def _dashboard_leftovers(self) -> list[Step]:
+        """Deletes a dashboard left from before the stack was switched to --no-dashboard: an
+        identity pool that hands out read access to the table should not outlive its page."""
+        from inventory_cli.stack.teardown import TeardownPlanner  # teardown imports this module
+
+        return TeardownPlanner(self._client, self.names).dashboard_steps()
 
     def _owned_or_fail(self, resource: str, name: str, tags: dict[str, str]) -> bool:
         """True if tagged with this stack, False if untagged; a resource of another stack stops
@@ -343,7 +359,8 @@ class StackPlanner:
                 raise
             create = APICall("table", "dynamodb", "create_table",
                              {**definition,
-                              "Tags": [{"Key": k, "Value": v} for k, v in self._tags.items()]},
+                              "Tags": [{"Key": k, "Value": v}
+                                       for k, v in self._table_tags().items()]},
                              f"create table {name} with a stream", creates=True,
                              outputs=(("stream_arn", ("TableDescription", "LatestStreamArn")),))
             return [create, wait, enable_pitr], stream_ref
@@ -357,6 +374,7 @@ class StackPlanner:
                                     "Tags": [{"Key": k, "Value": v}
                                              for k, v in self._tags.items()]},
                                    f"tag table {name}"))
+        updates += self._dashboard_marker(table["TableArn"], tags)
         keys = sorted((k["AttributeName"], k["KeyType"]) for k in table["KeySchema"])
         if keys != sorted((k["AttributeName"], k["KeyType"]) for k in definition["KeySchema"]):
             raise ResourceConflict(
@@ -394,6 +412,26 @@ class StackPlanner:
         if updates and table.get("TableStatus") != "ACTIVE":
             updates.insert(0, wait)
         return updates, stream
+
+    def _table_tags(self) -> dict[str, str]:
+        if self.desired.dashboard:
+            return dict(self._tags)
+        return {**self._tags, r.DASHBOARD_TAG: r.DASHBOARD_OFF}
+
+    def _dashboard_marker(self, arn: str, tags: dict[str, str]) -> list[Step]:
+        """Tag or untag the table so later runs know whether the stack has a dashboard."""
+        name = self.names.table
+        marked = tags.get(r.DASHBOARD_TAG) == r.DASHBOARD_OFF
+        if not self.desired.dashboard and not marked:
+            return [APICall("table", "dynamodb", "tag_resource",
+                            {"ResourceArn": arn, "Tags": [{"Key": r.DASHBOARD_TAG,
+                                                           "Value": r.DASHBOARD_OFF}]},
+                            f"mark table {name}: this stack has no dashboard")]
+        if self.desired.dashboard and r.DASHBOARD_TAG in tags:
+            return [APICall("table", "dynamodb", "untag_resource",
+                            {"ResourceArn": arn, "TagKeys": [r.DASHBOARD_TAG]},
+                            f"mark table {name}: this stack has a dashboard")]
+        return []
 
     def _aux_table(self, spec: r.TableSpec) -> list[Step]:
         ddb = self._client("dynamodb")
