@@ -23,6 +23,7 @@ from inventory_cli.aws import error_code
 from inventory_cli.stack.compare import is_not_found
 from inventory_cli.stack.errors import StepFailed
 from inventory_cli.stack.instructions import APICall, EmptyBucket, Plan, Step, Wait, resolve
+from inventory_cli.stack.resources import DASHBOARD_RESOURCE_IDS
 from inventory_cli.stack.transient import TRANSIENT, TransientRule
 
 ClientFactory = Callable[[str], Any]
@@ -88,8 +89,7 @@ class Executor:
                 except (ClientError, WaiterError) as exc:
                     raise StepFailed(
                         f"step {index + 1} of {total} failed ({step.summary}): {_reason(exc)}",
-                        hint="the steps before it were applied; fix the cause and run the same "
-                             "command again to continue") from exc
+                        hint=_hint(step, exc)) from exc
                 if not isinstance(step, Wait):
                     report.applied.append(step)
                     progress.console.print(f"  [green]✓[/] {step.summary}")
@@ -181,5 +181,27 @@ def _message(exc: ClientError) -> str:
 def _reason(exc: ClientError | WaiterError) -> str:
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
-        return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".rstrip(": ")
+        message = str(err.get("Message", ""))
+        if message.lstrip().startswith("<"):  # an endpoint's HTML error page, not an AWS answer
+            message = f"the endpoint answered HTTP {_status(exc)} with an HTML page"
+        return f"{err.get('Code', 'Error')}: {message}".rstrip(": ")
     return str(exc)
+
+
+# Answers of an endpoint that lacks an API (LocalStack's free edition and a plain moto server
+# have no Cognito identity pool roles).
+_UNSUPPORTED_CODES = {"NotImplemented", "NotImplementedException", "UnknownOperationException",
+                      "InternalFailure", "InternalError", "500", "501"}
+
+
+def _hint(step: Step, exc: ClientError | WaiterError) -> str:
+    if (step.resource in DASHBOARD_RESOURCE_IDS and isinstance(exc, ClientError)
+            and (error_code(exc) in _UNSUPPORTED_CODES or _status(exc) >= 500)):
+        return ("this endpoint does not seem to support the dashboard's Cognito identity pool: "
+                "provision without the dashboard, `inventory provision --no-dashboard`")
+    return ("the steps before it were applied; fix the cause and run the same command again "
+            "to continue")
+
+
+def _status(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
