@@ -84,7 +84,7 @@ class Executor:
                         f"{_reason(exc.error)} (still failing after waiting {exc.waited:g} s "
                         f"for it to pass: {exc.rule.why})",
                         hint="AWS usually settles within that time: run the same command again "
-                             "to continue; if it fails again, the cause is not transient"
+                             f"to continue; {exc.rule.if_it_persists}"
                     ) from exc.error
                 except (ClientError, WaiterError) as exc:
                     raise StepFailed(

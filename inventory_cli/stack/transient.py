@@ -67,6 +67,8 @@ class TransientRule:
     first_delay_s: float = 1.0
     max_delay_s: float = 15.0
     only_after: AfterCall | None = None
+    # What else it may be when it does not pass (the hint of the final error).
+    if_it_persists: str = "if it fails again, the cause is not transient"
 
     @property
     def delays(self) -> tuple[float, ...]:
@@ -104,6 +106,9 @@ TRANSIENT: Mapping[tuple[str, str], TransientRule] = {
         why="S3 is still applying the bucket's new public access block",
         max_wait_s=60.0,
         only_after=AfterCall("s3", "put_public_access_block", same="Bucket"),
+        if_it_persists="if it fails again, the account's S3 Block Public Access may forbid "
+                       "public bucket policies: allow them for the account, or run "
+                       "`inventory provision --no-dashboard`",
     ),
 }
 

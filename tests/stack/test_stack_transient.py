@@ -145,6 +145,18 @@ def test_bucket_policy_access_denied_is_retried_only_after_its_block_changed() -
     assert sleeps == [1.0, 2.0]
     assert report.applied == [BLOCK, POLICY]
 
+    # Still refused after the bound: the account's own block is the likely cause, and named.
+    sleeps.clear()
+    with Stubber(client) as stub:
+        stub.add_response("put_public_access_block", {})
+        for _ in range(len(TRANSIENT[("s3", "put_bucket_policy")].delays) + 1):
+            stub.add_client_error("put_bucket_policy", "AccessDenied", "Access Denied", 403)
+        with pytest.raises(StepFailed) as failed:
+            _run(client, Plan((BLOCK, POLICY)), sleeps)
+    assert 45 < sum(sleeps) <= 60
+    assert "the account's S3 Block Public Access may forbid public bucket policies" in (
+        failed.value.hint or "")
+
     # The block of ANOTHER bucket changed: this bucket's AccessDenied is a real refusal.
     other_block = APICall(BLOCK.resource, "s3", "put_public_access_block",
                           {**BLOCK.params, "Bucket": "uploads"}, "set the block of uploads")
