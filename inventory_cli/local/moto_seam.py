@@ -15,6 +15,9 @@ pipeline is supplied here, by patching moto classes when `install()` is called:
   queued and return at once, as on AWS; `RequestResponse` invokes wait for the result.
 - SNS e-mail and SMS deliveries, which cannot leave the machine, go to the outbox once one is
   attached; SQS, Lambda and HTTP subscriptions are delivered by moto as before.
+- DynamoDB conditional writes: moto checks a condition and writes without a lock, so two
+  requests of a threaded server could both pass `attribute_not_exists`; item writes are
+  serialised here, so a condition holds as on DynamoDB (the alert log's claims rely on it).
 - Bucket policies: a Deny conditioned on keys moto never supplies (aws:SecureTransport) is
   skipped instead of denying everything (see `_install_conditional_bucket_policy_denies`).
 
@@ -28,6 +31,7 @@ upgrade of moto moves what we patch or rely on.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -64,6 +68,7 @@ def install() -> None:
         _install_lambda_invoke()
         _install_sns_outbox()
         _install_conditional_bucket_policy_denies()
+        _install_atomic_conditional_writes()
         _installed = True
 
 
@@ -359,3 +364,26 @@ def _install_conditional_bucket_policy_denies() -> None:
         return result
 
     IAMPolicyStatement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]
+
+
+# -- DynamoDB: a condition and its write are one step --------------------------------------------
+
+_item_write_lock = threading.RLock()
+
+
+def _install_atomic_conditional_writes() -> None:
+    """Serialise moto's single-item writes (and transactions), so a ConditionExpression and the
+    write it guards cannot interleave with another request's (DynamoDB guarantees that; moto's
+    threaded server does not). Batch writes carry no conditions and are left alone."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    def serialised(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with _item_write_lock:
+                return method(*args, **kwargs)
+
+        return locked
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
