@@ -387,6 +387,18 @@ def test_the_event_invoke_configs_retry_count_and_event_age_are_honoured(
                                                      ("EventAgeExceeded", 2)]
 
 
+@pytest.fixture
+def failing_on(make_zip: Callable[..., bytes], make_spec: SpecFactory,
+               tmp_path: Path) -> Callable[[str], FunctionSpec]:
+    """A stream function that records its batches and fails any batch holding the key."""
+    def spec(key: str) -> FunctionSpec:
+        return make_spec(make_zip(FAILING_ON), name="stream", handler="stream.handler",
+                         environment={"RECORD_FILE": str(tmp_path / "records.jsonl"),
+                                      "FAIL_ON": key})
+
+    return spec
+
+
 def _kept_mapping(uuid: str, **settings: Any) -> StreamMapping:
     settings.setdefault("batch_size", 10)
     return StreamMapping(uuid=uuid, on_failure="arn:aws:s3:::kept",
@@ -394,12 +406,10 @@ def _kept_mapping(uuid: str, **settings: Any) -> StreamMapping:
                          shard_id="shardId-1", **settings)
 
 
-def test_a_failing_batch_is_bisected_down_to_the_bad_record_which_is_kept(  # noqa: PLR0917
-        kept_runtime: LambdaRuntime, make_zip: Callable[..., bytes], make_spec: SpecFactory,
-        tmp_path: Path, destinations: RecordingDestinations, sleeps: list[float]) -> None:
-    spec = make_spec(make_zip(FAILING_ON), name="stream", handler="stream.handler",
-                     environment={"RECORD_FILE": str(tmp_path / "records.jsonl"),
-                                  "FAIL_ON": "c"})
+def test_a_failing_batch_is_bisected_down_to_the_bad_record_which_is_kept(  
+        kept_runtime: LambdaRuntime, failing_on: Callable[[str], FunctionSpec], tmp_path: Path,
+        destinations: RecordingDestinations, sleeps: list[float]) -> None:
+    spec = failing_on("c")
     mapping = _kept_mapping("m-6", batch_size=5, max_retry_attempts=1,
                             bisect_batch_on_function_error=True)
     kept_runtime.submit_stream_records(spec, mapping, _records(["a", "b", "c", "d", "e"]))
@@ -429,11 +439,9 @@ def test_a_failing_batch_is_bisected_down_to_the_bad_record_which_is_kept(  # no
 
 
 def test_without_bisection_the_whole_batch_is_retried_and_kept(
-        kept_runtime: LambdaRuntime, make_zip: Callable[..., bytes], make_spec: SpecFactory,
-        tmp_path: Path, destinations: RecordingDestinations) -> None:
-    spec = make_spec(make_zip(FAILING_ON), name="stream", handler="stream.handler",
-                     environment={"RECORD_FILE": str(tmp_path / "records.jsonl"),
-                                  "FAIL_ON": "b"})
+        kept_runtime: LambdaRuntime, failing_on: Callable[[str], FunctionSpec], tmp_path: Path,
+        destinations: RecordingDestinations) -> None:
+    spec = failing_on("b")
     kept_runtime.submit_stream_records(spec, _kept_mapping("m-7", max_retry_attempts=2),
                                        _records(["a", "b"]))
     assert kept_runtime.wait_idle(30)
@@ -445,11 +453,9 @@ def test_without_bisection_the_whole_batch_is_retried_and_kept(
 
 
 def test_records_older_than_the_maximum_age_are_discarded_instead_of_retried(
-        kept_runtime: LambdaRuntime, make_zip: Callable[..., bytes], make_spec: SpecFactory,
-        tmp_path: Path, destinations: RecordingDestinations) -> None:
-    spec = make_spec(make_zip(FAILING_ON), name="stream", handler="stream.handler",
-                     environment={"RECORD_FILE": str(tmp_path / "records.jsonl"),
-                                  "FAIL_ON": "a"})
+        kept_runtime: LambdaRuntime, failing_on: Callable[[str], FunctionSpec], tmp_path: Path,
+        destinations: RecordingDestinations) -> None:
+    spec = failing_on("a")
     records = _records(["a"])
     records[0]["dynamodb"]["ApproximateCreationDateTime"] = time.time() - 3600
     kept_runtime.submit_stream_records(
