@@ -16,6 +16,11 @@ idempotency utility, written here in a few conditional writes:
 - A record that is `sent` is never published again, however often its stream record arrives.
 - `ExpiresAt` (the table's TTL attribute) removes records 90 days after the alert.
 
+The one window left is SNS's: a crash after a publish succeeded and before `mark_sent` leaves the
+claim to expire and the alert to be published again by the retry (standard SNS topics have no
+deduplication). That window is one UpdateItem long; the other way round, never losing an alert,
+is what matters here.
+
 Standard library and boto3 only (this is deployed code).
 """
 
