@@ -65,10 +65,12 @@ def install() -> None:
             return
         _install_cognito_identity_pool_roles()
         _install_stream_shard()
+        # Before anything else wraps DynamoDB writes: a wrapper that waits (a write limiter)
+        # must wait outside the lock, not while holding it.
+        _install_atomic_conditional_writes()
         _install_lambda_invoke()
         _install_sns_outbox()
         _install_conditional_bucket_policy_denies()
-        _install_atomic_conditional_writes()
         _install_event_invoke_config_put()
         _installed = True
 
