@@ -300,3 +300,34 @@ def test_the_same_batch_in_two_invocations_at_once_sends_each_alert_once(
         assert sorted(outbox.lines().values()) == [1] * 8
     assert {r["State"] for r in log_items(dynamodb).values()} == {"sent"}
     assert len(log_items(dynamodb)) == rounds * 8
+
+
+class LogFailingFor(AlertLog):
+    """An alert log whose table cannot be written for one store (throttled, deleted, ...)."""
+
+    def __init__(self, dynamodb: Any, store: str) -> None:
+        super().__init__(dynamodb, ALERT_TABLE, clock=Clock())
+        self._store = store
+
+    def claim(self, key: AlertKey, **kwargs: Any) -> tuple[Claim, int]:
+        if key.store == self._store:
+            raise ClientError({"Error": {"Code": "ResourceNotFoundException",
+                                         "Message": "Requested resource not found"}},
+                              "UpdateItem")
+        return super().claim(key, **kwargs)
+
+
+def test_an_alert_log_that_cannot_be_written_fails_the_invocation_and_releases_its_claims(
+        dynamodb: Any) -> None:
+    create_alert_table(dynamodb)
+    outbox = Outbox()
+    records = several_stores()[:2]  # Berlin, then Karachi
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        run(records, outbox, LogFailingFor(dynamodb, "Karachi"))
+    assert outbox.messages == []
+    berlin = log_items(dynamodb)[("Berlin", "event-100")]
+    assert berlin["State"] == "failed" and "ResourceNotFoundException" in berlin["Error"]
+    # Lambda's retry (the log writable again) sends both at once: nothing waits for a claim.
+    assert run(records, outbox, AlertLog(dynamodb, ALERT_TABLE, clock=Clock())) == {
+        "batchItemFailures": []}
+    assert [m["store"] for m in outbox.messages] == ["Berlin", "Karachi"]
