@@ -26,15 +26,18 @@ class AccountBlocksPublicDashboard(InventoryError):
 
 
 def account_public_access_block(aws: Aws) -> dict[str, bool] | None:
-    """The account-level S3 Block Public Access settings; None if the account has none, or if
-    this identity may not read them (then provisioning finds out the hard way, as before)."""
+    """The account-level S3 Block Public Access settings; None if the account has none, if this
+    identity may not read them (then the bucket policy step says what it may be), or if an
+    emulator endpoint does not answer the call."""
     client = aws.client("s3control")
     if aws.endpoint_url:
         _send_to_the_endpoint_itself(client, aws.endpoint_url)
     try:
         answer = client.get_public_access_block(AccountId=aws.account_id)
     except ClientError as exc:
-        if error_code(exc) in {"NoSuchPublicAccessBlockConfiguration", "AccessDenied"}:
+        # An emulator without S3 Control has no account-wide block either.
+        if error_code(exc) in {"NoSuchPublicAccessBlockConfiguration", "AccessDenied"} \
+                or aws.endpoint_url:
             return None
         raise
     return {k: bool(v) for k, v in answer["PublicAccessBlockConfiguration"].items()}

@@ -154,3 +154,30 @@ def test_provision_warns_while_s3_applies_a_new_notification(session: boto3.sess
     result = provision(fresh_aws(session, "inventory"))
     assert result.notification_settling
     assert [s.resource for s in result.plan.changes] == ["uploads-notification"]
+
+
+@pytest.mark.parametrize(("endpoint", "code", "status", "expected"), [
+    (None, "NoSuchPublicAccessBlockConfiguration", 404, None),
+    (None, "AccessDenied", 403, None),
+    ("http://127.0.0.1:4566", "InternalError", 500, None),
+    (None, "InternalError", 500, "raises"),
+])
+def test_account_settings_that_cannot_be_read(endpoint: str | None, code: str, status: int,
+                                              expected: str | None) -> None:
+    from botocore.exceptions import ClientError
+    from botocore.stub import Stubber
+
+    from inventory_cli.stack.account import account_public_access_block
+
+    session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x",
+                                    region_name="us-east-1")
+    aws = Aws(session, endpoint_url=endpoint)
+    aws._account_id = ACCOUNT  # noqa: SLF001 - no STS call in a stubbed test
+    client = aws.client("s3control")
+    with Stubber(client) as stub:
+        stub.add_client_error("get_public_access_block", code, "no", status)
+        if expected == "raises":
+            with pytest.raises(ClientError):
+                account_public_access_block(aws)
+        else:
+            assert account_public_access_block(aws) is None
