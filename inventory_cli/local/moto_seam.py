@@ -620,8 +620,8 @@ def _get_open_id_token(self: Any) -> str:
 
 def _install_guest_tokens() -> None:
     from moto.cognitoidentity.responses import CognitoIdentityResponse
+    from moto.core.exceptions import AccessDeniedError
     from moto.iam.models import iam_backends
-    from moto.sts.exceptions import STSClientError
     from moto.sts.responses import TokenResponse
     from moto.utilities.utils import get_partition
 
@@ -639,8 +639,9 @@ def _install_guest_tokens() -> None:
             except Exception:  # noqa: BLE001 - moto raises several kinds for "no role"
                 role = None
             if role is None or not _trust_allows(role.assume_role_policy_document, claims):
-                raise STSClientError("AccessDenied",
-                                     "Not authorized to perform sts:AssumeRoleWithWebIdentity")
+                # AWS: 403 AccessDenied "Not authorized to perform sts:AssumeRoleWithWebIdentity"
+                raise AccessDeniedError(f"cognito-identity:{claims.get('sub', '')}",
+                                        "sts:AssumeRoleWithWebIdentity")
         return upstream_assume(self)
 
     CognitoIdentityResponse.get_credentials_for_identity = (  # type: ignore[method-assign]

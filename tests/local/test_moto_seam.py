@@ -298,17 +298,17 @@ def test_get_id_for_an_unknown_pool_is_resource_not_found_as_on_aws(
 def test_what_the_sandbox_and_guest_patches_rely_on_is_where_expected() -> None:
     from moto.cognitoidentity.models import CognitoIdentityBackend, CognitoIdentityPool
     from moto.cognitoidentity.responses import CognitoIdentityResponse
+    from moto.core.exceptions import AccessDeniedError
     from moto.core.responses import ActionResult, EmptyResult
     from moto.dynamodb.responses import DynamoHandler
     from moto.iam.models import Role, iam_backends
     from moto.sns import exceptions as sns_exceptions
     from moto.sns.responses import SNSResponse
-    from moto.sts.exceptions import STSClientError
     from moto.sts.responses import TokenResponse
     from moto.utilities.utils import get_partition
 
     assert ActionResult is not None and EmptyResult is not None and iam_backends is not None
-    assert callable(get_partition) and issubclass(STSClientError, Exception)
+    assert callable(get_partition) and AccessDeniedError.code == 403
     assert isinstance(SNSResponse.backend, property)
     for name in ("ResourceNotFoundError", "SNSException", "SNSInvalidParameter"):
         assert hasattr(sns_exceptions, name), name
@@ -399,3 +399,4 @@ def test_classic_flow_is_kept_and_guest_keys_can_be_denied(
         session.client("sts").assume_role_with_web_identity(
             RoleArn=role["Arn"], RoleSessionName="guest", WebIdentityToken=other_token)
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
