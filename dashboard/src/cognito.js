@@ -64,20 +64,28 @@ export class GuestSignIn {
       return this.credentials;
     }
     if (!this.signingIn) {
-      this.signingIn = this.#signIn().finally(() => {
-        this.signingIn = null;
+      const signingIn = this.#signIn().finally(() => {
+        if (this.signingIn === signingIn) this.signingIn = null;
       });
+      this.signingIn = signingIn;
     }
     return this.signingIn;
   }
 
   async #signIn() {
     const flow = this.flow;
+    const credentials = await this.#signInWith(flow);
+    // A switch to the basic flow while this sign-in ran makes its credentials stale at once.
+    if (this.flow === flow) this.credentials = credentials;
+    return credentials;
+  }
+
+  /** @param {"enhanced" | "basic"} flow */
+  async #signInWith(flow) {
     const remembered = this.#recall();
     if (remembered) {
       try {
-        this.credentials = await this.#credentialsFor(remembered, flow);
-        return this.credentials;
+        return await this.#credentialsFor(remembered, flow);
       } catch (err) {
         // The remembered identity may belong to a pool that was deleted and re-created. An STS
         // refusal says nothing about the identity, so it is kept.
@@ -86,9 +94,9 @@ export class GuestSignIn {
       }
     }
     const identityId = await this.#newIdentity();
-    this.credentials = await this.#credentialsFor(identityId, flow);
+    const credentials = await this.#credentialsFor(identityId, flow);
     this.#remember(identityId);
-    return this.credentials;
+    return credentials;
   }
 
   /** Drop the cached credentials (after the service said they expired). */
@@ -106,6 +114,7 @@ export class GuestSignIn {
     if (this.flow === "basic") return;
     this.flow = "basic";
     this.credentials = null;
+    this.signingIn = null; // an enhanced sign-in still under way is not waited for
   }
 
   async #newIdentity() {
