@@ -669,3 +669,6 @@ def _install_enhanced_flow_denial() -> None:
         return upstream_call_action(self)
 
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    if deny_enhanced_flow():  # a test switch: say so in the emulator's log
+        logger.warning("%s is set: DynamoDB refuses keys issued by GetCredentialsForIdentity",
+                       DENY_ENHANCED_FLOW_ENV)

@@ -60,14 +60,15 @@ def _describe(exc: ClientError | BotoCoreError) -> str:
 def in_sandbox(aws: Aws) -> bool:
     """Whether this account is in the SMS sandbox in this region (SandboxUnknown if unreadable)."""
     try:
-        return bool(aws.client("sns").get_sms_sandbox_account_status()["IsInSandbox"])
+        sns = aws.single_attempt_client("sns")
+        return bool(sns.get_sms_sandbox_account_status()["IsInSandbox"])
     except (ClientError, BotoCoreError) as exc:
         raise SandboxUnknown(_describe(exc)) from None
 
 
 def sandbox_numbers(aws: Aws) -> dict[str, NumberState]:
     """The sandbox's destination numbers and their state (verified or pending)."""
-    sns = aws.client("sns")
+    sns = aws.single_attempt_client("sns")
     found: dict[str, NumberState] = {}
     token: str | None = None
     try:
@@ -85,6 +86,7 @@ def sandbox_numbers(aws: Aws) -> dict[str, NumberState]:
 
 def check_number(aws: Aws, number: str) -> SandboxCheck:
     """The sandbox status of the account and of `number`; problems become a note, not an error."""
+    # Reads only, each tried once: an endpoint without these calls must not stall `subscribe`.
     try:
         if not in_sandbox(aws):
             return SandboxCheck(number, in_sandbox=False)

@@ -36,14 +36,15 @@ class SandboxAnswers:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def install(self, aws: Aws) -> None:
-        events = aws.client("sns").meta.events
-        for operation in OPERATIONS:
-            events.register(f"before-call.sns.{operation}", self._answer)
+        # Both clients: the checks are made with one that does not retry.
+        for client in (aws.client("sns"), aws.single_attempt_client("sns")):
+            for operation in OPERATIONS:
+                client.meta.events.register(f"before-call.sns.{operation}", self._answer)
 
     def uninstall(self, aws: Aws) -> None:
-        events = aws.client("sns").meta.events
-        for operation in OPERATIONS:
-            events.unregister(f"before-call.sns.{operation}", self._answer)
+        for client in (aws.client("sns"), aws.single_attempt_client("sns")):
+            for operation in OPERATIONS:
+                client.meta.events.unregister(f"before-call.sns.{operation}", self._answer)
 
     def operations(self) -> list[str]:
         return [name for name, _ in self.calls]

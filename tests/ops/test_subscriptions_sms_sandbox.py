@@ -202,3 +202,26 @@ def test_an_opted_out_number_cannot_be_texted_a_code(aws: Aws,
         f"Error: {PHONE} has opted out of texts from this AWS account, so SNS cannot send it a "
         "verification code\nHint: the phone's owner can opt in again by replying START, or see "
         "`aws sns opt-in-phone-number`\n")
+
+
+def test_an_endpoint_without_the_sandbox_calls_is_asked_once(aws: Aws, stack: StackNames) -> None:
+    """A plain moto server answers the unknown action with HTTP 500; the standard retry mode
+    would try 8 times with back-off. The check tries once and carries on with a note."""
+    from botocore.awsrequest import AWSResponse
+
+    class Raw:
+        def stream(self, **_: object) -> Iterator[bytes]:
+            yield b"<html><title>500 Internal Server Error</title></html>"
+
+    sent: list[str] = []
+
+    def answer_500(request: object, **_: object) -> AWSResponse:
+        sent.append("GetSMSSandboxAccountStatus")
+        return AWSResponse("http://localhost", 500, {}, Raw())
+
+    client = aws.single_attempt_client("sns")
+    client.meta.events.register("before-send.sns.GetSMSSandboxAccountStatus", answer_500)
+    result = invoke(aws, "subscribe", PHONE)
+    assert (result.exit_code, result.stdout) == (0, SUBSCRIBED)
+    assert result.stderr.startswith("Note: could not check the SNS SMS sandbox (500: ")
+    assert sent == ["GetSMSSandboxAccountStatus"]
