@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from inventory_cli.ops.sms_sandbox import SandboxCheck
 
 
-
 def _stdin_is_a_terminal() -> bool:
     return sys.stdin.isatty()
 
