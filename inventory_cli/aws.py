@@ -60,6 +60,21 @@ class Aws:
                 self._clients[service] = client
             return client
 
+    def single_attempt_client(self, service: str) -> Any:
+        """A cached client that makes each call once: for optional checks. An endpoint that
+        lacks the call (a plain moto server) answers 500, which the standard retry mode would
+        retry for half a minute."""
+        key = f"{service}:single-attempt"
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                config = self._config.merge(Config(retries={"total_max_attempts": 1,
+                                                            "mode": "standard"}))
+                client = self.session.client(service, endpoint_url=self.endpoint_url,
+                                             region_name=self.region, config=config)
+                self._clients[key] = client
+            return client
+
     @property
     def account_id(self) -> str:
         if self._account_id is None:

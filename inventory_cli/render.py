@@ -155,22 +155,40 @@ def stores_label(sub: Subscription) -> str:
     return "unknown until confirmed" if sub.arn is None else "all"
 
 
+def subscription_status(sub: Subscription) -> str:
+    """SNS's status, unless the SMS sandbox keeps texts from reaching the number."""
+    if sub.sms_sandbox in ("pending", "unverified"):
+        return "unverified (SMS sandbox)"
+    return sub.status
+
+
 def subscriptions(console: Console, rows: Sequence[Subscription], *, fmt: OutputFormat) -> None:
     if fmt is OutputFormat.json:
         write_json(console, [{"endpoint": s.endpoint, "protocol": s.protocol, "status": s.status,
-                              "stores": list(s.stores) if s.stores is not None else None}
+                              "stores": list(s.stores) if s.stores is not None else None,
+                              "sms_sandbox": s.sms_sandbox}
                              for s in rows])
     elif fmt is OutputFormat.csv:
-        write_csv(console, ("endpoint", "protocol", "status", "stores"),
-                  ((s.endpoint, s.protocol, s.status, ";".join(s.stores or ())) for s in rows))
+        write_csv(console, ("endpoint", "protocol", "status", "stores", "sms_sandbox"),
+                  ((s.endpoint, s.protocol, s.status, ";".join(s.stores or ()),
+                    s.sms_sandbox or "") for s in rows))
     elif not rows:
         console.print("No subscriptions. Add one with `inventory subscribe EMAIL-OR-PHONE`.",
                       markup=False, soft_wrap=True)
     else:
         table = _table("Endpoint", "Protocol", "Status", "Stores")
         for s in rows:
-            table.add_row(Text(s.endpoint), s.protocol, s.status, Text(stores_label(s)))
+            status = subscription_status(s)
+            table.add_row(Text(s.endpoint), s.protocol,
+                          Text(status, style=LOW_STYLE if status != s.status else ""),
+                          Text(stores_label(s)))
         console.print(table)
+        if any(subscription_status(s) != s.status for s in rows):
+            console.print(Text(
+                "unverified (SMS sandbox): this AWS account is in the SNS SMS sandbox, which "
+                "texts only verified numbers; alerts to these never arrive. Verify one with "
+                "`inventory subscribe NUMBER --verify`, then `inventory verify-phone NUMBER "
+                "CODE`."), soft_wrap=True)
 
 
 # -- alerts and logs ---------------------------------------------------------------------------

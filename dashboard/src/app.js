@@ -2,7 +2,7 @@
 
 import { ConfigError, errorText, loadConfig } from "./config.js";
 import { GuestSignIn } from "./cognito.js";
-import { compareNames, InventoryReader } from "./dynamo.js";
+import { compareNames, GuestReadDenied, InventoryReader } from "./dynamo.js";
 import { ServiceError } from "./awsjson.js";
 import { lowByStore, storeLines, totalLines } from "./inventory.js";
 import { View } from "./view.js";
@@ -33,6 +33,15 @@ export function describeFailure(err, stage, { table = "", local = false } = {}) 
       title: "The dashboard's configuration could not be loaded",
       reason,
       hint: "Run `inventory provision` again: it writes config.json beside this page.",
+    };
+  }
+  if (err instanceof GuestReadDenied) {
+    return {
+      title: "Reading the inventory failed",
+      reason,
+      hint:
+        "Run `inventory provision` to repair the identity pool (basic flow allowed) and the " +
+        "dashboard role's trust; `inventory status` shows what is wrong.",
     };
   }
   const unreachable = err instanceof ServiceError && err.network;
@@ -93,6 +102,8 @@ class Dashboard {
       fetchFn: window.fetch.bind(window),
       now: () => Date.now(),
       storage,
+      stsUrl: this.config.stsUrl,
+      roleArn: this.config.dashboardRoleArn,
     });
     this.reader = new InventoryReader({
       url: this.config.dynamodbUrl,

@@ -13,6 +13,8 @@ export class ServiceError extends Error {
     this.status = status;
     this.url = url;
     this.network = network;
+    /** @type {string} the guest flow whose credentials signed the call ("" if unsigned) */
+    this.flow = "";
   }
 }
 
@@ -55,20 +57,10 @@ export function describeErrorBody(status, statusText, body) {
  * @param {object} body
  */
 export async function callAwsJson(send, url, target, contentType, body) {
-  let response;
-  try {
-    response = await send(url, {
-      method: "POST",
-      headers: { "Content-Type": contentType, "X-Amz-Target": target },
-      body: JSON.stringify(body),
-      cache: "no-store",
-    });
-  } catch (err) {
-    // fetch rejects only when no answer came: network down, emulator stopped, CORS, CSP.
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new ServiceError(`could not reach ${url} (${reason})`, { url, network: true });
-  }
-  const text = await response.text();
+  const { response, text } = await postAws(send, url, {
+    "Content-Type": contentType,
+    "X-Amz-Target": target,
+  }, JSON.stringify(body));
   if (!response.ok) {
     const { code, message } = describeErrorBody(response.status, response.statusText, text);
     throw new ServiceError(message, { code, status: response.status, url });
@@ -81,4 +73,21 @@ export async function callAwsJson(send, url, target, contentType, body) {
       url,
     });
   }
+}
+
+/**
+ * POST `body` and read the whole answer; a request that got no answer is a network ServiceError.
+ * @param {(url: string, init: RequestInit) => Promise<Response>} send
+ * @param {string} url @param {Record<string, string>} headers @param {string} body
+ */
+export async function postAws(send, url, headers, body) {
+  let response;
+  try {
+    response = await send(url, { method: "POST", headers, body, cache: "no-store" });
+  } catch (err) {
+    // fetch rejects only when no answer came: network down, emulator stopped, CORS, CSP.
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new ServiceError(`could not reach ${url} (${reason})`, { url, network: true });
+  }
+  return { response, text: await response.text() };
 }

@@ -8,15 +8,17 @@
  * @property {number} lowStockThreshold
  * @property {string | null} endpoint  The emulator's URL; null on AWS.
  * @property {string | null} stack  The stack's name, for the commands the page suggests.
+ * @property {string | null} dashboardRoleArn  the role the basic sign-in flow assumes
  * @property {string} cognitoUrl
  * @property {string} dynamodbUrl
+ * @property {string} stsUrl
  */
 
 export class ConfigError extends Error {}
 
 /**
  * The regional service endpoints, or the emulator's single endpoint for every service.
- * @param {string} service  "cognito-identity" or "dynamodb"
+ * @param {string} service  "cognito-identity", "dynamodb" or "sts"
  * @param {string} region
  * @param {string | null} endpoint
  */
@@ -53,6 +55,10 @@ export function parseConfig(raw) {
   if (stack !== null && (typeof stack !== "string" || !/^[a-z][a-z0-9-]*$/.test(stack))) {
     problems.push(`"stack" must be null or a stack name`);
   }
+  const roleArn = data.dashboardRoleArn ?? null;
+  if (roleArn !== null && (typeof roleArn !== "string" || !/^arn:[\w-]+:iam::\d{12}:role\//.test(roleArn))) {
+    problems.push(`"dashboardRoleArn" must be null or an IAM role ARN`);
+  }
   if (problems.length) throw new ConfigError(`config.json is invalid: ${problems.join("; ")}`);
   const region = /** @type {string} */ (data.region);
   const ep = /** @type {string | null} */ (endpoint);
@@ -63,8 +69,10 @@ export function parseConfig(raw) {
     lowStockThreshold: /** @type {number} */ (threshold),
     endpoint: ep,
     stack: /** @type {string | null} */ (stack),
+    dashboardRoleArn: /** @type {string | null} */ (roleArn),
     cognitoUrl: serviceUrl("cognito-identity", region, ep),
     dynamodbUrl: serviceUrl("dynamodb", region, ep),
+    stsUrl: serviceUrl("sts", region, ep),
   };
 }
 

@@ -8,6 +8,23 @@ const CONTENT_TYPE = "application/x-amz-json-1.0";
 const TARGET = "DynamoDB_20120810.";
 // Codes that mean "sign in again", not "the read is impossible".
 const STALE_CREDENTIALS = new Set(["ExpiredTokenException", "UnrecognizedClientException"]);
+// Codes that, still there after signing in again, mean "these credentials may not read": under
+// the enhanced flow the page then falls back to the basic flow (see cognito.js).
+const DENIED = new Set(["AccessDeniedException", "UnrecognizedClientException"]);
+
+/** A read denied under the enhanced flow, and the basic flow did not help either. */
+export class GuestReadDenied extends Error {
+  /** @param {ServiceError} denied  the enhanced flow's refusal @param {unknown} fallback */
+  constructor(denied, fallback) {
+    const reason = fallback instanceof Error ? fallback.message : String(fallback);
+    super(
+      `DynamoDB denied the guest credentials (${denied.message}), and the basic sign-in flow ` +
+        `failed too: ${reason}`,
+    );
+    this.denied = denied;
+    this.fallback = fallback;
+  }
+}
 // "Count" is a DynamoDB reserved word, so every expression names attributes through aliases.
 const NAMES = { "#s": "Store", "#i": "Item", "#c": "Count" };
 
@@ -29,7 +46,7 @@ export class InventoryReader {
     this.region = region;
     this.table = table;
     this.signIn = signIn;
-    /** @type {{key: string, client: AwsClient} | null} */
+    /** @type {{key: string, client: AwsClient, flow: string} | null} */
     this.client = null;
   }
 
@@ -87,8 +104,29 @@ export class InventoryReader {
     return items;
   }
 
-  /** @param {string} operation @param {object} body */
+  /**
+   * One call; denied under the enhanced flow, the page switches to the basic flow for good and
+   * tries once more.
+   * @param {string} operation @param {object} body
+   */
   async #call(operation, body) {
+    try {
+      return await this.#callRenewing(operation, body);
+    } catch (err) {
+      if (!(err instanceof ServiceError) || !DENIED.has(err.code) || !this.signIn.canFallBack(err.flow)) {
+        throw err;
+      }
+      this.signIn.useBasicFlow();
+      try {
+        return await this.#callRenewing(operation, body);
+      } catch (again) {
+        throw new GuestReadDenied(err, again);
+      }
+    }
+  }
+
+  /** @param {string} operation @param {object} body */
+  async #callRenewing(operation, body) {
     try {
       return await this.#signedCall(operation, body);
     } catch (err) {
@@ -100,14 +138,20 @@ export class InventoryReader {
 
   /** @param {string} operation @param {object} body */
   async #signedCall(operation, body) {
-    const client = await this.#awsClient();
-    return callAwsJson(
-      (url, init) => client.fetch(url, init),
-      this.url,
-      TARGET + operation,
-      CONTENT_TYPE,
-      body,
-    );
+    const { client, flow } = await this.#awsClient();
+    try {
+      return await callAwsJson(
+        (url, init) => client.fetch(url, init),
+        this.url,
+        TARGET + operation,
+        CONTENT_TYPE,
+        body,
+      );
+    } catch (err) {
+      // Which flow's credentials were refused decides whether falling back can help.
+      if (err instanceof ServiceError) err.flow = flow;
+      throw err;
+    }
   }
 
   async #awsClient() {
@@ -116,6 +160,7 @@ export class InventoryReader {
     if (this.client?.key !== key) {
       this.client = {
         key,
+        flow: c.flow,
         client: new AwsClient({
           accessKeyId: c.accessKeyId,
           secretAccessKey: c.secretAccessKey,
@@ -128,7 +173,7 @@ export class InventoryReader {
         }),
       };
     }
-    return this.client.client;
+    return this.client;
   }
 }
 

@@ -108,6 +108,9 @@ def _register_commands() -> None:
 
     for module in (stack_cmds, ops_cmds, dashboard_cmds, local_cmds, demo_cmd):
         module.register(app)
+    from inventory_cli.cli import phone_cmds
+
+    phone_cmds.register(app)
 
 
 _register_commands()

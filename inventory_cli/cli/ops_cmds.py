@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from inventory_cli.cli.context import app_context
+from inventory_cli.cli.phone_cmds import VerifyOption, after_phone_subscribe
 from inventory_cli.errors import InvalidInventoryFile, InventoryError, OperationTimedOut, UsageError
 from inventory_cli.render import OutputFormat
 
@@ -152,6 +153,7 @@ def subscribe(
         "--store", metavar="NAME", help="Only alerts for this store (repeat for several).")] = None,
     protocol: Annotated[str | None, typer.Option(
         "--protocol", metavar="email|sms", help="Default: inferred from the endpoint.")] = None,
+    verify: VerifyOption = None,
 ) -> None:
     """Send low-stock alerts to an e-mail address or phone; subscribing twice changes nothing."""
     from inventory_cli.ops import subscriptions as core
@@ -175,10 +177,15 @@ def subscribe(
             f"Pending: AWS sent a confirmation message to {sub.endpoint}. Alerts are delivered "
             f"only after the link in it is clicked; unconfirmed subscriptions are deleted after "
             f"{core.PENDING_EXPIRY}.", markup=False, soft_wrap=True)
+    if sub.protocol == "sms":
+        after_phone_subscribe(app, sub.endpoint, verify)
 
 
 def subscriptions(ctx: typer.Context, output: OutputOption = None) -> None:
-    """List who gets alerts: endpoint, protocol, status (confirmed/pending), stores."""
+    """List who gets alerts: endpoint, protocol, status (confirmed/pending), stores.
+
+    In the SNS SMS sandbox, phones that are not verified are shown as "unverified (SMS
+    sandbox)": their alerts never arrive."""
     from inventory_cli import render
     from inventory_cli.ops import subscriptions as core
     from inventory_cli.ops.stack_info import find_stack
@@ -186,6 +193,11 @@ def subscriptions(ctx: typer.Context, output: OutputOption = None) -> None:
     app = app_context(ctx)
     stack = find_stack(app.aws())
     rows = core.list_subscriptions(app.aws(), stack.names)
+    from inventory_cli.ops.sms_sandbox import mark_subscriptions
+
+    rows, note = mark_subscriptions(app.aws(), rows)
+    if note:
+        app.err.print(f"Note: {note}.", markup=False, soft_wrap=True)
     render.subscriptions(app.console, rows, fmt=render.resolve_format(output, app.console))
 
 

@@ -46,13 +46,17 @@ def iter_assets() -> Iterator[tuple[str, bytes, str]]:
 
 
 def config_json(*, region: str, identity_pool_id: str, table: str, threshold: int,
-                endpoint: str | None = None, stack: str | None = None) -> bytes:
+                endpoint: str | None = None, stack: str | None = None,
+                dashboard_role_arn: str | None = None) -> bytes:
     """The page's configuration. `endpoint` is set only for an emulator (None on AWS); `stack`
-    lets the page name the stack in the commands it suggests."""
+    lets the page name the stack in the commands it suggests. `dashboard_role_arn` is the role
+    the page assumes itself (basic flow: GetOpenIdToken + AssumeRoleWithWebIdentity) if reads
+    with the enhanced flow's credentials are denied; None: no fallback."""
     config = {
         "stack": stack,
         "region": region,
         "identityPoolId": identity_pool_id,
+        "dashboardRoleArn": dashboard_role_arn,
         "table": table,
         "lowStockThreshold": threshold,
         "endpoint": endpoint,

@@ -20,6 +20,13 @@ pipeline is supplied here, by patching moto classes when `install()` is called:
   serialised here, so a condition holds as on DynamoDB (the alert log's claims rely on it).
 - Bucket policies: a Deny conditioned on keys moto never supplies (aws:SecureTransport) is
   skipped instead of denying everything (see `_install_conditional_bucket_policy_denies`).
+- The SNS SMS sandbox (`GetSMSSandboxAccountStatus`, `ListSMSSandboxPhoneNumbers`,
+  `Create`/`Verify`/`DeleteSMSSandboxPhoneNumber`), which moto lacks: every account starts in
+  the sandbox, as a new AWS account does; the one-time code goes to the outbox as a text.
+- Cognito guest credentials: `AllowClassicFlow` is kept on the pool (moto drops it), the
+  enhanced flow's keys are recognisable, and with `INVENTORY_LOCAL_DENY_ENHANCED_FLOW=1` in the
+  emulator's environment DynamoDB refuses them (a test switch for the dashboard's fallback to
+  the basic flow, GetOpenIdToken + AssumeRoleWithWebIdentity).
 
 Without `attach`, moto behaves as it does upstream apart from the fixes (role mapping, a
 thread-safe stream, conditional denies), so in-process tests that call `install()` are not
@@ -72,6 +79,8 @@ def install() -> None:
         _install_sns_outbox()
         _install_conditional_bucket_policy_denies()
         _install_event_invoke_config_put()
+        _install_sms_sandbox()
+        _install_guest_credentials()
         _installed = True
 
 
@@ -88,6 +97,7 @@ def detach() -> None:
 
 # -- the emulator server's WSGI application ----------------------------------------------------
 
+
 def server_app() -> tuple[Callable[..., Any], type]:
     """moto's WSGI application (all services, dispatched by host and path) and its handler."""
     from moto.moto_server.werkzeug_app import (
@@ -100,6 +110,7 @@ def server_app() -> tuple[Callable[..., Any], type]:
 
 
 # -- Cognito identity pool roles ---------------------------------------------------------------
+
 
 def _install_cognito_identity_pool_roles() -> None:
     from moto.cognitoidentity.exceptions import ResourceNotFoundError
@@ -153,6 +164,7 @@ def _install_cognito_identity_pool_roles() -> None:
 
 
 # -- Lambda functions --------------------------------------------------------------------------
+
 
 def function_spec(fn: Any) -> FunctionSpec:
     """The plain description of a moto `LambdaFunction` that the runtime works with."""
@@ -211,6 +223,7 @@ def _install_lambda_invoke() -> None:
 
 
 # -- DynamoDB streams --------------------------------------------------------------------------
+
 
 def stream_event_record(item: Any, *, region: str, source_arn: str) -> dict[str, Any]:
     """A moto StreamRecord as Lambda receives it (the shape of moto's `send_dynamodb_items`)."""
@@ -332,6 +345,7 @@ def _install_stream_shard() -> None:
 
 
 # -- SNS deliveries that cannot leave the machine ----------------------------------------------
+
 
 def _install_sns_outbox() -> None:
     from moto.sns.models import Subscription
@@ -477,3 +491,307 @@ def _install_atomic_conditional_writes() -> None:
 
     for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
         setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
+
+
+# -- the SNS SMS sandbox -----------------------------------------------------------------------
+
+# Limits AWS documents for the sandbox (Amazon SNS Developer Guide, "SMS sandbox").
+SMS_SANDBOX_MAX_NUMBERS = 10
+_SANDBOX_PHONE = r"^(\+[0-9]{8,}|[0-9]{0,9})$"
+_SANDBOX_CODE = r"^[0-9]{5,8}$"
+
+
+def _sms_sandbox(backend: Any) -> dict[str, Any]:
+    """The sandbox state of one SNS backend (account and region): in the sandbox until moved."""
+    state: dict[str, Any] | None = getattr(backend, "_inventory_sms_sandbox", None)
+    if state is None:
+        state = {"in_sandbox": True, "numbers": {}}
+        backend._inventory_sms_sandbox = state
+    return state
+
+
+def set_sms_sandbox(account_id: str, region: str, *, in_sandbox: bool) -> None:
+    """Put an account's region in or out of the SMS sandbox (AWS Support does this on AWS)."""
+    from moto.sns.models import sns_backends
+
+    _sms_sandbox(sns_backends[account_id][region])["in_sandbox"] = in_sandbox
+
+
+def _sandbox_phone(response: Any) -> str:
+    import re
+
+    from moto.sns.exceptions import SNSInvalidParameter
+
+    number = str(response._get_param("PhoneNumber") or "")
+    if not re.fullmatch(_SANDBOX_PHONE, number):
+        raise SNSInvalidParameter(
+            "Invalid parameter: PhoneNumber Reason: input incorrectly formatted")
+    return number
+
+
+def _sns_error(code: str, message: str, **fields: str) -> Exception:
+    from moto.sns.exceptions import SNSException
+
+    error = SNSException(code, message)
+    for name, value in fields.items():  # extra members of the error shape (Status, ...)
+        setattr(error, name, value)
+    return error
+
+
+def _get_sms_sandbox_account_status(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    return ActionResult({"IsInSandbox": _sms_sandbox(self.backend)["in_sandbox"]})
+
+
+def _list_sms_sandbox_phone_numbers(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    numbers = _sms_sandbox(self.backend)["numbers"]
+    return ActionResult({"PhoneNumbers": [{"PhoneNumber": number, "Status": entry["status"]}
+                                          for number, entry in sorted(numbers.items())]})
+
+
+def _create_sms_sandbox_phone_number(self: Any) -> Any:
+    import secrets
+
+    from moto.core.responses import EmptyResult
+
+    number = _sandbox_phone(self)
+    numbers = _sms_sandbox(self.backend)["numbers"]
+    entry = numbers.get(number)
+    if entry is not None and entry["status"] == "Verified":
+        raise _sns_error("UserError", f"Phone number {number} is already verified")
+    if entry is None and len(numbers) >= SMS_SANDBOX_MAX_NUMBERS:
+        raise _sns_error("UserError", "You have reached the limit of destination phone numbers "
+                                      "in the SMS sandbox")
+    code = f"{secrets.randbelow(10**6):06d}"
+    numbers[number] = {"status": "Pending", "code": code}
+    outbox = _outbox
+    if outbox is not None:  # the text the phone would get
+        outbox.append(topic_arn="", protocol="sms", to=number, subject=None,
+                      message=f"Your Amazon SNS verification code is: {code}",
+                      attributes={"purpose": "sms-sandbox-verification"})
+    return EmptyResult()
+
+
+def _verify_sms_sandbox_phone_number(self: Any) -> Any:
+    import re
+
+    from moto.core.responses import EmptyResult
+
+    number = _sandbox_phone(self)
+    code = str(self._get_param("OneTimePassword") or "")
+    entry = _sms_sandbox(self.backend)["numbers"].get(number)
+    if entry is None:
+        raise _sns_error("ResourceNotFound", f"Phone number {number} is not in the SMS sandbox")
+    if entry["status"] != "Verified":
+        if not re.fullmatch(_SANDBOX_CODE, code) or code != entry["code"]:
+            raise _sns_error("VerificationException", "Invalid OTP", Status="Failed")
+        entry["status"] = "Verified"
+    return EmptyResult()
+
+
+def _delete_sms_sandbox_phone_number(self: Any) -> Any:
+    from moto.core.responses import EmptyResult
+
+    number = _sandbox_phone(self)
+    if _sms_sandbox(self.backend)["numbers"].pop(number, None) is None:
+        raise _sns_error("ResourceNotFound", f"Phone number {number} is not in the SMS sandbox")
+    return EmptyResult()
+
+
+def _install_sms_sandbox() -> None:
+    from moto.sns.responses import SNSResponse
+
+    SNSResponse.get_sms_sandbox_account_status = _get_sms_sandbox_account_status  # type: ignore[attr-defined]
+    SNSResponse.list_sms_sandbox_phone_numbers = _list_sms_sandbox_phone_numbers  # type: ignore[attr-defined]
+    SNSResponse.create_sms_sandbox_phone_number = _create_sms_sandbox_phone_number  # type: ignore[attr-defined]
+    SNSResponse.verify_sms_sandbox_phone_number = _verify_sms_sandbox_phone_number  # type: ignore[attr-defined]
+    SNSResponse.delete_sms_sandbox_phone_number = _delete_sms_sandbox_phone_number  # type: ignore[attr-defined]
+
+
+# -- Cognito guest credentials: classic flow, and a switch that denies the enhanced flow ---------
+
+# Keys GetCredentialsForIdentity issues start with this (20 characters in all, like AWS's), so
+# DynamoDB can tell them from keys of AssumeRoleWithWebIdentity (moto's "ASIA" + random).
+GUEST_KEY_PREFIX = "ASIAGUEST"
+DENY_ENHANCED_FLOW_ENV = "INVENTORY_LOCAL_DENY_ENHANCED_FLOW"
+_COGNITO = "cognito-identity.amazonaws.com"
+
+
+def deny_enhanced_flow() -> bool:
+    """Test switch: DynamoDB refuses keys issued by GetCredentialsForIdentity (the enhanced flow),
+    as AWS's scope-down policy for guests might. Read per request from the environment."""
+    import os
+
+    return os.environ.get(DENY_ENHANCED_FLOW_ENV, "").strip() not in ("", "0")
+
+
+def _open_id_token(pool_id: str, identity_id: str) -> str:
+    """An unsigned token with the claims STS checks against a role's trust policy."""
+    import base64
+
+    claims = {"aud": pool_id, "sub": identity_id, "amr": ["unauthenticated"]}
+    return base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+
+
+def _token_claims(token: str) -> dict[str, Any]:
+    import base64
+
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, TypeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _trust_allows(policy: Any, claims: Mapping[str, Any]) -> bool:
+    """Whether a role's trust policy lets this Cognito guest token assume it (the conditions
+    `inventory provision` writes: aud = the pool, amr contains "unauthenticated")."""
+    document = json.loads(policy) if isinstance(policy, str) else policy or {}
+    statements = document.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        federated = (statement.get("Principal") or {}).get("Federated")
+        actions = statement.get("Action")
+        actions = actions if isinstance(actions, list) else [actions]
+        if (statement.get("Effect") != "Allow" or _COGNITO not in (
+                federated if isinstance(federated, list) else [federated])
+                or "sts:AssumeRoleWithWebIdentity" not in actions):
+            continue
+        condition = statement.get("Condition") or {}
+        aud = (condition.get("StringEquals") or {}).get(f"{_COGNITO}:aud")
+        amr = (condition.get("ForAnyValue:StringLike") or {}).get(f"{_COGNITO}:amr")
+        if aud is not None and claims.get("aud") not in (aud if isinstance(aud, list) else [aud]):
+            continue
+        if amr is not None and amr not in claims.get("amr", []):
+            continue
+        return True
+    return False
+
+
+def _install_guest_credentials() -> None:
+    _install_classic_flow_setting()
+    _install_guest_tokens()
+    _install_enhanced_flow_denial()
+
+
+def _install_classic_flow_setting() -> None:
+    """moto drops AllowClassicFlow; keep it on the pool so provision's drift check works."""
+    from moto.cognitoidentity.models import CognitoIdentityPool
+    from moto.cognitoidentity.responses import CognitoIdentityResponse
+
+    upstream_to_json = CognitoIdentityPool.to_json
+
+    def to_json(self: CognitoIdentityPool) -> str:
+        data = json.loads(upstream_to_json(self))
+        data["AllowClassicFlow"] = bool(getattr(self, "_inventory_allow_classic_flow", False))
+        return json.dumps(data)
+
+    def keeping_classic_flow(upstream: Callable[[Any], str]) -> Callable[[Any], str]:
+        def call(self: CognitoIdentityResponse) -> str:
+            answer = json.loads(upstream(self))
+            pool = self.backend.identity_pools[answer["IdentityPoolId"]]
+            pool._inventory_allow_classic_flow = bool(  # type: ignore[attr-defined]
+                self._get_param("AllowClassicFlow") or False)
+            return pool.to_json()
+        return call
+
+    CognitoIdentityPool.to_json = to_json  # type: ignore[method-assign]
+    CognitoIdentityResponse.create_identity_pool = keeping_classic_flow(  # type: ignore[method-assign,assignment]
+        CognitoIdentityResponse.create_identity_pool)
+    CognitoIdentityResponse.update_identity_pool = keeping_classic_flow(  # type: ignore[method-assign,assignment]
+        CognitoIdentityResponse.update_identity_pool)
+
+
+def _pool_of_identity(account_id: str, identity_id: str) -> str | None:
+    from moto.cognitoidentity.models import cognitoidentity_backends
+
+    try:
+        backend = cognitoidentity_backends[account_id][identity_id.partition(":")[0]]
+    except (KeyError, ValueError):
+        return None
+    for pool_id, listing in backend.pools_identities.items():
+        if any(i.get("IdentityId") == identity_id for i in listing.get("Identities", [])):
+            return str(pool_id)
+    return None
+
+
+def _get_credentials_for_identity(self: Any) -> str:
+    """moto's answer with keys of their own, recognisable as the enhanced flow's."""
+    import secrets
+    import string
+
+    answer = json.loads(self.backend.get_credentials_for_identity(self._get_param("IdentityId")))
+    alphabet = string.ascii_uppercase + string.digits
+    answer["Credentials"]["AccessKeyId"] = GUEST_KEY_PREFIX + "".join(
+        secrets.choice(alphabet) for _ in range(20 - len(GUEST_KEY_PREFIX)))
+    answer["Credentials"]["SecretKey"] = secrets.token_urlsafe(30)
+    return json.dumps(answer)
+
+
+def _get_open_id_token(self: Any) -> str:
+    """A token naming the identity's pool, which AssumeRoleWithWebIdentity checks."""
+    identity_id = str(self._get_param("IdentityId") or "")
+    pool_id = _pool_of_identity(self.current_account, identity_id)
+    if pool_id is None:
+        from moto.cognitoidentity.exceptions import ResourceNotFoundError
+
+        raise ResourceNotFoundError(identity_id)
+    return json.dumps({"IdentityId": identity_id, "Token": _open_id_token(pool_id, identity_id)})
+
+
+def _install_guest_tokens() -> None:
+    from moto.cognitoidentity.responses import CognitoIdentityResponse
+    from moto.core.exceptions import AccessDeniedError
+    from moto.iam.models import iam_backends
+    from moto.sts.responses import TokenResponse
+    from moto.utilities.utils import get_partition
+
+    upstream_assume = TokenResponse.assume_role_with_web_identity
+
+    def assume_role_with_web_identity(self: TokenResponse) -> Any:
+        role_arn = str(self._get_param("RoleArn") or "")
+        claims = _token_claims(str(self._get_param("WebIdentityToken") or ""))
+        # Only Cognito tokens are checked; other web identities keep moto's behaviour.
+        if claims.get("aud"):
+            account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
+            try:
+                role = iam_backends[account][get_partition(self.region)].get_role_by_arn(
+                    role_arn)
+            except Exception:  # noqa: BLE001 - moto raises several kinds for "no role"
+                role = None
+            if role is None or not _trust_allows(role.assume_role_policy_document, claims):
+                # AWS: 403 AccessDenied "Not authorized to perform sts:AssumeRoleWithWebIdentity"
+                raise AccessDeniedError(f"cognito-identity:{claims.get('sub', '')}",
+                                        "sts:AssumeRoleWithWebIdentity")
+        return upstream_assume(self)
+
+    CognitoIdentityResponse.get_credentials_for_identity = (  # type: ignore[method-assign]
+        _get_credentials_for_identity)
+    CognitoIdentityResponse.get_open_id_token = _get_open_id_token  # type: ignore[method-assign]
+    TokenResponse.assume_role_with_web_identity = assume_role_with_web_identity  # type: ignore[method-assign]
+
+
+def _install_enhanced_flow_denial() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    upstream_call_action = DynamoHandler.call_action
+
+    def call_action(self: DynamoHandler) -> Any:
+        auth = str(self.headers.get("Authorization") or "")
+        key = auth.partition("Credential=")[2].partition("/")[0]
+        if key.startswith(GUEST_KEY_PREFIX) and deny_enhanced_flow():
+            operation = self.get_endpoint_name(self.headers) or "?"
+            body = {"__type": "com.amazonaws.dynamodb.v20120810#AccessDeniedException",
+                    "message": f"User: arn:aws:sts::{self.current_account}:assumed-role/"
+                               f"guest/CognitoIdentityCredentials is not authorized to perform: "
+                               f"dynamodb:{operation} because no session policy allows the "
+                               f"dynamodb:{operation} action"}
+            return 400, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(body)
+        return upstream_call_action(self)
+
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    if deny_enhanced_flow():  # a test switch: say so in the emulator's log
+        logger.warning("%s is set: DynamoDB refuses keys issued by GetCredentialsForIdentity",
+                       DENY_ENHANCED_FLOW_ENV)

@@ -47,6 +47,9 @@ class Subscription:
     # None: every store (no filter policy); unknown while pending, since there is no ARN to ask.
     stores: tuple[str, ...] | None
     arn: str | None
+    # SMS only, and only while the account is in the SMS sandbox: "verified", "pending" (a code
+    # was texted) or "unverified"; texts reach only "verified" numbers (see ops/sms_sandbox.py).
+    sms_sandbox: str | None = None
 
 
 @dataclass(frozen=True)

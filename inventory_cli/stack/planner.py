@@ -332,7 +332,9 @@ class StackPlanner:
         def render(pool: str) -> bytes:
             return config_json(region=self.names.region, identity_pool_id=pool,
                                table=self.names.table, threshold=self.desired.threshold,
-                               endpoint=self.desired.endpoint, stack=self.names.stack)
+                               endpoint=self.desired.endpoint, stack=self.names.stack,
+                               dashboard_role_arn=r.role_arn(self.names,
+                                                             self.names.dashboard_role))
 
         if isinstance(pool_id, Ref):
             ref = pool_id
@@ -662,8 +664,11 @@ class StackPlanner:
             described = cognito.describe_identity_pool(IdentityPoolId=pool["IdentityPoolId"])
             if described.get("IdentityPoolTags", {}).get(STACK_TAG) == self.names.stack:
                 ours.append(described)
+        # AllowClassicFlow: the page falls back to the basic flow (GetOpenIdToken, then STS
+        # AssumeRoleWithWebIdentity with the dashboard role) if the enhanced flow's credentials,
+        # which AWS scopes down for guests, are denied the table reads.
         settings = {"IdentityPoolName": name, "AllowUnauthenticatedIdentities": True,
-                    "AllowClassicFlow": False, "IdentityPoolTags": dict(self._tags)}
+                    "AllowClassicFlow": True, "IdentityPoolTags": dict(self._tags)}
         if not ours:
             return [APICall("identity-pool", "cognito-identity", "create_identity_pool",
                             settings, f"create identity pool {name} (unauthenticated access)",
@@ -671,10 +676,11 @@ class StackPlanner:
                     ], Ref("identity_pool_id")
         pool = ours[0]
         pool_id: str = pool["IdentityPoolId"]
-        if not pool.get("AllowUnauthenticatedIdentities") or pool.get("AllowClassicFlow"):
+        if not pool.get("AllowUnauthenticatedIdentities") or not pool.get("AllowClassicFlow"):
             return [APICall("identity-pool", "cognito-identity", "update_identity_pool",
                             {"IdentityPoolId": pool_id, **settings},
-                            f"allow unauthenticated identities in pool {name}")], pool_id
+                            f"allow unauthenticated identities and the basic (classic) flow "
+                            f"in pool {name}")], pool_id
         return [], pool_id
 
     def _identity_pool_roles(self, pool_id: str | Ref) -> list[Step]:

@@ -16,6 +16,8 @@ import pytest
 from dashboard_stack import SAMPLES, DashboardStack, sample_rows
 from playwright.sync_api import expect
 
+from inventory_cli.local.moto_seam import GUEST_KEY_PREFIX
+
 pytestmark = pytest.mark.browser
 
 INJECTION = "<img src=x onerror=alert(1)>"
@@ -132,9 +134,10 @@ def test_reads_use_guest_credentials_and_only_the_page_origin(
         if target.startswith("AWSCognitoIdentityService."):
             assert authorization == ""  # the guest flow is unsigned
         elif target.startswith("DynamoDB_20120810."):
-            # Signed with the credentials Cognito handed out (moto's fixed guest key).
+            # Signed with the credentials Cognito handed out (the enhanced flow's guest keys,
+            # recognisable on the emulator by their prefix).
             assert authorization.startswith(
-                "AWS4-HMAC-SHA256 Credential=TESTACCESSKEY12345/"), authorization
+                f"AWS4-HMAC-SHA256 Credential={GUEST_KEY_PREFIX}"), authorization
             assert "/us-east-1/dynamodb/aws4_request" in authorization
 
 

@@ -385,3 +385,110 @@ def test_failure_records_reach_s3_sqs_and_sns_destinations(
     bodies = [json.loads(m["Body"]) for m in messages]
     assert {"n": 2} in bodies
     assert [json.loads(b["Message"]) for b in bodies if "Message" in b] == [{"n": 3}]
+
+
+def test_what_the_sandbox_and_guest_patches_rely_on_is_where_expected() -> None:
+    from moto.cognitoidentity.models import CognitoIdentityBackend, CognitoIdentityPool
+    from moto.cognitoidentity.responses import CognitoIdentityResponse
+    from moto.core.exceptions import AccessDeniedError
+    from moto.core.responses import ActionResult, EmptyResult
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.iam.models import Role, iam_backends
+    from moto.sns import exceptions as sns_exceptions
+    from moto.sns.responses import SNSResponse
+    from moto.sts.responses import TokenResponse
+    from moto.utilities.utils import get_partition
+
+    assert ActionResult is not None and EmptyResult is not None and iam_backends is not None
+    assert callable(get_partition) and AccessDeniedError.code == 403
+    assert isinstance(SNSResponse.backend, property)
+    for name in ("ResourceNotFoundError", "SNSException", "SNSInvalidParameter"):
+        assert hasattr(sns_exceptions, name), name
+    assert _params(CognitoIdentityPool.to_json) == ["self"]
+    for method in ("create_identity_pool", "update_identity_pool",
+                   "get_credentials_for_identity", "get_open_id_token"):
+        assert _params(getattr(CognitoIdentityResponse, method)) == ["self"], method
+    assert "pools_identities" in inspect.getsource(CognitoIdentityBackend.__init__)
+    assert _params(TokenResponse.assume_role_with_web_identity) == ["self"]
+    assert _params(DynamoHandler.call_action) == ["self"]
+    assert _params(DynamoHandler.get_endpoint_name) == ["self", "headers"]
+    assert "self.assume_role_policy_document" in inspect.getsource(Role.__init__)
+
+
+def test_the_sms_sandbox_starts_closed_and_verifies_with_the_texted_code(
+        session: boto3.session.Session, attached: tuple[RecordingRuntime, Outbox]) -> None:
+    _, outbox = attached
+    sns = session.client("sns")
+    assert sns.get_sms_sandbox_account_status()["IsInSandbox"] is True
+    assert sns.list_sms_sandbox_phone_numbers()["PhoneNumbers"] == []
+    sns.create_sms_sandbox_phone_number(PhoneNumber="+4915112345678")
+    assert sns.list_sms_sandbox_phone_numbers()["PhoneNumbers"] == [
+        {"PhoneNumber": "+4915112345678", "Status": "Pending"}]
+    [text] = read_outbox(outbox.path)
+    assert (text.protocol, text.to, text.subject) == ("sms", "+4915112345678", None)
+    code = text.message.rsplit(" ", 1)[1]
+    assert re.fullmatch(r"\d{6}", code)
+    wrong = "000000" if code != "000000" else "111111"
+    with pytest.raises(sns.exceptions.VerificationException) as refused:
+        sns.verify_sms_sandbox_phone_number(PhoneNumber="+4915112345678", OneTimePassword=wrong)
+    assert refused.value.response["Error"]["Code"] == "VerificationException"
+    with pytest.raises(sns.exceptions.ResourceNotFoundException):
+        sns.verify_sms_sandbox_phone_number(PhoneNumber="+4930123456", OneTimePassword=code)
+    sns.verify_sms_sandbox_phone_number(PhoneNumber="+4915112345678", OneTimePassword=code)
+    assert sns.list_sms_sandbox_phone_numbers()["PhoneNumbers"] == [
+        {"PhoneNumber": "+4915112345678", "Status": "Verified"}]
+    moto_seam.set_sms_sandbox("123456789012", "us-east-1", in_sandbox=False)
+    assert sns.get_sms_sandbox_account_status()["IsInSandbox"] is False
+
+
+def test_classic_flow_is_kept_and_guest_keys_can_be_denied(
+        session: boto3.session.Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    moto_seam.install()
+    cognito = session.client("cognito-identity")
+    pool = cognito.create_identity_pool(IdentityPoolName="inv_dashboard",
+                                        AllowUnauthenticatedIdentities=True,
+                                        AllowClassicFlow=True)["IdentityPoolId"]
+    assert cognito.describe_identity_pool(IdentityPoolId=pool)["AllowClassicFlow"] is True
+    iam = session.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {"cognito-identity.amazonaws.com:aud": pool},
+                      "ForAnyValue:StringLike": {
+                          "cognito-identity.amazonaws.com:amr": "unauthenticated"}}}]}
+    role = iam.create_role(RoleName="dash", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    ddb = session.client("dynamodb")
+    ddb.create_table(TableName="inv", **TABLE_SCHEMA)
+
+    identity = cognito.get_id(IdentityPoolId=pool)["IdentityId"]
+    enhanced = cognito.get_credentials_for_identity(IdentityId=identity)["Credentials"]
+    assert enhanced["AccessKeyId"].startswith(moto_seam.GUEST_KEY_PREFIX)
+    token = cognito.get_open_id_token(IdentityId=identity)["Token"]
+    basic = session.client("sts").assume_role_with_web_identity(
+        RoleArn=role["Arn"], RoleSessionName="guest", WebIdentityToken=token)["Credentials"]
+
+    def scan_with(creds: dict[str, Any], secret: str) -> Any:
+        client = boto3.session.Session(
+            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds[secret],
+            aws_session_token=creds["SessionToken"], region_name="us-east-1").client("dynamodb")
+        return client.scan(TableName="inv")
+
+    assert scan_with(enhanced, "SecretKey")["Items"] == []  # the switch is off
+    monkeypatch.setenv(moto_seam.DENY_ENHANCED_FLOW_ENV, "1")
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as denied:
+        scan_with(enhanced, "SecretKey")
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert scan_with(basic, "SecretAccessKey")["Items"] == []
+
+    # The role's trust must name this pool: a token of another pool is refused.
+    other = cognito.create_identity_pool(IdentityPoolName="other",
+                                         AllowUnauthenticatedIdentities=True)["IdentityPoolId"]
+    other_identity = cognito.get_id(IdentityPoolId=other)["IdentityId"]
+    other_token = cognito.get_open_id_token(IdentityId=other_identity)["Token"]
+    with pytest.raises(ClientError) as refused:
+        session.client("sts").assume_role_with_web_identity(
+            RoleArn=role["Arn"], RoleSessionName="guest", WebIdentityToken=other_token)
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403

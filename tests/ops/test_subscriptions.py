@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sms_sandbox_answers import SandboxAnswers
 from typer.testing import CliRunner, Result
 
 from inventory_cli.aws import Aws
@@ -69,8 +70,17 @@ def test_a_bad_endpoint_exits_2_before_any_aws_call(aws: Aws) -> None:
     assert result.stderr == "Error: unsupported protocol 'sqs': use email or sms\n"
 
 
-def test_subscribe_is_idempotent_and_updates_the_store_filter(aws: Aws,
-                                                              stack: StackNames) -> None:
+@pytest.fixture
+def out_of_sandbox(aws: Aws, stack: StackNames) -> Iterator[SandboxAnswers]:
+    """An account that left the SMS sandbox: texts reach every number."""
+    answers = SandboxAnswers(in_sandbox=False)
+    answers.install(aws)
+    yield answers
+    answers.uninstall(aws)
+
+
+def test_subscribe_is_idempotent_and_updates_the_store_filter(
+        aws: Aws, stack: StackNames, out_of_sandbox: SandboxAnswers) -> None:
     first = invoke(aws, "subscribe", "alice@example.com")
     assert (first.exit_code, first.stdout) == (
         0, "Subscribed alice@example.com (email) to alerts for every store.\n")
@@ -97,10 +107,12 @@ def test_subscribe_is_idempotent_and_updates_the_store_filter(aws: Aws,
     as_json = json.loads(invoke(aws, "subscriptions").stdout)
     assert as_json == [
         {"endpoint": "+4915112345678", "protocol": "sms", "status": "confirmed",
-         "stores": ["Berlin"]},
+         "stores": ["Berlin"], "sms_sandbox": None},
         {"endpoint": "alice@example.com", "protocol": "email", "status": "confirmed",
-         "stores": ["Berlin", "Pusan"]},
+         "stores": ["Berlin", "Pusan"], "sms_sandbox": None},
     ]
+    # Outside the sandbox the numbers are not looked up, and nothing is texted.
+    assert set(out_of_sandbox.operations()) == {"GetSMSSandboxAccountStatus"}
 
     widened = invoke(aws, "subscribe", "alice@example.com")
     assert widened.stdout == (
@@ -136,12 +148,13 @@ def test_a_berlin_alert_reaches_berlin_subscribers_only(aws: Aws, stack: StackNa
     assert received("pusan") == []
     assert received("everything") == ["Berlin is out of stock of Echo Plus"]
     listing = invoke(aws, "subscriptions", "--output", "csv").stdout.splitlines()
-    assert listing[0] == "endpoint,protocol,status,stores"
-    assert f"{queues['berlin'][1]},sqs,confirmed,Berlin" in listing
-    assert f"{queues['everything'][1]},sqs,confirmed," in listing
+    assert listing[0] == "endpoint,protocol,status,stores,sms_sandbox"
+    assert f"{queues['berlin'][1]},sqs,confirmed,Berlin," in listing
+    assert f"{queues['everything'][1]},sqs,confirmed,," in listing
 
 
-def test_unsubscribe_removes_the_subscription(aws: Aws, stack: StackNames) -> None:
+def test_unsubscribe_removes_the_subscription(aws: Aws, stack: StackNames,
+                                              out_of_sandbox: SandboxAnswers) -> None:
     invoke(aws, "subscribe", "alice@example.com")
     invoke(aws, "subscribe", "+4915112345678")
     result = invoke(aws, "unsubscribe", "ALICE@example.com")

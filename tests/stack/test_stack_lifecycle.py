@@ -124,7 +124,9 @@ def test_provisioned_resources_are_wired_as_specified(session: boto3.session.Ses
         "Body"].read())
     assert config_json == {"region": "us-east-1", "identityPoolId": pool["IdentityPoolId"],
                            "table": n.table, "lowStockThreshold": 4, "endpoint": None,
-                           "stack": "inventory"}
+                           "stack": "inventory",
+                           "dashboardRoleArn": f"arn:aws:iam::{n.account_id}:role/"
+                                               f"{n.dashboard_role}"}
     assert s3.get_public_access_block(Bucket=n.dashboard_bucket)[
         "PublicAccessBlockConfiguration"] == r.DASHBOARD_BUCKET_ACCESS_BLOCK
 
