@@ -108,6 +108,8 @@ def _register_commands() -> None:
 
     for module in (stack_cmds, ops_cmds, dashboard_cmds, local_cmds, demo_cmd):
         module.register(app)
+    from inventory_cli.cli import failure_cmds  # issue 9: failures, retry
+    failure_cmds.register(app)
 
 
 _register_commands()

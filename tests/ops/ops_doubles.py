@@ -70,3 +70,25 @@ def alert_line(store: str, item: str, count: int, threshold: int = 0,
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def put_alert_record(aws: Aws, names: StackNames, *, store: str, item: str, count: int,
+                     event_id: str, state: str = "sent", at: datetime,
+                     message_id: str | None = "m-1", threshold: int = 0,
+                     error: str | None = None) -> None:
+    """One record of the alert log, as the checker writes it (TEAM-CONTRACTS.md, issue 9)."""
+    stamp = at.isoformat(timespec="seconds").replace("+00:00", "Z")
+    record: dict[str, dict[str, str]] = {
+        "Store": {"S": store}, "EventId": {"S": event_id}, "Item": {"S": item},
+        "Count": {"N": str(count)}, "Threshold": {"N": str(threshold)}, "State": {"S": state},
+        "Attempts": {"N": "1"}, "FirstSeen": {"S": stamp},
+        "ClaimExpires": {"N": str(int(at.timestamp()) + 30)},
+        "ExpiresAt": {"N": str(int(at.timestamp()) + 90 * 86400)},
+    }
+    if state == "sent":
+        record["SentAt"] = {"S": stamp}
+        if message_id:
+            record["MessageId"] = {"S": message_id}
+    if error:
+        record["Error"] = {"S": error}
+    aws.client("dynamodb").put_item(TableName=names.alert_table, Item=record)
