@@ -141,7 +141,7 @@ def load_outcomes(console: Console, outcomes: Sequence[LoadOutcome]) -> None:
         table.add_row(Text(out.upload.key), Text(out.status, style=style),
                       blank if out.rows_read is None else str(out.rows_read),
                       blank if out.loaded is None else str(out.loaded),
-                      blank if out.timed_out else str(len(out.rejected)))
+                      blank if out.report is None else str(len(out.rejected)))
     console.print(table)
     for out in outcomes:
         for row in out.rejected:
@@ -231,7 +231,7 @@ def retry_outcomes(console: Console, rows: Sequence[RetryOutcome], *, fmt: Outpu
         return
     for o in rows:
         style = LOW_STYLE if o.failed else ""
-        console.print(Text(f"{o.failure.id} ({o.failure.what}): {o.result}: {o.detail}",
+        console.print(Text(f"{o.failure.id}: {o.result}: {o.failure.what}: {o.detail}",
                            style=style), soft_wrap=True)
 
 

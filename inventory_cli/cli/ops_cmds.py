@@ -92,9 +92,8 @@ def _raise_for_unloaded(outcomes: Sequence[LoadOutcome], timeout: float) -> None
     late = [o.upload.key for o in outcomes if o.timed_out]
     if late:
         raise OperationTimedOut(
-            f"no load report after {timeout:g} s for: {', '.join(late)}. The file(s) are "
-            "stored, but were never loaded and no failure is kept for them (the loader was "
-            "not invoked, or is still running)",
+            f"no load report and no kept failure after {timeout:g} s for: {', '.join(late)}: "
+            "stored, but never loaded (the loader was not invoked, or is still running)",
             hint="`inventory retry " + " ".join(f"unloaded:{key}" for key in late)
                  + "` loads them; `inventory logs load` shows what the loader did")
 

@@ -10,6 +10,9 @@ import json
 import time
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
 
 from inventory_cli.aws import Aws
 from inventory_cli.config import StackNames
@@ -92,3 +95,45 @@ def put_alert_record(aws: Aws, names: StackNames, *, store: str, item: str, coun
     if error:
         record["Error"] = {"S": error}
     aws.client("dynamodb").put_item(TableName=names.alert_table, Item=record)
+
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+
+
+def canned(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((EVENTS / name).read_text(encoding="utf-8"))
+    return loaded
+
+
+def keep_load_failure(aws: Aws, names: StackNames, key: str, failure_id: str,
+                      *, version_id: str | None = None) -> str:
+    """What Lambda writes to the failures bucket when a load fails after its retries (the
+    canned record of tests/events, pointed at this stack's object); returns the object key."""
+    s3 = aws.client("s3")
+    if version_id is None:
+        version_id = s3.head_object(Bucket=names.uploads_bucket, Key=key).get("VersionId")
+    record = canned("failure_async_load.json")
+    record["requestContext"]["functionArn"] = (
+        f"arn:aws:lambda:{names.region}:{names.account_id}:function:{names.load_function}")
+    s3_part = record["requestPayload"]["Records"][0]["s3"]
+    s3_part["bucket"] = {"name": names.uploads_bucket,
+                         "arn": f"arn:aws:s3:::{names.uploads_bucket}"}
+    s3_part["object"].update(key=quote_plus(key), versionId=version_id)
+    record["responsePayload"]["errorMessage"] = "Requested resource not found"
+    object_key = f"aws/lambda/async/{names.load_function}/2024/05/14/{failure_id}"
+    s3.put_object(Bucket=names.failures_bucket, Key=object_key,
+                  Body=json.dumps(record).encode())
+    return object_key
+
+
+def keep_stream_failure(aws: Aws, names: StackNames, records: list[dict[str, Any]],
+                        failure_id: str) -> str:
+    """What Lambda writes for a stream batch that failed after the mapping's retries."""
+    record = canned("failure_stream_check.json")
+    record["requestContext"]["functionArn"] = (
+        f"arn:aws:lambda:{names.region}:{names.account_id}:function:{names.check_function}")
+    record["payload"] = json.dumps({"Records": records})
+    object_key = f"aws/lambda/mapping-uuid/shardId-0001/2024/05/14/{failure_id}"
+    aws.client("s3").put_object(Bucket=names.failures_bucket, Key=object_key,
+                                Body=json.dumps(record).encode())
+    return object_key
