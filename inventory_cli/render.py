@@ -229,6 +229,11 @@ def retry_outcomes(console: Console, rows: Sequence[RetryOutcome], *, fmt: Outpu
     if fmt is OutputFormat.json:
         write_json(console, [o.as_json() for o in rows])
         return
+    if fmt is OutputFormat.csv:
+        write_csv(console, ("id", "kind", "function", "what", "result", "detail"),
+                  ((o.failure.id, o.failure.kind, o.failure.function, o.failure.what, o.result,
+                    o.detail) for o in rows))
+        return
     for o in rows:
         style = LOW_STYLE if o.failed else ""
         console.print(Text(f"{o.failure.id}: {o.result}: {o.failure.what}: {o.detail}",

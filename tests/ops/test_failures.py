@@ -215,6 +215,15 @@ def test_a_failure_that_fails_again_is_kept_and_retried_later(
     assert [name for name, _ in player.calls] == [stack.load_function] * 2
 
 
+def test_retry_as_csv(aws: Aws, stack: StackNames, player: FunctionPlayer) -> None:
+    keep_stream_failure(aws, stack, STREAM_RECORDS, "batch-1")
+    result = invoke(aws, "retry", "batch-1", "--output", "csv")
+    assert (result.exit_code, result.stdout) == (
+        0, "id,kind,function,what,result,detail\n"
+           f"batch-1,stream,{stack.check_function},\"Berlin: Echo Plus, Berlin: Echo Dot\",done,"
+           f"{stack.check_function} succeeded\n")
+
+
 def test_unknown_ids_and_usage(aws: Aws, stack: StackNames, player: FunctionPlayer) -> None:
     upload(aws, stack, "berlin.csv")
     keep_load_failure(aws, stack, "berlin.csv", "load-1")
