@@ -26,9 +26,17 @@ def dashboard(
     read-only; on the local emulator the emulator itself serves it.
     """
     from inventory_cli.dashboard.locate import find_dashboard_url
+    from inventory_cli.errors import InventoryError
+    from inventory_cli.stack.deployed import deployed_dashboard
 
     app_ctx = app_context(ctx)
-    url = find_dashboard_url(app_ctx.aws())
+    aws = app_ctx.aws()
+    if deployed_dashboard(aws) is False:
+        raise InventoryError(
+            f"stack {aws.stack!r} has no dashboard: it was provisioned with --no-dashboard",
+            hint="`inventory provision --dashboard` adds it (the account must allow public "
+                 "bucket policies)")
+    url = find_dashboard_url(aws)
     # Only the URL on stdout (scripts can use it); never wrapped, however narrow the terminal.
     app_ctx.console.print(url, soft_wrap=True, markup=False, emoji=False, highlight=False)
     if open_page and not webbrowser.open(url, new=2):

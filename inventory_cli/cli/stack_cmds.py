@@ -57,8 +57,9 @@ def print_plan(console: Console, plan: Plan, *, title: str) -> None:
 def print_provision_summary(console: Console, result: ProvisionResult) -> None:
     names = result.names
     console.print(f"Stack {names.stack} ({names.region}, account {names.account_id})")
+    dashboard = result.dashboard_url if result.dashboard else "none (--no-dashboard)"
     rows = (("Uploads bucket", names.uploads_bucket), ("Table", names.table),
-            ("Alert topic", names.topic_arn), ("Dashboard", result.dashboard_url),
+            ("Alert topic", names.topic_arn), ("Dashboard", dashboard),
             ("Low-stock threshold", str(result.threshold)))
     for label, value in rows:
         console.print(f"  {label:<20} {value}", soft_wrap=True)
@@ -68,6 +69,11 @@ def print_provision_summary(console: Console, result: ProvisionResult) -> None:
         changed = result.changed_resources
         console.print(f"Changed: {len(result.plan.changes)} call(s) on {len(changed)} "
                       f"resource(s): {', '.join(changed)}", soft_wrap=True)
+    if result.notification_settling:
+        console.print(
+            "Note: S3 takes up to about 5 minutes to apply a new or changed bucket notification. "
+            "A file uploaded before then may be stored but never loaded: `inventory failures` "
+            "lists such files and `inventory retry` loads them.", soft_wrap=True)
 
 
 def print_status(console: Console, status: StackStatus) -> None:
@@ -78,6 +84,10 @@ def print_status(console: Console, status: StackStatus) -> None:
     for r in status.resources:
         table.add_row(r.resource, r.name, f"[{styles[r.state]}]{r.state}[/]", r.detail)
     console.print(table)
+    if not status.dashboard:
+        console.print("Dashboard: off (provisioned with --no-dashboard)")
+    for leftover in status.leftovers:
+        console.print(f"Left from before, provision removes it: {leftover}", soft_wrap=True)
 
 
 def provision_command(
@@ -88,13 +98,19 @@ def provision_command(
              "(default: keep the stack's current value; 0 for a new stack).")] = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Show the plan of API calls and change nothing.")] = False,
+    dashboard: Annotated[bool | None, typer.Option(
+        "--dashboard/--no-dashboard",
+        help="With or without the public dashboard (identity pool, its role, the dashboard "
+             "bucket). --no-dashboard suits accounts that block public bucket policies and "
+             "endpoints without Cognito identity pools; it removes a dashboard made before. "
+             "Default: keep the stack's choice (a dashboard for a new stack).")] = None,
 ) -> None:
     """Create the whole pipeline, or bring an existing stack back to the right state."""
     from inventory_cli.stack.provision import provision
 
     app_ctx = app_context(ctx)
     result = provision(app_ctx.aws(), threshold=low_stock_threshold, dry_run=dry_run,
-                       console=app_ctx.err)
+                       console=app_ctx.err, dashboard=dashboard)
     console = app_ctx.console
     if dry_run:
         if result.plan.is_empty:

@@ -36,3 +36,23 @@ def deployed_threshold(aws: Aws) -> int | None:
         return int(value)
     except ValueError:
         return 0  # a hand-edited, unparsable value: the checker's own default
+
+
+def deployed_dashboard(aws: Aws) -> bool | None:
+    """Whether the stack has (or should have) its dashboard; None if there is no table yet.
+
+    A stack provisioned with --no-dashboard carries the tag `inventory:dashboard=off` on its
+    inventory table; a table without it (every stack before that option) has a dashboard.
+    """
+    from inventory_cli.stack.compare import tag_dict
+    from inventory_cli.stack.resources import DASHBOARD_OFF, DASHBOARD_TAG
+
+    ddb = aws.client("dynamodb")
+    try:
+        arn = ddb.describe_table(TableName=aws.names.table)["Table"]["TableArn"]
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise
+    tags = tag_dict(ddb.list_tags_of_resource(ResourceArn=arn).get("Tags", []))
+    return tags.get(DASHBOARD_TAG) != DASHBOARD_OFF

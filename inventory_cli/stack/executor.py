@@ -1,10 +1,11 @@
 """The executor: runs a plan step by step, with progress, and the retries real AWS needs.
 
-A freshly created or changed IAM role is not usable by Lambda for several seconds (IAM is
-eventually consistent): CreateFunction then fails with "The role defined for the function cannot
-be assumed by Lambda", and a stream mapping with "Cannot access stream ... ensure the role can
-perform ...". Those calls are retried with capped exponential backoff for about 150 seconds in
-total, as chalice does; `sleep` is a parameter so tests take no time.
+Real AWS answers some calls with an error that only means "not yet" (a role not yet assumable,
+a permission not yet visible to S3, backups still being enabled). Which errors those are, for
+which call, is kept in one table, `inventory_cli.stack.transient`; the executor consults it for
+every APICall, retries with capped backoff while the answer matches, says in the progress that
+it is waiting and why, and gives up once the rule's bound is spent. `sleep` is a parameter so
+tests take no time.
 """
 
 from __future__ import annotations
@@ -22,51 +23,44 @@ from inventory_cli.aws import error_code
 from inventory_cli.stack.compare import is_not_found
 from inventory_cli.stack.errors import StepFailed
 from inventory_cli.stack.instructions import APICall, EmptyBucket, Plan, Step, Wait, resolve
+from inventory_cli.stack.resources import DASHBOARD_RESOURCE_IDS
+from inventory_cli.stack.transient import TRANSIENT, TransientRule
 
 ClientFactory = Callable[[str], Any]
 BeforeStep = Callable[[int, Step], None]
+TransientTable = Mapping[tuple[str, str], TransientRule]
 
-# Messages of InvalidParameterValueException that mean "the role has not propagated yet".
-ROLE_NOT_READY_MESSAGES = (
-    "cannot be assumed by Lambda",
-    "Please ensure the role can perform",
-    "execution role does not have permissions",
-)
-
-
-def backoff_delays(total: float = 150.0, first: float = 1.0,
-                   cap: float = 15.0) -> tuple[float, ...]:
-    """Delays doubling from `first` up to `cap`, adding up to at most `total` seconds."""
-    delays: list[float] = []
-    delay = first
-    while sum(delays) + delay <= total:
-        delays.append(delay)
-        delay = min(delay * 2, cap)
-    return tuple(delays)
-
-
-ROLE_RETRY_DELAYS = backoff_delays()
 # Waiters poll every 2 s for up to 5 minutes: Lambda and DynamoDB usually take seconds.
 WAITER_CONFIG = {"Delay": 2, "MaxAttempts": 150}
+
+
+class _GaveUp(Exception):
+    """A transient error outlasted its rule's bound (carries the last AWS answer)."""
+
+    def __init__(self, error: ClientError, rule: TransientRule, waited: float) -> None:
+        super().__init__(str(error))
+        self.error, self.rule, self.waited = error, rule, waited
 
 
 @dataclass
 class ExecutionReport:
     applied: list[APICall | EmptyBucket] = field(default_factory=list)
     variables: dict[str, Any] = field(default_factory=dict)
-    role_retries: int = 0
+    # Transient answers retried, and the seconds slept waiting for them.
+    retries: int = 0
+    waited_s: float = 0.0
 
 
 class Executor:
     def __init__(self, client: ClientFactory, *, console: Console,
                  sleep: Callable[[float], None] = time.sleep,
-                 role_retry_delays: tuple[float, ...] = ROLE_RETRY_DELAYS,
+                 transient: TransientTable = TRANSIENT,
                  waiter_config: Mapping[str, int] | None = None,
                  before_step: BeforeStep | None = None) -> None:
         self._client = client
         self._console = console
         self._sleep = sleep
-        self._delays = role_retry_delays
+        self._transient = transient
         self._waiter_config = dict(waiter_config or WAITER_CONFIG)
         # Called with (index, step) before each step: progress hooks, and fault injection in tests.
         self._before_step = before_step
@@ -83,21 +77,28 @@ class Executor:
                 if self._before_step is not None:
                     self._before_step(index, step)
                 try:
-                    self._run(step, report)
+                    self._run(step, report, progress.console)
+                except _GaveUp as exc:
+                    raise StepFailed(
+                        f"step {index + 1} of {total} failed ({step.summary}): "
+                        f"{_reason(exc.error)} (still failing after waiting {exc.waited:g} s "
+                        f"for it to pass: {exc.rule.why})",
+                        hint="AWS usually settles within that time: run the same command again "
+                             f"to continue; {exc.rule.if_it_persists}"
+                    ) from exc.error
                 except (ClientError, WaiterError) as exc:
                     raise StepFailed(
                         f"step {index + 1} of {total} failed ({step.summary}): {_reason(exc)}",
-                        hint="the steps before it were applied; fix the cause and run the same "
-                             "command again to continue") from exc
+                        hint=_hint(step, exc)) from exc
                 if not isinstance(step, Wait):
                     report.applied.append(step)
                     progress.console.print(f"  [green]✓[/] {step.summary}")
                 progress.advance(task)
         return report
 
-    def _run(self, step: Step, report: ExecutionReport) -> None:
+    def _run(self, step: Step, report: ExecutionReport, console: Console) -> None:
         if isinstance(step, APICall):
-            self._call(step, report)
+            self._call(step, report, console)
         elif isinstance(step, Wait):
             params = resolve(dict(step.params), report.variables)
             waiter = self._client(step.service).get_waiter(step.waiter)
@@ -105,25 +106,46 @@ class Executor:
         else:
             empty_bucket(self._client("s3"), step.bucket)
 
-    def _call(self, step: APICall, report: ExecutionReport) -> None:
+    def _call(self, step: APICall, report: ExecutionReport, console: Console) -> None:
         params = resolve(dict(step.params), report.variables)
         method = getattr(self._client(step.service), step.method)
-        delays = iter(self._delays if step.retry_while_role_propagates else ())
+        rule = self._rule(step, report)
+        delays = iter(rule.delays if rule is not None else ())
+        waited = 0.0
         while True:
             try:
                 response = method(**params)
                 break
             except ClientError as exc:
-                delay = next(delays, None)
-                if delay is None or not _role_not_ready(exc):
+                if rule is None or not rule.matches(error_code(exc), _message(exc)):
                     raise
-                report.role_retries += 1
+                delay = next(delays, None)
+                if delay is None:
+                    raise _GaveUp(exc, rule, waited) from exc
+                report.retries += 1
+                console.print(f"  [yellow]…[/] waiting {delay:g} s before retrying "
+                              f"{step.summary}: {rule.why} ({error_code(exc)})",
+                              soft_wrap=True)
                 self._sleep(delay)
+                waited += delay
+                report.waited_s += delay
         for name, path in step.outputs:
             value: Any = response
             for key in path:
                 value = value[key]
             report.variables[name] = value
+
+    def _rule(self, step: APICall, report: ExecutionReport) -> TransientRule | None:
+        """The transient-error rule that applies to `step` in this run, if any."""
+        rule = self._transient.get((step.service, step.method))
+        if rule is None or rule.only_after is None:
+            return rule
+        after = rule.only_after
+        ran_before = any(isinstance(done, APICall) and done.service == after.service
+                         and done.method == after.method
+                         and done.params.get(after.same) == step.params.get(after.same)
+                         for done in report.applied)
+        return rule if ran_before else None
 
 
 def empty_bucket(s3: Any, bucket: str) -> int:
@@ -152,14 +174,34 @@ def empty_bucket(s3: Any, bucket: str) -> int:
         deleted += len(entries)
 
 
-def _role_not_ready(exc: ClientError) -> bool:
-    message = str(exc.response.get("Error", {}).get("Message", ""))
-    return error_code(exc) == "InvalidParameterValueException" and any(
-        text in message for text in ROLE_NOT_READY_MESSAGES)
+def _message(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Message", ""))
 
 
 def _reason(exc: ClientError | WaiterError) -> str:
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
-        return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".rstrip(": ")
+        message = str(err.get("Message", ""))
+        if message.lstrip().startswith("<"):  # an endpoint's HTML error page, not an AWS answer
+            message = f"the endpoint answered HTTP {_status(exc)} with an HTML page"
+        return f"{err.get('Code', 'Error')}: {message}".rstrip(": ")
     return str(exc)
+
+
+# Answers of an endpoint that lacks an API (LocalStack's free edition and a plain moto server
+# have no Cognito identity pool roles).
+_UNSUPPORTED_CODES = {"NotImplemented", "NotImplementedException", "UnknownOperationException",
+                      "InternalFailure", "InternalError", "500", "501"}
+
+
+def _hint(step: Step, exc: ClientError | WaiterError) -> str:
+    if (step.resource in DASHBOARD_RESOURCE_IDS and isinstance(exc, ClientError)
+            and (error_code(exc) in _UNSUPPORTED_CODES or _status(exc) >= 500)):
+        return ("this endpoint does not seem to support the dashboard's Cognito identity pool: "
+                "provision without the dashboard, `inventory provision --no-dashboard`")
+    return ("the steps before it were applied; fix the cause and run the same command again "
+            "to continue")
+
+
+def _status(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)

@@ -76,8 +76,8 @@ class APICall:
     `resource` is the id of the resource it belongs to (see `resources.RESOURCE_IDS`);
     `creates` marks the call that brings a missing resource into existence (status reports that
     resource as missing rather than drifted); `outputs` maps variable names to key paths in the
-    response; `retry_while_role_propagates` marks calls that real AWS rejects for a while after a
-    role was created or changed.
+    response. Which errors of a call are transient is not the call's business: see
+    `inventory_cli.stack.transient`.
     """
 
     resource: str
@@ -87,7 +87,6 @@ class APICall:
     summary: str
     creates: bool = False
     outputs: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    retry_while_role_propagates: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))

@@ -51,6 +51,9 @@ class DesiredStack:
     assets: tuple[Asset, ...]
     # Written into the dashboard's config.json; set only for an emulator.
     endpoint: str | None = None
+    # False: no identity pool, dashboard role or bucket (--no-dashboard; endpoints without
+    # Cognito identity pools, accounts that block public bucket policies).
+    dashboard: bool = True
 
 
 class StackPlanner:
@@ -92,15 +95,28 @@ class StackPlanner:
                           if m.function == self.names.check_function)
         steps += self._stream_mapping(check_mapping, check_exists, stream_arn)
 
+        if self.desired.dashboard:
+            steps += self._dashboard(bucket_specs["dashboard-bucket"])
+        else:
+            steps += self._dashboard_leftovers()
+        return Plan(tuple(steps))
+
+    def _dashboard(self, bucket: r.BucketSpec) -> list[Step]:
         pool_steps, pool_id = self._identity_pool()
-        steps += pool_steps
+        steps = pool_steps
         steps += self._role(r.dashboard_role(self.names, pool_id))
         steps += self._identity_pool_roles(pool_id)
-
-        dashboard_steps, dashboard_exists = self._bucket(bucket_specs["dashboard-bucket"])
+        dashboard_steps, dashboard_exists = self._bucket(bucket)
         steps += dashboard_steps
         steps += self._dashboard_files(dashboard_exists, pool_id)
-        return Plan(tuple(steps))
+        return steps
+
+    def _dashboard_leftovers(self) -> list[Step]:
+        """Deletes a dashboard left from before the stack was switched to --no-dashboard: an
+        identity pool that hands out read access to the table should not outlive its page."""
+        from inventory_cli.stack.teardown import TeardownPlanner  # teardown imports this module
+
+        return TeardownPlanner(self._client, self.names).dashboard_steps()
 
     def _owned_or_fail(self, resource: str, name: str, tags: dict[str, str]) -> bool:
         """True if tagged with this stack, False if untagged; a resource of another stack stops
@@ -345,7 +361,8 @@ class StackPlanner:
                 raise
             create = APICall("table", "dynamodb", "create_table",
                              {**definition,
-                              "Tags": [{"Key": k, "Value": v} for k, v in self._tags.items()]},
+                              "Tags": [{"Key": k, "Value": v}
+                                       for k, v in self._table_tags().items()]},
                              f"create table {name} with a stream", creates=True,
                              outputs=(("stream_arn", ("TableDescription", "LatestStreamArn")),))
             return [create, wait, enable_pitr], stream_ref
@@ -359,6 +376,7 @@ class StackPlanner:
                                     "Tags": [{"Key": k, "Value": v}
                                              for k, v in self._tags.items()]},
                                    f"tag table {name}"))
+        updates += self._dashboard_marker(table["TableArn"], tags)
         keys = sorted((k["AttributeName"], k["KeyType"]) for k in table["KeySchema"])
         if keys != sorted((k["AttributeName"], k["KeyType"]) for k in definition["KeySchema"]):
             raise ResourceConflict(
@@ -396,6 +414,26 @@ class StackPlanner:
         if updates and table.get("TableStatus") != "ACTIVE":
             updates.insert(0, wait)
         return updates, stream
+
+    def _table_tags(self) -> dict[str, str]:
+        if self.desired.dashboard:
+            return dict(self._tags)
+        return {**self._tags, r.DASHBOARD_TAG: r.DASHBOARD_OFF}
+
+    def _dashboard_marker(self, arn: str, tags: dict[str, str]) -> list[Step]:
+        """Tag or untag the table so later runs know whether the stack has a dashboard."""
+        name = self.names.table
+        marked = tags.get(r.DASHBOARD_TAG) == r.DASHBOARD_OFF
+        if not self.desired.dashboard and not marked:
+            return [APICall("table", "dynamodb", "tag_resource",
+                            {"ResourceArn": arn, "Tags": [{"Key": r.DASHBOARD_TAG,
+                                                           "Value": r.DASHBOARD_OFF}]},
+                            f"mark table {name}: this stack has no dashboard")]
+        if self.desired.dashboard and r.DASHBOARD_TAG in tags:
+            return [APICall("table", "dynamodb", "untag_resource",
+                            {"ResourceArn": arn, "TagKeys": [r.DASHBOARD_TAG]},
+                            f"mark table {name}: this stack has a dashboard")]
+        return []
 
     def _aux_table(self, spec: r.TableSpec) -> list[Step]:
         ddb = self._client("dynamodb")
@@ -503,7 +541,7 @@ class StackPlanner:
                              {"FunctionName": name, "Code": {"ZipFile": self.desired.code.data},
                               "Tags": dict(self._tags), **configuration},
                              f"create function {name} ({len(self.desired.code.data)} byte zip)",
-                             creates=True, retry_while_role_propagates=True)
+                             creates=True)
             return [create, active], False
 
         config = current["Configuration"]
@@ -517,8 +555,7 @@ class StackPlanner:
         if changed:
             steps += [APICall(res, "lambda", "update_function_configuration",
                               {"FunctionName": name, **configuration},
-                              f"update {', '.join(changed)} of function {name}",
-                              retry_while_role_propagates=True), updated]
+                              f"update {', '.join(changed)} of function {name}"), updated]
         if steps:
             # Lambda refuses updates while the function is still being created or updated.
             if config.get("State") != "Active":
@@ -571,7 +608,7 @@ class StackPlanner:
         put = APICall("load-failure-destination", "lambda", "put_function_event_invoke_config",
                       desired, f"keep failed loads of {function} in "
                       f"{self.names.failures_bucket} after {r.LOAD_MAX_RETRY_ATTEMPTS} retries",
-                      creates=True, retry_while_role_propagates=True)
+                      creates=True)
         if not function_exists:
             return [put]
         try:
@@ -593,8 +630,7 @@ class StackPlanner:
                         "delete_function_event_invoke_config", {"FunctionName": function},
                         f"remove the drifted {', '.join(differs)} of {function}'s "
                         "asynchronous invocations"),
-                APICall(put.resource, put.service, put.method, put.params, put.summary,
-                        retry_while_role_propagates=True)]
+                APICall(put.resource, put.service, put.method, put.params, put.summary)]
 
     def _stream_mapping(self, spec: r.MappingSpec, function_exists: bool,
                         stream_arn: str | Ref) -> list[Step]:
@@ -606,7 +642,7 @@ class StackPlanner:
                           "StartingPosition": r.MAPPING_STARTING_POSITION, "Enabled": True,
                           **settings},
                          f"feed the stream of table {self.names.table} to {function}",
-                         creates=True, retry_while_role_propagates=True)
+                         creates=True)
         if not function_exists:
             return [create]
         # Listed by function only (not by stream too): that also finds mappings left from an
@@ -638,16 +674,14 @@ class StackPlanner:
                                  {"UUID": keep["UUID"]},
                                  f"delete the mapping {keep['UUID']} (wrong starting position)"))
             return [*steps, APICall(create.resource, create.service, create.method,
-                                    create.params, create.summary,
-                                    retry_while_role_propagates=True)]
+                                    create.params, create.summary)]
         if keep.get("State") not in _ENABLED_MAPPING_STATES:
             differs.append("State")
         if differs:
             steps.append(APICall(res, "lambda", "update_event_source_mapping",
                                  {"UUID": keep["UUID"], "FunctionName": function,
                                   "Enabled": True, **settings},
-                                 f"reset {', '.join(differs)} of the mapping to {function}",
-                                 retry_while_role_propagates=True))
+                                 f"reset {', '.join(differs)} of the mapping to {function}"))
         return steps
 
     # ---- Cognito --------------------------------------------------------------------------

@@ -99,6 +99,21 @@ RESOURCE_IDS: tuple[str, ...] = (
 )
 
 
+# The public dashboard's resources: absent from a stack provisioned with --no-dashboard.
+DASHBOARD_RESOURCE_IDS: frozenset[str] = frozenset({
+    "identity-pool", "dashboard-role", "identity-pool-roles", "dashboard-bucket",
+    "dashboard-files"})
+# How a stack remembers it has no dashboard (there is no local state): this tag on the inventory
+# table, read back by `deployed.deployed_dashboard` like the threshold is read from the checker.
+DASHBOARD_TAG = "inventory:dashboard"
+DASHBOARD_OFF = "off"
+
+
+def status_resource_ids(*, dashboard: bool) -> tuple[str, ...]:
+    """The resources a stack should have, in status order."""
+    return tuple(rid for rid in RESOURCE_IDS if dashboard or rid not in DASHBOARD_RESOURCE_IDS)
+
+
 def resource_names(names: StackNames) -> dict[str, str]:
     """The AWS name shown for each resource id."""
     return {
@@ -422,20 +437,23 @@ def check_function(names: StackNames, threshold: int) -> FunctionSpec:
     )
 
 
-# S3 suffix filters are case-sensitive and the loader takes `.csv` in any letter case: the two
-# spellings files really carry get a rule each (rules may not overlap, and these two do not).
-# `inventory upload` refuses other spellings (`.Csv`), which S3 would never announce.
+# The loader is notified of EVERY object created in the uploads bucket, with no key filter.
+# S3 refuses overlapping suffix rules in one configuration and its documentation does not say
+# whether `.csv` and `.CSV` count as overlapping; one unfiltered rule cannot overlap, and it
+# also delivers `.Csv`. The loader decides what it loads (`inventory_csv.is_inventory_key`:
+# `.csv` in any letter case, never under `reports/`) and skips the rest before reading it, so a
+# report it writes costs one short invocation that reads nothing and needs no permission.
+# Kept for `inventory upload`, which checks file names against it.
 NOTIFIED_SUFFIXES = (".csv", ".CSV")
 
 
 def notification_configuration(names: StackNames) -> dict[str, Any]:
     return {
         "LambdaFunctionConfigurations": [{
-            "Id": NOTIFICATION_ID if suffix == ".csv" else f"{NOTIFICATION_ID}-upper-case",
+            "Id": NOTIFICATION_ID,
             "LambdaFunctionArn": function_arn(names, names.load_function),
             "Events": ["s3:ObjectCreated:*"],
-            "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": suffix}]}},
-        } for suffix in NOTIFIED_SUFFIXES],
+        }],
     }
 
 

@@ -16,7 +16,11 @@ from inventory_cli.config import StackNames
 from inventory_cli.stack.instructions import APICall
 from inventory_cli.stack.packaging import LambdaZip
 from inventory_cli.stack.provision import desired_stack, plan_provision
-from inventory_cli.stack.resources import RESOURCE_IDS, resource_names
+from inventory_cli.stack.resources import (
+    DASHBOARD_RESOURCE_IDS,
+    resource_names,
+    status_resource_ids,
+)
 
 State = Literal["ok", "missing", "drifted"]
 
@@ -36,10 +40,14 @@ class ResourceStatus:
 class StackStatus:
     names: StackNames
     resources: tuple[ResourceStatus, ...]
+    # False: provisioned with --no-dashboard (its resources are then not listed).
+    dashboard: bool = True
+    # What provision would delete: a dashboard left from before it was turned off.
+    leftovers: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
-        return all(r.state == "ok" for r in self.resources)
+        return all(r.state == "ok" for r in self.resources) and not self.leftovers
 
     @property
     def exists(self) -> bool:
@@ -54,7 +62,8 @@ def stack_status(aws: Aws, *, code: LambdaZip | None = None) -> StackStatus:
     plan = plan_provision(aws, desired)
     names = resource_names(desired.names)
     result = []
-    for resource in RESOURCE_IDS:
+    listed = status_resource_ids(dashboard=desired.dashboard)
+    for resource in listed:
         steps = [s for s in plan.changes if s.resource == resource]
         state: State = "ok"
         if any(isinstance(s, APICall) and s.creates for s in steps):
@@ -64,4 +73,7 @@ def stack_status(aws: Aws, *, code: LambdaZip | None = None) -> StackStatus:
         detail = {"ok": "", "missing": "not found",
                   "drifted": "; ".join(s.summary for s in steps)}[state]
         result.append(ResourceStatus(resource, names[resource], state, detail))
-    return StackStatus(desired.names, tuple(result))
+    leftovers = () if desired.dashboard else tuple(
+        s.summary for s in plan.changes if s.resource in DASHBOARD_RESOURCE_IDS)
+    return StackStatus(desired.names, tuple(result), dashboard=desired.dashboard,
+                       leftovers=leftovers)

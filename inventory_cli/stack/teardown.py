@@ -69,6 +69,12 @@ class TeardownPlanner:
             steps += self._log_group(resource, group)
         return TeardownPlan(Plan(tuple(steps)), tuple(self._skipped))
 
+    def dashboard_steps(self) -> list[Step]:
+        """Only the dashboard's resources (provision turns a dashboard off with these)."""
+        n = self.names
+        return [*self._bucket("dashboard-bucket", n.dashboard_bucket), *self._identity_pools(),
+                *self._role("dashboard-role", n.dashboard_role)]
+
     def _ours(self, kind: str, name: str, tags: dict[str, str], *,
               untagged_is_ours: bool = False) -> bool:
         owner = tags.get(STACK_TAG)

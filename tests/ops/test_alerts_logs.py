@@ -126,13 +126,17 @@ def test_logs_of_an_unknown_function_is_a_usage_error(aws: Aws) -> None:
 
 def test_follow_prints_new_lines_until_ctrl_c(aws: Aws, stack: StackNames,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    put_log_lines(aws, stack.load_log_group, [(NOW - timedelta(seconds=30), "first\n")])
+    # Following looks back a minute from the real clock: this test's "now" must be fresh, not
+    # the module's (imported maybe a minute ago on a busy machine).
+    now = datetime.now(UTC).replace(microsecond=0)
+    monkeypatch.setattr(logs_core, "utc_now", lambda: now)
+    put_log_lines(aws, stack.load_log_group, [(now - timedelta(seconds=30), "first\n")])
     sleeps: list[float] = []
 
     def sleep(seconds: float) -> None:
         sleeps.append(seconds)
         if len(sleeps) == 1:
-            put_log_lines(aws, stack.load_log_group, [(NOW - timedelta(seconds=5), "second\n")])
+            put_log_lines(aws, stack.load_log_group, [(now - timedelta(seconds=5), "second\n")])
         elif len(sleeps) == 3:
             raise KeyboardInterrupt
 
@@ -140,6 +144,6 @@ def test_follow_prints_new_lines_until_ctrl_c(aws: Aws, stack: StackNames,
     result = invoke(aws, "logs", "load", "--follow")
     assert result.exit_code == 0
     # Each poll looks back a minute; lines already shown are not shown again.
-    assert result.stdout == (f"{stamp(NOW - timedelta(seconds=30))} load  first\n"
-                             f"{stamp(NOW - timedelta(seconds=5))} load  second\n")
+    assert result.stdout == (f"{stamp(now - timedelta(seconds=30))} load  first\n"
+                             f"{stamp(now - timedelta(seconds=5))} load  second\n")
     assert sleeps == [2.0, 2.0, 2.0]

@@ -1,4 +1,5 @@
-"""What real AWS does and moto does not: role propagation delay, AddPermission before notify."""
+"""What real AWS does and moto does not: AddPermission before notify, functions Active before an
+update. (Transient answers and their retries: test_stack_transient.py.)"""
 
 from __future__ import annotations
 
@@ -8,72 +9,9 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from botocore.stub import Stubber
-from rich.console import Console
 
 from inventory_cli.aws import Aws
-from inventory_cli.stack.errors import StepFailed
-from inventory_cli.stack.executor import ROLE_RETRY_DELAYS, Executor, backoff_delays
-from inventory_cli.stack.instructions import APICall, Plan
 from inventory_cli.stack.provision import provision
-
-ROLE_NOT_READY = "The role defined for the function cannot be assumed by Lambda."
-CREATE = APICall("load-function", "lambda", "create_function",
-                 {"FunctionName": "f", "Role": "arn:aws:iam::123456789012:role/r",
-                  "Code": {"ZipFile": b"zip"}},
-                 "create function f", creates=True, retry_while_role_propagates=True)
-
-
-def _stubbed_lambda() -> tuple[Any, Stubber]:
-    client = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x",
-                                   region_name="us-east-1").client("lambda")
-    return client, Stubber(client)
-
-
-def _executor(client: Any, sleeps: list[float]) -> Executor:
-    return Executor(lambda service: client, console=Console(quiet=True), sleep=sleeps.append)
-
-
-def test_role_not_yet_assumable_is_retried_then_succeeds() -> None:
-    client, stub = _stubbed_lambda()
-    for _ in range(3):
-        stub.add_client_error("create_function", "InvalidParameterValueException", ROLE_NOT_READY,
-                              400)
-    stub.add_response("create_function", {"FunctionName": "f"})
-    sleeps: list[float] = []
-    with stub:
-        report = _executor(client, sleeps).execute(Plan((CREATE,)))
-    stub.assert_no_pending_responses()
-    assert sleeps == [1.0, 2.0, 4.0]
-    assert report.role_retries == 3
-    assert report.applied == [CREATE]
-
-
-def test_role_retries_are_bounded_to_about_150_seconds() -> None:
-    client, stub = _stubbed_lambda()
-    for _ in range(len(ROLE_RETRY_DELAYS) + 1):
-        stub.add_client_error("create_function", "InvalidParameterValueException", ROLE_NOT_READY,
-                              400)
-    sleeps: list[float] = []
-    with stub, pytest.raises(StepFailed, match="cannot be assumed by Lambda"):
-        _executor(client, sleeps).execute(Plan((CREATE,)))
-    stub.assert_no_pending_responses()
-    assert 140 <= sum(sleeps) <= 150
-    assert max(sleeps) == 15.0
-    assert backoff_delays(total=10, first=1, cap=4) == (1, 2, 4)
-
-
-def test_other_errors_are_not_retried() -> None:
-    client, stub = _stubbed_lambda()
-    stub.add_client_error("create_function", "InvalidParameterValueException",
-                          "Unzipped size must be smaller than 262144000 bytes", 400)
-    sleeps: list[float] = []
-    with stub, pytest.raises(StepFailed) as failed:
-        _executor(client, sleeps).execute(Plan((CREATE,)))
-    assert sleeps == []
-    assert failed.value.message == (
-        "step 1 of 1 failed (create function f): InvalidParameterValueException: "
-        "Unzipped size must be smaller than 262144000 bytes")
 
 
 def _aws_like_notification_check(session: boto3.session.Session) -> list[str]:
