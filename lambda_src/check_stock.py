@@ -4,24 +4,32 @@ Triggered by the inventory table's stream (NEW_AND_OLD_IMAGES) through an event 
 with `ReportBatchItemFailures`. An item alerts when its count goes from above the threshold (or
 from not existing) to at or below it; staying low, a restock or a REMOVE says nothing.
 
-One SNS message per store per invocation lists that store's items, so a subscriber gets one mail
-per store however many items ran out, and can filter on the message attribute `store`. A failed
-publish fails only the records of that message (`batchItemFailures`); the rest of the batch is
-done. Every alert sent is logged as one JSON line, which `inventory alerts` reads back.
+Each alert is sent exactly once, however often its stream record arrives (Lambda's retries, a
+bisected batch, a replay by `inventory retry`, two invocations at once): before publishing, the
+invocation claims the alert in the alert log (`alert_log.py`, table `ALERT_LOG_TABLE`); an alert
+already sent is skipped, one claimed by another live invocation is retried later.
+
+One SNS message per store per invocation lists that store's items this invocation claimed, so a
+subscriber gets one mail per store however many items ran out, and can filter on the message
+attribute `store`. A failed publish releases the claims of that message and fails only its
+records (`batchItemFailures`); the rest of the batch is done. Every alert sent is logged as one
+JSON line and recorded as `sent` (with its MessageId) in the alert log.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lambda_src.alert_log import AlertKey, AlertLog, Claim
 from lambda_src.aws_clients import client
 
 Log = Callable[[str], None]
@@ -32,6 +40,8 @@ MAX_SUBJECT = 99
 # SNS messages are at most 256 KiB including attributes; a store with thousands of items running
 # out in one batch is split into several messages below that.
 MAX_MESSAGE_BYTES = 200_000
+# How long claims last when the caller gives no deadline (tests, direct calls).
+DEFAULT_CLAIM_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,12 @@ class LowStock:
     item: str
     count: Decimal
     sequence_number: str
+    # The stream record's eventID: with the store, the alert's identity in the alert log.
+    event_id: str = ""
+
+    @property
+    def key(self) -> AlertKey:
+        return AlertKey(self.store, self.event_id or self.sequence_number)
 
 
 class RecordError(ValueError):
@@ -94,7 +110,8 @@ def low_stock_in_record(record: Mapping[str, Any], threshold: int) -> LowStock |
     if old_count is not None and old_count <= threshold:
         return None  # it was already low: alerted when it dropped
     return LowStock(store=_string(new_image, "Store"), item=_string(new_image, "Item"),
-                    count=new_count, sequence_number=str(change.get("SequenceNumber", "")))
+                    count=new_count, sequence_number=str(change.get("SequenceNumber", "")),
+                    event_id=str(record.get("eventID") or ""))
 
 
 def low_stock_by_store(records: Iterable[Mapping[str, Any]], threshold: int, *,
@@ -151,39 +168,121 @@ def alert_messages(alerts: list[LowStock], threshold: int) -> list[tuple[str, li
     return messages
 
 
-def publish_alerts(by_store: Mapping[str, list[LowStock]], *, sns: Any, topic_arn: str,
-                   threshold: int, log: Log) -> list[str]:
-    """Publish one message per store; return the sequence numbers of alerts not sent."""
+@dataclass
+class Claimed:
+    """The alerts this invocation holds claims on, by store, and what it must retry."""
+
+    by_store: dict[str, list[LowStock]] = field(default_factory=dict)
+    expiry: dict[AlertKey, int] = field(default_factory=dict)
+    retry: list[str] = field(default_factory=list)
+
+
+def claim_alerts(by_store: Mapping[str, list[LowStock]], *, alert_log: AlertLog | None,
+                 threshold: int, claim_until: float, log: Log) -> Claimed:
+    """Claim every alert in the alert log. Alerts already sent are dropped; alerts another live
+    invocation holds are to be retried. If the log cannot be written at all, the claims taken so
+    far are released and the error is raised (the invocation fails and Lambda retries it)."""
+    claimed = Claimed()
+    try:
+        for store, alerts in by_store.items():
+            for alert in alerts:
+                if alert_log is None:  # a stack without an alert log: at least once
+                    claimed.by_store.setdefault(store, []).append(alert)
+                    continue
+                outcome, expires = alert_log.claim(alert.key, item=alert.item, count=alert.count,
+                                                   threshold=threshold, claim_until=claim_until)
+                if outcome is Claim.CLAIMED:
+                    claimed.by_store.setdefault(store, []).append(alert)
+                    claimed.expiry[alert.key] = expires
+                    continue
+                if outcome is Claim.BUSY:
+                    claimed.retry.append(alert.sequence_number)
+                log(json.dumps({"event": "alert_" + ("skipped" if outcome is Claim.ALREADY_SENT
+                                                     else "busy"),
+                                "store": store, "item": alert.item,
+                                "event_id": alert.key.event_id}, ensure_ascii=False))
+    except (ClientError, BotoCoreError) as exc:
+        _release_all(claimed, alert_log, f"claiming failed: {type(exc).__name__}: {exc}", log)
+        raise
+    return claimed
+
+
+def _release_all(claimed: Claimed, alert_log: AlertLog | None, error: str, log: Log) -> None:
+    if alert_log is None:
+        return
+    for alerts in claimed.by_store.values():
+        for alert in alerts:
+            try:
+                alert_log.release(alert.key, claim_expires=claimed.expiry[alert.key],
+                                  error=error)
+            except (ClientError, BotoCoreError) as exc:  # the claim then simply expires
+                log(json.dumps({"event": "alert_release_failed", "store": alert.store,
+                                "item": alert.item, "error": f"{type(exc).__name__}: {exc}"},
+                               ensure_ascii=False))
+
+
+def publish_alerts(claimed: Claimed, *, sns: Any, topic_arn: str, threshold: int,
+                   alert_log: AlertLog | None, log: Log) -> list[str]:
+    """Publish one message per store of the claimed alerts and record the outcome in the alert
+    log; return the sequence numbers of alerts not sent."""
     failed: list[str] = []
-    for store, alerts in by_store.items():
+    for store, alerts in claimed.by_store.items():
         for body, members in alert_messages(alerts, threshold):
             try:
                 response = sns.publish(
                     TopicArn=topic_arn, Subject=alert_subject(store), Message=body,
                     MessageAttributes={"store": {"DataType": "String", "StringValue": store}})
             except (ClientError, BotoCoreError) as exc:
+                error = f"{type(exc).__name__}: {exc}"
                 log(json.dumps({"event": "alert_failed", "store": store,
-                                "items": [a.item for a in members],
-                                "error": f"{type(exc).__name__}: {exc}"}, ensure_ascii=False))
+                                "items": [a.item for a in members], "error": error},
+                               ensure_ascii=False))
+                _release_all(Claimed(by_store={store: members}, expiry=claimed.expiry),
+                             alert_log, error, log)
                 failed.extend(a.sequence_number for a in members)
                 continue
+            message_id = str(response.get("MessageId", ""))
             for alert in members:
+                _mark_sent(alert, alert_log, message_id, log)
                 log(json.dumps({"event": "alert_sent", "store": store, "item": alert.item,
                                 "count": _number(alert.count), "threshold": threshold,
-                                "message_id": response.get("MessageId")}, ensure_ascii=False))
+                                "message_id": message_id}, ensure_ascii=False))
     return failed
 
 
+def _mark_sent(alert: LowStock, alert_log: AlertLog | None, message_id: str, log: Log) -> None:
+    if alert_log is None:
+        return
+    try:
+        alert_log.mark_sent(alert.key, message_id=message_id)
+    except (ClientError, BotoCoreError) as exc:
+        # The message is out; failing the record would publish it again once the claim
+        # expires. The record stays in_progress and says so to whoever reads the log.
+        log(json.dumps({"event": "alert_state_unsaved", "store": alert.store,
+                        "item": alert.item, "message_id": message_id,
+                        "error": f"{type(exc).__name__}: {exc}"}, ensure_ascii=False))
+
+
 def handle_event(event: Mapping[str, Any], *, sns: Any, topic_arn: str, threshold: int,
+                 alert_log: AlertLog | None = None, claim_until: float | None = None,
                  log: Log = print) -> dict[str, Any]:
+    """`claim_until`: when this invocation's claims expire (epoch s; default in a minute)."""
     by_store = low_stock_by_store(event.get("Records") or [], threshold, log=log)
-    failed = publish_alerts(by_store, sns=sns, topic_arn=topic_arn, threshold=threshold, log=log)
+    claimed = claim_alerts(by_store, alert_log=alert_log, threshold=threshold,
+                           claim_until=claim_until or time.time() + DEFAULT_CLAIM_S, log=log)
+    failed = claimed.retry + publish_alerts(claimed, sns=sns, topic_arn=topic_arn,
+                                            threshold=threshold, alert_log=alert_log, log=log)
     return {"batchItemFailures": [{"itemIdentifier": number} for number in failed]}
 
 
 def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    table = os.environ.get("ALERT_LOG_TABLE", "").strip()
+    alert_log = AlertLog(client("dynamodb"), table) if table else None
+    # The claims expire when this invocation is over for sure (powertools does the same).
+    claim_until = time.time() + context.get_remaining_time_in_millis() / 1000 + 1
     return handle_event(event, sns=client("sns"), topic_arn=os.environ["ALERT_TOPIC_ARN"],
-                        threshold=threshold_from_env(os.environ), log=_log)
+                        threshold=threshold_from_env(os.environ), alert_log=alert_log,
+                        claim_until=claim_until, log=_log)
 
 
 def _number(value: Decimal) -> int | float:

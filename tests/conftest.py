@@ -75,7 +75,7 @@ class RecordedInvocations:
         self.events: list[tuple[str, str]] = []
         self.stream_records: list[tuple[str, int]] = []
 
-    def submit_event(self, spec: Any, event_json: str) -> None:
+    def submit_event(self, spec: Any, event_json: str, config: Any = None) -> None:
         self.events.append((spec.name, event_json))
 
     def submit_stream_records(self, spec: Any, mapping: Any, records: list[Any]) -> None:

@@ -1,16 +1,23 @@
 """How event sources reach a function: asynchronous events and stream batches.
 
 Like AWS, both are asynchronous to the caller (an S3 PUT or a DynamoDB write returns before the
-function runs):
+function runs), and both honour the function's error handling settings
+(docs/emulator-destinations.md):
 - Asynchronous events (S3 notifications, SNS, `InvocationType=Event`) run on a few concurrent
-  workers per function and are retried twice on error, as Lambda does for asynchronous invokes.
+  workers per function and are retried on error as the function's event invoke config says
+  (MaximumRetryAttempts 0-2, default 2; MaximumEventAgeInSeconds). An event that still fails
+  goes to the config's on-failure destination as Lambda's own invocation record.
 - Stream records (a DynamoDB stream event source mapping) are delivered in order, one batch at a
   time per mapping (a shard), up to the mapping's BatchSize. A failed batch is retried; with
-  `ReportBatchItemFailures`, from the lowest failed sequence number on (AWS's checkpoint rule).
-  After the mapping's MaximumRetryAttempts (bounded here even when AWS's default is "forever")
-  the records are dropped and the drop is logged.
+  `ReportBatchItemFailures`, from the lowest failed sequence number on (AWS's checkpoint rule);
+  with `BisectBatchOnFunctionError`, a batch whose invocation failed is split in two and each
+  half retried on its own (a split does not use up a retry). After the mapping's
+  MaximumRetryAttempts (bounded here even when AWS's default is "until the record expires") or
+  MaximumRecordAgeInSeconds, the records are discarded: sent to the mapping's on-failure
+  destination (for an S3 bucket with the whole batch as `payload`), or logged without one.
 
-This module knows nothing of moto and nothing of processes: it is handed an `invoke` callable.
+This module knows nothing of moto and nothing of processes: it is handed an `invoke` callable
+and a `FailureDestinations` that delivers records.
 """
 
 from __future__ import annotations
@@ -18,17 +25,20 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from inventory_cli.local.lambda_worker import FunctionSpec
 
 logger = logging.getLogger(__name__)
 
-# AWS retries a failed asynchronous invocation twice.
+# AWS retries a failed asynchronous invocation twice unless the event invoke config says less.
 ASYNC_RETRIES = 2
 # AWS's default for streams is to retry until the record expires (a day); locally that would
 # block the shard forever, so an unset or infinite MaximumRetryAttempts means this many.
@@ -36,6 +46,9 @@ DEFAULT_STREAM_RETRIES = 3
 
 
 class InvocationOutcome(Protocol):
+    @property
+    def request_id(self) -> str: ...
+
     @property
     def ok(self) -> bool: ...
 
@@ -45,6 +58,80 @@ class InvocationOutcome(Protocol):
 
 Invoke = Callable[[FunctionSpec, str], InvocationOutcome]
 Sleep = Callable[[float], None]
+Clock = Callable[[], float]
+
+
+class FailureDestinations(Protocol):
+    """Delivers an invocation record to an on-failure destination (an S3 bucket, SQS queue or
+    SNS topic ARN); `s3_key` is the object key AWS would use. Never raises: a record that cannot
+    be delivered is logged (AWS counts it in the DestinationDeliveryFailures metric)."""
+
+    def deliver(self, destination_arn: str, record: dict[str, Any], *, s3_key: str,
+                account_id: str, region: str) -> None: ...
+
+
+class NoDestinations:
+    def deliver(self, destination_arn: str, record: dict[str, Any], *, s3_key: str,
+                account_id: str, region: str) -> None:
+        logger.warning("no way to deliver to %s here; record dropped: %s", destination_arn,
+                       json.dumps(record)[:500])
+
+
+@dataclass(frozen=True)
+class AsyncConfig:
+    """A function's event invoke config (PutFunctionEventInvokeConfig), as far as it matters."""
+
+    max_retry_attempts: int = ASYNC_RETRIES
+    max_event_age_s: float | None = None
+    on_failure: str | None = None
+
+
+def _timestamp(epoch_s: float) -> str:
+    """Lambda's record timestamps: ISO 8601 UTC with milliseconds."""
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
+
+
+def _object_time(epoch_s: float) -> str:
+    """`YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS`: the dated part of AWS's destination object keys."""
+    moment = datetime.fromtimestamp(epoch_s, UTC)
+    return moment.strftime("%Y/%m/%d/%Y-%m-%dT%H.%M.%S")
+
+
+def async_record_key(function_name: str, epoch_s: float) -> str:
+    return f"aws/lambda/async/{function_name}/{_object_time(epoch_s)}-{uuid.uuid4()}"
+
+
+def stream_record_key(mapping_uuid: str, shard_id: str, epoch_s: float) -> str:
+    return f"aws/lambda/{mapping_uuid}/{shard_id}/{_object_time(epoch_s)}-{uuid.uuid4()}"
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except json.JSONDecodeError:
+        return text
+
+
+def _response_context(spec: FunctionSpec, outcome: InvocationOutcome) -> dict[str, Any]:
+    context: dict[str, Any] = {"statusCode": 200, "executedVersion": spec.version}
+    if not outcome.ok:
+        context["functionError"] = "Unhandled"
+    return context
+
+
+def async_failure_record(spec: FunctionSpec, event_json: str, outcome: InvocationOutcome, *,
+                         condition: str, invoke_count: int, now: float) -> dict[str, Any]:
+    """Lambda's invocation record for an asynchronous event that failed for good."""
+    return {
+        "version": "1.0", "timestamp": _timestamp(now),
+        "requestContext": {"requestId": outcome.request_id,
+                           "functionArn": f"{spec.arn}:{spec.version}",
+                           "condition": condition, "approximateInvokeCount": invoke_count},
+        "requestPayload": _json_or_text(event_json),
+        "responseContext": _response_context(spec, outcome),
+        "responsePayload": _json_or_text(outcome.payload),
+    }
 
 
 class Activity:
@@ -75,20 +162,26 @@ class Activity:
 
 
 class AsyncInvoker:
-    """Runs asynchronous events of each function on a small pool, retrying failures twice."""
+    """Runs asynchronous events of each function on a small pool; retries and destinations as
+    the function's event invoke config says."""
 
     def __init__(self, invoke: Invoke, activity: Activity, *, concurrency: int = 3,
-                 retry_delays_s: Sequence[float] = (1.0, 2.0), sleep: Sleep) -> None:
+                 retry_delays_s: Sequence[float] = (1.0, 2.0), sleep: Sleep,
+                 destinations: FailureDestinations | None = None,
+                 clock: Clock = time.time) -> None:
         self._invoke = invoke
         self._activity = activity
         self._concurrency = concurrency
         self._retry_delays = list(retry_delays_s)[:ASYNC_RETRIES]
         self._sleep = sleep
+        self._destinations = destinations or NoDestinations()
+        self._clock = clock
         self._executors: dict[str, ThreadPoolExecutor] = {}
         self._lock = threading.Lock()
         self._closed = False
 
-    def submit(self, spec: FunctionSpec, event_json: str) -> None:
+    def submit(self, spec: FunctionSpec, event_json: str,
+               config: AsyncConfig | None = None) -> None:
         with self._lock:
             if self._closed:
                 return
@@ -98,25 +191,55 @@ class AsyncInvoker:
                                               thread_name_prefix=f"lambda-async-{spec.name}")
                 self._executors[spec.arn] = executor
             self._activity.begin()
-            executor.submit(self._run, spec, event_json)
+            executor.submit(self._run, spec, event_json, config or AsyncConfig(),
+                            self._clock())
 
-    def _run(self, spec: FunctionSpec, event_json: str) -> None:
+    def _delay(self, retry: int) -> float:
+        if not self._retry_delays:
+            return 0.0
+        return self._retry_delays[min(retry, len(self._retry_delays)) - 1]
+
+    def _run(self, spec: FunctionSpec, event_json: str, config: AsyncConfig,
+             queued_at: float) -> None:
+        retries = max(0, min(config.max_retry_attempts, ASYNC_RETRIES))
         try:
-            for attempt in range(len(self._retry_delays) + 1):
+            attempts = 0
+            condition = "RetriesExhausted"
+            outcome: InvocationOutcome | None = None
+            while attempts <= retries:
                 if self._closed:
                     return
-                if attempt:
-                    self._sleep(self._retry_delays[attempt - 1])
+                if attempts:
+                    self._sleep(self._delay(attempts))
+                    if (config.max_event_age_s is not None
+                            and self._clock() - queued_at > config.max_event_age_s):
+                        condition = "EventAgeExceeded"
+                        break
                 outcome = self._invoke(spec, event_json)
+                attempts += 1
                 if outcome.ok:
                     return
-            logger.warning("asynchronous event for %s failed %d times; dropped (AWS would send "
-                           "it to an on-failure destination if one were configured)",
-                           spec.name, len(self._retry_delays) + 1)
+            assert outcome is not None
+            self._discard(spec, event_json, config, outcome, condition, attempts)
         except Exception:  # noqa: BLE001 - a dispatcher thread must survive anything
             logger.exception("asynchronous invocation of %s failed", spec.name)
         finally:
             self._activity.end()
+
+    def _discard(self, spec: FunctionSpec, event_json: str, config: AsyncConfig,  # noqa: PLR0917
+                 outcome: InvocationOutcome, condition: str, attempts: int) -> None:
+        if config.on_failure is None:
+            logger.warning("asynchronous event for %s failed %d times; dropped (no on-failure "
+                           "destination configured)", spec.name, attempts)
+            return
+        now = self._clock()
+        record = async_failure_record(spec, event_json, outcome, condition=condition,
+                                      invoke_count=attempts, now=now)
+        logger.info("asynchronous event for %s failed %d times (%s); sent to %s", spec.name,
+                    attempts, condition, config.on_failure)
+        self._destinations.deliver(config.on_failure, record,
+                                   s3_key=async_record_key(spec.name, now),
+                                   account_id=spec.account_id, region=spec.region)
 
     def close(self) -> None:
         with self._lock:
@@ -134,12 +257,51 @@ class StreamMapping:
     batch_size: int = 100
     max_retry_attempts: int | None = None
     report_batch_item_failures: bool = False
+    bisect_batch_on_function_error: bool = False
+    # None or -1: no limit (AWS: until the record leaves the stream, 24 hours).
+    max_record_age_s: int | None = None
+    on_failure: str | None = None
+    stream_arn: str = ""
+    shard_id: str = ""
 
     @property
     def retries(self) -> int:
         if self.max_retry_attempts is None or self.max_retry_attempts < 0:
             return DEFAULT_STREAM_RETRIES
         return self.max_retry_attempts
+
+    def too_old(self, records: Sequence[dict[str, Any]], now: float) -> bool:
+        if self.max_record_age_s is None or self.max_record_age_s < 0 or not records:
+            return False
+        return now - _arrival(records[0], now) > self.max_record_age_s
+
+
+def _arrival(record: dict[str, Any], default: float) -> float:
+    """When a stream record was written (its ApproximateCreationDateTime, epoch seconds)."""
+    value = (record.get("dynamodb") or {}).get("ApproximateCreationDateTime")
+    return float(value) if isinstance(value, int | float) else default
+
+
+def stream_failure_record(spec: FunctionSpec, mapping: StreamMapping,  # noqa: PLR0917
+                          records: Sequence[dict[str, Any]], outcome: InvocationOutcome, *,
+                          condition: str, invoke_count: int, now: float) -> dict[str, Any]:
+    """Lambda's record of a discarded stream batch (`payload`: what only an S3 destination
+    receives, the invocation's event as a JSON string)."""
+    first, last = records[0], records[-1]
+    return {
+        "requestContext": {"requestId": outcome.request_id, "functionArn": spec.arn,
+                           "condition": condition, "approximateInvokeCount": invoke_count},
+        "responseContext": _response_context(spec, outcome),
+        "version": "1.0", "timestamp": _timestamp(now),
+        "DDBStreamBatchInfo": {
+            "shardId": mapping.shard_id,
+            "startSequenceNumber": str(first["dynamodb"]["SequenceNumber"]),
+            "endSequenceNumber": str(last["dynamodb"]["SequenceNumber"]),
+            "approximateArrivalOfFirstRecord": _timestamp(_arrival(first, now))[:-5] + "Z",
+            "approximateArrivalOfLastRecord": _timestamp(_arrival(last, now))[:-5] + "Z",
+            "batchSize": len(records), "streamArn": mapping.stream_arn},
+        "payload": json.dumps({"Records": list(records)}),
+    }
 
 
 def _reported_failures(payload: str) -> Any:
@@ -176,12 +338,16 @@ class StreamDispatcher:
     """Delivers one mapping's records in order, one batch in flight at a time."""
 
     def __init__(self, mapping: StreamMapping, invoke: Invoke, activity: Activity, *,
-                 sleep: Sleep, retry_delay_s: float = 0.2) -> None:
+                 sleep: Sleep, retry_delay_s: float = 0.2,
+                 destinations: FailureDestinations | None = None,
+                 clock: Clock = time.time) -> None:
         self.mapping = mapping
         self._invoke = invoke
         self._activity = activity
         self._sleep = sleep
         self._retry_delay_s = retry_delay_s
+        self._destinations = destinations or NoDestinations()
+        self._clock = clock
         self._records: deque[dict[str, Any]] = deque()
         self._spec: FunctionSpec | None = None
         self._cond = threading.Condition()
@@ -225,22 +391,57 @@ class StreamDispatcher:
 
     def _deliver(self, spec: FunctionSpec, mapping: StreamMapping,
                  batch: list[dict[str, Any]]) -> None:
-        pending = batch
-        for attempt in range(mapping.retries + 1):
-            if self._closed:
-                return
-            if attempt:
-                self._sleep(min(self._retry_delay_s * 2 ** (attempt - 1), 5.0))
+        """The batch and, after bisection, its halves, each with its own retry count."""
+        segments: deque[list[dict[str, Any]]] = deque([batch])
+        while segments and not self._closed:
+            halves = self._deliver_segment(spec, mapping, segments.popleft())
+            segments.extendleft(reversed(halves))
+
+    def _deliver_segment(self, spec: FunctionSpec, mapping: StreamMapping,
+                         pending: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """Invoke with `pending` until it succeeds or is discarded; returns the halves to deliver
+        instead when the invocation failed and the mapping bisects."""
+        retries = 0
+        while not self._closed:
             outcome = self._invoke(spec, json.dumps({"Records": pending}))
             start = retry_from(outcome, pending, mapping.report_batch_item_failures)
             if start is None:
-                return
+                return []
+            if not outcome.ok and mapping.bisect_batch_on_function_error and len(pending) > 1:
+                middle = len(pending) // 2
+                return [pending[:middle], pending[middle:]]  # a split is not a retry
             pending = pending[start:]
-        first = pending[0]["dynamodb"]["SequenceNumber"]
-        last = pending[-1]["dynamodb"]["SequenceNumber"]
-        logger.warning("dropped %d stream records (sequence numbers %s..%s) for %s after %d "
-                       "retries (mapping %s)", len(pending), first, last, spec.name,
-                       mapping.retries, mapping.uuid)
+            if retries >= mapping.retries:
+                self._discard(spec, mapping, pending, outcome, "RetryAttemptsExhausted",
+                              retries + 1)
+                return []
+            retries += 1
+            self._sleep(min(self._retry_delay_s * 2 ** (retries - 1), 5.0))
+            if mapping.too_old(pending, self._clock()):
+                self._discard(spec, mapping, pending, outcome, "RecordAgeExceeded", retries)
+                return []
+        return []
+
+    def _discard(self, spec: FunctionSpec, mapping: StreamMapping,  # noqa: PLR0917
+                 records: list[dict[str, Any]], outcome: InvocationOutcome, condition: str,
+                 invoke_count: int) -> None:
+        first = records[0]["dynamodb"]["SequenceNumber"]
+        last = records[-1]["dynamodb"]["SequenceNumber"]
+        if mapping.on_failure is None:
+            logger.warning("dropped %d stream records (sequence numbers %s..%s) for %s after %d "
+                           "retries (mapping %s, %s; no on-failure destination)", len(records),
+                           first, last, spec.name, invoke_count - 1, mapping.uuid, condition)
+            return
+        now = self._clock()
+        record = stream_failure_record(spec, mapping, records, outcome, condition=condition,
+                                       invoke_count=invoke_count, now=now)
+        if not mapping.on_failure.startswith("arn:aws:s3:::"):
+            del record["payload"]  # queues and topics get the batch's position only, as on AWS
+        logger.info("discarded %d stream records (sequence numbers %s..%s) for %s (%s); sent "
+                    "to %s", len(records), first, last, spec.name, condition, mapping.on_failure)
+        self._destinations.deliver(
+            mapping.on_failure, record, account_id=spec.account_id, region=spec.region,
+            s3_key=stream_record_key(mapping.uuid, mapping.shard_id or "shard", now))
 
     def close(self) -> None:
         with self._cond:

@@ -25,7 +25,10 @@ from typing import Any, Protocol
 
 from inventory_cli.local.lambda_dispatch import (
     Activity,
+    AsyncConfig,
     AsyncInvoker,
+    Clock,
+    FailureDestinations,
     Sleep,
     StreamDispatcher,
     StreamMapping,
@@ -179,7 +182,9 @@ class LambdaRuntime:
                  max_workers_per_function: int = 4, async_concurrency: int = 3,
                  async_retry_delays_s: Sequence[float] = (1.0, 2.0),
                  stream_retry_delay_s: float = 0.2, idle_ttl_s: float = 600.0,
-                 sleep: Sleep = time.sleep, python: str = sys.executable) -> None:
+                 sleep: Sleep = time.sleep, python: str = sys.executable,
+                 destinations: FailureDestinations | None = None,
+                 clock: Clock = time.time) -> None:
         self.home = home
         self.endpoint = endpoint
         self._log_sink = log_sink
@@ -189,13 +194,16 @@ class LambdaRuntime:
         self._sleep = sleep
         self._idle_ttl_s = idle_ttl_s
         self._stream_retry_delay_s = stream_retry_delay_s
+        self._destinations = destinations
+        self._clock = clock
         self._pools: dict[str, WorkerPool] = {}
         self._streams: dict[str, StreamDispatcher] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self.activity = Activity()
         self._async = AsyncInvoker(self.invoke, self.activity, concurrency=async_concurrency,
-                                   retry_delays_s=async_retry_delays_s, sleep=sleep)
+                                   retry_delays_s=async_retry_delays_s, sleep=sleep,
+                                   destinations=destinations, clock=clock)
         self._reaper = threading.Thread(target=self._reap_loop, daemon=True,
                                         name="lambda-reaper")
         self._reaper.start()
@@ -240,9 +248,11 @@ class LambdaRuntime:
                                 log_text="\n".join(line for _, line in events) + "\n",
                                 duration_ms=reply.duration_ms)
 
-    def submit_event(self, spec: FunctionSpec, event_json: str) -> None:
-        """Queue an asynchronous invocation (S3, SNS, InvocationType=Event) and return at once."""
-        self._async.submit(spec, event_json)
+    def submit_event(self, spec: FunctionSpec, event_json: str,
+                     config: AsyncConfig | None = None) -> None:
+        """Queue an asynchronous invocation (S3, SNS, InvocationType=Event) and return at once;
+        `config`: the function's event invoke config (retries, event age, on-failure)."""
+        self._async.submit(spec, event_json, config)
 
     def submit_stream_records(self, spec: FunctionSpec, mapping: StreamMapping,
                               records: Sequence[dict[str, Any]]) -> None:
@@ -256,7 +266,9 @@ class LambdaRuntime:
             if dispatcher is None:
                 dispatcher = StreamDispatcher(mapping, self.invoke, self.activity,
                                               sleep=self._sleep,
-                                              retry_delay_s=self._stream_retry_delay_s)
+                                              retry_delay_s=self._stream_retry_delay_s,
+                                              destinations=self._destinations,
+                                              clock=self._clock)
                 self._streams[mapping.uuid] = dispatcher
         dispatcher.add(spec, mapping, records)
 

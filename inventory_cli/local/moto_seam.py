@@ -15,6 +15,9 @@ pipeline is supplied here, by patching moto classes when `install()` is called:
   queued and return at once, as on AWS; `RequestResponse` invokes wait for the result.
 - SNS e-mail and SMS deliveries, which cannot leave the machine, go to the outbox once one is
   attached; SQS, Lambda and HTTP subscriptions are delivered by moto as before.
+- DynamoDB conditional writes: moto checks a condition and writes without a lock, so two
+  requests of a threaded server could both pass `attribute_not_exists`; item writes are
+  serialised here, so a condition holds as on DynamoDB (the alert log's claims rely on it).
 - Bucket policies: a Deny conditioned on keys moto never supplies (aws:SecureTransport) is
   skipped instead of denying everything (see `_install_conditional_bucket_policy_denies`).
 
@@ -28,6 +31,7 @@ upgrade of moto moves what we patch or rely on.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -36,7 +40,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from inventory_cli.local.lambda_dispatch import StreamMapping
+    from inventory_cli.local.lambda_dispatch import AsyncConfig, StreamMapping
     from inventory_cli.local.lambda_runtime import LambdaRuntime
     from inventory_cli.local.lambda_worker import FunctionSpec
     from inventory_cli.local.outbox import Outbox
@@ -61,9 +65,13 @@ def install() -> None:
             return
         _install_cognito_identity_pool_roles()
         _install_stream_shard()
+        # Before anything else wraps DynamoDB writes: a wrapper that waits (a write limiter)
+        # must wait outside the lock, not while holding it.
+        _install_atomic_conditional_writes()
         _install_lambda_invoke()
         _install_sns_outbox()
         _install_conditional_bucket_policy_denies()
+        _install_event_invoke_config_put()
         _installed = True
 
 
@@ -189,7 +197,7 @@ def _install_lambda_invoke() -> None:
             return b""
         spec = function_spec(self)
         if invocation_type == "Event":
-            runtime.submit_event(spec, event_json)
+            runtime.submit_event(spec, event_json, async_config(self))
             # Truthy for moto's SQS source, which deletes the messages it handed over.
             return b"" if request_headers else b"{}"
         result = runtime.invoke(spec, event_json)
@@ -220,13 +228,61 @@ def stream_event_record(item: Any, *, region: str, source_arn: str) -> dict[str,
     }
 
 
-def stream_mapping(esm: Any) -> StreamMapping:
+def stream_mapping(esm: Any, shard_id: str = "") -> StreamMapping:
     from inventory_cli.local.lambda_dispatch import StreamMapping
 
     response_types = esm.function_response_types or []
+    max_age = esm.max_record_age
     return StreamMapping(uuid=esm.uuid, batch_size=int(esm.batch_size),
                          max_retry_attempts=esm.max_retry_attempts,
-                         report_batch_item_failures="ReportBatchItemFailures" in response_types)
+                         report_batch_item_failures="ReportBatchItemFailures" in response_types,
+                         bisect_batch_on_function_error=bool(esm.bisect_on_error),
+                         max_record_age_s=None if max_age is None else int(max_age),
+                         on_failure=_on_failure(esm.destination_config),
+                         stream_arn=esm.event_source_arn or "", shard_id=shard_id)
+
+
+def _on_failure(destination_config: Any) -> str | None:
+    if not isinstance(destination_config, Mapping):
+        return None
+    on_failure = destination_config.get("OnFailure") or {}
+    destination = on_failure.get("Destination") if isinstance(on_failure, Mapping) else None
+    return str(destination) if destination else None
+
+
+def async_config(fn: Any) -> AsyncConfig:
+    """The function's event invoke config (moto keeps it, but nothing acts on it)."""
+    from inventory_cli.local.lambda_dispatch import ASYNC_RETRIES, AsyncConfig
+
+    configs = getattr(fn, "event_invoke_config", None) or []
+    config: Mapping[str, Any] = configs[-1].config if configs else {}
+    retries = config.get("MaximumRetryAttempts")
+    max_age = config.get("MaximumEventAgeInSeconds")
+    return AsyncConfig(max_retry_attempts=ASYNC_RETRIES if retries is None else int(retries),
+                       max_event_age_s=None if max_age is None else float(max_age),
+                       on_failure=_on_failure(config.get("DestinationConfig")))
+
+
+def _install_event_invoke_config_put() -> None:
+    """PutFunctionEventInvokeConfig replaces the function's config, as on AWS (moto appends
+    and keeps answering with the first one); UpdateFunctionEventInvokeConfig changes only the
+    settings it names (moto treats it as a put)."""
+    from moto.awslambda.models import EventInvokeConfig, LambdaBackend
+
+    def put(self: LambdaBackend, function_name: str, config: dict[str, Any]) -> dict[str, Any]:
+        fn = self.get_function(function_name)
+        event_config = EventInvokeConfig(fn.function_arn, fn.last_modified, config)
+        fn.event_invoke_config = [event_config]
+        return event_config.response()
+
+    def update(self: LambdaBackend, function_name: str,
+               config: dict[str, Any]) -> dict[str, Any]:
+        fn = self.get_function(function_name)
+        current = fn.event_invoke_config[-1].config if fn.event_invoke_config else {}
+        return put(self, function_name, {**current, **config})
+
+    LambdaBackend.put_function_event_invoke_config = put  # type: ignore[method-assign]
+    LambdaBackend.update_function_event_invoke_config = update  # type: ignore[method-assign]
 
 
 def _install_stream_shard() -> None:
@@ -265,7 +321,7 @@ def _install_stream_shard() -> None:
                 # LATEST: only what is written from now on; TRIM_HORIZON: the backlog too.
                 pending = self.items if esm.starting_position == "TRIM_HORIZON" else [record]
                 runtime.submit_stream_records(
-                    function_spec(fn), stream_mapping(esm),
+                    function_spec(fn), stream_mapping(esm, shard_id=self.id),
                     [stream_event_record(i, region=region, source_arn=esm.event_source_arn)
                      for i in pending])
                 delivered = True
@@ -314,6 +370,45 @@ def _plain_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
             for name, value in (attributes or {}).items()}
 
 
+# -- On-failure destinations of asynchronous invocations and stream mappings ----------------------
+
+class MotoFailureDestinations:
+    """Delivers Lambda's invocation records the way Lambda does: an object in an S3 bucket, a
+    message to an SQS queue, or a message published to an SNS topic (with the function's
+    execution role on AWS; moto enforces no IAM here)."""
+
+    def deliver(self, destination_arn: str, record: dict[str, Any], *, s3_key: str,
+                account_id: str, region: str) -> None:
+        body = json.dumps(record)
+        try:
+            service, resource_region, resource_account, name = _arn_parts(destination_arn)
+            account = resource_account or account_id
+            if service == "s3":
+                from moto.s3.models import s3_backends
+
+                s3_backends[account]["aws"].put_object(name, s3_key, body.encode())
+            elif service == "sqs":
+                from moto.sqs.models import sqs_backends
+
+                sqs_backends[account][resource_region or region].send_message(name, body)
+            elif service == "sns":
+                from moto.sns.models import sns_backends
+
+                sns_backends[account][resource_region or region].publish(body, arn=destination_arn)
+            else:
+                raise ValueError(f"{service} destinations are not supported by the emulator")
+        except Exception:  # noqa: BLE001 - AWS only counts DestinationDeliveryFailures
+            logger.exception("could not deliver an invocation record to %s", destination_arn)
+
+
+def _arn_parts(arn: str) -> tuple[str, str, str, str]:
+    """(service, region, account, resource name) of an S3 bucket, SQS queue or SNS topic ARN."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn":
+        raise ValueError(f"not an ARN: {arn!r}")
+    return parts[2], parts[3], parts[4], parts[5]
+
+
 # -- CloudWatch Logs for function output -------------------------------------------------------
 
 class MotoLogSink:
@@ -359,3 +454,26 @@ def _install_conditional_bucket_policy_denies() -> None:
         return result
 
     IAMPolicyStatement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]
+
+
+# -- DynamoDB: a condition and its write are one step --------------------------------------------
+
+_item_write_lock = threading.RLock()
+
+
+def _install_atomic_conditional_writes() -> None:
+    """Serialise moto's single-item writes (and transactions), so a ConditionExpression and the
+    write it guards cannot interleave with another request's (DynamoDB guarantees that; moto's
+    threaded server does not). Batch writes carry no conditions and are left alone."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    def serialised(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with _item_write_lock:
+                return method(*args, **kwargs)
+
+        return locked
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))

@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     endpoint = f"http://{args.host}:{port}"
     os.environ["MOTO_PORT"] = str(port)
 
-    runtime = LambdaRuntime(home=home, endpoint=endpoint, log_sink=moto_seam.MotoLogSink())
+    runtime = LambdaRuntime(home=home, endpoint=endpoint, log_sink=moto_seam.MotoLogSink(),
+                            destinations=moto_seam.MotoFailureDestinations())
     outbox = Outbox(outbox_path(home))
     # The outbox belongs to this emulator's lifetime, like every other piece of its state.
     outbox.clear()

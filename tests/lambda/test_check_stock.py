@@ -24,6 +24,11 @@ from lambda_src.check_stock import (
 )
 
 
+class LambdaContext:
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
 def record(event_name: str, old: int | None, new: int | None, *, store: str = "Berlin",
            item: str = "Echo Dot", sequence: str = "1") -> dict[str, Any]:
     change: dict[str, Any] = {"Keys": {"Store": {"S": store}, "Item": {"S": item}},
@@ -218,9 +223,11 @@ def test_lambda_handler_reads_its_environment(topic: tuple[Any, str, Any, str],
     _, topic_arn, sqs, queue_url = topic
     monkeypatch.setenv("ALERT_TOPIC_ARN", topic_arn)
     monkeypatch.setenv("LOW_STOCK_THRESHOLD", "5")
+    monkeypatch.delenv("ALERT_LOG_TABLE", raising=False)
     event = {"Records": [record("MODIFY", 9, 5, store="Springfield", item="Echo Look")]}
     assert aws_clients._clients == {}
-    assert checker.lambda_handler(event, None) == {"batchItemFailures": []}
+    assert checker.lambda_handler(event, LambdaContext()) == {"batchItemFailures": []}
+    # Without ALERT_LOG_TABLE (a stack provisioned before the alert log) nothing else is used.
     assert sorted(aws_clients._clients) == ["sns"]
     line = json.loads(capsys.readouterr().out)
     assert {k: line[k] for k in ("event", "store", "item", "count", "threshold")} == {

@@ -5,14 +5,56 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
+import os
 import textwrap
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import boto3
 import pytest
 
+from inventory_cli.local.emulator import EmulatorInfo, start_private
 from inventory_cli.local.lambda_worker import FunctionSpec
+
+# An emulator process of the module's own (free port, own state folder) serves the tests of a
+# module that asks for `emulator`; each test there uses its own resource names.
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorInfo]:
+    home = tmp_path_factory.mktemp("emulator-home")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    # A variable functions must not see (test_emulator_server checks that they do not).
+    environ["INVENTORY_TEST_EMULATOR_ONLY"] = "the server's own environment"
+    with start_private(home, environ=environ) as info:
+        yield info
+
+
+@pytest.fixture(scope="module")
+def clients(emulator: EmulatorInfo) -> Callable[[str], Any]:
+    session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test",
+                                    region_name="us-east-1")
+    cache: dict[str, Any] = {}
+
+    def client(service: str) -> Any:
+        if service not in cache:
+            cache[service] = session.client(service, endpoint_url=emulator.endpoint)
+        return cache[service]
+
+    return client
+
+
+@pytest.fixture(scope="module")
+def role_arn(clients: Callable[[str], Any]) -> str:
+    arn: str = clients("iam").create_role(
+        RoleName="test-function-role", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "sts:AssumeRole",
+                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+    return arn
+
 
 # A handler for most tests: what it does is chosen by the event, so one zip serves many cases.
 PROBE_HANDLER = textwrap.dedent('''

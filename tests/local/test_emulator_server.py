@@ -7,57 +7,25 @@ resource names.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from local_helpers import until
 from typer.testing import CliRunner
 
 from inventory_cli.cli.app import app
-from inventory_cli.local.emulator import EmulatorInfo, start_private, wait_until_idle
+from inventory_cli.local.emulator import EmulatorInfo, wait_until_idle
 from inventory_cli.stack.resources import TABLE_SCHEMA
 
+# Set in the emulator's own environment by the `emulator` fixture (tests/local/conftest.py).
 MARKER = "INVENTORY_TEST_EMULATOR_ONLY"
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorInfo]:
-    home = tmp_path_factory.mktemp("emulator-home")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    environ[MARKER] = "the server's own environment"
-    with start_private(home, environ=environ) as info:
-        yield info
-
-
-@pytest.fixture(scope="module")
-def clients(emulator: EmulatorInfo) -> Callable[[str], Any]:
-    session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test",
-                                    region_name="us-east-1")
-    cache: dict[str, Any] = {}
-
-    def client(service: str) -> Any:
-        if service not in cache:
-            cache[service] = session.client(service, endpoint_url=emulator.endpoint)
-        return cache[service]
-
-    return client
-
-
-@pytest.fixture(scope="module")
-def role_arn(clients: Callable[[str], Any]) -> str:
-    arn: str = clients("iam").create_role(
-        RoleName="test-function-role", AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Action": "sts:AssumeRole",
-                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
-    return arn
 
 
 def _create(clients: Callable[[str], Any], role: str, name: str, code: bytes, *, handler: str,
@@ -77,16 +45,6 @@ def _log_lines(clients: Callable[[str], Any], function: str) -> list[str]:
         return []
     # A stable sort: lines of one invocation share a timestamp and keep their order.
     return [e["message"] for e in sorted(events, key=lambda e: e["timestamp"])]
-
-
-def _until(predicate: Callable[[], Any], timeout_s: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met within the bounded wait")
 
 
 def test_a_direct_invocation_returns_the_result_and_its_prints_land_in_the_log_group(
@@ -122,7 +80,7 @@ def test_an_event_invocation_returns_at_once_and_runs_later(
                                         Payload=b'{"action": "sleep", "seconds": 1.5}')
     assert response["StatusCode"] == 202
     assert time.monotonic() - started < 1.0
-    _until(lambda: any(line.startswith("END RequestId") for line in _log_lines(clients, "later")))
+    until(lambda: any(line.startswith("END RequestId") for line in _log_lines(clients, "later")))
 
 
 def test_an_s3_upload_by_any_client_runs_the_notified_function(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from inventory_cli.local.lambda_dispatch import StreamMapping
+from inventory_cli.local.lambda_dispatch import AsyncConfig, StreamMapping
 from inventory_cli.local.lambda_runtime import LambdaRuntime
 from inventory_cli.local.lambda_worker import FunctionSpec
 
@@ -307,6 +308,179 @@ def test_a_failing_batch_is_retried_a_bounded_number_of_times_then_dropped(  # n
     assert "dropped 2 stream records (sequence numbers 100..101) for stream after 2 retries" \
         in caplog.text
     assert sleeps == [0.2, 0.4]
+
+
+class RecordingDestinations:
+    def __init__(self) -> None:
+        self.records: list[tuple[str, dict[str, Any], str]] = []
+
+    def deliver(self, destination_arn: str, record: dict[str, Any], *, s3_key: str,
+                account_id: str, region: str) -> None:
+        assert (account_id, region) == ("123456789012", "us-east-1")
+        self.records.append((destination_arn, record, s3_key))
+
+
+@pytest.fixture
+def destinations() -> RecordingDestinations:
+    return RecordingDestinations()
+
+
+@pytest.fixture
+def kept_runtime(tmp_path: Path, sink: RecordingSink, sleeps: list[float],
+                 destinations: RecordingDestinations) -> Iterator[LambdaRuntime]:
+    rt = LambdaRuntime(home=tmp_path, endpoint="http://127.0.0.1:9", log_sink=sink,
+                       sleep=sleeps.append, destinations=destinations)
+    yield rt
+    rt.shutdown()
+
+
+KEY_TIME = r"\d{4}/\d{2}/\d{2}/\d{4}-\d{2}-\d{2}T\d{2}\.\d{2}\.\d{2}-[0-9a-f-]{36}"
+
+
+def test_an_event_that_fails_every_attempt_goes_to_the_on_failure_destination(
+        kept_runtime: LambdaRuntime, sink: RecordingSink, destinations: RecordingDestinations,
+        probe_zip: bytes, make_spec: SpecFactory) -> None:
+    spec = make_spec(probe_zip)
+    config = AsyncConfig(on_failure="arn:aws:s3:::kept")
+    kept_runtime.submit_event(spec, '{"action": "fail", "n": 1}', config)
+    kept_runtime.submit_event(spec, '{"action": "echo"}', config)
+    assert kept_runtime.wait_idle(20)
+    assert len([line for line in sink.lines["/aws/lambda/probe"] if line.startswith("START")]) == 4
+    [(arn, record, key)] = destinations.records
+    assert arn == "arn:aws:s3:::kept"
+    assert re.fullmatch(r"aws/lambda/async/probe/" + KEY_TIME, key)
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestContext"]["functionArn"] == spec.arn + ":$LATEST"
+    assert record["requestPayload"] == {"action": "fail", "n": 1}
+    assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST",
+                                         "functionError": "Unhandled"}
+    assert record["responsePayload"]["errorType"] == "ValueError"
+    assert record["version"] == "1.0"
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", record["timestamp"])
+    # The record's request id is an invocation's: its log says what went wrong.
+    assert (f"START RequestId: {record['requestContext']['requestId']} Version: $LATEST"
+            in sink.lines["/aws/lambda/probe"])
+
+
+def test_the_event_invoke_configs_retry_count_and_event_age_are_honoured(
+        tmp_path: Path, sink: RecordingSink, destinations: RecordingDestinations,
+        probe_zip: bytes, make_spec: SpecFactory) -> None:
+    now = [1000.0]
+    rt = LambdaRuntime(home=tmp_path, endpoint="http://127.0.0.1:9", log_sink=sink,
+                       destinations=destinations, clock=lambda: now[0],
+                       sleep=lambda seconds: now.__setitem__(0, now[0] + seconds))
+    try:
+        spec = make_spec(probe_zip)
+        rt.submit_event(spec, '{"action": "fail"}',
+                        AsyncConfig(max_retry_attempts=0, on_failure="arn:aws:s3:::kept"))
+        assert rt.wait_idle(20)
+        rt.submit_event(spec, '{"action": "fail"}',
+                        AsyncConfig(max_event_age_s=1.5, on_failure="arn:aws:s3:::kept"))
+        assert rt.wait_idle(20)
+    finally:
+        rt.shutdown()
+    starts = [line for line in sink.lines["/aws/lambda/probe"] if line.startswith("START")]
+    assert len(starts) == 1 + 2  # no retry; then one retry before the event was too old
+    assert [(r["requestContext"]["condition"], r["requestContext"]["approximateInvokeCount"])
+            for _, r, _ in destinations.records] == [("RetriesExhausted", 1),
+                                                     ("EventAgeExceeded", 2)]
+
+
+@pytest.fixture
+def failing_on(make_zip: Callable[..., bytes], make_spec: SpecFactory,
+               tmp_path: Path) -> Callable[[str], FunctionSpec]:
+    """A stream function that records its batches and fails any batch holding the key."""
+    def spec(key: str) -> FunctionSpec:
+        return make_spec(make_zip(FAILING_ON), name="stream", handler="stream.handler",
+                         environment={"RECORD_FILE": str(tmp_path / "records.jsonl"),
+                                      "FAIL_ON": key})
+
+    return spec
+
+
+def _kept_mapping(uuid: str, **settings: Any) -> StreamMapping:
+    settings.setdefault("batch_size", 10)
+    return StreamMapping(uuid=uuid, on_failure="arn:aws:s3:::kept",
+                         stream_arn="arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x",
+                         shard_id="shardId-1", **settings)
+
+
+def test_a_failing_batch_is_bisected_down_to_the_bad_record_which_is_kept(  
+        kept_runtime: LambdaRuntime, failing_on: Callable[[str], FunctionSpec], tmp_path: Path,
+        destinations: RecordingDestinations, sleeps: list[float]) -> None:
+    spec = failing_on("c")
+    mapping = _kept_mapping("m-6", batch_size=5, max_retry_attempts=1,
+                            bisect_batch_on_function_error=True)
+    kept_runtime.submit_stream_records(spec, mapping, _records(["a", "b", "c", "d", "e"]))
+    kept_runtime.submit_stream_records(spec, mapping, _records(["f"], first_seq=105))
+    assert kept_runtime.wait_idle(30)
+    assert _deliveries(tmp_path / "records.jsonl") == [
+        ["100:a", "101:b", "102:c", "103:d", "104:e"],
+        ["100:a", "101:b"],  # the first half succeeds
+        ["102:c", "103:d", "104:e"],
+        ["102:c"],
+        ["102:c"],  # alone, the bad record uses its retry: splits did not count
+        ["103:d", "104:e"],
+        ["105:f"],  # records after the discarded one still flow
+    ]
+    assert sleeps == [0.2]
+    [(arn, record, key)] = destinations.records
+    assert re.fullmatch(r"aws/lambda/m-6/shardId-1/" + KEY_TIME, key)
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 2
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    info = record["DDBStreamBatchInfo"]
+    assert {k: info[k] for k in ("shardId", "startSequenceNumber", "endSequenceNumber",
+                                 "batchSize", "streamArn")} == {
+        "shardId": "shardId-1", "startSequenceNumber": "102", "endSequenceNumber": "102",
+        "batchSize": 1, "streamArn": mapping.stream_arn}
+    assert json.loads(record["payload"]) == {"Records": _records(["a", "b", "c"])[2:]}
+
+
+def test_without_bisection_the_whole_batch_is_retried_and_kept(
+        kept_runtime: LambdaRuntime, failing_on: Callable[[str], FunctionSpec], tmp_path: Path,
+        destinations: RecordingDestinations) -> None:
+    spec = failing_on("b")
+    kept_runtime.submit_stream_records(spec, _kept_mapping("m-7", max_retry_attempts=2),
+                                       _records(["a", "b"]))
+    assert kept_runtime.wait_idle(30)
+    assert len(_deliveries(tmp_path / "records.jsonl")) == 3
+    [(_, record, _)] = destinations.records
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert [r["dynamodb"]["SequenceNumber"]
+            for r in json.loads(record["payload"])["Records"]] == ["100", "101"]
+
+
+def test_records_older_than_the_maximum_age_are_discarded_instead_of_retried(
+        kept_runtime: LambdaRuntime, failing_on: Callable[[str], FunctionSpec], tmp_path: Path,
+        destinations: RecordingDestinations) -> None:
+    spec = failing_on("a")
+    records = _records(["a"])
+    records[0]["dynamodb"]["ApproximateCreationDateTime"] = time.time() - 3600
+    kept_runtime.submit_stream_records(
+        spec, _kept_mapping("m-8", max_retry_attempts=5, max_record_age_s=60), records)
+    assert kept_runtime.wait_idle(30)
+    assert len(_deliveries(tmp_path / "records.jsonl")) == 1
+    [(_, record, _)] = destinations.records
+    assert record["requestContext"]["condition"] == "RecordAgeExceeded"
+    arrival = record["DDBStreamBatchInfo"]["approximateArrivalOfFirstRecord"]
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", arrival)
+
+
+# Records what it got; fails (a function error) whenever its batch holds the key FAIL_ON.
+FAILING_ON = {"stream.py": """
+import json, os
+
+def handler(event, context):
+    keys = [r["dynamodb"]["Keys"]["Item"]["S"] for r in event["Records"]]
+    with open(os.environ["RECORD_FILE"], "a") as out:
+        out.write(json.dumps([r["dynamodb"]["SequenceNumber"] + ":" + k
+                              for r, k in zip(event["Records"], keys)]) + "\\n")
+    if os.environ["FAIL_ON"] in keys:
+        raise RuntimeError("a bad record")
+    return {}
+"""}
 
 
 def test_shutdown_ends_every_worker_process(

@@ -21,7 +21,7 @@ import boto3
 import pytest
 
 from inventory_cli.local import moto_seam
-from inventory_cli.local.lambda_dispatch import StreamMapping
+from inventory_cli.local.lambda_dispatch import AsyncConfig, StreamMapping
 from inventory_cli.local.lambda_worker import FunctionSpec
 from inventory_cli.local.outbox import Outbox, read_outbox
 from inventory_cli.stack.resources import TABLE_SCHEMA
@@ -99,16 +99,50 @@ def test_every_patched_or_used_moto_attribute_is_where_the_seam_expects_it() -> 
     assert {"DENIED", "NEUTRAL", "PERMITTED"} <= set(PermissionResult.__members__)
 
 
+def test_what_destinations_and_atomic_writes_rely_on_is_where_the_seam_expects_it() -> None:
+    from moto.awslambda.models import (
+        EventInvokeConfig,
+        EventSourceMapping,
+        LambdaBackend,
+        LambdaFunction,
+    )
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import StreamShard
+    from moto.s3.models import S3Backend, s3_backends
+    from moto.sns.models import SNSBackend, sns_backends
+    from moto.sqs.models import SQSBackend, sqs_backends
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        assert callable(getattr(DynamoDBBackend, name))
+    assert _params(EventInvokeConfig.__init__) == ["self", "arn", "last_modified", "config"]
+    assert "self.config = config" in inspect.getsource(EventInvokeConfig.__init__)
+    for name in ("put_function_event_invoke_config", "update_function_event_invoke_config"):
+        assert _params(getattr(LambdaBackend, name)) == ["self", "function_name", "config"]
+    assert "self.event_invoke_config" in inspect.getsource(LambdaFunction.__init__)
+    esm_source = inspect.getsource(EventSourceMapping.__init__)
+    for attribute in ("self.bisect_on_error", "self.destination_config", "self.max_record_age",
+                      "self.event_source_arn"):
+        assert attribute in esm_source, attribute
+    assert "self.id = " in inspect.getsource(StreamShard.__init__)
+    assert _params(S3Backend.put_object)[:4] == ["self", "bucket_name", "key_name", "value"]
+    assert _params(SQSBackend.send_message)[:3] == ["self", "queue_name", "message_body"]
+    assert _params(SNSBackend.publish)[:3] == ["self", "message", "arn"]
+    assert all(b is not None for b in (s3_backends, sqs_backends, sns_backends))
+
+
 @dataclass
 class RecordingRuntime:
     events: list[tuple[FunctionSpec, dict[str, Any]]] = field(default_factory=list)
     streams: list[tuple[FunctionSpec, StreamMapping, list[dict[str, Any]]]] = field(
         default_factory=list)
     sync: list[tuple[FunctionSpec, dict[str, Any]]] = field(default_factory=list)
+    configs: list[AsyncConfig | None] = field(default_factory=list)
     ok: bool = True
 
-    def submit_event(self, spec: FunctionSpec, event_json: str) -> None:
+    def submit_event(self, spec: FunctionSpec, event_json: str,
+                     config: AsyncConfig | None = None) -> None:
         self.events.append((spec, json.loads(event_json)))
+        self.configs.append(config)
 
     def submit_stream_records(self, spec: FunctionSpec, mapping: StreamMapping,
                               records: list[dict[str, Any]]) -> None:
@@ -200,17 +234,23 @@ def test_stream_records_carry_the_mapping_and_unique_ordered_sequence_numbers(
         session: boto3.session.Session, attached: tuple[RecordingRuntime, Outbox]) -> None:
     runtime, _ = attached
     _function(session)
-    uuid, stream_arn = _table_with_mapping(session, StartingPosition="TRIM_HORIZON", BatchSize=7,
-                               MaximumRetryAttempts=1,
-                               FunctionResponseTypes=["ReportBatchItemFailures"])
+    uuid, stream_arn = _table_with_mapping(
+        session, StartingPosition="TRIM_HORIZON", BatchSize=7, MaximumRetryAttempts=1,
+        FunctionResponseTypes=["ReportBatchItemFailures"], BisectBatchOnFunctionError=True,
+        MaximumRecordAgeInSeconds=120,
+        DestinationConfig={"OnFailure": {"Destination": "arn:aws:s3:::kept-failures"}})
     ddb = session.client("dynamodb")
     ddb.put_item(TableName="inv", Item={"Store": {"S": "Berlin"}, "Item": {"S": "a"},
                                         "Count": {"N": "1"}})
     ddb.put_item(TableName="inv", Item={"Store": {"S": "Berlin"}, "Item": {"S": "a"},
                                         "Count": {"N": "0"}})
     ddb.delete_item(TableName="inv", Key={"Store": {"S": "Berlin"}, "Item": {"S": "a"}})
+    shard_id = runtime.streams[0][1].shard_id
+    assert shard_id.startswith("shardId-")
     assert [m for _, m, _ in runtime.streams] == [StreamMapping(
-        uuid=uuid, batch_size=7, max_retry_attempts=1, report_batch_item_failures=True)] * 3
+        uuid=uuid, batch_size=7, max_retry_attempts=1, report_batch_item_failures=True,
+        bisect_batch_on_function_error=True, max_record_age_s=120,
+        on_failure="arn:aws:s3:::kept-failures", stream_arn=stream_arn, shard_id=shard_id)] * 3
     records = [r for _, _, batch in runtime.streams for r in batch]
     assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "REMOVE"]
     sequence = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
@@ -293,3 +333,55 @@ def test_get_id_for_an_unknown_pool_is_resource_not_found_as_on_aws(
     for unknown in ("us-east-1:00000000-0000-0000-0000-000000000000", "nowhere:abc"):
         with pytest.raises(cognito.exceptions.ResourceNotFoundException):
             cognito.get_id(IdentityPoolId=unknown)
+
+
+def test_event_invokes_carry_the_functions_event_invoke_config(
+        session: boto3.session.Session, attached: tuple[RecordingRuntime, Outbox]) -> None:
+    runtime, _ = attached
+    _function(session)
+    client = session.client("lambda")
+    client.invoke(FunctionName="fn", InvocationType="Event", Payload=b"{}")
+    client.put_function_event_invoke_config(
+        FunctionName="fn", MaximumRetryAttempts=1, MaximumEventAgeInSeconds=600,
+        DestinationConfig={"OnFailure": {"Destination": "arn:aws:s3:::first"}})
+    # A second put replaces the whole config, as on AWS (moto kept answering with the first).
+    client.put_function_event_invoke_config(
+        FunctionName="fn", MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": "arn:aws:s3:::second"}})
+    assert client.get_function_event_invoke_config(FunctionName="fn")[
+        "DestinationConfig"]["OnFailure"]["Destination"] == "arn:aws:s3:::second"
+    client.invoke(FunctionName="fn", InvocationType="Event", Payload=b"{}")
+    # An update changes only what it names.
+    client.update_function_event_invoke_config(FunctionName="fn", MaximumRetryAttempts=2)
+    client.invoke(FunctionName="fn", InvocationType="Event", Payload=b"{}")
+    assert runtime.configs == [
+        AsyncConfig(),
+        AsyncConfig(max_retry_attempts=0, on_failure="arn:aws:s3:::second"),
+        AsyncConfig(max_retry_attempts=2, on_failure="arn:aws:s3:::second"),
+    ]
+
+
+def test_failure_records_reach_s3_sqs_and_sns_destinations(
+        session: boto3.session.Session, caplog: pytest.LogCaptureFixture) -> None:
+    moto_seam.install()
+    s3, sqs, sns = (session.client(name) for name in ("s3", "sqs", "sns"))
+    s3.create_bucket(Bucket="kept")
+    queue_url = sqs.create_queue(QueueName="kept-queue")["QueueUrl"]
+    topic_arn = sns.create_topic(Name="kept-topic")["TopicArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs",
+                  Endpoint="arn:aws:sqs:us-east-1:123456789012:kept-queue")
+    destinations = moto_seam.MotoFailureDestinations()
+    where = {"account_id": "123456789012", "region": "us-east-1"}
+    destinations.deliver("arn:aws:s3:::kept", {"n": 1}, s3_key="aws/lambda/async/fn/x", **where)
+    destinations.deliver("arn:aws:sqs:us-east-1:123456789012:kept-queue", {"n": 2},
+                         s3_key="unused", **where)
+    destinations.deliver(topic_arn, {"n": 3}, s3_key="unused", **where)
+    with caplog.at_level("ERROR"):
+        destinations.deliver("arn:aws:s3:::no-such-bucket", {"n": 4}, s3_key="k", **where)
+    assert "could not deliver an invocation record to arn:aws:s3:::no-such-bucket" in caplog.text
+    body = s3.get_object(Bucket="kept", Key="aws/lambda/async/fn/x")["Body"].read()
+    assert json.loads(body) == {"n": 1}
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    bodies = [json.loads(m["Body"]) for m in messages]
+    assert {"n": 2} in bodies
+    assert [json.loads(b["Message"]) for b in bodies if "Message" in b] == [{"n": 3}]
