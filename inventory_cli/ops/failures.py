@@ -157,7 +157,7 @@ def _error(record: Mapping[str, Any]) -> str:
     if isinstance(response, dict) and response.get("errorMessage"):
         kind = response.get("errorType")
         message = str(response["errorMessage"])
-        return f"{kind}: {message}" if kind and not message.startswith(str(kind)) else message
+        return f"{kind}: {message}" if kind and str(kind) not in message else message
     context = record.get("requestContext") or {}
     condition = context.get("condition") if isinstance(context, dict) else None
     function_error = (record.get("responseContext") or {}).get("functionError")
@@ -289,9 +289,14 @@ def count_kept(aws: Aws, names: StackNames) -> int:
         raise
 
 
-def _covered(kept: Iterable[KeptFailure]) -> set[tuple[str, str | None]]:
-    """(key, version) of every file a kept load failure names: not listed a second time."""
-    return {(f.key, f.version_id) for failure in kept for f in failure.files}
+def names_version(stored: StoredFile, key: str, version: str | None, etag: str) -> bool:
+    """Whether a file named by a kept event is this version of `key`. S3 events name the
+    version on a versioned bucket (moto's do not), and always the ETag."""
+    if stored.key != key:
+        return False
+    if stored.version_id is not None and version is not None:
+        return stored.version_id == version
+    return not stored.etag or stored.etag.strip('"') == etag
 
 
 def unloaded_files(aws: Aws, names: StackNames, *, now: datetime, grace: timedelta,
@@ -315,7 +320,7 @@ def unloaded_files(aws: Aws, names: StackNames, *, now: datetime, grace: timedel
         if error_code(exc) in {"NoSuchBucket", "404"}:
             raise missing_resource("uploads bucket", bucket) from None
         raise
-    covered = _covered(kept)
+    kept_files = [f for failure in kept for f in failure.files]
     found = []
     for obj in candidates:
         key = obj["Key"]
@@ -329,8 +334,8 @@ def unloaded_files(aws: Aws, names: StackNames, *, now: datetime, grace: timedel
         etag = str(head.get("ETag", "")).strip('"')
         if written is not None and _report_names(s3, bucket, report_key, version, etag):
             continue
-        if (key, version) in covered or (version is None and any(k == key for k, _ in covered)):
-            continue
+        if any(names_version(f, key, version, etag) for f in kept_files):
+            continue  # listed as the kept failure of its load
         stored: datetime = obj["LastModified"]
         minutes = max(0, int((now - stored).total_seconds() // 60))
         found.append(KeptFailure(
@@ -363,11 +368,7 @@ def load_failures_for(failures: Iterable[KeptFailure],
     for failure in failures:
         for stored in failure.files:
             for key, version, etag in wanted:
-                if stored.key != key:
-                    continue
-                same = (stored.version_id == version if version is not None
-                        else (stored.etag or "").strip('"') == etag)
-                if same:
+                if names_version(stored, key, version, etag):
                     found.setdefault(key, failure)
     return found
 

@@ -106,19 +106,24 @@ def canned(name: str) -> dict[str, Any]:
 
 
 def keep_load_failure(aws: Aws, names: StackNames, key: str, failure_id: str,
-                      *, version_id: str | None = None) -> str:
+                      *, version_id: str | None = None, versioned_event: bool = True) -> str:
     """What Lambda writes to the failures bucket when a load fails after its retries (the
-    canned record of tests/events, pointed at this stack's object); returns the object key."""
+    canned record of tests/events, pointed at this stack's object); returns the object key.
+    `versioned_event=False`: an S3 event without `versionId`, as moto sends them."""
     s3 = aws.client("s3")
+    head = s3.head_object(Bucket=names.uploads_bucket, Key=key)
     if version_id is None:
-        version_id = s3.head_object(Bucket=names.uploads_bucket, Key=key).get("VersionId")
+        version_id = head.get("VersionId")
     record = canned("failure_async_load.json")
     record["requestContext"]["functionArn"] = (
         f"arn:aws:lambda:{names.region}:{names.account_id}:function:{names.load_function}")
     s3_part = record["requestPayload"]["Records"][0]["s3"]
     s3_part["bucket"] = {"name": names.uploads_bucket,
                          "arn": f"arn:aws:s3:::{names.uploads_bucket}"}
-    s3_part["object"].update(key=quote_plus(key), versionId=version_id)
+    s3_part["object"].update(key=quote_plus(key), versionId=version_id,
+                             eTag=head["ETag"].strip('"'))
+    if not versioned_event:
+        del s3_part["object"]["versionId"]
     record["responsePayload"]["errorMessage"] = "Requested resource not found"
     object_key = f"aws/lambda/async/{names.load_function}/2024/05/14/{failure_id}"
     s3.put_object(Bucket=names.failures_bucket, Key=object_key,

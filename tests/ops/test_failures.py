@@ -151,6 +151,21 @@ def test_each_kind_of_failure_is_listed(aws: Aws, stack: StackNames) -> None:
 
 
 @pytest.mark.usefixtures("later")
+def test_a_kept_event_without_a_version_is_matched_by_its_etag(aws: Aws,
+                                                                stack: StackNames) -> None:
+    upload(aws, stack, "berlin.csv")
+    keep_load_failure(aws, stack, "berlin.csv", "load-1", versioned_event=False)
+    upload(aws, stack, "pusan.csv", b"store,item,count\nPusan,Echo Show,4\n")
+    keep_load_failure(aws, stack, "pusan.csv", "load-2", versioned_event=False)
+    # A newer upload of the same key (other bytes) is a file of its own, not yet loaded.
+    upload(aws, stack, "pusan.csv", b"store,item,count\nPusan,Echo Show,5\n")
+    listed = json.loads(invoke(aws, "failures").stdout)
+    assert [(f["id"], [x["version_id"] for x in f["files"]]) for f in listed][:2] == [
+        ("load-1", [None]), ("load-2", [None])]
+    assert [f["id"] for f in listed] == ["load-1", "load-2", "unloaded:pusan.csv"]
+
+
+@pytest.mark.usefixtures("later")
 def test_retry_all_redrives_the_kept_events_and_forgets_them(
         aws: Aws, stack: StackNames, player: FunctionPlayer) -> None:
     berlin = upload(aws, stack, "berlin.csv")
