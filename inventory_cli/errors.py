@@ -54,3 +54,7 @@ class EmulatorError(InventoryError):
 
 class OperationTimedOut(InventoryError):
     """A bounded wait ran out (a load report that never came, a function never Active)."""
+
+
+class KeptFailuresFound(InventoryError):
+    """The stack keeps failed loads or alert batches (`inventory failures` lists them)."""

@@ -24,8 +24,10 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from inventory_cli.ops.alerts import Alert
+    from inventory_cli.ops.failures import KeptFailure
     from inventory_cli.ops.logs import LogLine
     from inventory_cli.ops.query import ItemTotal, StockRow
+    from inventory_cli.ops.retry import RetryOutcome
     from inventory_cli.ops.subscriptions import Subscription
     from inventory_cli.ops.upload import Duplicate, LoadOutcome, UploadedFile
 
@@ -139,7 +141,7 @@ def load_outcomes(console: Console, outcomes: Sequence[LoadOutcome]) -> None:
         table.add_row(Text(out.upload.key), Text(out.status, style=style),
                       blank if out.rows_read is None else str(out.rows_read),
                       blank if out.loaded is None else str(out.loaded),
-                      blank if out.timed_out else str(len(out.rejected)))
+                      blank if out.report is None else str(len(out.rejected)))
     console.print(table)
     for out in outcomes:
         for row in out.rejected:
@@ -200,20 +202,60 @@ def timestamp(moment: datetime) -> str:
 def alerts(console: Console, rows: Sequence[Alert], *, fmt: OutputFormat,
            since_label: str) -> None:
     if fmt is OutputFormat.json:
-        write_json(console, [{"time": a.time.isoformat(), "store": a.store, "item": a.item,
-                              "count": a.count, "threshold": a.threshold,
-                              "message_id": a.message_id} for a in rows])
+        write_json(console, [a.as_json() for a in rows])
     elif fmt is OutputFormat.csv:
-        write_csv(console, ("time", "store", "item", "count"),
-                  ((a.time.isoformat(), a.store, a.item, a.count) for a in rows))
+        write_csv(console, ("time", "store", "item", "count", "state", "message_id"),
+                  ((a.time.isoformat(), a.store, a.item, "" if a.count is None else a.count,
+                    a.state, a.message_id or "") for a in rows))
     elif not rows:
         console.print(f"No alerts in the last {since_label}.", markup=False, soft_wrap=True)
     else:
-        table = _table("Time (UTC)", "Store", "Item", "Count", right=["Count"])
+        table = _table("Time (UTC)", "Store", "Item", "Count", "State", "Message id",
+                       right=["Count"])
         for a in rows:
             table.add_row(timestamp(a.time), Text(a.store), Text(a.item),
-                          Text(str(a.count), style=LOW_STYLE))
+                          Text("?" if a.count is None else str(a.count), style=LOW_STYLE),
+                          Text(a.state.replace("_", " "),
+                               style="" if a.state == "sent" else LOW_STYLE),
+                          Text(a.message_id or "-"))
         console.print(table)
+
+
+# -- kept failures -----------------------------------------------------------------------------
+
+def failures(console: Console, rows: Sequence[KeptFailure], *, fmt: OutputFormat) -> None:
+    if fmt is OutputFormat.json:
+        write_json(console, [f.as_json() for f in rows])
+    elif fmt is OutputFormat.csv:
+        write_csv(console, ("id", "when", "kind", "function", "what", "error", "attempts"),
+                  ((f.id, f.when.isoformat() if f.when else "", f.kind, f.function, f.what,
+                    f.error, "" if f.attempts is None else f.attempts) for f in rows))
+    elif not rows:
+        console.print("No kept failures: every stored file has its load report and no "
+                      "invocation failed for good.", markup=False, soft_wrap=True)
+    else:
+        table = _table("Id", "When (UTC)", "Function", "File / items", "Error", "Attempts",
+                       right=["Attempts"])
+        for f in rows:
+            table.add_row(Text(f.id), timestamp(f.when) if f.when else "-", Text(f.function),
+                          Text(f.what), Text(f.error, style=LOW_STYLE),
+                          "-" if f.attempts is None else str(f.attempts))
+        console.print(table)
+
+
+def retry_outcomes(console: Console, rows: Sequence[RetryOutcome], *, fmt: OutputFormat) -> None:
+    if fmt is OutputFormat.json:
+        write_json(console, [o.as_json() for o in rows])
+        return
+    if fmt is OutputFormat.csv:
+        write_csv(console, ("id", "kind", "function", "what", "result", "detail"),
+                  ((o.failure.id, o.failure.kind, o.failure.function, o.failure.what, o.result,
+                    o.detail) for o in rows))
+        return
+    for o in rows:
+        style = LOW_STYLE if o.failed else ""
+        console.print(Text(f"{o.failure.id}: {o.result}: {o.failure.what}: {o.detail}",
+                           style=style), soft_wrap=True)
 
 
 def log_line(console: Console, line: LogLine, label: str) -> None:

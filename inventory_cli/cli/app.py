@@ -104,13 +104,19 @@ def root(
 
 
 def _register_commands() -> None:
-    from inventory_cli.cli import dashboard_cmds, demo_cmd, local_cmds, ops_cmds, stack_cmds
+    from inventory_cli.cli import (
+        dashboard_cmds,
+        demo_cmd,
+        failure_cmds,
+        local_cmds,
+        ops_cmds,
+        phone_cmds,
+        stack_cmds,
+    )
 
-    for module in (stack_cmds, ops_cmds, dashboard_cmds, local_cmds, demo_cmd):
+    for module in (stack_cmds, ops_cmds, phone_cmds, failure_cmds, dashboard_cmds, local_cmds,
+                   demo_cmd):
         module.register(app)
-    from inventory_cli.cli import phone_cmds
-
-    phone_cmds.register(app)
 
 
 _register_commands()

@@ -22,7 +22,7 @@ from inventory_cli.render import OutputFormat
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from inventory_cli.ops.upload import CheckedFile, UploadProgress
+    from inventory_cli.ops.upload import CheckedFile, LoadOutcome, UploadProgress
 
 # Side effects of the long-running commands; tests replace them so they run instantly.
 SLEEP: Callable[[float], None] = time.sleep
@@ -53,6 +53,7 @@ def upload(
     """Check inventory files with the loader's rules, then send them to the stack."""
     from inventory_cli import render
     from inventory_cli.ops import upload as core
+    from inventory_cli.ops.failures import FailureReader
     from inventory_cli.ops.stack_info import find_stack
 
     app = app_context(ctx)
@@ -62,7 +63,8 @@ def upload(
         render.problems(app.err, exc.problems)
         raise
     render.duplicates(app.err, [dup for file in checked for dup in file.duplicates])
-    bucket = find_stack(app.aws()).names.uploads_bucket
+    stack = find_stack(app.aws())
+    bucket = stack.names.uploads_bucket
     with _progress(app.err, checked) as progress:
         uploads = core.upload_files(app.aws(), bucket, checked, progress=progress)
     render.uploaded(app.console, bucket, uploads)
@@ -70,15 +72,31 @@ def upload(
         return
     outcomes = core.wait_for_reports(app.aws(), bucket, uploads, timeout=timeout,
                                      poll_interval=core.POLL_INTERVAL, sleep=SLEEP,
-                                     clock=CLOCK)
+                                     clock=CLOCK, failures=FailureReader(app.aws(), stack.names))
     render.load_outcomes(app.console, outcomes)
+    _raise_for_unloaded(outcomes, timeout)
+    if any(o.failed for o in outcomes):
+        raise InventoryError("the loader rejected rows (listed above)")
+
+
+def _raise_for_unloaded(outcomes: Sequence[LoadOutcome], timeout: float) -> None:
+    """A load kept as failed, or a file that got neither a report nor a failure, ends `upload
+    --wait` with exit 1 and what to run."""
+    kept = [o.failure for o in outcomes if o.failure is not None]
+    if kept:
+        lines = "; ".join(f"{file.key}: {f.error} (after {f.attempts or '?'} attempts, "
+                          f"kept as {f.id})" for f in kept for file in f.files[:1])
+        raise InventoryError(
+            f"the loader failed for {len(kept)} file(s): {lines}",
+            hint="fix the cause (`inventory status` shows drift), then `inventory retry "
+                 + " ".join(dict.fromkeys(f.id for f in kept)) + "`")
     late = [o.upload.key for o in outcomes if o.timed_out]
     if late:
         raise OperationTimedOut(
-            f"no load report after {timeout:g} s for: {', '.join(late)}",
-            hint="`inventory logs load` shows what the loader did")
-    if any(o.failed for o in outcomes):
-        raise InventoryError("the loader rejected rows (listed above)")
+            f"no load report and no kept failure after {timeout:g} s for: {', '.join(late)}: "
+            "stored, but never loaded (the loader was not invoked, or is still running)",
+            hint="`inventory retry " + " ".join(f"unloaded:{key}" for key in late)
+                 + "` loads them; `inventory logs load` shows what the loader did")
 
 
 @contextmanager
@@ -216,8 +234,15 @@ def unsubscribe(
                           soft_wrap=True)
 
 
-def alerts(ctx: typer.Context, since: SinceOption = "24h", output: OutputOption = None) -> None:
-    """Recent low-stock alerts (from the check function's log)."""
+def alerts(
+    ctx: typer.Context,
+    since: SinceOption = "24h",
+    store: Annotated[str | None, typer.Option(
+        "--store", metavar="NAME", help="Only this store's alerts.")] = None,
+    output: OutputOption = None,
+) -> None:
+    """Low-stock alerts from the stack's alert log: sent (with the SNS message id), failed, or
+    in progress. Each alert is published at most once."""
     from inventory_cli.ops.durations import parse_since
 
     window = parse_since(since)  # before boto3 is imported: a typo costs nothing
@@ -229,9 +254,9 @@ def alerts(ctx: typer.Context, since: SinceOption = "24h", output: OutputOption 
 
     app = app_context(ctx)
     stack = find_stack(app.aws())
-    rows = read_alerts(app.aws(), stack.names, since=window, now=utc_now())
+    rows = read_alerts(app.aws(), stack.names, since=window, now=utc_now(), store=store)
     render.alerts(app.console, rows, fmt=render.resolve_format(output, app.console),
-                  since_label=since.strip())
+                  since_label=since.strip() + (f" for {store}" if store else ""))
 
 
 def logs(

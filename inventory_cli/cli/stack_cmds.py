@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from inventory_cli.cli.context import AppContext, app_context
-from inventory_cli.errors import StackIncomplete, StackNotFound
+from inventory_cli.errors import KeptFailuresFound, StackIncomplete, StackNotFound
 
 if TYPE_CHECKING:
     from inventory_cli.stack.instructions import Plan
@@ -126,26 +126,55 @@ def status_command(
     ctx: typer.Context,
     output: Annotated[StatusFormat, typer.Option(
         "--output", "-o", help="table, or json: a list of {resource, name, state, detail} with "
-                               "state ok|missing|drifted.")] = StatusFormat.table,
+                               "state ok|missing|drifted, then a kept-failures entry with "
+                               "its count.")] = StatusFormat.table,
 ) -> None:
-    """Show every resource of the stack: ok, missing, or drifted (and how). Exit 1 unless all ok."""
+    """Show every resource of the stack: ok, missing, or drifted (and how), and how many failures
+    are kept. Exit 1 unless all resources are ok and no failure is kept."""
     from inventory_cli.stack.status import stack_status
 
     app_ctx = app_context(ctx)
     status = stack_status(app_ctx.aws())
+    kept = _kept_failures(app_ctx, status)
     if output is StatusFormat.json:
-        typer.echo(json.dumps([r.as_json() for r in status.resources], indent=2))
+        rows: list[dict[str, object]] = [{**r.as_json()} for r in status.resources]
+        rows.append(_kept_failures_row(status, kept))
+        typer.echo(json.dumps(rows, indent=2))
     else:
         print_status(app_ctx.console, status)
-    if status.complete:
+        if kept:
+            app_ctx.console.print(f"{kept} kept failure(s) in {status.names.failures_bucket}",
+                                  markup=False, soft_wrap=True)
+    if status.complete and not kept:
         return
     hint = f"run `{_command(app_ctx, 'provision')}`"
     if not status.exists:
         raise StackNotFound(f"stack {status.names.stack} does not exist in "
                             f"{status.names.region}", hint=hint + " to create it")
+    if status.complete:
+        raise KeptFailuresFound(
+            f"stack {status.names.stack} is complete, but {kept} failure(s) are kept: files not "
+            "loaded or alerts not sent",
+            hint=f"`{_command(app_ctx, 'failures')}` lists them; "
+                 f"`{_command(app_ctx, 'retry --all')}` re-drives them")
     raise StackIncomplete(
         f"stack {status.names.stack} is incomplete: {status.count('missing')} missing, "
         f"{status.count('drifted')} drifted", hint=hint + " to repair it")
+
+
+def _kept_failures(app_ctx: AppContext, status: StackStatus) -> int:
+    """How many failure records the stack keeps (0 while its failures bucket is missing)."""
+    if not status.exists:
+        return 0
+    from inventory_cli.ops.failures import count_kept
+
+    return count_kept(app_ctx.aws(), status.names)
+
+
+def _kept_failures_row(status: StackStatus, kept: int) -> dict[str, object]:
+    return {"resource": "kept-failures", "name": status.names.failures_bucket,
+            "state": "failures" if kept else "ok",
+            "detail": f"{kept} kept: see `inventory failures`" if kept else "", "count": kept}
 
 
 def teardown_command(

@@ -26,6 +26,7 @@ from inventory_cli.ops.stack_info import missing_resource
 
 if TYPE_CHECKING:
     from inventory_cli.aws import Aws
+    from inventory_cli.ops.failures import FailureReader, KeptFailure
 
 # S3's own multipart threshold is 8 MiB; store files are small, so most go in one PUT, and a
 # big consolidated export still gets parallel parts and retries per part.
@@ -78,18 +79,22 @@ class UploadedFile:
 
 @dataclass(frozen=True)
 class LoadOutcome:
-    """What the loader reported for one upload; `report` is None when it did not come in time."""
+    """What the loader reported for one upload; `report` is None when it did not come in time,
+    `failure` is the kept failure of its load (the loader failed after Lambda's retries)."""
 
     upload: UploadedFile
     report: dict[str, Any] | None = None
+    failure: KeptFailure | None = None
 
     @property
     def timed_out(self) -> bool:
-        return self.report is None
+        return self.report is None and self.failure is None
 
     @property
     def status(self) -> str:
-        return "timed out" if self.report is None else str(self.report.get("status", "?"))
+        if self.report is None:
+            return "failed" if self.failure is not None else "timed out"
+        return str(self.report.get("status", "?"))
 
     @property
     def rows_read(self) -> int | None:
@@ -299,25 +304,39 @@ def _etag(value: str) -> str:
 def wait_for_reports(aws: Aws, bucket: str, uploads: Sequence[UploadedFile], *,
                      timeout: float = DEFAULT_WAIT_TIMEOUT, poll_interval: float = POLL_INTERVAL,
                      sleep: Callable[[float], None] = time.sleep,
-                     clock: Callable[[], float] = time.monotonic) -> list[LoadOutcome]:
+                     clock: Callable[[], float] = time.monotonic,
+                     failures: FailureReader | None = None) -> list[LoadOutcome]:
     """Poll `reports/<key>.json` until each report names the version we uploaded, or time out.
 
-    A report for an older version of the same key (yesterday's load) does not count.
+    A report for an older version of the same key (yesterday's load) does not count. With
+    `failures`, a load kept as failed (after Lambda's retries) ends the wait for that file at
+    once: no report will come for it.
     """
+    from inventory_cli.ops.failures import load_failures_for
+
     s3 = aws.client("s3")
     deadline = clock() + timeout
     reports: dict[int, dict[str, Any]] = {}
+    failed: dict[int, KeptFailure] = {}
     while True:
         for index, upload in enumerate(uploads):
             if index not in reports:
                 report = _read_report(s3, bucket, upload)
                 if report is not None:
                     reports[index] = report
+                    failed.pop(index, None)
+        pending = [i for i in range(len(uploads)) if i not in reports and i not in failed]
+        if pending and failures is not None:
+            found = load_failures_for(failures.kept(missing_ok=True),
+                                      ((uploads[i].key, uploads[i].version_id, uploads[i].etag)
+                                       for i in pending))
+            failed.update({i: found[uploads[i].key] for i in pending if uploads[i].key in found})
         remaining = deadline - clock()
-        if len(reports) == len(uploads) or remaining <= 0:
+        if len(reports) + len(failed) == len(uploads) or remaining <= 0:
             break
         sleep(min(poll_interval, remaining))
-    return [LoadOutcome(upload, reports.get(i)) for i, upload in enumerate(uploads)]
+    return [LoadOutcome(upload, reports.get(i), failed.get(i))
+            for i, upload in enumerate(uploads)]
 
 
 def _read_report(s3: Any, bucket: str, upload: UploadedFile) -> dict[str, Any] | None:

@@ -72,6 +72,7 @@ class StackPlanner:
         bucket_specs = {spec.resource: spec for spec in r.buckets(self.names)}
         uploads_steps, uploads_exists = self._bucket(bucket_specs["uploads-bucket"])
         steps += uploads_steps
+        steps += self._bucket(bucket_specs["failures-bucket"])[0]
         table_steps, stream_arn = self._table()
         steps += table_steps
         for table in r.aux_tables(self.names):
@@ -82,6 +83,7 @@ class StackPlanner:
 
         load_steps, load_exists = self._function(r.load_function(self.names))
         steps += load_steps
+        steps += self._load_failure_destination(load_exists)
         steps += self._s3_invoke_permission(load_exists)
         # The notification comes after the permission: S3 checks that it may invoke the target.
         steps += self._notification(uploads_exists)
@@ -600,14 +602,47 @@ class StackPlanner:
                         f"remove the mis-scoped S3 permission of {function}"),
                 add(False)]
 
+    def _load_failure_destination(self, function_exists: bool) -> list[Step]:
+        """The loader's event invoke config: retries of S3's asynchronous invocations, then the
+        failure record to the failures bucket."""
+        desired = r.load_event_invoke_config(self.names)
+        function = self.names.load_function
+        put = APICall("load-failure-destination", "lambda", "put_function_event_invoke_config",
+                      desired, f"keep failed loads of {function} in "
+                      f"{self.names.failures_bucket} after {r.LOAD_MAX_RETRY_ATTEMPTS} retries",
+                      creates=True)
+        if not function_exists:
+            return [put]
+        try:
+            current = self._client("lambda").get_function_event_invoke_config(
+                FunctionName=function)
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+            return [put]
+        differs = [key for key in ("MaximumRetryAttempts", "DestinationConfig")
+                   if _destination_setting(current, key) != _destination_setting(desired, key)]
+        if not differs:
+            return []
+        # Delete, then put: PutFunctionEventInvokeConfig replaces the whole configuration on
+        # AWS, but moto 5.2.5 appends a second one and keeps answering with the first, so a
+        # plain put would leave the emulator drifted for ever. The gap between the two calls
+        # costs nothing: a failed event looks up its destination only once its retries are over.
+        return [APICall("load-failure-destination", "lambda",
+                        "delete_function_event_invoke_config", {"FunctionName": function},
+                        f"remove the drifted {', '.join(differs)} of {function}'s "
+                        "asynchronous invocations"),
+                APICall(put.resource, put.service, put.method, put.params, put.summary)]
+
     def _stream_mapping(self, spec: r.MappingSpec, function_exists: bool,
                         stream_arn: str | Ref) -> list[Step]:
         function = spec.function
         res = spec.resource
+        settings = r.mapping_settings(self.names, spec)
         create = APICall(res, "lambda", "create_event_source_mapping",
                          {"EventSourceArn": stream_arn, "FunctionName": function,
                           "StartingPosition": r.MAPPING_STARTING_POSITION, "Enabled": True,
-                          **spec.settings},
+                          **settings},
                          f"feed the stream of table {self.names.table} to {function}",
                          creates=True)
         if not function_exists:
@@ -631,8 +666,9 @@ class StackPlanner:
             return [*steps, create]
         # Compare only what the service echoes back: moto 5.2.5 returns every one of these
         # (measured), but an emulator that drops a field must not make each run "update" it.
-        differs = [key for key, value in spec.settings.items()
-                   if key in keep and keep[key] != value]
+        differs = [key for key in settings
+                   if key in keep
+                   and _destination_setting(keep, key) != _destination_setting(settings, key)]
         if keep.get("StartingPosition", r.MAPPING_STARTING_POSITION) \
                 != r.MAPPING_STARTING_POSITION:
             # The starting position cannot be updated: replace the mapping.
@@ -646,7 +682,7 @@ class StackPlanner:
         if differs:
             steps.append(APICall(res, "lambda", "update_event_source_mapping",
                                  {"UUID": keep["UUID"], "FunctionName": function,
-                                  "Enabled": True, **spec.settings},
+                                  "Enabled": True, **settings},
                                  f"reset {', '.join(differs)} of the mapping to {function}"))
         return steps
 
@@ -724,6 +760,21 @@ def _function_setting(config: dict[str, Any], key: str) -> Any:
         return {"Variables": config.get("Environment", {}).get("Variables", {})}
     if key == "Description":
         return config.get("Description", "")
+    return config.get(key)
+
+
+def _on_failure(config: Any) -> str | None:
+    """The on-failure destination of a DestinationConfig; AWS echoes an empty OnSuccess too."""
+    if not isinstance(config, dict):
+        return None
+    destination = (config.get("OnFailure") or {}).get("Destination")
+    return str(destination) if destination else None
+
+
+def _destination_setting(config: dict[str, Any], key: str) -> Any:
+    """A setting of an event invoke config or a mapping, DestinationConfig by its OnFailure."""
+    if key == "DestinationConfig":
+        return _on_failure(config.get(key))
     return config.get(key)
 
 

@@ -49,16 +49,44 @@ def stream_mappings(names: StackNames) -> tuple[MappingSpec, ...]:
     """Every consumer of the table's stream (DynamoDB allows two readers per shard)."""
     return (MappingSpec("stream-mapping", names.check_function, MAPPING_SETTINGS),)
 
+
+# ---- kept failures (issue 9) ----------------------------------------------------------------
+# Both functions send what still fails after Lambda's retries to the failures bucket. An S3
+# destination keeps the whole invocation record (the stream batch's records included), so a
+# failure can be replayed later without re-reading the stream; SQS/SNS keep only metadata.
+LOAD_MAX_RETRY_ATTEMPTS = 2
+
+
+def failure_destination(names: StackNames) -> dict[str, Any]:
+    """The `DestinationConfig` of the loader's event invoke config and of every stream mapping."""
+    return {"OnFailure": {"Destination": bucket_arn(names.failures_bucket)}}
+
+
+def mapping_settings(names: StackNames, spec: MappingSpec) -> dict[str, Any]:
+    """A mapping's settings as planned: its own, plus the on-failure destination every mapping
+    of the stack gets (so a new consumer cannot forget it)."""
+    return {**spec.settings, "DestinationConfig": failure_destination(names)}
+
+
+def load_event_invoke_config(names: StackNames) -> dict[str, Any]:
+    """PutFunctionEventInvokeConfig parameters for the loader's asynchronous (S3) invocations."""
+    return {"FunctionName": names.load_function,
+            "MaximumRetryAttempts": LOAD_MAX_RETRY_ATTEMPTS,
+            "DestinationConfig": failure_destination(names)}
+
 # The resources `status` reports, in this order (stable: the JSON output is documented).
 RESOURCE_IDS: tuple[str, ...] = (
     "load-role",
     "check-role",
     "uploads-bucket",
+    "failures-bucket",
     "table",
+    "alert-table",
     "topic",
     "load-log-group",
     "check-log-group",
     "load-function",
+    "load-failure-destination",
     "s3-invoke-permission",
     "uploads-notification",
     "check-function",
@@ -92,11 +120,15 @@ def resource_names(names: StackNames) -> dict[str, str]:
         "load-role": names.load_role,
         "check-role": names.check_role,
         "uploads-bucket": names.uploads_bucket,
+        "failures-bucket": names.failures_bucket,
         "table": names.table,
+        "alert-table": names.alert_table,
         "topic": names.topic,
         "load-log-group": names.load_log_group,
         "check-log-group": names.check_log_group,
         "load-function": names.load_function,
+        "load-failure-destination": f"{names.load_function} on failure -> "
+                                    f"{names.failures_bucket}",
         "s3-invoke-permission": f"{names.load_function}/{S3_INVOKE_SID}",
         "uploads-notification": f"{names.uploads_bucket}/{NOTIFICATION_ID}",
         "check-function": names.check_function,
@@ -155,6 +187,16 @@ def _log_statement(names: StackNames, log_group: str) -> dict[str, Any]:
     }
 
 
+def _keep_failures_statement(names: StackNames) -> dict[str, Any]:
+    # Lambda writes a destination record with the function's execution role.
+    return {
+        "Sid": "KeepFailedInvocations",
+        "Effect": "Allow",
+        "Action": "s3:PutObject",
+        "Resource": f"{bucket_arn(names.failures_bucket)}/*",
+    }
+
+
 def load_role_policy(names: StackNames) -> dict[str, Any]:
     uploads = bucket_arn(names.uploads_bucket)
     return {
@@ -180,6 +222,7 @@ def load_role_policy(names: StackNames) -> dict[str, Any]:
                 "Action": "dynamodb:BatchWriteItem",
                 "Resource": names.table_arn,
             },
+            _keep_failures_statement(names),
             _log_statement(names, names.load_log_group),
         ],
     }
@@ -210,6 +253,14 @@ def check_role_policy(names: StackNames) -> dict[str, Any]:
                 "Action": "sns:Publish",
                 "Resource": names.topic_arn,
             },
+            {
+                # The alert log: a conditional claim per alert, then its outcome.
+                "Sid": "KeepAlertLog",
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                "Resource": names.table_arn_of(names.alert_table),
+            },
+            _keep_failures_statement(names),
             _log_statement(names, names.check_log_group),
         ],
     }
@@ -258,6 +309,11 @@ def _deny_insecure_transport(bucket: str) -> dict[str, Any]:
 def uploads_bucket_policy(names: StackNames) -> dict[str, Any]:
     return {"Version": POLICY_VERSION,
             "Statement": [_deny_insecure_transport(names.uploads_bucket)]}
+
+
+def failures_bucket_policy(names: StackNames) -> dict[str, Any]:
+    return {"Version": POLICY_VERSION,
+            "Statement": [_deny_insecure_transport(names.failures_bucket)]}
 
 
 def dashboard_bucket_policy(names: StackNames) -> dict[str, Any]:
@@ -345,6 +401,9 @@ def buckets(names: StackNames) -> tuple[BucketSpec, ...]:
                    uploads_bucket_policy(names), versioned=True),
         BucketSpec("dashboard-bucket", names.dashboard_bucket, DASHBOARD_BUCKET_ACCESS_BLOCK,
                    dashboard_bucket_policy(names), versioned=False),
+        # Kept failure records: written once, deleted by `inventory retry`; no versions needed.
+        BucketSpec("failures-bucket", names.failures_bucket, PRIVATE_BUCKET_ACCESS_BLOCK,
+                   failures_bucket_policy(names), versioned=False),
     )
 
 
@@ -371,7 +430,8 @@ def load_function(names: StackNames) -> FunctionSpec:
 def check_function(names: StackNames, threshold: int) -> FunctionSpec:
     return FunctionSpec(
         "check-function", names.check_function, names.check_role, CHECK_HANDLER,
-        {"ALERT_TOPIC_ARN": names.topic_arn, "LOW_STOCK_THRESHOLD": str(threshold)},
+        {"ALERT_TOPIC_ARN": names.topic_arn, "LOW_STOCK_THRESHOLD": str(threshold),
+         "ALERT_LOG_TABLE": names.alert_table},
         timeout=30, memory=128,
         description=f"inventory stack {names.stack}: alerts when stock drops to the threshold",
     )
@@ -437,7 +497,12 @@ class TableSpec:
 
 def aux_tables(names: StackNames) -> tuple[TableSpec, ...]:
     """The stack's tables besides the inventory table, in creation order."""
-    return ()
+    return (
+        # One item per alert (store + the stream record's eventID): the checker's idempotency
+        # record and the history `inventory alerts` reads; expired by DynamoDB after 90 days.
+        TableSpec("alert-table", names.alert_table, (("Store", "S"), ("EventId", "S")),
+                  ttl_attribute="ExpiresAt"),
+    )
 
 
 def log_groups(names: StackNames) -> tuple[tuple[str, str], ...]:

@@ -90,6 +90,12 @@ TRANSIENT: Mapping[tuple[str, str], TransientRule] = {
     ("lambda", "update_function_configuration"): _ROLE_PROPAGATION,
     ("lambda", "create_event_source_mapping"): _ROLE_PROPAGATION,
     ("lambda", "update_event_source_mapping"): _ROLE_PROPAGATION,
+    # Lambda checks that the role may write to an on-failure destination (issue 9).
+    ("lambda", "put_function_event_invoke_config"): TransientRule(
+        codes=frozenset({"InvalidParameterValueException"}),
+        messages=("execution role does not have permissions",),
+        why="the loader's role may not write to the failures bucket yet (IAM propagation)",
+    ),
     ("dynamodb", "update_continuous_backups"): TransientRule(
         codes=frozenset({"ContinuousBackupsUnavailableException"}),
         why="DynamoDB is still enabling backups of the new table",

@@ -10,6 +10,9 @@ import json
 import time
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
 
 from inventory_cli.aws import Aws
 from inventory_cli.config import StackNames
@@ -70,3 +73,72 @@ def alert_line(store: str, item: str, count: int, threshold: int = 0,
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def put_alert_record(aws: Aws, names: StackNames, *, store: str, item: str, count: int,
+                     event_id: str, state: str = "sent", at: datetime,
+                     message_id: str | None = "m-1", threshold: int = 0,
+                     error: str | None = None) -> None:
+    """One record of the alert log, as the checker writes it (TEAM-CONTRACTS.md, issue 9)."""
+    stamp = at.isoformat(timespec="seconds").replace("+00:00", "Z")
+    record: dict[str, dict[str, str]] = {
+        "Store": {"S": store}, "EventId": {"S": event_id}, "Item": {"S": item},
+        "Count": {"N": str(count)}, "Threshold": {"N": str(threshold)}, "State": {"S": state},
+        "Attempts": {"N": "1"}, "FirstSeen": {"S": stamp},
+        "ClaimExpires": {"N": str(int(at.timestamp()) + 30)},
+        "ExpiresAt": {"N": str(int(at.timestamp()) + 90 * 86400)},
+    }
+    if state == "sent":
+        record["SentAt"] = {"S": stamp}
+        if message_id:
+            record["MessageId"] = {"S": message_id}
+    if error:
+        record["Error"] = {"S": error}
+    aws.client("dynamodb").put_item(TableName=names.alert_table, Item=record)
+
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+
+
+def canned(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((EVENTS / name).read_text(encoding="utf-8"))
+    return loaded
+
+
+def keep_load_failure(aws: Aws, names: StackNames, key: str, failure_id: str,
+                      *, version_id: str | None = None, versioned_event: bool = True) -> str:
+    """What Lambda writes to the failures bucket when a load fails after its retries (the
+    canned record of tests/events, pointed at this stack's object); returns the object key.
+    `versioned_event=False`: an S3 event without `versionId`, as moto sends them."""
+    s3 = aws.client("s3")
+    head = s3.head_object(Bucket=names.uploads_bucket, Key=key)
+    if version_id is None:
+        version_id = head.get("VersionId")
+    record = canned("failure_async_load.json")
+    record["requestContext"]["functionArn"] = (
+        f"arn:aws:lambda:{names.region}:{names.account_id}:function:{names.load_function}")
+    s3_part = record["requestPayload"]["Records"][0]["s3"]
+    s3_part["bucket"] = {"name": names.uploads_bucket,
+                         "arn": f"arn:aws:s3:::{names.uploads_bucket}"}
+    s3_part["object"].update(key=quote_plus(key), versionId=version_id,
+                             eTag=head["ETag"].strip('"'))
+    if not versioned_event:
+        del s3_part["object"]["versionId"]
+    record["responsePayload"]["errorMessage"] = "Requested resource not found"
+    object_key = f"aws/lambda/async/{names.load_function}/2024/05/14/{failure_id}"
+    s3.put_object(Bucket=names.failures_bucket, Key=object_key,
+                  Body=json.dumps(record).encode())
+    return object_key
+
+
+def keep_stream_failure(aws: Aws, names: StackNames, records: list[dict[str, Any]],
+                        failure_id: str) -> str:
+    """What Lambda writes for a stream batch that failed after the mapping's retries."""
+    record = canned("failure_stream_check.json")
+    record["requestContext"]["functionArn"] = (
+        f"arn:aws:lambda:{names.region}:{names.account_id}:function:{names.check_function}")
+    record["payload"] = json.dumps({"Records": records})
+    object_key = f"aws/lambda/mapping-uuid/shardId-0001/2024/05/14/{failure_id}"
+    aws.client("s3").put_object(Bucket=names.failures_bucket, Key=object_key,
+                                Body=json.dumps(record).encode())
+    return object_key

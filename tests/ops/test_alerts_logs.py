@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from ops_doubles import alert_line, put_log_lines
+from ops_doubles import put_alert_record, put_log_lines
 from typer.testing import CliRunner, Result
 
 from inventory_cli.aws import Aws
@@ -48,36 +48,49 @@ def test_bad_durations(text: str) -> None:
         parse_since(text)
 
 
-def test_alerts_of_the_window_from_the_checkers_log_lines(aws: Aws, stack: StackNames) -> None:
+def test_alerts_of_the_window_from_the_alert_log(aws: Aws, stack: StackNames) -> None:
     one_hour, two_hours, yesterday = (NOW - timedelta(hours=h) for h in (1, 2, 25))
-    put_log_lines(aws, stack.check_log_group, [
-        (yesterday, alert_line("Pusan", "Echo Show", 0)),
-        (two_hours, "START RequestId: 1 Version: $LATEST\n"),
-        (two_hours, alert_line("Berlin", "Echo Plus", 0, message_id="m-2")),
-        # The Lambda runtime's logging prefix: level, time, request id, then the JSON.
-        (one_hour, "[INFO]\t2024-01-01T00:00:00Z\treq-1\t"
-                   + alert_line("[bold]x[/bold]", "Echo Dot", 1, threshold=2)),
-        (one_hour, '{"event": "load_report", "note": "alert_sent is mentioned here"}\n'),
-    ])
+    put_alert_record(aws, stack, store="Pusan", item="Echo Show", count=0, event_id="e-1",
+                     at=yesterday)
+    put_alert_record(aws, stack, store="Berlin", item="Echo Plus", count=0, event_id="e-2",
+                     at=two_hours, message_id="m-2")
+    put_alert_record(aws, stack, store="[bold]x[/bold]", item="Echo Dot", count=1,
+                     event_id="e-3", at=one_hour, threshold=2, state="failed", message_id=None,
+                     error="AuthorizationError: not allowed")
+    # A record without its time is not an alert this tool can show: skipped, no crash.
+    aws.client("dynamodb").put_item(TableName=stack.alert_table, Item={
+        "Store": {"S": "Berlin"}, "EventId": {"S": "e-4"}})
     result = invoke(aws, "alerts", "--output", "table")
     assert result.exit_code == 0, result.output
     assert result.stdout == (
-        "Time (UTC)            Store            Item        Count\n"
-        "────────────────────────────────────────────────────────\n"
-        f"{stamp(two_hours)}   Berlin           Echo Plus       0\n"
-        f"{stamp(one_hour)}   [bold]x[/bold]   Echo Dot        1\n")
+        "Time (UTC)            Store            Item        Count   State    Message id\n"
+        "──────────────────────────────────────────────────────────────────────────────\n"
+        f"{stamp(two_hours)}   Berlin           Echo Plus       0   sent     m-2       \n"
+        f"{stamp(one_hour)}   [bold]x[/bold]   Echo Dot        1   failed   -         \n")
     week = json.loads(invoke(aws, "alerts", "--since", "7d").stdout)
-    assert [(a["store"], a["item"], a["count"], a["threshold"]) for a in week] == [
-        ("Pusan", "Echo Show", 0, 0), ("Berlin", "Echo Plus", 0, 0),
-        ("[bold]x[/bold]", "Echo Dot", 1, 2)]
+    assert [(a["store"], a["item"], a["count"], a["threshold"], a["state"]) for a in week] == [
+        ("Pusan", "Echo Show", 0, 0, "sent"), ("Berlin", "Echo Plus", 0, 0, "sent"),
+        ("[bold]x[/bold]", "Echo Dot", 1, 2, "failed")]
     assert week[1] == {"time": two_hours.isoformat(), "store": "Berlin", "item": "Echo Plus",
-                       "count": 0, "threshold": 0, "message_id": "m-2"}
+                       "count": 0, "threshold": 0, "message_id": "m-2", "state": "sent",
+                       "event_id": "e-2", "attempts": 1, "error": None}
+    berlin = json.loads(invoke(aws, "alerts", "--since", "7d", "--store", "Berlin").stdout)
+    assert [(a["store"], a["event_id"]) for a in berlin] == [("Berlin", "e-2")]
+    csv_out = invoke(aws, "alerts", "--store", "Pusan", "--since", "2d", "--output", "csv")
+    assert csv_out.stdout == ("time,store,item,count,state,message_id\n"
+                              f"{yesterday.isoformat()},Pusan,Echo Show,0,sent,m-1\n")
 
 
-def test_no_alerts_and_no_log_group_yet(aws: Aws, stack: StackNames) -> None:
-    aws.client("logs").delete_log_group(logGroupName=stack.check_log_group)
+def test_no_alerts_and_a_missing_alert_log(aws: Aws, stack: StackNames) -> None:
     result = invoke(aws, "alerts", "--since", "30m", "--output", "table")
     assert (result.exit_code, result.stdout) == (0, "No alerts in the last 30m.\n")
+    quiet = invoke(aws, "alerts", "--store", "Berlin", "--output", "table")
+    assert (quiet.exit_code, quiet.stdout) == (0, "No alerts in the last 24h for Berlin.\n")
+    aws.client("dynamodb").delete_table(TableName=stack.alert_table)
+    gone = invoke(aws, "alerts")
+    assert gone.exit_code == 1
+    assert gone.stderr == (f"Error: the stack's alert log table {stack.alert_table} does not "
+                           "exist\nHint: `inventory provision` creates what is missing\n")
 
 
 def test_a_bad_since_is_a_usage_error(aws: Aws) -> None:
@@ -113,13 +126,17 @@ def test_logs_of_an_unknown_function_is_a_usage_error(aws: Aws) -> None:
 
 def test_follow_prints_new_lines_until_ctrl_c(aws: Aws, stack: StackNames,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    put_log_lines(aws, stack.load_log_group, [(NOW - timedelta(seconds=30), "first\n")])
+    # Following looks back a minute from the real clock: this test's "now" must be fresh, not
+    # the module's (imported maybe a minute ago on a busy machine).
+    now = datetime.now(UTC).replace(microsecond=0)
+    monkeypatch.setattr(logs_core, "utc_now", lambda: now)
+    put_log_lines(aws, stack.load_log_group, [(now - timedelta(seconds=30), "first\n")])
     sleeps: list[float] = []
 
     def sleep(seconds: float) -> None:
         sleeps.append(seconds)
         if len(sleeps) == 1:
-            put_log_lines(aws, stack.load_log_group, [(NOW - timedelta(seconds=5), "second\n")])
+            put_log_lines(aws, stack.load_log_group, [(now - timedelta(seconds=5), "second\n")])
         elif len(sleeps) == 3:
             raise KeyboardInterrupt
 
@@ -127,6 +144,6 @@ def test_follow_prints_new_lines_until_ctrl_c(aws: Aws, stack: StackNames,
     result = invoke(aws, "logs", "load", "--follow")
     assert result.exit_code == 0
     # Each poll looks back a minute; lines already shown are not shown again.
-    assert result.stdout == (f"{stamp(NOW - timedelta(seconds=30))} load  first\n"
-                             f"{stamp(NOW - timedelta(seconds=5))} load  second\n")
+    assert result.stdout == (f"{stamp(now - timedelta(seconds=30))} load  first\n"
+                             f"{stamp(now - timedelta(seconds=5))} load  second\n")
     assert sleeps == [2.0, 2.0, 2.0]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from boto3.s3.transfer import TransferConfig
-from ops_doubles import load_object, write_report
+from ops_doubles import keep_load_failure, load_object, write_report
 from rich.console import Console
 from typer.testing import CliRunner, Result
 
@@ -223,8 +223,36 @@ def test_wait_times_out_without_a_report(aws: Aws, stack: StackNames,
         "───────────────────────────────────────────────────────────",
         "inventory-berlin.csv   timed out      -        -          -",
     ]
-    assert result.stderr == ("Error: no load report after 5 s for: inventory-berlin.csv\n"
-                             "Hint: `inventory logs load` shows what the loader did\n")
+    assert result.stderr == (
+        "Error: no load report and no kept failure after 5 s for: inventory-berlin.csv: "
+        "stored, but never loaded (the loader was not invoked, or is still running)\n"
+        "Hint: `inventory retry unloaded:inventory-berlin.csv` loads them; `inventory logs "
+        "load` shows what the loader did\n")
+
+
+def test_wait_stops_at_once_on_a_kept_failure_of_the_load(
+        aws: Aws, stack: StackNames, fake_time: FakeTime) -> None:
+    berlin, pusan = LAB_FILES[0], LAB_FILES[3]
+
+    def loader(sleeps: int) -> None:
+        if sleeps == 1:  # Berlin loads; Pusan's load fails for good and is kept
+            load_object(aws, stack, berlin.name)
+            keep_load_failure(aws, stack, pusan.name, "k-pusan")
+
+    fake_time.during_sleep = loader
+    result = invoke(aws, "upload", "--wait", "--timeout", "60", str(berlin), str(pusan))
+    assert result.exit_code == 1
+    assert fake_time.sleeps == [1.0]  # not the 60 s of the timeout
+    assert result.stdout.splitlines()[2:] == [
+        "File                   Status   Rows   Loaded   Rejected",
+        "────────────────────────────────────────────────────────",
+        "inventory-berlin.csv   loaded      6        6          0",
+        "inventory-pusan.csv    failed      -        -          -",
+    ]
+    assert result.stderr == (
+        "Error: the loader failed for 1 file(s): inventory-pusan.csv: ResourceNotFoundException: "
+        "Requested resource not found (after 3 attempts, kept as k-pusan)\n"
+        "Hint: fix the cause (`inventory status` shows drift), then `inventory retry k-pusan`\n")
 
 
 def test_show_csv_round_trips_through_upload(aws: Aws, stack: StackNames,

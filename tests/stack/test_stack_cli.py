@@ -38,8 +38,9 @@ def test_provision_prints_a_summary_then_says_no_changes(aws: Aws) -> None:
     ]
     assert lines[6].startswith("Changed: ")
     assert lines[6].endswith(f"on {len(r.RESOURCE_IDS)} resource(s): " + ", ".join(
-        ["load-role", "check-role", "uploads-bucket", "table", "topic", "load-log-group",
-         "check-log-group", "load-function", "s3-invoke-permission", "uploads-notification",
+        ["load-role", "check-role", "uploads-bucket", "failures-bucket", "table",
+         "alert-table", "topic", "load-log-group", "check-log-group", "load-function",
+         "load-failure-destination", "s3-invoke-permission", "uploads-notification",
          "check-function", "stream-mapping", "identity-pool", "dashboard-role",
          "identity-pool-roles", "dashboard-bucket", "dashboard-files"]))
 
@@ -71,7 +72,8 @@ def test_status_json_and_exit_codes(session: boto3.session.Session, aws: Aws) ->
     code, out, err = _run(aws, "status", "--output", "json")
     assert (code, err) == (0, "")
     assert [(e["resource"], e["state"]) for e in json.loads(out)] == [
-        (rid, "ok") for rid in r.RESOURCE_IDS]
+        *((rid, "ok") for rid in r.RESOURCE_IDS), ("kept-failures", "ok")]
+    assert json.loads(out)[-1]["count"] == 0
 
     session.client("s3").put_bucket_notification_configuration(
         Bucket=aws.names.uploads_bucket, NotificationConfiguration={})

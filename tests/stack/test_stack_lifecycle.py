@@ -80,7 +80,8 @@ def test_provisioned_resources_are_wired_as_specified(session: boto3.session.Ses
     assert load["Role"] == f"arn:aws:iam::{n.account_id}:role/{n.load_role}"
     assert check["Handler"] == "lambda_src.check_stock.lambda_handler"
     assert check["Environment"]["Variables"] == {"ALERT_TOPIC_ARN": n.topic_arn,
-                                                 "LOW_STOCK_THRESHOLD": "4"}
+                                                 "LOW_STOCK_THRESHOLD": "4",
+                                                 "ALERT_LOG_TABLE": n.alert_table}
 
     # S3 may invoke the loader (scoped to bucket and account); .csv creations notify it
     statement = json.loads(lam.get_policy(FunctionName=n.load_function)["Policy"])["Statement"][0]
@@ -102,6 +103,33 @@ def test_provisioned_resources_are_wired_as_specified(session: boto3.session.Ses
     assert mapping["State"] == "Enabled"
     assert mapping["StartingPosition"] == "TRIM_HORIZON"
     assert {k: mapping[k] for k in r.MAPPING_SETTINGS} == r.MAPPING_SETTINGS
+    failures_arn = f"arn:aws:s3:::{n.failures_bucket}"
+    assert mapping["DestinationConfig"]["OnFailure"] == {"Destination": failures_arn}
+
+    # failed loads: two retries, then the whole invocation record to the failures bucket
+    invoke_config = lam.get_function_event_invoke_config(FunctionName=n.load_function)
+    assert invoke_config["MaximumRetryAttempts"] == 2
+    assert invoke_config["DestinationConfig"]["OnFailure"] == {"Destination": failures_arn}
+
+    # failures bucket: private, encrypted, TLS only, tagged, not versioned
+    assert s3.get_public_access_block(Bucket=n.failures_bucket)[
+        "PublicAccessBlockConfiguration"] == r.PRIVATE_BUCKET_ACCESS_BLOCK
+    assert s3.get_bucket_encryption(Bucket=n.failures_bucket)[
+        "ServerSideEncryptionConfiguration"]["Rules"][0][
+        "ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    failures_policy = json.loads(s3.get_bucket_policy(Bucket=n.failures_bucket)["Policy"])
+    assert [(st["Effect"], st["Condition"]) for st in failures_policy["Statement"]] == [
+        ("Deny", {"Bool": {"aws:SecureTransport": "false"}})]
+    assert "Status" not in s3.get_bucket_versioning(Bucket=n.failures_bucket)
+    assert {"Key": "inventory:stack", "Value": "inventory"} in s3.get_bucket_tagging(
+        Bucket=n.failures_bucket)["TagSet"]
+
+    # alert log: Store + EventId, expired by ExpiresAt
+    alert_table = ddb.describe_table(TableName=n.alert_table)["Table"]
+    assert [(k["AttributeName"], k["KeyType"]) for k in alert_table["KeySchema"]] == [
+        ("Store", "HASH"), ("EventId", "RANGE")]
+    ttl = ddb.describe_time_to_live(TableName=n.alert_table)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "ExpiresAt")
 
     # identity pool -> unauthenticated role, trust bound to this pool
     cognito, iam = session.client("cognito-identity"), session.client("iam")

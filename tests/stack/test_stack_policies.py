@@ -55,22 +55,28 @@ def _allowed(name: str) -> dict[str, set[str]]:
 
 def test_roles_have_exactly_the_permissions_of_the_issue() -> None:
     uploads = f"arn:aws:s3:::{NAMES.uploads_bucket}"
+    failures = f"arn:aws:s3:::{NAMES.failures_bucket}/*"
     logs = "arn:aws:logs:eu-central-1:123456789012:log-group:/aws/lambda/"
     assert _allowed("load-role policy") == {
         "s3:GetObject": {f"{uploads}/*"},
         "s3:GetObjectVersion": {f"{uploads}/*"},
-        "s3:PutObject": {f"{uploads}/reports/*"},
+        "s3:PutObject": {f"{uploads}/reports/*", failures},
         "dynamodb:BatchWriteItem": {NAMES.table_arn},
         "logs:CreateLogStream": {f"{logs}shop-load-inventory:*"},
         "logs:PutLogEvents": {f"{logs}shop-load-inventory:*"},
     }
     stream = f"{NAMES.table_arn}/stream/*"
+    alert_log = "arn:aws:dynamodb:eu-central-1:123456789012:table/shop-alert-log"
     assert _allowed("check-role policy") == {
         "dynamodb:DescribeStream": {stream},
         "dynamodb:GetRecords": {stream},
         "dynamodb:GetShardIterator": {stream},
         "dynamodb:ListStreams": {"*"},  # AWS defines no resource type for ListStreams
         "sns:Publish": {NAMES.topic_arn},
+        "dynamodb:GetItem": {alert_log},
+        "dynamodb:PutItem": {alert_log},
+        "dynamodb:UpdateItem": {alert_log},
+        "s3:PutObject": {failures},
         "logs:CreateLogStream": {f"{logs}shop-check-stock:*"},
         "logs:PutLogEvents": {f"{logs}shop-check-stock:*"},
     }
@@ -87,12 +93,14 @@ def test_dashboard_trust_is_bound_to_the_pool_and_unauthenticated_identities() -
         "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "unauthenticated"}}
 
 
-def test_only_the_dashboard_bucket_is_public_and_both_require_tls() -> None:
+def test_only_the_dashboard_bucket_is_public_and_all_require_tls() -> None:
     uploads = DOCUMENTS["uploads-bucket policy"]["Statement"]
+    failures = DOCUMENTS["failures-bucket policy"]["Statement"]
     dashboard = DOCUMENTS["dashboard-bucket policy"]["Statement"]
     assert [s["Effect"] for s in uploads] == ["Deny"]
+    assert [s["Effect"] for s in failures] == ["Deny"]
     assert [(s["Effect"], s["Action"]) for s in dashboard] == [("Deny", "s3:*"),
                                                                ("Allow", "s3:GetObject")]
-    for deny in (uploads[0], dashboard[0]):
+    for deny in (uploads[0], failures[0], dashboard[0]):
         assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert r.PRIVATE_BUCKET_ACCESS_BLOCK == dict.fromkeys(r.PRIVATE_BUCKET_ACCESS_BLOCK, True)
