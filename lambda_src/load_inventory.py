@@ -103,8 +103,6 @@ def item_for(row: InventoryRow) -> dict[str, Any]:
     return {"Store": {"S": row.store}, "Item": {"S": row.item}, "Count": {"N": str(row.count)}}
 
 
-
-
 def row_rule_for(key: str) -> RowRule | None:
     """The extra rule of a file, from its key (none yet: every valid row of any file loads)."""
     return None
