@@ -7,11 +7,10 @@ import json
 import re
 import textwrap
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from conftest import build_zip, spec_for
 
 from inventory_cli.local.lambda_runtime import LambdaRuntime
 from inventory_cli.local.lambda_worker import FunctionSpec
@@ -58,10 +57,14 @@ def runtime(tmp_path: Path, sink: Lines) -> Iterator[LambdaRuntime]:
 
 
 @pytest.fixture
-def spec() -> Callable[[float], FunctionSpec]:
-    code = build_zip({"limits.py": HANDLER})
-    return lambda timeout_s: spec_for(code, name="limits", handler="limits.handler",
-                                      timeout_s=timeout_s)
+def spec(make_zip: Callable[[Mapping[str, str]], bytes], make_spec: Callable[..., FunctionSpec]
+         ) -> Callable[[float], FunctionSpec]:
+    code = make_zip({"limits.py": HANDLER})
+
+    def for_timeout(timeout_s: float) -> FunctionSpec:
+        return make_spec(code, name="limits", handler="limits.handler", timeout_s=timeout_s)
+
+    return for_timeout
 
 
 def test_the_remaining_time_counts_down_from_the_function_timeout(
