@@ -9,10 +9,13 @@ How many calls are in flight follows what limits the writer (see `ConcurrencyLim
 mostly wait on the network get several in flight; calls that are CPU work get one, written from
 the caller's thread, since more threads would only contend for the GIL.
 
-DynamoDB may accept only part of a batch (`UnprocessedItems`, under throttling). Those items are
-sent again after an exponential backoff with full jitter, up to `max_attempts` calls per batch;
-if any remain after that, `UnwrittenItems` is raised, so the invocation fails and is retried by
-Lambda instead of dropping rows silently.
+DynamoDB may accept only part of a batch (`UnprocessedItems`, under throttling), or refuse all of
+it (`ProvisionedThroughputExceededException`, `ThrottlingException`, once the client's own retries
+are spent). Those items are sent again after an exponential backoff with full jitter. With a
+`give_up` test (the loader's time budget) throttling never fails a write: items are retried until
+`give_up()` says time is short, and what is still unwritten then is left in `unwritten` for the
+next invocation. Without one, after `max_attempts` calls per batch `UnwrittenItems` is raised,
+so the invocation fails and is retried by Lambda instead of dropping rows silently.
 
 Callers must not put the same key twice (one BatchWriteItem may not hold duplicate keys, and two
 batches in flight have no order); the loader writes only the winning row of each key.
@@ -22,11 +25,14 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from types import TracebackType
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 BATCH_SIZE = 25  # DynamoDB's maximum per BatchWriteItem
 # At most this many calls in flight. Measured with benchmarks/bench_load.py on 2 cores: a fixed 8
@@ -44,6 +50,10 @@ BASE_DELAY = 0.05
 MAX_DELAY = 5.0
 
 WriteRequest = dict[str, Any]
+
+# Answers that mean "too fast, try again later" for the whole call.
+THROTTLING_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException",
+                              "RequestLimitExceeded"})
 
 
 class UnwrittenItems(RuntimeError):
@@ -122,7 +132,8 @@ class ConcurrentBatchWriter:
                  max_attempts: int = DEFAULT_MAX_ATTEMPTS,
                  sleep: Callable[[float], None] = time.sleep,
                  delay: Callable[[int], float] = backoff_delay,
-                 limit: ConcurrencyLimit | None = None) -> None:
+                 limit: ConcurrencyLimit | None = None,
+                 give_up: Callable[[], bool] | None = None) -> None:
         if max_workers < 1 or max_attempts < 1:
             raise ValueError("max_workers and max_attempts must be at least 1")
         self.limit = limit or ConcurrencyLimit(max_workers)
@@ -137,6 +148,10 @@ class ConcurrentBatchWriter:
         self._pending: list[WriteRequest] = []
         self._in_flight: set[Future[int]] = set()
         self._error: BaseException | None = None
+        self._give_up = give_up
+        self._unwritten_lock = threading.Lock()
+        # Requests still throttled when `give_up()` said stop (only with `give_up`).
+        self.unwritten: list[WriteRequest] = []
         self.items_written = 0
 
     def __enter__(self) -> ConcurrentBatchWriter:
@@ -151,8 +166,11 @@ class ConcurrentBatchWriter:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
     def put(self, item: dict[str, Any]) -> None:
+        self.put_request({"PutRequest": {"Item": item}})
+
+    def put_request(self, request: WriteRequest) -> None:
         self._raise_if_failed()
-        self._pending.append({"PutRequest": {"Item": item}})
+        self._pending.append(request)
         if len(self._pending) == BATCH_SIZE:
             self._submit()
 
@@ -192,10 +210,21 @@ class ConcurrentBatchWriter:
 
     def _write_batch(self, batch: list[WriteRequest]) -> int:
         requests = batch
-        for attempt in range(self._max_attempts):
+        attempt = 0
+        while self._give_up is not None or attempt < self._max_attempts:
             if attempt:
-                self._sleep(self._delay(attempt - 1))
-            response = self._client.batch_write_item(RequestItems={self._table: requests})
+                if self._give_up is not None and self._give_up():
+                    with self._unwritten_lock:
+                        self.unwritten.extend(requests)
+                    return len(batch) - len(requests)
+                self._sleep(self._delay(min(attempt - 1, 16)))
+            attempt += 1
+            try:
+                response = self._client.batch_write_item(RequestItems={self._table: requests})
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in THROTTLING_CODES:
+                    raise
+                continue  # nothing of this call was written: all of it again, after a pause
             requests = response.get("UnprocessedItems", {}).get(self._table, [])
             if not requests:
                 return len(batch)

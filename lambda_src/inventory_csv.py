@@ -26,7 +26,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 REPORTS_PREFIX = "reports/"
 REQUIRED_COLUMNS = ("store", "item", "count")
@@ -131,14 +131,14 @@ def iter_file_chunks(stream: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterator
         yield chunk
 
 
-def _physical_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+def _physical_lines(chunks: Iterable[bytes], first_line: int = 1) -> Iterator[bytes]:
     """Lines split at LF, each with its LF, the last one possibly without.
 
     UTF-8 never uses the byte 0x0A inside a multi-byte character, so splitting before decoding
     is exact, and decoding line by line tells which line is broken.
     """
     pending = b""
-    line_no = 0
+    line_no = first_line - 1
     for chunk in chunks:
         if not chunk:
             continue
@@ -155,19 +155,62 @@ def _physical_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
         yield pending
 
 
+@dataclass(frozen=True, slots=True)
+class ReadPosition:
+    """Where the next row of a file starts, and what a reader knew there.
+
+    A reader given a position continues as if it had read the file up to it, from the bytes
+    after `offset` alone (an S3 ranged GET): what lets a load continue in a new invocation.
+    """
+
+    offset: int = 0
+    lines_read: int = 0
+    rows_read: int = 0
+    columns: tuple[int, int, int] | None = None
+    header: tuple[str, ...] | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"offset": self.offset, "lines_read": self.lines_read,
+                "rows_read": self.rows_read,
+                "columns": list(self.columns) if self.columns else None,
+                "header": list(self.header) if self.header is not None else None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ReadPosition:
+        columns = data.get("columns")
+        header = data.get("header")
+        return cls(offset=int(data["offset"]), lines_read=int(data["lines_read"]),
+                   rows_read=int(data["rows_read"]),
+                   columns=(int(columns[0]), int(columns[1]), int(columns[2]))
+                   if columns else None,
+                   header=tuple(str(name) for name in header) if header is not None else None)
+
+
 class InventoryReader:
     """Parses a CSV stream into valid rows and rejected rows, as it reads.
 
     Iterate it once; whole-file problems raise `InvalidFile` (or a subclass) from the iteration.
     Afterwards `header` is the header as found, `rows_read` the number of data rows (valid or
     not, blank lines excluded) and `empty_reason` says why nothing was found, if nothing was.
+    `position` is always where the next row starts; `start` continues from such a position
+    (`chunks` are then the bytes from its offset on).
     """
 
-    def __init__(self, chunks: Iterable[bytes]) -> None:
+    def __init__(self, chunks: Iterable[bytes], start: ReadPosition | None = None) -> None:
         self._chunks = chunks
-        self._lines_read = 0
-        self.header: list[str] | None = None
-        self.rows_read = 0
+        start = start or ReadPosition()
+        self._start_columns = start.columns
+        self._lines_read = start.lines_read
+        self._offset = start.offset
+        self.header: list[str] | None = list(start.header) if start.header is not None else None
+        self.rows_read = start.rows_read
+        self._marked = (start.offset, start.lines_read, start.rows_read, start.columns)
+
+    @property
+    def position(self) -> ReadPosition:
+        offset, lines_read, rows_read, columns = self._marked
+        return ReadPosition(offset, lines_read, rows_read, columns,
+                            tuple(self.header) if self.header is not None else None)
 
     @property
     def empty_reason(self) -> str | None:
@@ -178,8 +221,9 @@ class InventoryReader:
         return None
 
     def _decoded_lines(self) -> Iterator[str]:
-        for raw in _physical_lines(self._chunks):
+        for raw in _physical_lines(self._chunks, first_line=self._lines_read + 1):
             self._lines_read += 1
+            self._offset += len(raw)
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -192,8 +236,10 @@ class InventoryReader:
             yield text
 
     def __iter__(self) -> Iterator[InventoryRow | RejectedRow]:
+        # csv pulls one physical line at a time and stops at the end of a record, so after each
+        # row the bytes consumed end exactly where the next row starts.
         reader = csv.reader(self._decoded_lines(), strict=False)
-        columns: tuple[int, int, int] | None = None
+        columns = self._start_columns
         while True:
             start = self._lines_read + 1
             try:
@@ -203,13 +249,20 @@ class InventoryReader:
             except csv.Error as exc:
                 raise MalformedCsv(_csv_error_reason(exc), line=start) from None
             if _is_blank(fields):
+                self._mark(columns)
                 continue
             if columns is None:
                 columns = _required_columns(fields, line=start)
                 self.header = [name.strip() for name in fields]
+                self._mark(columns)
                 continue
             self.rows_read += 1
+            self._mark(columns)
             yield validate_row(fields, columns, line=start)
+
+    def _mark(self, columns: tuple[int, int, int] | None) -> None:
+        # A tuple per row, not a ReadPosition: a million rows should not pay for a dataclass.
+        self._marked = (self._offset, self._lines_read, self.rows_read, columns)
 
 
 def _csv_error_reason(exc: csv.Error) -> str:

@@ -52,6 +52,10 @@ class LoadReport:
 
     def add_duplicate(self, row: DuplicateRow) -> None:
         self.duplicate_count += 1
+        self.list_duplicate(row)
+
+    def list_duplicate(self, row: DuplicateRow) -> None:
+        """List a duplicate already counted (the loader counts them all before it lists any)."""
         if len(self.duplicates) < MAX_LISTED:
             self.duplicates.append(row)
 
@@ -68,6 +72,18 @@ class LoadReport:
             "duplicate_count": self.duplicate_count,
             "message": self.message,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LoadReport:
+        """The inverse of `as_dict` (a load carries its report to its next invocation)."""
+        return cls(
+            source=ObjectSource(**data["source"]), status=data["status"],
+            rows_read=int(data["rows_read"]), loaded=int(data["loaded"]),
+            rejected=[RejectedRow(int(r["line"]), str(r["reason"])) for r in data["rejected"]],
+            duplicates=[DuplicateRow(int(d["line"]), str(d["store"]), str(d["item"]),
+                                     int(d["previous_line"])) for d in data["duplicates"]],
+            rejected_count=int(data["rejected_count"]),
+            duplicate_count=int(data["duplicate_count"]), message=str(data["message"]))
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), ensure_ascii=False, indent=2) + "\n"

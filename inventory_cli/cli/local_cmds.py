@@ -41,13 +41,26 @@ def start_cmd(
     ctx: typer.Context,
     port: Annotated[int, typer.Option("--port", min=0, max=65535,
                                       help="Port on 127.0.0.1; 0 picks a free one.")] = 4599,
+    ddb_write_limit: Annotated[int | None, typer.Option(
+        "--ddb-write-limit", min=1, envvar="INVENTORY_LOCAL_DDB_WRITE_LIMIT",
+        help="Take at most this many DynamoDB writes a second per table, like a new "
+             "on-demand table (about 4000); more are throttled as DynamoDB does "
+             "(UnprocessedItems, ProvisionedThroughputExceededException). Default: no limit.",
+    )] = None,
 ) -> None:
     """Start the emulator in the background; returns once it answers."""
+    import os
+
     from inventory_cli.errors import EmulatorError
     from inventory_cli.local import emulator
+    from inventory_cli.local.server import WRITE_LIMIT_ENV
 
     out = app_context(ctx).console
-    info, started = emulator.start(port=port)
+    environ = dict(os.environ)
+    environ.pop(WRITE_LIMIT_ENV, None)
+    if ddb_write_limit is not None:
+        environ[WRITE_LIMIT_ENV] = str(ddb_write_limit)
+    info, started = emulator.start(port=port, environ=environ)
     if not started:
         if port not in (0, info.port):
             raise EmulatorError(f"the local emulator already runs on port {info.port}, "
@@ -56,6 +69,9 @@ def start_cmd(
         return
     out.print(f"Started the local emulator at {info.endpoint} (pid {info.pid}).",
               soft_wrap=True)
+    if ddb_write_limit is not None:
+        out.print(f"DynamoDB writes are limited to {ddb_write_limit} a second per table.",
+                  soft_wrap=True)
     out.print(f"State and log: {info.home}", markup=False, soft_wrap=True)
     out.print(f"Use it with `inventory --local ...`, or any AWS client with "
               f"AWS_ENDPOINT_URL={info.endpoint}", soft_wrap=True)

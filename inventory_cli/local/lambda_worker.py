@@ -269,9 +269,11 @@ class Worker:
         try:
             message = self._replies.get(timeout=timeout_s)
         except queue.Empty:
+            peak_mb = self.peak_memory_mb()  # read before the process (and its record) is gone
             self.stop()
             return self._lost(f"Task timed out after {timeout_s:.2f} seconds",
-                              "Sandbox.Timedout", started, request_id=request_id)
+                              "Sandbox.Timedout", started, request_id=request_id,
+                              max_memory_mb=peak_mb)
         finally:
             self.last_used = time.monotonic()
         if message is None:
@@ -293,12 +295,25 @@ class Worker:
             return f"Runtime exited with error: signal {-code}"
         return f"Runtime exited with error: exit status {code}"
 
+    def peak_memory_mb(self) -> int:
+        """The worker process's peak resident memory (VmHWM), as the worker itself reports it;
+        0 once the process is gone."""
+        try:
+            status = Path(f"/proc/{self._process.pid}/status").read_text(encoding="ascii")
+        except OSError:
+            return 0
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+        return 0
+
     def _lost(self, message: str, error_type: str, started: float, *,
-              request_id: str | None = None) -> WorkerReply:
+              request_id: str | None = None, max_memory_mb: int = 0) -> WorkerReply:
         text = f"RequestId: {request_id} Error: {message}" if request_id else message
         payload = {"errorMessage": text, "errorType": error_type}
         return WorkerReply(ok=False, payload=json.dumps(payload), output=message + "\n",
-                           duration_ms=(time.monotonic() - started) * 1000, worker_lost=True)
+                           duration_ms=(time.monotonic() - started) * 1000,
+                           max_memory_mb=max_memory_mb, worker_lost=True)
 
     def stop(self, timeout_s: float = 2.0) -> None:
         """End the process: close its input (it exits), then terminate, then kill."""

@@ -27,6 +27,8 @@ pipeline is supplied here, by patching moto classes when `install()` is called:
   enhanced flow's keys are recognisable, and with `INVENTORY_LOCAL_DENY_ENHANCED_FLOW=1` in the
   emulator's environment DynamoDB refuses them (a test switch for the dashboard's fallback to
   the basic flow, GetOpenIdToken + AssumeRoleWithWebIdentity).
+- DynamoDB write throughput: off by default; `set_ddb_write_limit(n)` answers writes beyond n a
+  second per table as DynamoDB does (UnprocessedItems, ProvisionedThroughputExceededException).
 
 Without `attach`, moto behaves as it does upstream apart from the fixes (role mapping, a
 thread-safe stream, conditional denies), so in-process tests that call `install()` are not
@@ -42,6 +44,7 @@ import functools
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -81,6 +84,7 @@ def install() -> None:
         _install_event_invoke_config_put()
         _install_sms_sandbox()
         _install_guest_credentials()
+        _install_ddb_write_limit()
         _installed = True
 
 
@@ -795,3 +799,89 @@ def _install_enhanced_flow_denial() -> None:
     if deny_enhanced_flow():  # a test switch: say so in the emulator's log
         logger.warning("%s is set: DynamoDB refuses keys issued by GetCredentialsForIdentity",
                        DENY_ENHANCED_FLOW_ENV)
+
+
+# -- DynamoDB write throughput, like a new on-demand table -------------------------------------
+
+class WriteLimiter:
+    """A token bucket per table: `rate` writes a second, at most one second's worth saved up.
+
+    A new on-demand table takes about 4,000 writes a second before it scales; moto takes any
+    number. With a limit set, the emulator answers like DynamoDB over its capacity: a
+    BatchWriteItem gets what does not fit back as UnprocessedItems (or, when nothing fits,
+    ProvisionedThroughputExceededException), a PutItem the exception.
+    """
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        if rate <= 0:
+            raise ValueError("the write limit must be positive")
+        self.rate = rate
+        self._clock = clock
+        self._buckets: dict[tuple[str, str, str], tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, table: tuple[str, str, str], wanted: int) -> int:
+        """How many of `wanted` writes to `table` may go through now."""
+        with self._lock:
+            now = self._clock()
+            tokens, since = self._buckets.get(table, (self.rate, now))
+            tokens = min(self.rate, tokens + (now - since) * self.rate)
+            granted = min(wanted, int(tokens))
+            self._buckets[table] = (tokens - granted, now)
+            return granted
+
+
+_write_limiter: WriteLimiter | None = None
+
+
+def set_ddb_write_limit(rate: float | None) -> None:
+    """Limit DynamoDB writes per table to `rate` a second (None: no limit, moto's default)."""
+    global _write_limiter  # noqa: PLW0603 - one limit for the emulator process
+    install()
+    _write_limiter = WriteLimiter(rate) if rate else None
+
+
+def _install_ddb_write_limit() -> None:
+    from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
+    from moto.dynamodb.responses import DynamoHandler
+
+    class ThroughputExceeded(DynamodbException):
+        def __init__(self) -> None:
+            super().__init__(ERROR_TYPE_PREFIX + "ProvisionedThroughputExceededException",
+                             message="The level of configured provisioned throughput for the "
+                                     "table was exceeded. Consider increasing your "
+                                     "provisioning level with the UpdateTable API.")
+
+    upstream_batch_write_item = DynamoHandler.batch_write_item
+    upstream_put_item = DynamoHandler.put_item
+
+    def batch_write_item(self: DynamoHandler) -> Any:
+        limiter = _write_limiter
+        if limiter is None:
+            return upstream_batch_write_item(self)
+        accepted: dict[str, list[Any]] = {}
+        unprocessed: dict[str, list[Any]] = {}
+        for table, requests in self.body["RequestItems"].items():
+            granted = limiter.take((self.current_account, self.region, table), len(requests))
+            if granted:
+                accepted[table] = requests[:granted]
+            if granted < len(requests):
+                unprocessed[table] = requests[granted:]
+        if not accepted:
+            raise ThroughputExceeded()
+        self.body = {**self.body, "RequestItems": accepted}
+        result = upstream_batch_write_item(self)
+        body: dict[str, Any] = result.result  # type: ignore[assignment]
+        body["UnprocessedItems"] = unprocessed
+        return result
+
+    def put_item(self: DynamoHandler) -> Any:
+        limiter = _write_limiter
+        table = str(self.body.get("TableName", ""))
+        if limiter is not None and not limiter.take(
+                (self.current_account, self.region, table), 1):
+            raise ThroughputExceeded()
+        return upstream_put_item(self)
+
+    DynamoHandler.batch_write_item = batch_write_item  # type: ignore[method-assign]
+    DynamoHandler.put_item = put_item  # type: ignore[method-assign]

@@ -30,6 +30,8 @@ logger = logging.getLogger("inventory.emulator")
 EXIT_CANNOT_LISTEN = 3
 HEALTH_PATH = "/_inventory/health"
 IDLE_PATH = "/_inventory/idle"
+# DynamoDB writes a second per table the emulator takes (unset: no limit); see moto_seam.
+WRITE_LIMIT_ENV = "INVENTORY_LOCAL_DDB_WRITE_LIMIT"
 # Longest a single /_inventory/idle request may wait; callers loop for longer waits.
 _MAX_IDLE_WAIT_S = 60.0
 
@@ -80,6 +82,16 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _write_limit(text: str) -> int | None:
+    try:
+        value = int(text.strip() or "0")
+    except ValueError:
+        logger.warning("%s=%r is not a whole number; writes are not limited", WRITE_LIMIT_ENV,
+                       text)
+        return None
+    return value if value > 0 else None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     home: Path = args.home.resolve()
@@ -96,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     from inventory_cli.local.outbox import Outbox, outbox_path
 
     moto_seam.install()
+    write_limit = _write_limit(os.environ.get(WRITE_LIMIT_ENV, ""))
+    if write_limit:
+        moto_seam.set_ddb_write_limit(write_limit)
+        logger.info("DynamoDB writes limited to %d a second per table", write_limit)
     moto_app, request_handler = moto_seam.server_app()
     holder: dict[str, EmulatorApp] = {}
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from inventory_cli.config import StackNames
 from lambda_src.inventory_csv import REPORTS_PREFIX
+from lambda_src.load_checkpoint import CHECKPOINT_PREFIX
 
 POLICY_VERSION = "2012-10-17"
 RUNTIME = "python3.12"
@@ -223,6 +224,22 @@ def load_role_policy(names: StackNames) -> dict[str, Any]:
                 "Resource": names.table_arn,
             },
             _keep_failures_statement(names),
+            {
+                # A load that runs short of time hands the rest of the file to a new
+                # asynchronous invocation of this same function, and no other.
+                "Sid": "ContinueLongLoads",
+                "Effect": "Allow",
+                "Action": "lambda:InvokeFunction",
+                "Resource": function_arn(names, names.load_function),
+            },
+            {
+                # Its checkpoints (written under reports/) are deleted, every version, once
+                # the report is out.
+                "Sid": "RemoveLoadCheckpoints",
+                "Effect": "Allow",
+                "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                "Resource": f"{uploads}/{CHECKPOINT_PREFIX}*",
+            },
             _log_statement(names, names.load_log_group),
         ],
     }

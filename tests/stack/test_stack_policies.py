@@ -62,6 +62,10 @@ def test_roles_have_exactly_the_permissions_of_the_issue() -> None:
         "s3:GetObjectVersion": {f"{uploads}/*"},
         "s3:PutObject": {f"{uploads}/reports/*", failures},
         "dynamodb:BatchWriteItem": {NAMES.table_arn},
+        "lambda:InvokeFunction": {
+            "arn:aws:lambda:eu-central-1:123456789012:function:shop-load-inventory"},
+        "s3:DeleteObject": {f"{uploads}/reports/.loading/*"},
+        "s3:DeleteObjectVersion": {f"{uploads}/reports/.loading/*"},
         "logs:CreateLogStream": {f"{logs}shop-load-inventory:*"},
         "logs:PutLogEvents": {f"{logs}shop-load-inventory:*"},
     }
