@@ -46,7 +46,8 @@ def iter_assets() -> Iterator[tuple[str, bytes, str]]:
 
 
 def config_json(*, region: str, identity_pool_id: str, table: str, threshold: int,
-                endpoint: str | None = None, stack: str | None = None) -> bytes:
+                endpoint: str | None = None, stack: str | None = None,
+                summary_table: str | None = None) -> bytes:
     """The page's configuration. `endpoint` is set only for an emulator (None on AWS); `stack`
     lets the page name the stack in the commands it suggests."""
     config = {
@@ -56,6 +57,8 @@ def config_json(*, region: str, identity_pool_id: str, table: str, threshold: in
         "table": table,
         "lowStockThreshold": threshold,
         "endpoint": endpoint,
+        # The per-store and per-item summaries (issue 10); None: read the table itself.
+        "summary_table": summary_table,
     }
     return (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()
 

@@ -90,6 +90,13 @@ class StackPlanner:
                           if m.function == self.names.check_function)
         steps += self._stream_mapping(check_mapping, check_exists, stream_arn)
 
+        summarize_steps, summarize_exists = self._function(
+            r.summarize_function(self.names, self.desired.threshold))
+        steps += summarize_steps
+        summary_mapping, = (m for m in r.stream_mappings(self.names)
+                            if m.function == self.names.summarize_function)
+        steps += self._stream_mapping(summary_mapping, summarize_exists, stream_arn)
+
         pool_steps, pool_id = self._identity_pool()
         steps += pool_steps
         steps += self._role(r.dashboard_role(self.names, pool_id))
@@ -316,7 +323,8 @@ class StackPlanner:
         def render(pool: str) -> bytes:
             return config_json(region=self.names.region, identity_pool_id=pool,
                                table=self.names.table, threshold=self.desired.threshold,
-                               endpoint=self.desired.endpoint, stack=self.names.stack)
+                               endpoint=self.desired.endpoint, stack=self.names.stack,
+                               summary_table=self.names.summary_table)
 
         if isinstance(pool_id, Ref):
             ref = pool_id

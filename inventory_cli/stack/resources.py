@@ -16,6 +16,7 @@ POLICY_VERSION = "2012-10-17"
 RUNTIME = "python3.12"
 LOAD_HANDLER = "lambda_src.load_inventory.lambda_handler"
 CHECK_HANDLER = "lambda_src.check_stock.lambda_handler"
+SUMMARIZE_HANDLER = "lambda_src.update_summaries.lambda_handler"
 # One inline policy per role, under this name; any other inline or attached policy is drift.
 INLINE_POLICY = "least-privilege"
 # The Sid of the permission that lets S3 invoke the loader.
@@ -47,7 +48,9 @@ class MappingSpec:
 
 def stream_mappings(names: StackNames) -> tuple[MappingSpec, ...]:
     """Every consumer of the table's stream (DynamoDB allows two readers per shard)."""
-    return (MappingSpec("stream-mapping", names.check_function, MAPPING_SETTINGS),)
+    return (MappingSpec("stream-mapping", names.check_function, MAPPING_SETTINGS),
+            # The summaries: same retries and bisecting as the checker (issue 10).
+            MappingSpec("summary-mapping", names.summarize_function, MAPPING_SETTINGS))
 
 # The resources `status` reports, in this order (stable: the JSON output is documented).
 RESOURCE_IDS: tuple[str, ...] = (
@@ -63,6 +66,11 @@ RESOURCE_IDS: tuple[str, ...] = (
     "uploads-notification",
     "check-function",
     "stream-mapping",
+    "summary-table",
+    "summarize-role",
+    "summarize-log-group",
+    "summarize-function",
+    "summary-mapping",
     "identity-pool",
     "dashboard-role",
     "identity-pool-roles",
@@ -86,6 +94,11 @@ def resource_names(names: StackNames) -> dict[str, str]:
         "uploads-notification": f"{names.uploads_bucket}/{NOTIFICATION_ID}",
         "check-function": names.check_function,
         "stream-mapping": f"{names.table} stream -> {names.check_function}",
+        "summary-table": names.summary_table,
+        "summarize-role": names.summarize_role,
+        "summarize-log-group": names.summarize_log_group,
+        "summarize-function": names.summarize_function,
+        "summary-mapping": f"{names.table} stream -> {names.summarize_function}",
         "identity-pool": names.identity_pool,
         "dashboard-role": names.dashboard_role,
         "identity-pool-roles": f"{names.identity_pool} unauthenticated role",
@@ -200,6 +213,37 @@ def check_role_policy(names: StackNames) -> dict[str, Any]:
     }
 
 
+def summarize_role_policy(names: StackNames) -> dict[str, Any]:
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": "ReadInventoryStream",
+                "Effect": "Allow",
+                "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords",
+                           "dynamodb:GetShardIterator"],
+                "Resource": stream_arn_pattern(names),
+            },
+            {
+                "Sid": "ListStreams",
+                "Effect": "Allow",
+                "Action": "dynamodb:ListStreams",
+                "Resource": "*",
+            },
+            {
+                # Cells are read in batches, then written with the summary rows in one
+                # transaction (lambda_src/update_summaries.py).
+                "Sid": "KeepSummaries",
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem",
+                           "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+                "Resource": names.table_arn_of(names.summary_table),
+            },
+            _log_statement(names, names.summarize_log_group),
+        ],
+    }
+
+
 def dashboard_role_policy(names: StackNames) -> dict[str, Any]:
     return {
         "Version": POLICY_VERSION,
@@ -208,6 +252,11 @@ def dashboard_role_policy(names: StackNames) -> dict[str, Any]:
             "Effect": "Allow",
             "Action": ["dynamodb:Query", "dynamodb:Scan"],
             "Resource": names.table_arn,
+        }, {
+            "Sid": "ReadSummaries",
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query", "dynamodb:GetItem"],
+            "Resource": names.table_arn_of(names.summary_table),
         }],
     }
 
@@ -337,6 +386,8 @@ def lambda_roles(names: StackNames) -> tuple[RoleSpec, ...]:
     return (
         RoleSpec("load-role", names.load_role, lambda_trust_policy(), load_role_policy(names)),
         RoleSpec("check-role", names.check_role, lambda_trust_policy(), check_role_policy(names)),
+        RoleSpec("summarize-role", names.summarize_role, lambda_trust_policy(),
+                 summarize_role_policy(names)),
     )
 
 
@@ -359,6 +410,15 @@ def check_function(names: StackNames, threshold: int) -> FunctionSpec:
         {"ALERT_TOPIC_ARN": names.topic_arn, "LOW_STOCK_THRESHOLD": str(threshold)},
         timeout=30, memory=128,
         description=f"inventory stack {names.stack}: alerts when stock drops to the threshold",
+    )
+
+
+def summarize_function(names: StackNames, threshold: int) -> FunctionSpec:
+    return FunctionSpec(
+        "summarize-function", names.summarize_function, names.summarize_role, SUMMARIZE_HANDLER,
+        {"SUMMARY_TABLE": names.summary_table, "LOW_STOCK_THRESHOLD": str(threshold)},
+        timeout=60, memory=128,
+        description=f"inventory stack {names.stack}: keeps per-store and per-item summaries",
     )
 
 
@@ -419,19 +479,27 @@ class TableSpec:
 
 def aux_tables(names: StackNames) -> tuple[TableSpec, ...]:
     """The stack's tables besides the inventory table, in creation order."""
-    return ()
+    return (summary_table(names),)
+
+
+def summary_table(names: StackNames) -> TableSpec:
+    # Kind: store | item (the summaries), cell | meta (what keeps them exact; see
+    # lambda_src/update_summaries.py).
+    return TableSpec("summary-table", names.summary_table, (("Kind", "S"), ("Name", "S")))
 
 
 def log_groups(names: StackNames) -> tuple[tuple[str, str], ...]:
     """(resource id, log group name) of every function's log group."""
     return (("load-log-group", names.load_log_group),
-            ("check-log-group", names.check_log_group))
+            ("check-log-group", names.check_log_group),
+            ("summarize-log-group", names.summarize_log_group))
 
 
 def teardown_functions(names: StackNames) -> tuple[tuple[str, str, str], ...]:
     """(mapping resource id, function resource id, function name), in deletion order: the
     stream's consumers first, so no new invocations start while the rest goes away."""
     return (("stream-mapping", "check-function", names.check_function),
+            ("summary-mapping", "summarize-function", names.summarize_function),
             ("load-function", "load-function", names.load_function))
 
 
