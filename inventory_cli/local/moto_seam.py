@@ -31,6 +31,7 @@ from __future__ import annotations
 import bisect
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MOTO_VERSION = "5.2.5"
+# `INVENTORY_EMULATOR_PAGING=moto` in the server's environment leaves moto's Query/Scan paging
+# as it is (benchmarks/bench_reads.py measures both in one run).
+PAGING_VARIABLE = "INVENTORY_EMULATOR_PAGING"
 
 _installed = False
 _install_lock = threading.Lock()
@@ -65,7 +69,9 @@ def install() -> None:
         _install_lambda_invoke()
         _install_sns_outbox()
         _install_conditional_bucket_policy_denies()
-        _install_dynamodb_paging()  # issue 10: a page costs what it returns
+        if os.environ.get(PAGING_VARIABLE) != "moto":  # moto's own paging, for comparisons
+            _install_dynamodb_paging()  # issue 10: a page costs what it returns
+        _install_item_level_transaction_rollback()
         _installed = True
 
 
@@ -520,9 +526,10 @@ def _install_dynamodb_paging() -> None:
         finally:
             _paging_window.table, _paging_window.items = previous
 
-    def query(self: Table, hash_key: Any, range_comparison: Any, range_objs: Any, limit: Any,
-              exclusive_start_key: Any, scan_index_forward: Any, projection_expressions: Any,
-              index_name: Any = None, *args: Any, **kwargs: Any) -> Any:
+    def query(  # noqa: PLR0917 - the signature of the method it wraps
+            self: Table, hash_key: Any, range_comparison: Any, range_objs: Any, limit: Any,
+            exclusive_start_key: Any, scan_index_forward: Any, projection_expressions: Any,
+            index_name: Any = None, *args: Any, **kwargs: Any) -> Any:
         def call() -> Any:
             return upstream_query(self, hash_key, range_comparison, range_objs, limit,
                                   exclusive_start_key, scan_index_forward,
@@ -556,3 +563,92 @@ def _install_dynamodb_paging() -> None:
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
     Table.scan = scan  # type: ignore[method-assign]
+
+
+# -- TransactWriteItems without copying whole tables (issue 10) ---------------------------------
+#
+# moto's transact_write_items deep-copies every table an action names, once per action, so it
+# can roll back: a transaction of 70 actions on a table of 100,000 items copied 7 million items.
+# Here the items the actions name are copied instead (that is all a transaction can change),
+# moto's own whole-table copies are made to return the table itself (so its "rollback" puts the
+# same table back), and a failed transaction restores the copied items.
+
+_transaction_in_progress = threading.local()
+
+
+def _transaction_keys(backend: Any, transact_items: Sequence[Mapping[str, Any]],
+                      ) -> list[tuple[Any, Any, Any]]:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    keys = []
+    for entry in transact_items:
+        op = next(iter(entry.values()), None)
+        if not isinstance(op, Mapping):
+            continue
+        table = backend.tables.get(op.get("TableName"))
+        if table is None:
+            continue
+        source = op.get("Key") or op.get("Item") or {}
+        if table.hash_key_attr not in source:
+            continue
+        hash_key = DynamoType(source[table.hash_key_attr])
+        range_key = (DynamoType(source[table.range_key_attr])
+                     if table.range_key_attr and table.range_key_attr in source else None)
+        keys.append((table, hash_key, range_key))
+    return keys
+
+
+def _stored_item(table: Any, hash_key: Any, range_key: Any) -> Any:
+    partition = table.items.get(hash_key)
+    if table.range_key_attr is None:
+        return partition
+    return partition.get(range_key) if partition is not None else None
+
+
+def _restore_item(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
+    if table.range_key_attr is None:
+        if item is None:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = item
+        return
+    if item is None:
+        partition = table.items.get(hash_key)
+        if partition is not None:
+            partition.pop(range_key, None)
+    else:
+        table.items[hash_key][range_key] = item
+
+
+def _install_item_level_transaction_rollback() -> None:
+    import copy
+
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    upstream = DynamoDBBackend.transact_write_items
+
+    def table_deepcopy(self: Table, memo: dict[int, Any]) -> Any:
+        if getattr(_transaction_in_progress, "active", False):
+            return self
+        # Any other deep copy (backups, restores) as copy.deepcopy would make it.
+        reductor = self.__reduce_ex__(4)
+        return copy._reconstruct(self, memo, *reductor)  # type: ignore[attr-defined]
+
+    def transact_write_items(self: DynamoDBBackend,
+                             transact_items: list[dict[str, Any]]) -> None:
+        keys = _transaction_keys(self, transact_items)
+        saved = [(table, h, r, copy.deepcopy(_stored_item(table, h, r)))
+                 for table, h, r in keys]
+        _transaction_in_progress.active = True
+        try:
+            upstream(self, transact_items)
+        except Exception:
+            for table, h, r, item in reversed(saved):
+                _restore_item(table, h, r, item)
+            raise
+        finally:
+            _transaction_in_progress.active = False
+
+    Table.__deepcopy__ = table_deepcopy  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]

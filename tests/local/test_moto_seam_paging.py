@@ -187,3 +187,62 @@ def test_a_page_touches_about_what_it_returns(ddb: Any, monkeypatch: pytest.Monk
     monkeypatch.setattr(moto_seam, "_pages_natively", lambda table, index_name: False)
     query, scan = second_pages()
     assert query == 300 and scan >= 206  # the table, every page
+
+
+def test_a_transaction_copies_the_items_it_names_not_the_tables(
+        ddb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto deep-copied every named table once per action to be able to roll back."""
+    import copy
+
+    from moto.dynamodb.models.table import Table
+
+    # What the patch relies on: moto copies the tables (with copy.deepcopy) to roll back.
+    assert "copy.deepcopy(\n                    self.tables[table_name]" in inspect.getsource(
+        _upstream_transact_source())
+    table_copies = []
+    real = Table.__deepcopy__
+
+    def counting(self: Table, memo: dict[int, Any]) -> Any:
+        result = real(self, memo)
+        table_copies.append(result is not self)
+        return result
+
+    monkeypatch.setattr(Table, "__deepcopy__", counting)
+    key = {"Store": {"S": "Berlin"}, "Item": {"S": "Item 001"}}
+    ddb.transact_write_items(TransactItems=[
+        {"Update": {"TableName": TABLE, "Key": key, "UpdateExpression": "SET #c = :n",
+                    "ExpressionAttributeNames": {"#c": "Count"},
+                    "ExpressionAttributeValues": {":n": {"N": "42"}}}},
+        {"Put": {"TableName": TABLE, "Item": {"Store": {"S": "New"}, "Item": {"S": "A"}}}}])
+    assert table_copies and not any(table_copies)
+    # A cancelled transaction leaves every item as it was, the new one included.
+    with pytest.raises(ddb.exceptions.TransactionCanceledException):
+        ddb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": TABLE, "Key": key, "UpdateExpression": "SET #c = :n",
+                        "ExpressionAttributeNames": {"#c": "Count"},
+                        "ExpressionAttributeValues": {":n": {"N": "7"}}}},
+            {"Put": {"TableName": TABLE,
+                     "Item": {"Store": {"S": "Newer"}, "Item": {"S": "B"}}}},
+            {"Delete": {"TableName": TABLE, "Key": {"Store": {"S": "New"}, "Item": {"S": "A"}},
+                        "ConditionExpression": "attribute_not_exists(#s)",
+                        "ExpressionAttributeNames": {"#s": "Store"}}}])
+    assert ddb.get_item(TableName=TABLE, Key=key)["Item"]["Count"] == {"N": "42"}
+    assert "Item" not in ddb.get_item(TableName=TABLE, Key={"Store": {"S": "Newer"},
+                                                            "Item": {"S": "B"}})
+    assert "Item" in ddb.get_item(TableName=TABLE, Key={"Store": {"S": "New"},
+                                                        "Item": {"S": "A"}})
+    # Outside a transaction a table still deep-copies as it always did (backups).
+    table = next(iter(_backends_tables()))
+    assert copy.deepcopy(table) is not table
+
+
+def _upstream_transact_source() -> Any:
+    from moto.dynamodb import models
+
+    return inspect.getmodule(models.DynamoDBBackend)
+
+
+def _backends_tables() -> Any:
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends["123456789012"]["us-east-1"].tables.values()
