@@ -8,6 +8,7 @@
  * @property {number} lowStockThreshold
  * @property {string | null} endpoint  The emulator's URL; null on AWS.
  * @property {string | null} stack  The stack's name, for the commands the page suggests.
+ * @property {string | null} summaryTable  The per-store and per-item summaries (issue 10).
  * @property {string} cognitoUrl
  * @property {string} dynamodbUrl
  */
@@ -63,6 +64,7 @@ export function parseConfig(raw) {
     lowStockThreshold: /** @type {number} */ (threshold),
     endpoint: ep,
     stack: /** @type {string | null} */ (stack),
+    summaryTable: typeof data.summary_table === "string" && data.summary_table ? data.summary_table : null,
     cognitoUrl: serviceUrl("cognito-identity", region, ep),
     dynamodbUrl: serviceUrl("dynamodb", region, ep),
   };
