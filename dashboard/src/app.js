@@ -2,7 +2,7 @@
 
 import { ConfigError, errorText, loadConfig } from "./config.js";
 import { GuestSignIn } from "./cognito.js";
-import { compareNames, GuestReadDenied, InventoryReader } from "./dynamo.js";
+import { compareNames, GuestReadDenied, InventoryReader, summaryView } from "./dynamo.js";
 import { ServiceError } from "./awsjson.js";
 import { lowByStore, storeLines, totalLines } from "./inventory.js";
 import { View } from "./view.js";
@@ -146,7 +146,7 @@ class Dashboard {
     try {
       await reader.signIn.getCredentials();
       stage = "read";
-      const data = await this.read(reader, store, config.lowStockThreshold);
+      const data = await this.read(reader, store, config.lowStockThreshold, config.summaryTable);
       if (generation !== this.generation) return; // a newer refresh (other store) took over
       this.lastReadAt = Date.now();
       this.view.setNotice(null);
@@ -178,11 +178,40 @@ class Dashboard {
   /**
    * All stores: one Scan gives the totals and the store list. One store: a Query for its rows,
    * and a Scan of only the Store attribute for the menu.
+   * With the stack's summaries (issue 10), All stores and the store menu are Queries of the
+   * summary rows instead: their cost grows with stores and items, not stores x items.
    * @param {InventoryReader} reader
    * @param {string} store
    * @param {number} threshold
+   * @param {string | null} summaryTable
    */
-  async read(reader, store, threshold) {
+  async read(reader, store, threshold, summaryTable) {
+    if (summaryTable && store === "") {
+      const [storeRows, itemRows] = await Promise.all([
+        reader.querySummaries(summaryTable, "store"),
+        reader.querySummaries(summaryTable, "item"),
+      ]);
+      const { lines, lowStores } = summaryView(storeRows, itemRows, threshold);
+      return {
+        lines,
+        stores: lowStores.map((s) => s.store).sort(compareNames),
+        storeCount: lowStores.length,
+        lowRows: lowStores.reduce((n, s) => n + s.items.length, 0),
+        lowStores,
+        skipped: 0,
+      };
+    }
+    if (summaryTable) {
+      const [{ rows, skipped }, storeRows] = await Promise.all([
+        reader.queryStore(store),
+        reader.querySummaries(summaryTable, "store", true),
+      ]);
+      const stores = storeRows
+        .filter((r) => typeof r.Name?.S === "string" && Number(r.Items?.N ?? 0) > 0)
+        .map((r) => r.Name.S)
+        .sort(compareNames);
+      return { lines: storeLines(rows, threshold), stores, storeCount: 1, lowRows: 0, lowStores: [], skipped };
+    }
     if (store === "") {
       const { rows, skipped } = await reader.scanAll();
       const lowStores = lowByStore(rows, threshold);

@@ -9,6 +9,7 @@
  * @property {string | null} endpoint  The emulator's URL; null on AWS.
  * @property {string | null} stack  The stack's name, for the commands the page suggests.
  * @property {string | null} dashboardRoleArn  the role the basic sign-in flow assumes
+ * @property {string | null} summaryTable  The per-store and per-item summaries (issue 10).
  * @property {string} cognitoUrl
  * @property {string} dynamodbUrl
  * @property {string} stsUrl
@@ -70,6 +71,7 @@ export function parseConfig(raw) {
     endpoint: ep,
     stack: /** @type {string | null} */ (stack),
     dashboardRoleArn: /** @type {string | null} */ (roleArn),
+    summaryTable: typeof data.summaryTable === "string" && data.summaryTable ? data.summaryTable : null,
     cognitoUrl: serviceUrl("cognito-identity", region, ep),
     dynamodbUrl: serviceUrl("dynamodb", region, ep),
     stsUrl: serviceUrl("sts", region, ep),

@@ -61,6 +61,24 @@ export class InventoryReader {
     return toRows(items);
   }
 
+  /**
+   * The summary rows of one kind ("store" or "item"), kept by the update-summaries function:
+   * one row per store or item, so the cost does not grow with stores x items.
+   * @param {string} summaryTable
+   * @param {"store" | "item"} kind
+   * @param {boolean} [namesOnly]
+   */
+  async querySummaries(summaryTable, kind, namesOnly = false) {
+    /** @type {Record<string, unknown>} */
+    const request = {
+      KeyConditionExpression: "#k = :kind",
+      ExpressionAttributeNames: { "#k": "Kind", ...(namesOnly ? { "#n": "Name", "#m": "Items" } : {}) },
+      ExpressionAttributeValues: { ":kind": { S: kind } },
+    };
+    if (namesOnly) request.ProjectionExpression = "#n, #m";
+    return this.#paginate("Query", request, summaryTable);
+  }
+
   /** @returns {Promise<ReadResult>} */
   async scanAll() {
     const items = await this.#paginate("Scan", {
@@ -87,15 +105,16 @@ export class InventoryReader {
    * Follow LastEvaluatedKey until the table (or partition) is read to the end.
    * @param {"Query" | "Scan"} operation
    * @param {object} request
+   * @param {string} [table]  another table of the stack (default: the inventory table)
    */
-  async #paginate(operation, request) {
+  async #paginate(operation, request, table = this.table) {
     /** @type {any[]} */
     const items = [];
     /** @type {object | undefined} */
     let startKey;
     do {
       /** @type {Record<string, unknown>} */
-      const body = { TableName: this.table, ...request };
+      const body = { TableName: table, ...request };
       if (startKey) body.ExclusiveStartKey = startKey;
       const page = await this.#call(operation, body);
       items.push(...(page.Items ?? []));
@@ -201,4 +220,35 @@ export function toRows(items) {
 /** Case-insensitive, number-aware ordering for names shown to people. */
 export function compareNames(/** @type {string} */ a, /** @type {string} */ b) {
   return a.localeCompare(b, "en", { sensitivity: "base", numeric: true }) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/**
+ * Summary rows (wire format) as the page's view of all stores: one line per item with where it
+ * is low, and per store its low items, stores with the most low items first.
+ * @param {any[]} storeRows  Kind=store rows
+ * @param {any[]} itemRows  Kind=item rows
+ * @param {number} threshold
+ */
+export function summaryView(storeRows, itemRows, threshold) {
+  const num = (/** @type {any} */ v) => Number(v?.N ?? 0);
+  const names = (/** @type {any} */ m) => Object.keys(m?.M ?? {}).sort(compareNames);
+  const lines = itemRows
+    .filter((r) => typeof r.Name?.S === "string" && num(r.Stores) > 0)
+    .map((r) => ({
+      store: "All stores",
+      item: r.Name.S,
+      count: num(r.Units),
+      low: num(r.Units) <= threshold,
+      lowIn: names(r.LowStores),
+    }))
+    .sort((a, b) => compareNames(a.item, b.item));
+  const lowStores = storeRows
+    .filter((r) => typeof r.Name?.S === "string" && num(r.Items) > 0)
+    .map((r) => ({
+      store: r.Name.S,
+      itemCount: num(r.Items),
+      items: names(r.LowItems).map((item) => ({ item, count: num(r.LowItems.M[item]) })),
+    }))
+    .sort((a, b) => b.items.length - a.items.length || compareNames(a.store, b.store));
+  return { lines, lowStores };
 }

@@ -23,6 +23,32 @@ function h(tag, text, className) {
   return node;
 }
 
+// A big catalogue (5,000 items in a store) stays quick: the table shows one page of rows at a
+// time, a search box narrows the lines, and the chart shows only the lowest CHART_MAX of them.
+export const PAGE_SIZE = 100;
+export const CHART_MAX = 40;
+
+/**
+ * The lines a search matches (case-insensitive, anywhere in the item name).
+ * @param {import("./inventory.js").Line[]} lines
+ * @param {string} query
+ */
+export function matching(lines, query) {
+  const q = query.trim().toLocaleLowerCase();
+  return q ? lines.filter((l) => l.item.toLocaleLowerCase().includes(q)) : lines;
+}
+
+/**
+ * At most `max` lines for the chart: the lowest counts (what needs attention), in item order.
+ * @param {import("./inventory.js").Line[]} lines
+ * @param {number} max
+ */
+export function lowestLines(lines, max) {
+  if (lines.length <= max) return lines;
+  const keep = new Set([...lines].sort((a, b) => a.count - b.count || (a.item < b.item ? -1 : 1)).slice(0, max));
+  return lines.filter((l) => keep.has(l));
+}
+
 /** @param {number} n */
 const formatNumber = (n) => n.toLocaleString("en");
 
@@ -43,6 +69,23 @@ export class View {
     this.chart = byId("chart");
     /** @type {(() => void) | null} */
     this.redrawChart = null;
+    /** @type {{lines: import("./inventory.js").Line[], where: string, threshold: number} | null} */
+    this.shown = null;
+    this.page = 0;
+    this.search = /** @type {HTMLInputElement} */ (h("input"));
+    this.search.type = "search";
+    this.search.id = "item-search";
+    this.search.placeholder = "Search items";
+    this.search.setAttribute("aria-label", "Search items");
+    this.pager = h("p", undefined, "pager");
+    this.pager.id = "pager";
+    const table = byId("inventory-table");
+    table.before(this.search);
+    table.after(this.pager);
+    this.search.addEventListener("input", () => {
+      this.page = 0;
+      this.renderLines();
+    });
     // Redraw the chart when its panel changes width (phone rotation, window resize).
     if (typeof ResizeObserver === "function") {
       let lastWidth = 0;
@@ -124,6 +167,7 @@ export class View {
   showEmpty({ table, store, local, stack }) {
     this.content.hidden = true;
     this.redrawChart = null;
+    this.shown = null;
     this.empty.hidden = false;
     byId("empty-title").textContent = store ? `No inventory for ${store}` : "No inventory yet";
     byId("empty-text").textContent = store
@@ -135,6 +179,45 @@ export class View {
     byId("empty-local-command").textContent =
       `inventory${stackOption} --local upload inventory-berlin.csv`;
     byId("empty-local").hidden = !local;
+  }
+
+  /** The table page, the pager and the chart for the lines the search matches. */
+  renderLines() {
+    if (!this.shown) return;
+    const { lines, where, threshold } = this.shown;
+    const found = matching(lines, this.search.value);
+    const pages = Math.max(1, Math.ceil(found.length / PAGE_SIZE));
+    this.page = Math.min(this.page, pages - 1);
+    const first = this.page * PAGE_SIZE;
+    const page = found.slice(first, first + PAGE_SIZE);
+    byId("rows").replaceChildren(...page.map((line) => tableRow(line)));
+    this.search.hidden = lines.length <= PAGE_SIZE;
+    this.pager.replaceChildren();
+    this.pager.hidden = found.length <= PAGE_SIZE && !this.search.value;
+    if (!this.pager.hidden) {
+      const previous = /** @type {HTMLButtonElement} */ (h("button", "Previous"));
+      const next = /** @type {HTMLButtonElement} */ (h("button", "Next"));
+      previous.type = next.type = "button";
+      previous.id = "page-previous";
+      next.id = "page-next";
+      previous.disabled = this.page === 0;
+      next.disabled = this.page >= pages - 1;
+      previous.addEventListener("click", () => { this.page -= 1; this.renderLines(); });
+      next.addEventListener("click", () => { this.page += 1; this.renderLines(); });
+      const text = h("span", found.length
+        ? `Rows ${formatNumber(first + 1)}–${formatNumber(first + page.length)} of ${formatNumber(found.length)}`
+          + (found.length < lines.length ? ` matching (${formatNumber(lines.length)} in all)` : "")
+        : "No item matches the search");
+      text.id = "pager-text";
+      this.pager.append(previous, text, next);
+    }
+    const charted = lowestLines(found, CHART_MAX);
+    byId("chart-title").textContent = charted.length < found.length
+      ? `Count per item: ${where}, the ${charted.length} lowest of ${formatNumber(found.length)}`
+      : `Count per item: ${where}`;
+    const chartTitle = `${where}: count per item, axis from 0`;
+    this.redrawChart = () => renderChart(this.chart, charted, { threshold, title: chartTitle });
+    this.redrawChart();
   }
 
   /**
@@ -169,14 +252,16 @@ export class View {
     byId("table-caption").textContent =
       `${where}: count per item; rows at or below ${threshold} are marked low.` +
       (skipped ? ` ${skipped} row(s) without a numeric Count are not shown.` : "");
-    byId("rows").replaceChildren(...lines.map((line) => tableRow(line)));
-
-    byId("chart-title").textContent = `Count per item: ${where}`;
     byId("legend-text").textContent = `at or below the threshold (${threshold})`;
     byId("legend-warn").hidden = !lines.some((l) => !l.low && l.lowIn.length);
-    const chartTitle = `${where}: count per item, axis from 0`;
-    this.redrawChart = () => renderChart(this.chart, lines, { threshold, title: chartTitle });
-    this.redrawChart();
+    const sameView = this.shown?.where === where;
+    this.shown = { lines, where, threshold };
+    if (!sameView) {
+      // Another store: start from the first page with no search; a refresh keeps both.
+      this.page = 0;
+      this.search.value = "";
+    }
+    this.renderLines();
 
     const lowPanel = byId("low-stores");
     lowPanel.hidden = !all;

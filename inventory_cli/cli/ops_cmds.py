@@ -146,7 +146,8 @@ def show(
     stack = find_stack(app.aws())
     fmt = render.resolve_format(output, app.console)
     if totals:
-        summed = query.totals(query.read_all(app.aws(), stack.names))
+        # From the summaries the stream keeps: one row per item, not a Scan of every row.
+        summed = query.summary_totals(app.aws(), stack.names)
         if low:
             summed = [t for t in summed if t.count <= stack.threshold]
         render.totals(app.console, summed, threshold=stack.threshold, fmt=fmt)

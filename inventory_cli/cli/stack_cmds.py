@@ -74,6 +74,9 @@ def print_provision_summary(console: Console, result: ProvisionResult) -> None:
             "Note: S3 takes up to about 5 minutes to apply a new or changed bucket notification. "
             "A file uploaded before then may be stored but never loaded: `inventory failures` "
             "lists such files and `inventory retry` loads them.", soft_wrap=True)
+    if result.summaries_rebuilt is not None:
+        console.print(f"Summaries computed from {result.summaries_rebuilt.rows_scanned} row(s) "
+                      f"of the table (threshold {result.threshold}).", soft_wrap=True)
 
 
 def print_status(console: Console, status: StackStatus) -> None:

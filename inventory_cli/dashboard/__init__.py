@@ -47,7 +47,8 @@ def iter_assets() -> Iterator[tuple[str, bytes, str]]:
 
 def config_json(*, region: str, identity_pool_id: str, table: str, threshold: int,
                 endpoint: str | None = None, stack: str | None = None,
-                dashboard_role_arn: str | None = None) -> bytes:
+                dashboard_role_arn: str | None = None,
+                summary_table: str | None = None) -> bytes:
     """The page's configuration. `endpoint` is set only for an emulator (None on AWS); `stack`
     lets the page name the stack in the commands it suggests. `dashboard_role_arn` is the role
     the page assumes itself (basic flow: GetOpenIdToken + AssumeRoleWithWebIdentity) if reads
@@ -60,6 +61,8 @@ def config_json(*, region: str, identity_pool_id: str, table: str, threshold: in
         "table": table,
         "lowStockThreshold": threshold,
         "endpoint": endpoint,
+        # The per-store and per-item summaries (issue 10); None: read the table itself.
+        "summaryTable": summary_table,
     }
     return (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()
 

@@ -87,6 +87,14 @@ def totals(rows: Iterable[StockRow]) -> list[ItemTotal]:
     return [ItemTotal(item, counts[item], stores[item]) for item in sorted(counts)]
 
 
+def summary_totals(aws: Aws, names: StackNames) -> list[ItemTotal]:
+    """`totals` as the summaries keep it (a Query of the item rows: cost grows with the
+    number of items, not with stores x items)."""
+    from inventory_cli.ops.summaries import read_item_summaries
+
+    return [ItemTotal(s.item, s.units, s.stores) for s in read_item_summaries(aws, names)]
+
+
 def at_or_below(rows: Iterable[StockRow], threshold: int) -> list[StockRow]:
     return [row for row in rows if row.count <= threshold]
 

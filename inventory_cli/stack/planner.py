@@ -95,6 +95,13 @@ class StackPlanner:
                           if m.function == self.names.check_function)
         steps += self._stream_mapping(check_mapping, check_exists, stream_arn)
 
+        summarize_steps, summarize_exists = self._function(
+            r.summarize_function(self.names, self.desired.threshold))
+        steps += summarize_steps
+        summary_mapping, = (m for m in r.stream_mappings(self.names)
+                            if m.function == self.names.summarize_function)
+        steps += self._stream_mapping(summary_mapping, summarize_exists, stream_arn)
+
         if self.desired.dashboard:
             steps += self._dashboard(bucket_specs["dashboard-bucket"])
         else:
@@ -336,7 +343,8 @@ class StackPlanner:
                                table=self.names.table, threshold=self.desired.threshold,
                                endpoint=self.desired.endpoint, stack=self.names.stack,
                                dashboard_role_arn=r.role_arn(self.names,
-                                                             self.names.dashboard_role))
+                                                             self.names.dashboard_role),
+                               summary_table=self.names.summary_table)
 
         if isinstance(pool_id, Ref):
             ref = pool_id

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -20,6 +21,9 @@ from inventory_cli.stack.executor import BeforeStep, ExecutionReport, Executor
 from inventory_cli.stack.instructions import APICall, Plan
 from inventory_cli.stack.packaging import LambdaZip, build_zip
 from inventory_cli.stack.planner import DesiredStack, StackPlanner
+
+if TYPE_CHECKING:
+    from inventory_cli.ops.summaries import RebuildResult
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class ProvisionResult:
     notification_settling: bool = False
     # False: the stack has no dashboard (--no-dashboard).
     dashboard: bool = True
+    # Set when provision computed the summaries (a new summary table or another threshold).
+    summaries_rebuilt: RebuildResult | None = None
 
     @property
     def changed_resources(self) -> list[str]:
@@ -97,9 +103,21 @@ def provision(aws: Aws, *, threshold: int | None = None, dry_run: bool = False,
         executor = Executor(aws.client, console=console or Console(quiet=True), sleep=sleep,
                             before_step=before_step)
         report = executor.execute(plan)
+    rebuilt = None if dry_run else _rebuild_summaries_if_needed(aws, desired.threshold, sleep)
     settling = not aws.is_local and any(step.resource == "uploads-notification"
                                         for step in plan.changes)
     return ProvisionResult(names=desired.names, plan=plan, threshold=desired.threshold,
                            dashboard_url=dashboard_url_of(aws), applied=not dry_run,
                            report=report, notification_settling=settling,
-                           dashboard=desired.dashboard)
+                           dashboard=desired.dashboard, summaries_rebuilt=rebuilt)
+
+
+def _rebuild_summaries_if_needed(aws: Aws, threshold: int,
+                                 sleep: Callable[[float], None]) -> RebuildResult | None:
+    """Compute the summaries when the summary table is new or was computed for another
+    threshold (the low sets depend on it); the function keeps them from then on."""
+    from inventory_cli.ops.summaries import needs_rebuild, rebuild_summaries
+
+    if not needs_rebuild(aws, aws.names, threshold):
+        return None
+    return rebuild_summaries(aws, aws.names, threshold, sleep=sleep)

@@ -17,6 +17,7 @@ POLICY_VERSION = "2012-10-17"
 RUNTIME = "python3.12"
 LOAD_HANDLER = "lambda_src.load_inventory.lambda_handler"
 CHECK_HANDLER = "lambda_src.check_stock.lambda_handler"
+SUMMARIZE_HANDLER = "lambda_src.update_summaries.lambda_handler"
 # One inline policy per role, under this name; any other inline or attached policy is drift.
 INLINE_POLICY = "least-privilege"
 # The Sid of the permission that lets S3 invoke the loader.
@@ -48,7 +49,9 @@ class MappingSpec:
 
 def stream_mappings(names: StackNames) -> tuple[MappingSpec, ...]:
     """Every consumer of the table's stream (DynamoDB allows two readers per shard)."""
-    return (MappingSpec("stream-mapping", names.check_function, MAPPING_SETTINGS),)
+    return (MappingSpec("stream-mapping", names.check_function, MAPPING_SETTINGS),
+            # The summaries: same retries and bisecting as the checker (issue 10).
+            MappingSpec("summary-mapping", names.summarize_function, MAPPING_SETTINGS))
 
 
 # ---- kept failures (issue 9) ----------------------------------------------------------------
@@ -92,6 +95,11 @@ RESOURCE_IDS: tuple[str, ...] = (
     "uploads-notification",
     "check-function",
     "stream-mapping",
+    "summary-table",
+    "summarize-role",
+    "summarize-log-group",
+    "summarize-function",
+    "summary-mapping",
     "identity-pool",
     "dashboard-role",
     "identity-pool-roles",
@@ -134,6 +142,11 @@ def resource_names(names: StackNames) -> dict[str, str]:
         "uploads-notification": f"{names.uploads_bucket}/{NOTIFICATION_ID}",
         "check-function": names.check_function,
         "stream-mapping": f"{names.table} stream -> {names.check_function}",
+        "summary-table": names.summary_table,
+        "summarize-role": names.summarize_role,
+        "summarize-log-group": names.summarize_log_group,
+        "summarize-function": names.summarize_function,
+        "summary-mapping": f"{names.table} stream -> {names.summarize_function}",
         "identity-pool": names.identity_pool,
         "dashboard-role": names.dashboard_role,
         "identity-pool-roles": f"{names.identity_pool} unauthenticated role",
@@ -283,6 +296,38 @@ def check_role_policy(names: StackNames) -> dict[str, Any]:
     }
 
 
+def summarize_role_policy(names: StackNames) -> dict[str, Any]:
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": "ReadInventoryStream",
+                "Effect": "Allow",
+                "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords",
+                           "dynamodb:GetShardIterator"],
+                "Resource": stream_arn_pattern(names),
+            },
+            {
+                "Sid": "ListStreams",
+                "Effect": "Allow",
+                "Action": "dynamodb:ListStreams",
+                "Resource": "*",
+            },
+            {
+                # Cells are read in batches, then written with the summary rows in one
+                # transaction (lambda_src/update_summaries.py).
+                "Sid": "KeepSummaries",
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem",
+                           "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+                "Resource": names.table_arn_of(names.summary_table),
+            },
+            _keep_failures_statement(names),
+            _log_statement(names, names.summarize_log_group),
+        ],
+    }
+
+
 def dashboard_role_policy(names: StackNames) -> dict[str, Any]:
     return {
         "Version": POLICY_VERSION,
@@ -291,6 +336,11 @@ def dashboard_role_policy(names: StackNames) -> dict[str, Any]:
             "Effect": "Allow",
             "Action": ["dynamodb:Query", "dynamodb:Scan"],
             "Resource": names.table_arn,
+        }, {
+            "Sid": "ReadSummaries",
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query", "dynamodb:GetItem"],
+            "Resource": names.table_arn_of(names.summary_table),
         }],
     }
 
@@ -428,6 +478,8 @@ def lambda_roles(names: StackNames) -> tuple[RoleSpec, ...]:
     return (
         RoleSpec("load-role", names.load_role, lambda_trust_policy(), load_role_policy(names)),
         RoleSpec("check-role", names.check_role, lambda_trust_policy(), check_role_policy(names)),
+        RoleSpec("summarize-role", names.summarize_role, lambda_trust_policy(),
+                 summarize_role_policy(names)),
     )
 
 
@@ -451,6 +503,15 @@ def check_function(names: StackNames, threshold: int) -> FunctionSpec:
          "ALERT_LOG_TABLE": names.alert_table},
         timeout=30, memory=128,
         description=f"inventory stack {names.stack}: alerts when stock drops to the threshold",
+    )
+
+
+def summarize_function(names: StackNames, threshold: int) -> FunctionSpec:
+    return FunctionSpec(
+        "summarize-function", names.summarize_function, names.summarize_role, SUMMARIZE_HANDLER,
+        {"SUMMARY_TABLE": names.summary_table, "LOW_STOCK_THRESHOLD": str(threshold)},
+        timeout=60, memory=128,
+        description=f"inventory stack {names.stack}: keeps per-store and per-item summaries",
     )
 
 
@@ -519,19 +580,28 @@ def aux_tables(names: StackNames) -> tuple[TableSpec, ...]:
         # record and the history `inventory alerts` reads; expired by DynamoDB after 90 days.
         TableSpec("alert-table", names.alert_table, (("Store", "S"), ("EventId", "S")),
                   ttl_attribute="ExpiresAt"),
+        summary_table(names),
     )
+
+
+def summary_table(names: StackNames) -> TableSpec:
+    # Kind: store | item (the summaries), cell | meta (what keeps them exact; see
+    # lambda_src/update_summaries.py).
+    return TableSpec("summary-table", names.summary_table, (("Kind", "S"), ("Name", "S")))
 
 
 def log_groups(names: StackNames) -> tuple[tuple[str, str], ...]:
     """(resource id, log group name) of every function's log group."""
     return (("load-log-group", names.load_log_group),
-            ("check-log-group", names.check_log_group))
+            ("check-log-group", names.check_log_group),
+            ("summarize-log-group", names.summarize_log_group))
 
 
 def teardown_functions(names: StackNames) -> tuple[tuple[str, str, str], ...]:
     """(mapping resource id, function resource id, function name), in deletion order: the
     stream's consumers first, so no new invocations start while the rest goes away."""
     return (("stream-mapping", "check-function", names.check_function),
+            ("summary-mapping", "summarize-function", names.summarize_function),
             ("load-function", "load-function", names.load_function))
 
 

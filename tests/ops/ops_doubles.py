@@ -49,6 +49,17 @@ def put_rows(aws: Aws, names: StackNames, rows: Iterable[tuple[str, str, int]]) 
     dynamodb = aws.client("dynamodb")
     for start in range(0, len(requests), 25):
         dynamodb.batch_write_item(RequestItems={names.table: requests[start:start + 25]})
+    update_summaries(aws, names)
+
+
+def update_summaries(aws: Aws, names: StackNames) -> None:
+    """What the summary function would have done with the stream records: no Lambda code runs
+    in-process, so the rebuild (the same transactions) brings the summaries up to date."""
+    from inventory_cli.ops.summaries import rebuild_summaries, summary_state
+    from inventory_cli.stack.deployed import deployed_threshold
+
+    if summary_state(aws, names) is not None:
+        rebuild_summaries(aws, names, deployed_threshold(aws) or 0)
 
 
 def put_log_lines(aws: Aws, group: str, lines: Iterable[tuple[datetime, str]],

@@ -38,11 +38,14 @@ def test_provision_prints_a_summary_then_says_no_changes(aws: Aws) -> None:
     ]
     assert lines[6].startswith("Changed: ")
     assert lines[6].endswith(f"on {len(r.RESOURCE_IDS)} resource(s): " + ", ".join(
-        ["load-role", "check-role", "uploads-bucket", "failures-bucket", "table",
-         "alert-table", "topic", "load-log-group", "check-log-group", "load-function",
-         "load-failure-destination", "s3-invoke-permission", "uploads-notification",
-         "check-function", "stream-mapping", "identity-pool", "dashboard-role",
+        ["load-role", "check-role", "summarize-role", "uploads-bucket", "failures-bucket",
+         "table", "alert-table", "summary-table", "topic", "load-log-group", "check-log-group",
+         "summarize-log-group", "load-function", "load-failure-destination",
+         "s3-invoke-permission", "uploads-notification", "check-function", "stream-mapping",
+         "summarize-function", "summary-mapping", "identity-pool", "dashboard-role",
          "identity-pool-roles", "dashboard-bucket", "dashboard-files"]))
+    # A new summary table: provision computes the summaries (issue 10).
+    assert lines[7] == "Summaries computed from 0 row(s) of the table (threshold 3)."
 
     code, out, _ = _run(aws, "provision")
     assert code == 0

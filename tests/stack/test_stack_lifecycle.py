@@ -154,7 +154,8 @@ def test_provisioned_resources_are_wired_as_specified(session: boto3.session.Ses
                            "table": n.table, "lowStockThreshold": 4, "endpoint": None,
                            "stack": "inventory",
                            "dashboardRoleArn": f"arn:aws:iam::{n.account_id}:role/"
-                                               f"{n.dashboard_role}"}
+                                               f"{n.dashboard_role}",
+                           "summaryTable": n.summary_table}
     assert s3.get_public_access_block(Bucket=n.dashboard_bucket)[
         "PublicAccessBlockConfiguration"] == r.DASHBOARD_BUCKET_ACCESS_BLOCK
 
@@ -167,10 +168,14 @@ def test_threshold_is_kept_unless_given(session: boto3.session.Session, aws: Aws
     changed = provision(fresh_aws(session, "inventory"), threshold=2)
     assert [(s.resource, getattr(s, "method", "")) for s in changed.plan.changes] == [
         ("check-function", "update_function_configuration"),
+        ("summarize-function", "update_function_configuration"),
         ("dashboard-files", "put_object")]
     env = session.client("lambda").get_function_configuration(
         FunctionName=aws.names.check_function)["Environment"]["Variables"]
     assert env["LOW_STOCK_THRESHOLD"] == "2"
+    # The low sets depend on the threshold: provision computed them again, and only then.
+    assert kept.summaries_rebuilt is None
+    assert changed.summaries_rebuilt is not None and changed.summaries_rebuilt.threshold == 2
 
 
 def test_two_stacks_side_by_side(session: boto3.session.Session) -> None:

@@ -84,8 +84,24 @@ def test_roles_have_exactly_the_permissions_of_the_issue() -> None:
         "logs:CreateLogStream": {f"{logs}shop-check-stock:*"},
         "logs:PutLogEvents": {f"{logs}shop-check-stock:*"},
     }
+    summaries = NAMES.table_arn_of(NAMES.summary_table)
+    assert _allowed("summarize-role policy") == {
+        "dynamodb:DescribeStream": {stream},
+        "dynamodb:GetRecords": {stream},
+        "dynamodb:GetShardIterator": {stream},
+        "dynamodb:ListStreams": {"*"},
+        "dynamodb:GetItem": {summaries},
+        "dynamodb:BatchGetItem": {summaries},
+        "dynamodb:PutItem": {summaries},
+        "dynamodb:UpdateItem": {summaries},
+        "dynamodb:ConditionCheckItem": {summaries},
+        "logs:CreateLogStream": {f"{logs}shop-update-summaries:*"},
+        "logs:PutLogEvents": {f"{logs}shop-update-summaries:*"},
+    }
+    # The dashboard reads the summaries too, never writes them (issue 10).
     assert _allowed("dashboard-role policy") == {
-        "dynamodb:Query": {NAMES.table_arn}, "dynamodb:Scan": {NAMES.table_arn}}
+        "dynamodb:Query": {NAMES.table_arn, summaries}, "dynamodb:Scan": {NAMES.table_arn},
+        "dynamodb:GetItem": {summaries}}
 
 
 def test_dashboard_trust_is_bound_to_the_pool_and_unauthenticated_identities() -> None:

@@ -1,0 +1,202 @@
+"""update_summaries: exact summaries under duplicated, retried, bisected and replayed records."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from lambda_helpers import Logs
+from summary_helpers import (
+    SUMMARY_TABLE,
+    StreamModel,
+    cell_count,
+    create_summary_table,
+    expected_summaries,
+    stored_summaries,
+)
+
+from lambda_src import update_summaries as summarizer
+from lambda_src.update_summaries import CellState, change_of, handle_event, stream_cell
+
+
+@pytest.fixture
+def summaries(dynamodb: Any) -> str:
+    return create_summary_table(dynamodb)
+
+
+def deliver(dynamodb: Any, records: list[dict[str, Any]], threshold: int = 2) -> dict[str, Any]:
+    logs = Logs()
+    result = handle_event({"Records": copy.deepcopy(records)}, ddb=dynamodb,
+                          table=SUMMARY_TABLE, threshold=threshold, log=logs,
+                          sleep=lambda _: None)
+    assert not logs.events("summary_update_failed"), logs.lines
+    return result
+
+
+def test_summaries_follow_uploads_restocks_and_deletes(dynamodb: Any, summaries: str) -> None:
+    model = StreamModel()
+    for item, count in (("Echo Dot", 0), ("Echo Plus", 5), ("Echo Show", 2)):
+        model.put("Berlin", item, count)
+    model.put("Paris", "Echo Dot", 1)
+    assert deliver(dynamodb, model.records) == {"batchItemFailures": []}
+    assert stored_summaries(dynamodb) == {
+        "store": {
+            "Berlin": {"Items": 3, "Units": 7, "LowCount": 2,
+                       "LowItems": {"Echo Dot": 0, "Echo Show": 2}},
+            "Paris": {"Items": 1, "Units": 1, "LowCount": 1, "LowItems": {"Echo Dot": 1}},
+        },
+        "item": {
+            "Echo Dot": {"Stores": 2, "Units": 1, "LowCount": 2,
+                         "LowStores": {"Berlin": 0, "Paris": 1}},
+            "Echo Plus": {"Stores": 1, "Units": 5, "LowCount": 0, "LowStores": {}},
+            "Echo Show": {"Stores": 1, "Units": 2, "LowCount": 1, "LowStores": {"Berlin": 2}},
+        },
+    }
+    start = len(model.records)
+    model.put("Berlin", "Echo Dot", 9)      # restocked: no longer low
+    model.put("Berlin", "Echo Show", 1)     # still low, another count
+    model.delete("Paris", "Echo Dot")       # the store's last item
+    deliver(dynamodb, model.records[start:])
+    assert stored_summaries(dynamodb) == expected_summaries(model.rows, 2)
+    assert "Paris" not in stored_summaries(dynamodb)["store"]
+
+
+def test_a_batch_delivered_twice_and_bisected_changes_nothing_the_second_time(
+        dynamodb: Any, summaries: str) -> None:
+    model = StreamModel()
+    for n in range(40):  # more cells than one transaction takes
+        model.put(f"Store{n % 3}", f"Item{n}", n % 4)
+    model.put("Store0", "Item0", 7)
+    deliver(dynamodb, model.records)
+    expected = expected_summaries(model.rows, 2)
+    assert stored_summaries(dynamodb) == expected
+    deliver(dynamodb, model.records)                 # a retried batch
+    deliver(dynamodb, model.records[:20])            # its bisected halves
+    deliver(dynamodb, model.records[20:])
+    assert stored_summaries(dynamodb) == expected
+    assert cell_count(dynamodb) == 40
+
+
+def test_an_old_record_replayed_after_a_newer_one_does_not_make_an_item_low_again(
+        dynamodb: Any, summaries: str) -> None:
+    model = StreamModel()
+    dropped = model.put("Berlin", "Echo Dot", 0)
+    restocked = model.put("Berlin", "Echo Dot", 10)
+    deliver(dynamodb, [dropped, restocked])
+    deliver(dynamodb, [dropped])  # `inventory retry` of a kept failure, days later
+    assert stored_summaries(dynamodb)["store"]["Berlin"] == {
+        "Items": 1, "Units": 10, "LowCount": 0, "LowItems": {}}
+    # Out of order within one batch too: the newest record of a cell wins.
+    model.put("Berlin", "Echo Dot", 1)
+    newest = model.records[-1]
+    deliver(dynamodb, [newest, dropped, restocked])
+    assert stored_summaries(dynamodb) == expected_summaries(model.rows, 2)
+
+
+def test_a_replayed_insert_after_the_delete_does_not_bring_the_item_back(
+        dynamodb: Any, summaries: str) -> None:
+    model = StreamModel()
+    inserted = model.put("Berlin", "Echo Dot", 3)
+    removed = model.delete("Berlin", "Echo Dot")
+    assert removed is not None
+    deliver(dynamodb, [inserted, removed])
+    deliver(dynamodb, [inserted])
+    assert stored_summaries(dynamodb) == {"store": {}, "item": {}}
+
+
+def test_unreadable_records_are_logged_and_skipped(dynamodb: Any, summaries: str) -> None:
+    model = StreamModel()
+    good = model.put("Berlin", "Echo Dot", 3)
+    bad = copy.deepcopy(good)
+    bad["dynamodb"]["NewImage"]["Count"] = {"S": "three"}
+    logs = Logs()
+    result = handle_event({"Records": [bad, good]}, ddb=dynamodb, table=SUMMARY_TABLE,
+                          threshold=0, log=logs)
+    assert result == {"batchItemFailures": []}
+    assert [e["event"] for e in logs.events()] == ["record_skipped"]
+    assert stored_summaries(dynamodb)["store"]["Berlin"]["Units"] == 3
+
+
+def test_a_failed_transaction_reports_its_records_for_a_retry(
+        dynamodb: Any, summaries: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = StreamModel()
+    model.put("Berlin", "Echo Dot", 3)
+    model.put("Berlin", "Echo Dot", 4)
+
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}},
+                          "TransactWriteItems")
+
+    monkeypatch.setattr(dynamodb, "transact_write_items", refuse)
+    logs = Logs()
+    result = handle_event({"Records": model.records}, ddb=dynamodb, table=SUMMARY_TABLE,
+                          threshold=0, log=logs)
+    assert result == {"batchItemFailures": [
+        {"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in model.records]}
+    assert logs.events("summary_update_failed")
+    monkeypatch.undo()
+    assert deliver(dynamodb, model.records) == {"batchItemFailures": []}
+    assert stored_summaries(dynamodb)["store"]["Berlin"]["Units"] == 4
+
+
+def test_a_concurrent_writer_makes_the_transaction_read_again(
+        dynamodb: Any, summaries: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another invocation applies a newer record between our read and our write: our
+    condition fails, we read again, find a newer cell and leave it."""
+    model = StreamModel()
+    older = model.put("Berlin", "Echo Dot", 0)
+    newer = model.put("Berlin", "Echo Dot", 8)
+    real = summarizer.read_cells
+    raced = []
+
+    def read_then_race(ddb: Any, table: str, cells: Any) -> Any:
+        states = real(ddb, table, cells)
+        if not raced:
+            raced.append(True)
+            deliver(dynamodb, [newer])
+        return states
+
+    monkeypatch.setattr(summarizer, "read_cells", read_then_race)
+    deliver(dynamodb, [older])
+    monkeypatch.undo()
+    assert stored_summaries(dynamodb)["store"]["Berlin"] == {
+        "Items": 1, "Units": 8, "LowCount": 0, "LowItems": {}}
+
+
+def test_the_handler_reads_its_table_and_threshold_from_the_environment(
+        dynamodb: Any, summaries: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUMMARY_TABLE", SUMMARY_TABLE)
+    monkeypatch.setenv("LOW_STOCK_THRESHOLD", "5")
+    model = StreamModel()
+    model.put("Berlin", "Echo Dot", 5)
+    assert summarizer.lambda_handler({"Records": model.records}, None) == {
+        "batchItemFailures": []}
+    assert stored_summaries(dynamodb)["store"]["Berlin"]["LowItems"] == {"Echo Dot": 5}
+
+
+def test_records_of_a_rebuilt_cell_apply_only_when_created_after_the_rebuild_began() -> None:
+    model = StreamModel()
+    change = change_of(model.put("Berlin", "Echo Dot", 4))
+    rebuilt = CellState(count=9, low=False, sequence="", created_at=change.created_at + 1,
+                        version=3)
+    assert stream_cell(rebuilt, change, 0, None) is None
+    later = CellState(count=9, low=False, sequence="", created_at=change.created_at - 1,
+                      version=3)
+    after = stream_cell(later, change, 0, None)
+    assert after is not None and (after.count, after.version) == (4, 4)
+    # No cell at all: the meta row's rebuild time decides.
+    assert stream_cell(summarizer.NO_CELL, change, 0, change.created_at + 1) is None
+    assert stream_cell(summarizer.NO_CELL, change, 0, None) is not None
+
+
+def test_the_canned_stream_event_is_read(dynamodb: Any, summaries: str) -> None:
+    from lambda_helpers import canned_event
+
+    event = canned_event("ddb_stream.json")
+    result = handle_event(event, ddb=dynamodb, table=SUMMARY_TABLE, threshold=0, log=Logs())
+    assert result == {"batchItemFailures": []}
+    assert json.dumps(stored_summaries(dynamodb))  # something was summarised
+    assert stored_summaries(dynamodb)["store"]

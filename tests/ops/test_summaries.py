@@ -1,0 +1,108 @@
+"""The summaries from the CLI's side: `show --totals` reads them, `rebuild-summaries` and
+provision compute them, and a rebuild racing the stream stays exact."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from ops_doubles import put_rows
+from typer.testing import CliRunner, Result
+
+from inventory_cli.aws import Aws
+from inventory_cli.cli.app import app
+from inventory_cli.config import StackNames
+from inventory_cli.ops import summaries
+from lambda_src import update_summaries as summarizer
+
+runner = CliRunner()
+
+
+def invoke(aws: Aws, *args: str) -> Result:
+    return runner.invoke(app, list(args), obj=aws, env={"COLUMNS": "80", "NO_COLOR": "1"})
+
+
+@pytest.fixture
+def dynamodb_operations(aws: Aws) -> Any:
+    seen: list[str] = []
+    client = aws.client("dynamodb")
+
+    def record(model: object, **_: object) -> None:
+        seen.append(getattr(model, "name", "?"))
+
+    client.meta.events.register("before-call.dynamodb.*", record)
+    yield seen
+    client.meta.events.unregister("before-call.dynamodb.*", record)
+
+
+def test_totals_are_one_query_of_the_item_rows_not_a_scan(
+        aws: Aws, stack: StackNames, dynamodb_operations: list[str]) -> None:
+    put_rows(aws, stack, [(f"Store{s:02}", f"Item{i:02}", (s + i) % 5)
+                          for s in range(20) for i in range(30)])
+    dynamodb_operations.clear()
+    result = invoke(aws, "show", "--totals", "--output", "json")
+    assert result.exit_code == 0, result.output
+    assert dynamodb_operations.count("Scan") == 0
+    assert dynamodb_operations.count("Query") == 1
+    totals = json.loads(result.stdout)
+    assert len(totals) == 30
+    assert totals[0] == {"item": "Item00", "count": sum(s % 5 for s in range(20)), "stores": 20}
+
+
+def test_stores_read_back_with_their_low_items(aws: Aws, stack: StackNames) -> None:
+    put_rows(aws, stack, [("Berlin", "Echo Dot", 0), ("Berlin", "Kindle", 4),
+                          ("Paris", "Kindle", 0)])
+    assert summaries.read_store_summaries(aws, stack) == [
+        summaries.StoreSummary("Berlin", items=2, units=4, low_count=1,
+                               low_items={"Echo Dot": 0}),
+        summaries.StoreSummary("Paris", items=1, units=0, low_count=1, low_items={"Kindle": 0}),
+    ]
+    assert summaries.read_item_summaries(aws, stack)[1] == summaries.ItemSummary(
+        "Kindle", stores=2, units=4, low_count=1, low_stores={"Paris": 0})
+
+
+def test_rebuild_summaries_command(aws: Aws, stack: StackNames) -> None:
+    put_rows(aws, stack, [("Berlin", "Echo Dot", 0)])
+    result = invoke(aws, "rebuild-summaries", "--output", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"rebuilt": True, "rows_scanned": 1, "cells_changed": 1,
+                                         "threshold": 0}
+    again = invoke(aws, "rebuild-summaries", "--if-needed", "--output", "table")
+    assert again.exit_code == 0
+    assert again.stdout == "The summaries are up to date; nothing to rebuild.\n"
+
+
+def test_a_rebuild_fixes_summaries_the_stream_never_kept_and_ignores_old_replays(
+        aws: Aws, stack: StackNames) -> None:
+    """Rows written while no summarizer ran (an older stack): the rebuild computes them; a
+    record from before the rebuild replayed afterwards does not undo it."""
+    ddb = aws.client("dynamodb")
+    ddb.put_item(TableName=stack.table, Item={"Store": {"S": "Berlin"}, "Item": {"S": "Dot"},
+                                              "Count": {"N": "9"}})
+    stale = {"eventID": "old", "eventName": "MODIFY", "dynamodb": {
+        "Keys": {"Store": {"S": "Berlin"}, "Item": {"S": "Dot"}},
+        "NewImage": {"Store": {"S": "Berlin"}, "Item": {"S": "Dot"}, "Count": {"N": "0"}},
+        "SequenceNumber": "100", "ApproximateCreationDateTime": 1_000.0}}
+    summaries.rebuild_summaries(aws, stack, threshold=0, clock=lambda: 2_000.0)
+    assert summaries.read_store_summaries(aws, stack) == [
+        summaries.StoreSummary("Berlin", items=1, units=9, low_count=0)]
+    result = summarizer.handle_event({"Records": [stale]}, ddb=ddb, table=stack.summary_table,
+                                     threshold=0, log=lambda _: None)
+    assert result == {"batchItemFailures": []}
+    assert summaries.read_store_summaries(aws, stack)[0].units == 9
+    # A record created after the rebuild began applies.
+    fresh = json.loads(json.dumps(stale))
+    fresh["dynamodb"]["SequenceNumber"] = "101"
+    fresh["dynamodb"]["ApproximateCreationDateTime"] = 1_990.0
+    summarizer.handle_event({"Records": [fresh]}, ddb=ddb, table=stack.summary_table,
+                            threshold=0, log=lambda _: None)
+    assert summaries.read_store_summaries(aws, stack) == [
+        summaries.StoreSummary("Berlin", items=1, units=0, low_count=1, low_items={"Dot": 0})]
+
+
+def test_totals_without_a_summary_table_say_how_to_repair(aws: Aws, stack: StackNames) -> None:
+    aws.client("dynamodb").delete_table(TableName=stack.summary_table)
+    result = invoke(aws, "show", "--totals")
+    assert result.exit_code == 1
+    assert "summary table inventory-summaries does not exist" in result.stderr
