@@ -69,14 +69,14 @@ def print_provision_summary(console: Console, result: ProvisionResult) -> None:
         changed = result.changed_resources
         console.print(f"Changed: {len(result.plan.changes)} call(s) on {len(changed)} "
                       f"resource(s): {', '.join(changed)}", soft_wrap=True)
+    if result.summaries_rebuilt is not None:
+        console.print(f"Summaries computed from {result.summaries_rebuilt.rows_scanned} row(s) "
+                      f"of the table (threshold {result.threshold}).", soft_wrap=True)
     if result.notification_settling:
         console.print(
             "Note: S3 takes up to about 5 minutes to apply a new or changed bucket notification. "
             "A file uploaded before then may be stored but never loaded: `inventory failures` "
             "lists such files and `inventory retry` loads them.", soft_wrap=True)
-    if result.summaries_rebuilt is not None:
-        console.print(f"Summaries computed from {result.summaries_rebuilt.rows_scanned} row(s) "
-                      f"of the table (threshold {result.threshold}).", soft_wrap=True)
 
 
 def print_status(console: Console, status: StackStatus) -> None:

@@ -95,6 +95,7 @@ def test_roles_have_exactly_the_permissions_of_the_issue() -> None:
         "dynamodb:PutItem": {summaries},
         "dynamodb:UpdateItem": {summaries},
         "dynamodb:ConditionCheckItem": {summaries},
+        "s3:PutObject": {failures},
         "logs:CreateLogStream": {f"{logs}shop-update-summaries:*"},
         "logs:PutLogEvents": {f"{logs}shop-update-summaries:*"},
     }
