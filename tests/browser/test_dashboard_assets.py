@@ -18,6 +18,9 @@ def test_the_built_page_is_shipped_with_its_content_types() -> None:
         "app.css": "text/css; charset=utf-8",
         "app.js": "text/javascript; charset=utf-8",
         "index.html": "text/html; charset=utf-8",
+        "upload.css": "text/css; charset=utf-8",
+        "upload.html": "text/html; charset=utf-8",
+        "upload.js": "text/javascript; charset=utf-8",
     }
 
 
