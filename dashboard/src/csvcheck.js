@@ -195,6 +195,23 @@ const CR_REASON =
 const FIELD_LIMIT_REASON = `a value is longer than ${CSV_FIELD_LIMIT} characters (an unclosed quote?)`;
 
 /**
+ * The fields of a line that holds a whole record without quotes or stray CRs (most lines), split
+ * at commas: what the state machine below gives for it, only faster. null: take the slow path.
+ * @param {string} line
+ * @returns {string[] | null}
+ */
+function simpleRecord(line) {
+  let content = line.endsWith("\n") ? line.slice(0, -1) : line;
+  if (content.endsWith("\r")) content = content.slice(0, -1);
+  if (/["\r\n]/.test(content)) return null;
+  if (content === "") return [];
+  const fields = content.split(",");
+  // UTF-16 length >= code points: only a long value needs the exact count and error.
+  if (fields.some((field) => field.length > CSV_FIELD_LIMIT)) return null;
+  return fields;
+}
+
+/**
  * Records of the file: {fields, line} where line is where the record starts. A port of
  * CPython's Modules/_csv.c parse_process_char / Reader_iternext.
  * @param {Iterable<string>} lines
@@ -292,6 +309,11 @@ function* csvRecords(lines) {
         return;
       }
       linesRead++;
+      const simple = state === START_RECORD ? simpleRecord(next.value) : null;
+      if (simple) {
+        fields.push(...simple);
+        continue; // the state stays START_RECORD: the record is complete
+      }
       for (const c of next.value) step(c);
       step(null);
     } while (state !== START_RECORD);
@@ -336,6 +358,7 @@ function requiredColumns(header, line) {
 /** @param {string} name @param {string} value */
 function keyProblems(name, value) {
   if (!value) return [`${name} is empty`];
+  if (value.length * 3 <= MAX_KEY_BYTES) return []; // at most 3 UTF-8 bytes per UTF-16 unit
   const size = utf8Length(value);
   if (size > MAX_KEY_BYTES) return [`${name} is ${size} bytes long in UTF-8 (at most ${MAX_KEY_BYTES})`];
   return [];
@@ -405,7 +428,7 @@ export function checkBytes(bytes) {
       rejected.push(parsed);
       continue;
     }
-    const key = JSON.stringify([parsed.store, parsed.item]);
+    const key = `${parsed.store.length}:${parsed.store}${parsed.item}`; // unambiguous, cheap
     const previous = latest.get(key);
     if (previous) duplicates.push({ line, store: parsed.store, item: parsed.item, previousLine: previous.line });
     latest.set(key, parsed); // the later row wins; Map keeps the first position
