@@ -29,6 +29,15 @@ DOCS_SCREENSHOT = REPO / "docs" / "store-upload-page.png"
 PHONE = {"width": 390, "height": 844}
 
 
+@pytest.fixture(autouse=True)
+def _patient_expect() -> Iterator[None]:
+    # Each step waits on a real emulator, on a machine that may be busy: wait up to 30 s for what
+    # the page should show (Playwright's default is 5 s), then the next test gets the default.
+    expect.set_options(timeout=30_000)
+    yield
+    expect.set_options(timeout=5_000)
+
+
 @pytest.fixture(scope="session")
 def upload_endpoint(emulator: EmulatorInfo,
                     backend_session: boto3.session.Session) -> Iterator[FakeEndpoint]:
@@ -203,6 +212,27 @@ def test_warnings_for_duplicates_and_rows_of_another_store(
     expect(page.locator("#check-summary")).to_have_text("3 rows read; 1 row will load for Köln.")
     expect(page.locator("#send")).to_be_visible()
     screenshot(page, "upload-check-warnings")
+
+
+def test_a_dropped_file_is_checked_like_a_picked_one(
+    page: Any, upload_stack: UploadSite, screenshot: Any
+) -> None:
+    sign_in(page, upload_stack, "Wien")
+    # What the browser hands the page when a file is dropped on the box.
+    page.evaluate("""() => {
+        const data = new DataTransfer();
+        data.items.add(new File(['store,item,count\\nWien,a,1\\nWien,b,-2\\n'], 'wien.csv',
+                                {type: 'text/csv'}));
+        const drop = document.getElementById('drop');
+        drop.dispatchEvent(new DragEvent('dragover', {dataTransfer: data, bubbles: true,
+                                                      cancelable: true}));
+        drop.dispatchEvent(new DragEvent('drop', {dataTransfer: data, bubbles: true,
+                                                  cancelable: true}));
+    }""")
+
+    expect(page.locator("#check-title")).to_have_text("Check of wien.csv")
+    assert lines_shown(page, "check-problems") == [("3", "count '-2' is not a whole number >= 0")]
+    expect(page.locator("#send-anyway")).to_be_visible()
 
 
 def test_the_key_is_remembered_until_forgotten(
