@@ -10,6 +10,7 @@ import { postToS3, UploadEndpoint, UploadError } from "./uploadapi.js";
 const REPORT_TIMEOUT_S = 120;
 const POLL_INTERVAL_MS = 1000;
 const MAX_LISTED = 200; // problems listed on the page; the rest are counted
+const HISTORY_ROWS = 10;
 const STORAGE_PREFIX = "inventory.storeKey:";
 
 /** @param {string} id */
@@ -262,7 +263,7 @@ class UploadPage {
   askForKey(why) {
     this.store = "";
     this.endpoint = null;
-    for (const id of ["store-panel", "file-panel", "check-panel", "progress-panel", "report-panel"]) show(id, false);
+    for (const id of ["store-panel", "file-panel", "check-panel", "progress-panel", "report-panel", "history-panel"]) show(id, false);
     show("key-panel", true);
     /** @type {HTMLInputElement} */ ($("key")).value = "";
     this.status(why || "Enter your store key to start.");
@@ -289,6 +290,7 @@ class UploadPage {
       show("store-panel", true);
       show("file-panel", true);
       this.status(`Ready: files you send are loaded for ${store}.`);
+      void this.showHistory();
     } catch (err) {
       const refused = err instanceof UploadError && err.keyRefused;
       if (refused && remembered) keys.forget(); // a refused key is no use to remember
@@ -443,6 +445,7 @@ class UploadPage {
       }
       setText("progress-text", `Sent ${size(file.size)}. Loaded.`);
       this.showReport(report);
+      void this.showHistory();
     } catch (err) {
       const message = describeUploadError(err);
       this.notice(message);
@@ -471,6 +474,37 @@ class UploadPage {
       if (Date.now() >= deadline) return null;
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
     }
+  }
+
+  /** The store's last load reports; a failure here only hides the list. */
+  async showHistory() {
+    const endpoint = this.endpoint;
+    if (!endpoint) return;
+    let reports;
+    try {
+      reports = await endpoint.reports();
+    } catch {
+      show("history-panel", false);
+      return;
+    }
+    if (endpoint !== this.endpoint) return; // the key was forgotten meanwhile
+    const tbody = /** @type {HTMLElement} */ ($("history").querySelector("tbody"));
+    tbody.replaceChildren();
+    const cell = (/** @type {string} */ text, numeric = false) => {
+      const td = document.createElement("td");
+      td.textContent = text;
+      if (numeric) td.className = "num";
+      return td;
+    };
+    const count = (/** @type {unknown} */ n) => (typeof n === "number" ? n.toLocaleString("en") : "-");
+    const newest = [...reports].sort((a, b) => String(b.when ?? "").localeCompare(String(a.when ?? "")));
+    for (const report of newest.slice(0, HISTORY_ROWS)) {
+      const tr = document.createElement("tr");
+      const when = typeof report.when === "string" ? report.when.replace("T", " ").replace(/(\.\d+)?(Z|\+00:00)$/, "") : "-";
+      tr.append(cell(when), cell(String(report.status ?? "-")), cell(count(report.loaded), true), cell(count(report.rejected_count), true));
+      tbody.append(tr);
+    }
+    show("history-panel", reports.length > 0);
   }
 
   /** @param {Record<string, any>} report */

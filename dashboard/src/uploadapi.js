@@ -72,6 +72,15 @@ export class UploadEndpoint {
   }
 
   /**
+   * This store's load reports, newest first as the endpoint gives them.
+   * @returns {Promise<{key: string, status: string, loaded: number, rejected_count: number, when: string}[]>}
+   */
+  async reports() {
+    const body = await this.request("GET", "reports");
+    return Array.isArray(body.reports) ? body.reports : [];
+  }
+
+  /**
    * The load report, or null while it is not there yet (404 not_ready).
    * @param {string} reportUrl  as the uploads answer gave it (absolute, or relative to upload_url)
    * @returns {Promise<Record<string, any> | null>}

@@ -159,6 +159,10 @@ def test_upload_shows_progress_then_the_report_with_each_rejected_line(
     assert key.startswith("stores/Berlin/") and key.endswith(".csv")
     assert upload_stack.report(key)["loaded"] == 100
     assert upload_stack.count_of("Berlin", "Echo 7") == 7
+    # The store's own list of uploads now has this one.
+    expect(page.locator("#history tbody tr")).to_have_count(1)
+    expect(page.locator("#history tbody tr td")).to_have_text(
+        [re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$"), "loaded", "100", "1"])
     screenshot(page, "upload-report")
     DOCS_SCREENSHOT.write_bytes(page.screenshot(full_page=True))
 

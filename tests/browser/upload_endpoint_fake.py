@@ -86,13 +86,17 @@ class FakeEndpoint:
         if refusal is not None:
             return refusal
         route = urlsplit(route).path
-        if method == "GET" and route == "whoami":
-            return 200, {"store": store}
-        if method == "POST" and route == "uploads":
-            return self._grant(stack, store, body)
         if method == "GET" and route.startswith("reports/"):
             return self._report(stack, store, unquote(route[len("reports/"):]))
-        return 404, {"error": "not_found", "message": f"no route {method} {route}"}
+        routes = {
+            ("GET", "whoami"): lambda: (200, {"store": store}),
+            ("POST", "uploads"): lambda: self._grant(stack, store, body),
+            ("GET", "reports"): lambda: self._reports(stack, store),
+        }
+        handler = routes.get((method, route))
+        if handler is None:
+            return 404, {"error": "not_found", "message": f"no route {method} {route}"}
+        return handler()
 
     @staticmethod
     def _authenticate(stack: FakeStack, auth: str | None) -> tuple[str, tuple[int, Any] | None]:
@@ -129,6 +133,19 @@ class FakeEndpoint:
         base = self.upload_url(stack.function)
         return 200, {"store": store, "key": key, "post": post, "max_bytes": stack.max_bytes,
                      "expires_in": 300, "report_url": f"{base}/reports/{quote(key, safe='/')}"}
+
+    def _reports(self, stack: FakeStack, store: str) -> tuple[int, Any]:
+        s3 = self.session.client("s3", endpoint_url=self.emulator)
+        listing = s3.list_objects_v2(Bucket=stack.bucket,
+                                     Prefix=f"reports/{store_prefix(store)}")
+        reports = []
+        for obj in listing.get("Contents", []):
+            report = json.loads(s3.get_object(Bucket=stack.bucket, Key=obj["Key"])["Body"].read())
+            reports.append({"key": report["source"]["key"], "status": report["status"],
+                            "loaded": report["loaded"], "rejected_count": report["rejected_count"],
+                            "when": obj["LastModified"].isoformat()})
+        reports.sort(key=lambda r: r["when"], reverse=True)
+        return 200, {"store": store, "reports": reports}
 
     def _report(self, stack: FakeStack, store: str, key: str) -> tuple[int, Any]:
         if not key.startswith(store_prefix(store)):
