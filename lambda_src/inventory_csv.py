@@ -24,7 +24,7 @@ from __future__ import annotations
 import csv
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -163,8 +163,12 @@ class InventoryReader:
     not, blank lines excluded) and `empty_reason` says why nothing was found, if nothing was.
     """
 
-    def __init__(self, chunks: Iterable[bytes]) -> None:
+    def __init__(self, chunks: Iterable[bytes], *,
+                 store_rule: Callable[[str], str | None] | None = None) -> None:
         self._chunks = chunks
+        # Given a valid row's store, a reason to reject it (None: keep it): how a store's own
+        # upload is kept to that store's rows (lambda_src.store_scope.row_rule_for_key).
+        self._store_rule = store_rule
         self._lines_read = 0
         self.header: list[str] | None = None
         self.rows_read = 0
@@ -209,7 +213,12 @@ class InventoryReader:
                 self.header = [name.strip() for name in fields]
                 continue
             self.rows_read += 1
-            yield validate_row(fields, columns, line=start)
+            row = validate_row(fields, columns, line=start)
+            if self._store_rule is not None and isinstance(row, InventoryRow):
+                reason = self._store_rule(row.store)
+                if reason is not None:
+                    row = RejectedRow(row.line, reason)
+            yield row
 
 
 def _csv_error_reason(exc: csv.Error) -> str:
@@ -316,9 +325,10 @@ class InventoryCheck:
     empty_reason: str | None = None
 
 
-def check_chunks(chunks: Iterable[bytes]) -> InventoryCheck:
+def check_chunks(chunks: Iterable[bytes], *,
+                 store_rule: Callable[[str], str | None] | None = None) -> InventoryCheck:
     """Check a file given as byte chunks. Raises `InvalidFile` if it cannot be loaded at all."""
-    reader = InventoryReader(chunks)
+    reader = InventoryReader(chunks, store_rule=store_rule)
     tracker = DuplicateTracker()
     latest: dict[tuple[str, str], InventoryRow] = {}
     result = InventoryCheck()
@@ -337,15 +347,17 @@ def check_chunks(chunks: Iterable[bytes]) -> InventoryCheck:
     return result
 
 
-def check_stream(stream: BinaryIO) -> InventoryCheck:
+def check_stream(stream: BinaryIO, *,
+                 store_rule: Callable[[str], str | None] | None = None) -> InventoryCheck:
     """Check an open binary stream (read to its end, not closed)."""
-    return check_chunks(iter_file_chunks(stream))
+    return check_chunks(iter_file_chunks(stream), store_rule=store_rule)
 
 
-def check_file(path: str | os.PathLike[str]) -> InventoryCheck:
+def check_file(path: str | os.PathLike[str], *,
+               store_rule: Callable[[str], str | None] | None = None) -> InventoryCheck:
     """Check a local file. OSError if it cannot be read, `InvalidFile` if it cannot be loaded."""
     with open(path, "rb") as stream:
-        return check_stream(stream)
+        return check_stream(stream, store_rule=store_rule)
 
 
 def check_bytes(data: bytes) -> InventoryCheck:

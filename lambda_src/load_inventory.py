@@ -44,6 +44,7 @@ from lambda_src.inventory_csv import (
     report_key_for,
 )
 from lambda_src.load_report import LoadReport, ObjectSource, summarize
+from lambda_src.store_scope import row_rule_for_key
 
 Log = Callable[[str], None]
 
@@ -103,7 +104,9 @@ def load_object(obj: S3Object, *, s3: Any, dynamodb: Any, table: str,
         version_id=None if version in (None, "", "null") else version,
         etag=normalize_etag(first.get("ETag"))))
 
-    reader = InventoryReader(_body_chunks(first))
+    # A store's own upload (under stores/<store>/) loads only that store's rows.
+    store_rule = row_rule_for_key(obj.key)
+    reader = InventoryReader(_body_chunks(first), store_rule=store_rule)
     winners = DuplicateTracker()
     try:
         for parsed in reader:
@@ -141,7 +144,7 @@ def load_object(obj: S3Object, *, s3: Any, dynamodb: Any, table: str,
                 f"s3://{obj.bucket}/{obj.key} changed while it was loading") from None
         raise
     with ConcurrentBatchWriter(dynamodb, table, max_workers=max_workers, sleep=sleep) as writer:
-        for parsed in InventoryReader(_body_chunks(second)):
+        for parsed in InventoryReader(_body_chunks(second), store_rule=store_rule):
             if isinstance(parsed, InventoryRow) and winners.is_winner(parsed):
                 writer.put(item_for(parsed))
     report.loaded = writer.items_written

@@ -108,6 +108,7 @@ def _register_commands() -> None:
 
     for module in (stack_cmds, ops_cmds, dashboard_cmds, local_cmds, demo_cmd):
         module.register(app)
+    __import__("inventory_cli.cli.store_cmds", fromlist=["register"]).register(app)
 
 
 _register_commands()

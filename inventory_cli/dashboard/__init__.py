@@ -46,9 +46,11 @@ def iter_assets() -> Iterator[tuple[str, bytes, str]]:
 
 
 def config_json(*, region: str, identity_pool_id: str, table: str, threshold: int,
-                endpoint: str | None = None, stack: str | None = None) -> bytes:
+                endpoint: str | None = None, stack: str | None = None,
+                upload_url: str | None = None) -> bytes:
     """The page's configuration. `endpoint` is set only for an emulator (None on AWS); `stack`
-    lets the page name the stack in the commands it suggests."""
+    lets the page name the stack in the commands it suggests; `upload_url` is the stores' upload
+    endpoint (the store page's API), None when the stack has none."""
     config = {
         "stack": stack,
         "region": region,
@@ -56,6 +58,7 @@ def config_json(*, region: str, identity_pool_id: str, table: str, threshold: in
         "table": table,
         "lowStockThreshold": threshold,
         "endpoint": endpoint,
+        "upload_url": upload_url,
     }
     return (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()
 

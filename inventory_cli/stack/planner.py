@@ -14,11 +14,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
 from inventory_cli.config import STACK_TAG, StackNames
-from inventory_cli.dashboard import CONFIG_KEY, INDEX_KEY, config_json
+from inventory_cli.dashboard import CONFIG_KEY, INDEX_KEY, config_json, dashboard_url
 from inventory_cli.stack import resources as r
 from inventory_cli.stack.compare import canonical_policy, is_not_found, same_policy, tag_dict
 from inventory_cli.stack.errors import ResourceConflict
@@ -66,14 +67,16 @@ class StackPlanner:
         steps: list[Step] = []
         for role in r.lambda_roles(self.names):
             steps += self._role(role)
-        uploads, dashboard = r.buckets(self.names)
-        uploads_steps, uploads_exists = self._bucket(uploads)
+        bucket_specs = {spec.resource: spec for spec in r.buckets(self.names)}
+        uploads_steps, uploads_exists = self._bucket(bucket_specs["uploads-bucket"])
         steps += uploads_steps
         table_steps, stream_arn = self._table()
         steps += table_steps
+        for table in r.aux_tables(self.names):
+            steps += self._aux_table(table)
         steps += self._topic()
-        steps += self._log_group("load-log-group", self.names.load_log_group)
-        steps += self._log_group("check-log-group", self.names.check_log_group)
+        for resource, group in r.log_groups(self.names):
+            steps += self._log_group(resource, group)
 
         load_steps, load_exists = self._function(r.load_function(self.names))
         steps += load_steps
@@ -84,16 +87,25 @@ class StackPlanner:
         check_steps, check_exists = self._function(r.check_function(self.names,
                                                                    self.desired.threshold))
         steps += check_steps
-        steps += self._stream_mapping(check_exists, stream_arn)
+        check_mapping, = (m for m in r.stream_mappings(self.names)
+                          if m.function == self.names.check_function)
+        steps += self._stream_mapping(check_mapping, check_exists, stream_arn)
+
+        # Issue 11: the stores' upload endpoint, and the CORS the store page needs on S3.
+        upload_steps, upload_exists = self._function(r.store_upload_function(self.names))
+        steps += upload_steps
+        url_steps, upload_url = self._store_upload_url(upload_exists)
+        steps += url_steps
+        steps += self._uploads_cors(uploads_exists)
 
         pool_steps, pool_id = self._identity_pool()
         steps += pool_steps
         steps += self._role(r.dashboard_role(self.names, pool_id))
         steps += self._identity_pool_roles(pool_id)
 
-        dashboard_steps, dashboard_exists = self._bucket(dashboard)
+        dashboard_steps, dashboard_exists = self._bucket(bucket_specs["dashboard-bucket"])
         steps += dashboard_steps
-        steps += self._dashboard_files(dashboard_exists, pool_id)
+        steps += self._dashboard_files(dashboard_exists, pool_id, upload_url)
         return Plan(tuple(steps))
 
     def _owned_or_fail(self, resource: str, name: str, tags: dict[str, str]) -> bool:
@@ -271,11 +283,12 @@ class StackPlanner:
             return []
         return [put(not current.get("LambdaFunctionConfigurations"))]
 
-    def _dashboard_files(self, bucket_exists: bool, pool_id: str | Ref) -> list[Step]:
+    def _dashboard_files(self, bucket_exists: bool, pool_id: str | Ref,
+                         upload_url: str | Ref | None = None) -> list[Step]:
         s3 = self._client("s3")
         bucket = self.names.dashboard_bucket
         desired: list[tuple[str, bytes | Rendered, str]] = list(self.desired.assets)
-        desired.append((CONFIG_KEY, self._config_json(pool_id), "application/json"))
+        desired.append((CONFIG_KEY, self._config_json(pool_id, upload_url), "application/json"))
         existing: dict[str, str] = {}
         if bucket_exists:
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
@@ -308,16 +321,22 @@ class StackPlanner:
                                  f"delete {len(batch)} file(s) no longer shipped from {bucket}"))
         return steps
 
-    def _config_json(self, pool_id: str | Ref) -> bytes | Rendered:
-        def render(pool: str) -> bytes:
+    def _config_json(self, pool_id: str | Ref,
+                     upload_url: str | Ref | None = None) -> bytes | Rendered:
+        def render(pool: str, url: str | None) -> bytes:
             return config_json(region=self.names.region, identity_pool_id=pool,
                                table=self.names.table, threshold=self.desired.threshold,
-                               endpoint=self.desired.endpoint, stack=self.names.stack)
+                               endpoint=self.desired.endpoint, stack=self.names.stack,
+                               upload_url=url)
 
-        if isinstance(pool_id, Ref):
-            ref = pool_id
-            return Rendered(f"config.json for pool {ref}", lambda v: render(v[ref.name]))
-        return render(pool_id)
+        if isinstance(pool_id, Ref) or isinstance(upload_url, Ref):
+            def late(v: Any) -> bytes:
+                url = v[upload_url.name] if isinstance(upload_url, Ref) else upload_url
+                return render(v[pool_id.name] if isinstance(pool_id, Ref) else pool_id,
+                              url.rstrip("/") if url else url)
+
+            return Rendered(f"config.json for pool {pool_id}", late)
+        return render(pool_id, upload_url)
 
     # ---- DynamoDB, SNS, CloudWatch Logs ----------------------------------------------------
 
@@ -390,6 +409,51 @@ class StackPlanner:
         if updates and table.get("TableStatus") != "ACTIVE":
             updates.insert(0, wait)
         return updates, stream
+
+    def _aux_table(self, spec: r.TableSpec) -> list[Step]:
+        ddb = self._client("dynamodb")
+        res, name = spec.resource, spec.name
+        ttl = None
+        if spec.ttl_attribute:
+            ttl = APICall(res, "dynamodb", "update_time_to_live",
+                          {"TableName": name, "TimeToLiveSpecification": {
+                              "Enabled": True, "AttributeName": spec.ttl_attribute}},
+                          f"expire items of table {name} by {spec.ttl_attribute}")
+        try:
+            table = ddb.describe_table(TableName=name)["Table"]
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+            steps: list[Step] = [
+                APICall(res, "dynamodb", "create_table",
+                        {**spec.definition(),
+                         "Tags": [{"Key": k, "Value": v} for k, v in self._tags.items()]},
+                        f"create table {name}", creates=True),
+                Wait(res, "dynamodb", "table_exists", {"TableName": name},
+                     f"wait until table {name} is active")]
+            return steps + ([ttl] if ttl else [])
+        tags = tag_dict(all_pages(ddb, "list_tags_of_resource", "Tags",
+                                   ResourceArn=table["TableArn"]))
+        steps = []
+        if not self._owned_or_fail("table", name, tags):
+            steps.append(APICall(res, "dynamodb", "tag_resource",
+                                 {"ResourceArn": table["TableArn"],
+                                  "Tags": [{"Key": k, "Value": v}
+                                           for k, v in self._tags.items()]},
+                                 f"tag table {name}"))
+        keys = [(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]]
+        if sorted(keys) != sorted((k["AttributeName"], k["KeyType"])
+                                  for k in spec.definition()["KeySchema"]):
+            raise ResourceConflict(
+                f"table {name} has the key schema {keys}, not the one this version expects",
+                hint="a table's keys cannot be changed: delete the table or use another --stack")
+        if ttl is not None:
+            current = ddb.describe_time_to_live(TableName=name).get(
+                "TimeToLiveDescription", {})
+            if not (current.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
+                    and current.get("AttributeName") == spec.ttl_attribute):
+                steps.append(ttl)
+        return steps
 
     def _topic(self) -> list[Step]:
         sns = self._client("sns")
@@ -512,12 +576,14 @@ class StackPlanner:
                         f"remove the mis-scoped S3 permission of {function}"),
                 add(False)]
 
-    def _stream_mapping(self, function_exists: bool, stream_arn: str | Ref) -> list[Step]:
-        function = self.names.check_function
-        create = APICall("stream-mapping", "lambda", "create_event_source_mapping",
+    def _stream_mapping(self, spec: r.MappingSpec, function_exists: bool,
+                        stream_arn: str | Ref) -> list[Step]:
+        function = spec.function
+        res = spec.resource
+        create = APICall(res, "lambda", "create_event_source_mapping",
                          {"EventSourceArn": stream_arn, "FunctionName": function,
                           "StartingPosition": r.MAPPING_STARTING_POSITION, "Enabled": True,
-                          **r.MAPPING_SETTINGS},
+                          **spec.settings},
                          f"feed the stream of table {self.names.table} to {function}",
                          creates=True, retry_while_role_propagates=True)
         if not function_exists:
@@ -533,7 +599,7 @@ class StackPlanner:
         for stale in mappings:
             if stale is keep:
                 continue
-            steps.append(APICall("stream-mapping", "lambda", "delete_event_source_mapping",
+            steps.append(APICall(res, "lambda", "delete_event_source_mapping",
                                  {"UUID": stale["UUID"]},
                                  f"delete the mapping {stale['UUID']} from "
                                  f"{stale.get('EventSourceArn')} to {function}"))
@@ -541,12 +607,12 @@ class StackPlanner:
             return [*steps, create]
         # Compare only what the service echoes back: moto 5.2.5 returns every one of these
         # (measured), but an emulator that drops a field must not make each run "update" it.
-        differs = [key for key, value in r.MAPPING_SETTINGS.items()
+        differs = [key for key, value in spec.settings.items()
                    if key in keep and keep[key] != value]
         if keep.get("StartingPosition", r.MAPPING_STARTING_POSITION) \
                 != r.MAPPING_STARTING_POSITION:
             # The starting position cannot be updated: replace the mapping.
-            steps.append(APICall("stream-mapping", "lambda", "delete_event_source_mapping",
+            steps.append(APICall(res, "lambda", "delete_event_source_mapping",
                                  {"UUID": keep["UUID"]},
                                  f"delete the mapping {keep['UUID']} (wrong starting position)"))
             return [*steps, APICall(create.resource, create.service, create.method,
@@ -555,12 +621,101 @@ class StackPlanner:
         if keep.get("State") not in _ENABLED_MAPPING_STATES:
             differs.append("State")
         if differs:
-            steps.append(APICall("stream-mapping", "lambda", "update_event_source_mapping",
+            steps.append(APICall(res, "lambda", "update_event_source_mapping",
                                  {"UUID": keep["UUID"], "FunctionName": function,
-                                  "Enabled": True, **r.MAPPING_SETTINGS},
+                                  "Enabled": True, **spec.settings},
                                  f"reset {', '.join(differs)} of the mapping to {function}",
                                  retry_while_role_propagates=True))
         return steps
+
+    # ---- Issue 11: the function URL of the store upload endpoint -------------------------------
+
+    def _dashboard_origin(self) -> str:
+        """The origin the dashboard (and the store page) is served from."""
+        url = dashboard_url(bucket=self.names.dashboard_bucket, region=self.names.region,
+                            endpoint=self.desired.endpoint)
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def _store_upload_url(self, function_exists: bool) -> tuple[list[Step], str | Ref]:
+        """The function URL (AuthType NONE, CORS for the dashboard) and the public permission.
+
+        Returns the URL stores use: the emulator's own route locally, else the URL Lambda chose
+        (known only once created: a Ref)."""
+        function = self.names.store_upload_function
+        desired = r.store_upload_url_config(self._dashboard_origin())
+        local = (r.local_function_url(self.desired.endpoint, function)
+                 if self.desired.endpoint else None)
+        url_ref = Ref("store_upload_url")
+
+        def create() -> APICall:
+            return APICall("store-upload-url", "lambda", "create_function_url_config",
+                           {"FunctionName": function, **desired},
+                           f"give function {function} a public URL (the key is checked "
+                           f"inside)", creates=True,
+                           outputs=(("store_upload_url", ("FunctionUrl",)),))
+
+        def permit(creates: bool) -> APICall:
+            return APICall("store-upload-url", "lambda", "add_permission",
+                           {"FunctionName": function, "StatementId": r.FUNCTION_URL_SID,
+                            "Action": "lambda:InvokeFunctionUrl", "Principal": "*",
+                            "FunctionUrlAuthType": "NONE"},
+                           f"allow anyone to call the URL of {function}", creates=creates)
+
+        if not function_exists:
+            return [create(), permit(True)], local or url_ref
+        lam = self._client("lambda")
+        steps: list[Step] = []
+        try:
+            current = lam.get_function_url_config(FunctionName=function)
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+            steps.append(create())
+            url: str | Ref = url_ref
+        else:
+            url = str(current["FunctionUrl"]).rstrip("/")
+            if current.get("AuthType") != desired["AuthType"] \
+                    or _cors_key(current.get("Cors")) != _cors_key(desired["Cors"]):
+                steps.append(APICall("store-upload-url", "lambda", "update_function_url_config",
+                                     {"FunctionName": function, **desired},
+                                     f"reset the auth type and CORS of the URL of {function}"))
+        try:
+            policy = json.loads(lam.get_policy(FunctionName=function)["Policy"])
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+            policy = {}
+        statement = next((s for s in policy.get("Statement", [])
+                          if s.get("Sid") == r.FUNCTION_URL_SID), None)
+        if statement is None:
+            steps.append(permit(not steps))
+        elif not _is_public_url_statement(statement):
+            steps += [APICall("store-upload-url", "lambda", "remove_permission",
+                              {"FunctionName": function, "StatementId": r.FUNCTION_URL_SID},
+                              f"remove the mis-scoped URL permission of {function}"),
+                      permit(False)]
+        return steps, local or url
+
+    def _uploads_cors(self, bucket_exists: bool) -> list[Step]:
+        bucket = self.names.uploads_bucket
+        desired = r.uploads_cors(self._dashboard_origin())
+        put = APICall("uploads-cors", "s3", "put_bucket_cors",
+                      {"Bucket": bucket, "CORSConfiguration": desired},
+                      f"let the store page POST files to {bucket} from the dashboard's origin",
+                      creates=not bucket_exists)
+        if not bucket_exists:
+            return [put]
+        try:
+            rules = self._client("s3").get_bucket_cors(Bucket=bucket).get("CORSRules", [])
+        except ClientError as exc:
+            if not is_not_found(exc, "NoSuchCORSConfiguration"):
+                raise
+            return [APICall(put.resource, put.service, put.method, put.params, put.summary,
+                            creates=True)]
+        if _cors_rules_key(rules) != _cors_rules_key(desired["CORSRules"]):
+            return [put]
+        return []
 
     # ---- Cognito --------------------------------------------------------------------------
 
@@ -646,6 +801,34 @@ def _is_s3_invoke_statement(statement: dict[str, Any], source_arn: str, account:
             and canonical_policy([statement.get("Action")]) == "lambda:InvokeFunction"
             and conditions.get("aws:sourcearn") == source_arn
             and conditions.get("aws:sourceaccount") == account)
+
+
+def _cors_key(cors: dict[str, Any] | None) -> Any:
+    """A function URL's CORS in a comparable form (header names and methods ignore case)."""
+    cors = cors or {}
+    return (sorted(cors.get("AllowOrigins") or []),
+            sorted(m.upper() for m in cors.get("AllowMethods") or []),
+            sorted(h.lower() for h in cors.get("AllowHeaders") or []),
+            cors.get("MaxAge"))
+
+
+def _cors_rules_key(rules: list[dict[str, Any]]) -> Any:
+    return sorted((sorted(rule.get("AllowedOrigins", [])), sorted(rule.get("AllowedMethods", [])),
+                   sorted(rule.get("AllowedHeaders", [])), rule.get("MaxAgeSeconds"))
+                  for rule in rules)
+
+
+def _is_public_url_statement(statement: dict[str, Any]) -> bool:
+    """Anyone may invoke the URL, and only through a URL with AuthType NONE."""
+    principal = statement.get("Principal")
+    anyone = principal == "*" or (isinstance(principal, dict) and principal.get("AWS") == "*")
+    conditions: dict[str, str] = {}
+    for block in (statement.get("Condition") or {}).values():
+        conditions.update({k.lower(): v for k, v in block.items()})
+    # moto keeps the parameter as sent instead of turning it into a condition.
+    auth_type = conditions.get("lambda:functionurlauthtype", statement.get("FunctionUrlAuthType"))
+    return (statement.get("Effect") == "Allow" and anyone and auth_type == "NONE"
+            and canonical_policy([statement.get("Action")]) == "lambda:InvokeFunctionUrl")
 
 
 def _notification_key(config: dict[str, Any]) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 
 from inventory_cli.config import StackNames
 from lambda_src.inventory_csv import REPORTS_PREFIX
+from lambda_src.store_scope import STORES_PREFIX
 
 POLICY_VERSION = "2012-10-17"
 RUNTIME = "python3.12"
@@ -35,6 +36,20 @@ MAPPING_SETTINGS: dict[str, Any] = {
 }
 MAPPING_STARTING_POSITION = "TRIM_HORIZON"
 
+
+@dataclass(frozen=True)
+class MappingSpec:
+    """One event source mapping from the inventory table's stream to a function."""
+
+    resource: str
+    function: str
+    settings: dict[str, Any]
+
+
+def stream_mappings(names: StackNames) -> tuple[MappingSpec, ...]:
+    """Every consumer of the table's stream (DynamoDB allows two readers per shard)."""
+    return (MappingSpec("stream-mapping", names.check_function, MAPPING_SETTINGS),)
+
 # The resources `status` reports, in this order (stable: the JSON output is documented).
 RESOURCE_IDS: tuple[str, ...] = (
     "load-role",
@@ -54,6 +69,13 @@ RESOURCE_IDS: tuple[str, ...] = (
     "identity-pool-roles",
     "dashboard-bucket",
     "dashboard-files",
+    # Issue 11: the stores' upload endpoint.
+    "store-keys-table",
+    "store-upload-role",
+    "store-upload-log-group",
+    "store-upload-function",
+    "store-upload-url",
+    "uploads-cors",
 )
 
 
@@ -77,6 +99,12 @@ def resource_names(names: StackNames) -> dict[str, str]:
         "identity-pool-roles": f"{names.identity_pool} unauthenticated role",
         "dashboard-bucket": names.dashboard_bucket,
         "dashboard-files": f"{names.dashboard_bucket}/*",
+        "store-keys-table": names.store_keys_table,
+        "store-upload-role": names.store_upload_role,
+        "store-upload-log-group": names.store_upload_log_group,
+        "store-upload-function": names.store_upload_function,
+        "store-upload-url": f"{names.store_upload_function} function URL",
+        "uploads-cors": f"{names.uploads_bucket} CORS",
     }
 
 
@@ -310,7 +338,7 @@ class FunctionSpec:
         }
 
 
-def buckets(names: StackNames) -> tuple[BucketSpec, BucketSpec]:
+def buckets(names: StackNames) -> tuple[BucketSpec, ...]:
     return (
         BucketSpec("uploads-bucket", names.uploads_bucket, PRIVATE_BUCKET_ACCESS_BLOCK,
                    uploads_bucket_policy(names), versioned=True),
@@ -319,10 +347,12 @@ def buckets(names: StackNames) -> tuple[BucketSpec, BucketSpec]:
     )
 
 
-def lambda_roles(names: StackNames) -> tuple[RoleSpec, RoleSpec]:
+def lambda_roles(names: StackNames) -> tuple[RoleSpec, ...]:
     return (
         RoleSpec("load-role", names.load_role, lambda_trust_policy(), load_role_policy(names)),
         RoleSpec("check-role", names.check_role, lambda_trust_policy(), check_role_policy(names)),
+        RoleSpec("store-upload-role", names.store_upload_role, lambda_trust_policy(),
+                 store_upload_role_policy(names)),
     )
 
 
@@ -380,18 +410,151 @@ def table_definition(names: StackNames) -> dict[str, Any]:
     return {"TableName": names.table, **TABLE_SCHEMA}
 
 
+@dataclass(frozen=True)
+class TableSpec:
+    """An auxiliary table of the stack (not the inventory table): on-demand, tagged, with an
+    optional TTL attribute. Its keys cannot change once created."""
+
+    resource: str
+    name: str
+    # (attribute, "S" | "N" | "B") for the hash key, then optionally the range key.
+    keys: tuple[tuple[str, str], ...]
+    ttl_attribute: str | None = None
+
+    def definition(self) -> dict[str, Any]:
+        kinds = ("HASH", "RANGE")
+        return {
+            "TableName": self.name,
+            "KeySchema": [{"AttributeName": a, "KeyType": kinds[i]}
+                          for i, (a, _) in enumerate(self.keys)],
+            "AttributeDefinitions": [{"AttributeName": a, "AttributeType": t}
+                                     for a, t in self.keys],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+
+
+def aux_tables(names: StackNames) -> tuple[TableSpec, ...]:
+    """The stack's tables besides the inventory table, in creation order."""
+    return (store_keys_table(names),)
+
+
+def log_groups(names: StackNames) -> tuple[tuple[str, str], ...]:
+    """(resource id, log group name) of every function's log group."""
+    return (("load-log-group", names.load_log_group),
+            ("check-log-group", names.check_log_group),
+            ("store-upload-log-group", names.store_upload_log_group))
+
+
+def teardown_functions(names: StackNames) -> tuple[tuple[str, str, str], ...]:
+    """(mapping resource id, function resource id, function name), in deletion order: the
+    stream's consumers first, so no new invocations start while the rest goes away."""
+    # Deleting a function deletes its URL configuration and its permissions with it.
+    return (("stream-mapping", "check-function", names.check_function),
+            ("load-function", "load-function", names.load_function),
+            ("store-upload-url", "store-upload-function", names.store_upload_function))
+
+
+def teardown_roles(names: StackNames) -> tuple[tuple[str, str], ...]:
+    return (*((role.resource, role.name) for role in lambda_roles(names)),
+            ("dashboard-role", names.dashboard_role))
+
+
 def all_policy_documents(names: StackNames, identity_pool_id: str) -> dict[str, dict[str, Any]]:
     """Every IAM / resource policy document of a stack, by a descriptive name (for audits)."""
-    uploads, dashboard = buckets(names)
-    load, check = lambda_roles(names)
-    dash = dashboard_role(names, identity_pool_id)
+    documents: dict[str, dict[str, Any]] = {}
+    for role in (*lambda_roles(names), dashboard_role(names, identity_pool_id)):
+        documents[f"{role.resource} trust"] = role.trust_policy
+        documents[f"{role.resource} policy"] = role.policy
+    for bucket in buckets(names):
+        documents[f"{bucket.resource} policy"] = bucket.policy
+    return documents
+
+
+# ---- Issue 11: the stores' upload endpoint ---------------------------------------------------
+
+STORE_UPLOAD_HANDLER = "lambda_src.store_upload.lambda_handler"
+# The largest file a store may send through its presigned POST (the policy's content-length-range).
+STORE_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+# Lifetime of a presigned POST: long enough to send a large file, short enough to be useless later.
+STORE_UPLOAD_EXPIRES_S = 300
+# The Sid of the permission that lets anyone call the function URL (the key is checked inside).
+FUNCTION_URL_SID = "function-url-public"
+# Where the local emulator serves function URLs: <endpoint>/_inventory/function-urls/<function>.
+LOCAL_FUNCTION_URLS_PATH = "/_inventory/function-urls/"
+
+
+def store_keys_table(names: StackNames) -> TableSpec:
+    """One record per key: KeyId (hash), Store, Salt, Digest, State, Created (store_keys.py)."""
+    return TableSpec("store-keys-table", names.store_keys_table, (("KeyId", "S"),))
+
+
+def store_upload_role_policy(names: StackNames) -> dict[str, Any]:
+    uploads = bucket_arn(names.uploads_bucket)
+    store_reports = f"{REPORTS_PREFIX}{STORES_PREFIX}"
     return {
-        "load-role trust": load.trust_policy,
-        "load-role policy": load.policy,
-        "check-role trust": check.trust_policy,
-        "check-role policy": check.policy,
-        "dashboard-role trust": dash.trust_policy,
-        "dashboard-role policy": dash.policy,
-        "uploads-bucket policy": uploads.policy,
-        "dashboard-bucket policy": dashboard.policy,
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": "CheckStoreKeys",
+                "Effect": "Allow",
+                "Action": "dynamodb:GetItem",
+                "Resource": names.table_arn_of(names.store_keys_table),
+            },
+            {
+                # Presigned POSTs are signed with the role's credentials: S3 checks this
+                # permission when the store sends its file. Only store prefixes.
+                "Sid": "PresignStoreUploads",
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": f"{uploads}/{STORES_PREFIX}*",
+            },
+            {
+                "Sid": "ReadStoreReports",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"{uploads}/{store_reports}*",
+            },
+            {
+                "Sid": "ListStoreReports",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": uploads,
+                "Condition": {"StringLike": {"s3:prefix": f"{store_reports}*"}},
+            },
+            _log_statement(names, names.store_upload_log_group),
+        ],
     }
+
+
+def store_upload_function(names: StackNames) -> FunctionSpec:
+    return FunctionSpec(
+        "store-upload-function", names.store_upload_function, names.store_upload_role,
+        STORE_UPLOAD_HANDLER,
+        {"UPLOADS_BUCKET": names.uploads_bucket, "STORE_KEYS_TABLE": names.store_keys_table,
+         "MAX_UPLOAD_BYTES": str(STORE_UPLOAD_MAX_BYTES),
+         "UPLOAD_EXPIRES_S": str(STORE_UPLOAD_EXPIRES_S)},
+        timeout=10, memory=128,
+        description=f"inventory stack {names.stack}: the stores' upload endpoint",
+    )
+
+
+def store_upload_url_config(origin: str) -> dict[str, Any]:
+    """CreateFunctionUrlConfig parameters (besides the function name). Lambda answers the CORS
+    preflight itself; only the dashboard's origin may call from a browser."""
+    return {
+        "AuthType": "NONE",
+        "Cors": {"AllowOrigins": [origin], "AllowMethods": ["GET", "POST"],
+                 "AllowHeaders": ["authorization", "content-type"], "MaxAge": 3600},
+    }
+
+
+def uploads_cors(origin: str) -> dict[str, Any]:
+    """The uploads bucket's CORS: the store page POSTs files straight to S3 from the dashboard's
+    origin (the presigned policy, not CORS, is what limits what may be written)."""
+    return {"CORSRules": [{"ID": "store-page-uploads", "AllowedOrigins": [origin],
+                           "AllowedMethods": ["POST"], "AllowedHeaders": ["*"],
+                           "MaxAgeSeconds": 3600}]}
+
+
+def local_function_url(endpoint: str, function: str) -> str:
+    return f"{endpoint.rstrip('/')}{LOCAL_FUNCTION_URLS_PATH}{function}"

@@ -19,6 +19,7 @@ from rich.console import Console
 
 from inventory_cli.aws import Aws
 from inventory_cli.config import STACK_TAG, StackNames
+from inventory_cli.stack import resources as r
 from inventory_cli.stack.compare import is_not_found, tag_dict
 from inventory_cli.stack.errors import TeardownRefused
 from inventory_cli.stack.executor import BeforeStep, Executor
@@ -53,19 +54,18 @@ class TeardownPlanner:
         n = self.names
         steps: list[Step] = []
         # Stop the pipeline first: no new invocations while the rest goes away.
-        steps += self._function("stream-mapping", "check-function", n.check_function)
-        steps += self._function("load-function", "load-function", n.load_function)
-        for resource, bucket in (("uploads-bucket", n.uploads_bucket),
-                                 ("dashboard-bucket", n.dashboard_bucket)):
-            steps += self._bucket(resource, bucket)
-        steps += self._table()
+        for mapping_resource, resource, function in r.teardown_functions(n):
+            steps += self._function(mapping_resource, resource, function)
+        for bucket in r.buckets(n):
+            steps += self._bucket(bucket.resource, bucket.name)
+        steps += self._table("table", n.table)
+        for table in r.aux_tables(n):
+            steps += self._table(table.resource, table.name)
         steps += self._topic()
         steps += self._identity_pools()
-        for resource, role in (("load-role", n.load_role), ("check-role", n.check_role),
-                               ("dashboard-role", n.dashboard_role)):
+        for resource, role in r.teardown_roles(n):
             steps += self._role(resource, role)
-        for resource, group in (("load-log-group", n.load_log_group),
-                                ("check-log-group", n.check_log_group)):
+        for resource, group in r.log_groups(n):
             steps += self._log_group(resource, group)
         return TeardownPlan(Plan(tuple(steps)), tuple(self._skipped))
 
@@ -119,9 +119,8 @@ class TeardownPlanner:
                 APICall(resource, "s3", "delete_bucket", {"Bucket": bucket},
                         f"delete bucket {bucket}")]
 
-    def _table(self) -> list[Step]:
+    def _table(self, resource: str, name: str) -> list[Step]:
         ddb = self._client("dynamodb")
-        name = self.names.table
         try:
             table = ddb.describe_table(TableName=name)["Table"]
         except ClientError as exc:
@@ -132,8 +131,9 @@ class TeardownPlanner:
                                    ResourceArn=table["TableArn"]))
         if not self._ours("table", name, tags) or table.get("TableStatus") == "DELETING":
             return []
-        return [APICall("table", "dynamodb", "delete_table", {"TableName": name},
-                        f"delete table {name} and its stream")]
+        return [APICall(resource, "dynamodb", "delete_table", {"TableName": name},
+                        f"delete table {name}"
+                        + (" and its stream" if table.get("LatestStreamArn") else ""))]
 
     def _topic(self) -> list[Step]:
         sns = self._client("sns")

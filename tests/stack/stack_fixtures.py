@@ -16,6 +16,7 @@ import boto3
 from inventory_cli.aws import Aws
 from inventory_cli.config import STACK_TAG, StackNames
 from inventory_cli.local import moto_seam
+from inventory_cli.stack import resources as r
 from inventory_cli.stack.provision import ProvisionResult, provision
 
 READ_PREFIXES = ("Describe", "Get", "List", "Head")
@@ -54,18 +55,19 @@ def leftovers(session: boto3.session.Session, names: StackNames) -> list[str]:
     found: list[str] = []
     s3 = session.client("s3")
     for bucket in s3.list_buckets()["Buckets"]:
-        if bucket["Name"] in (names.uploads_bucket, names.dashboard_bucket):
+        if bucket["Name"] in {spec.name for spec in r.buckets(names)}:
             found.append(f"bucket {bucket['Name']}")
     lam = session.client("lambda")
     for fn in lam.list_functions()["Functions"]:
         if lam.list_tags(Resource=fn["FunctionArn"])["Tags"].get(STACK_TAG) == stack:
             found.append(f"function {fn['FunctionName']}")
     for m in lam.list_event_source_mappings()["EventSourceMappings"]:
-        if m["FunctionArn"].endswith((names.load_function, names.check_function)):
+        if m["FunctionArn"].rsplit(":", 1)[-1].startswith(f"{stack}-"):
             found.append(f"mapping {m['UUID']}")
     ddb = session.client("dynamodb")
-    if names.table in ddb.list_tables()["TableNames"]:
-        found.append(f"table {names.table}")
+    for table in ddb.list_tables()["TableNames"]:
+        if table.startswith(f"{stack}-"):
+            found.append(f"table {table}")
     sns = session.client("sns")
     for topic in sns.list_topics()["Topics"]:
         tags = sns.list_tags_for_resource(ResourceArn=topic["TopicArn"])["Tags"]
@@ -86,7 +88,7 @@ def leftovers(session: boto3.session.Session, names: StackNames) -> list[str]:
             found.append(f"identity pool {pool['IdentityPoolId']}")
     logs = session.client("logs")
     for group in logs.describe_log_groups()["logGroups"]:
-        if group["logGroupName"] in (names.load_log_group, names.check_log_group):
+        if group["logGroupName"].startswith(f"/aws/lambda/{stack}-"):
             found.append(f"log group {group['logGroupName']}")
     tagging = session.client("resourcegroupstaggingapi")
     for res in tagging.get_resources(TagFilters=[{"Key": STACK_TAG, "Values": [stack]}])[

@@ -38,9 +38,11 @@ def test_provision_prints_a_summary_then_says_no_changes(aws: Aws) -> None:
     ]
     assert lines[6].startswith("Changed: ")
     assert lines[6].endswith(f"on {len(r.RESOURCE_IDS)} resource(s): " + ", ".join(
-        ["load-role", "check-role", "uploads-bucket", "table", "topic", "load-log-group",
-         "check-log-group", "load-function", "s3-invoke-permission", "uploads-notification",
-         "check-function", "stream-mapping", "identity-pool", "dashboard-role",
+        ["load-role", "check-role", "store-upload-role", "uploads-bucket", "table",
+         "store-keys-table", "topic", "load-log-group", "check-log-group",
+         "store-upload-log-group", "load-function", "s3-invoke-permission",
+         "uploads-notification", "check-function", "stream-mapping", "store-upload-function",
+         "store-upload-url", "uploads-cors", "identity-pool", "dashboard-role",
          "identity-pool-roles", "dashboard-bucket", "dashboard-files"]))
 
     code, out, _ = _run(aws, "provision")
