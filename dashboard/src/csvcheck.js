@@ -28,7 +28,7 @@ export class InvalidFile extends Error {
 
 /**
  * @typedef {{line: number, store: string, item: string, count: bigint}} InventoryRow
- * @typedef {{line: number, reason: string}} RejectedRow
+ * @typedef {{line: number, reason: string, otherStore?: boolean}} RejectedRow
  * @typedef {{line: number, store: string, item: string, previousLine: number}} DuplicateRow
  * @typedef {{rows: InventoryRow[], rejected: RejectedRow[], duplicates: DuplicateRow[],
  *            rowsRead: number, header: string[] | null, emptyReason: string | null}} InventoryCheck
@@ -399,11 +399,24 @@ export function validateRow(fields, columns, line) {
 }
 
 /**
+ * The loader's reason for a row of another store in a store's own upload
+ * (lambda_src/store_scope.py, other_store_reason).
+ * @param {string} expected  the key's store
+ * @param {string} found  the row's store
+ */
+export function otherStoreReason(expected, found) {
+  return `row of store ${pyRepr(found)}: this file was uploaded with the key of store ${pyRepr(expected)}, which may change only its own stock`;
+}
+
+/**
  * Check a whole file. Throws InvalidFile if it cannot be loaded at all.
+ * With `store` (a store's own upload), valid rows of any other store are rejected with the
+ * loader's reason and marked `otherStore`, before duplicates are looked for, as the loader does.
  * @param {Uint8Array} bytes
+ * @param {{store?: string}} [options]
  * @returns {InventoryCheck}
  */
-export function checkBytes(bytes) {
+export function checkBytes(bytes, { store } = {}) {
   /** @type {number[] | null} */
   let columns = null;
   /** @type {string[] | null} */
@@ -423,7 +436,10 @@ export function checkBytes(bytes) {
       continue;
     }
     rowsRead++;
-    const parsed = validateRow(fields, columns, line);
+    let parsed = validateRow(fields, columns, line);
+    if (store !== undefined && "store" in parsed && parsed.store !== store) {
+      parsed = { line, reason: otherStoreReason(store, parsed.store), otherStore: true };
+    }
     if (!("store" in parsed)) {
       rejected.push(parsed);
       continue;

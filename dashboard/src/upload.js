@@ -76,7 +76,7 @@ export function describeUploadError(err) {
     case "unknown_key":
       return { title: "This key is not known", reason, hint: "It may have been replaced by a new one: ask your operator for your store's current key." };
     case "revoked_key":
-      return { title: "This key was revoked", reason, hint: "Ask your operator for a new key (`inventory stores rotate`)." };
+      return { title: "This key no longer works", reason, hint: "Ask your operator for your store's current key (`inventory stores rotate` makes a new one)." };
     case "forbidden":
       return { title: "Not allowed", reason, hint: "Ask your operator: this key may not do that." };
     case "too_large":
@@ -340,12 +340,13 @@ class UploadPage {
       refusedWhole = true;
     } else {
       try {
-        result = checkBytes(new Uint8Array(await file.arrayBuffer()));
+        // As this store's own upload: the loader rejects rows of other stores (warned below).
+        result = checkBytes(new Uint8Array(await file.arrayBuffer()), { store: this.store });
         if (result.emptyReason) {
           problems = [{ line: null, reason: result.emptyReason }];
           refusedWhole = true;
         } else {
-          problems = result.rejected;
+          problems = result.rejected.filter((row) => !row.otherStore);
         }
       } catch (err) {
         refusedWhole = true;
@@ -364,10 +365,11 @@ class UploadPage {
     for (const dup of result.duplicates) {
       warnings.push(`line ${dup.line} repeats ${dup.store} / ${dup.item} from line ${dup.previousLine}; the later row wins`);
     }
-    const foreign = result.rows.filter((row) => row.store !== this.store);
-    for (const row of foreign) {
-      warnings.push(`line ${row.line} names the store ${row.store}: rows naming another store than yours (${this.store}) are rejected`);
+    const foreign = result.rejected.filter((row) => row.otherStore);
+    if (foreign.length) {
+      warnings.push(`rows naming another store than yours (${this.store}) are rejected: ${plural(foreign.length, "row")}`);
     }
+    for (const row of foreign) warnings.push(`line ${row.line}: ${row.reason}`);
     const list = $("check-warnings");
     list.replaceChildren();
     for (const text of warnings.slice(0, MAX_LISTED)) {
@@ -382,7 +384,7 @@ class UploadPage {
     }
     show("check-warnings", warnings.length > 0);
 
-    const willLoad = result.rows.length - foreign.length;
+    const willLoad = result.rows.length;
     const read = `${plural(result.rowsRead, "row")} read`;
     this.file = file;
     if (problems.length) {
@@ -390,6 +392,10 @@ class UploadPage {
       setText("check-summary", `${read}; ${plural(problems.length, "row")} would be rejected${more}. Fix the file, or upload it anyway: ${plural(willLoad, "row")} would load.`);
       show("send-anyway", true);
       this.status(`${file.name}: ${plural(problems.length, "row")} would be rejected; nothing was sent.`);
+    } else if (willLoad === 0) {
+      setText("check-summary", `${read}; none of them is a row of ${this.store}, so nothing would load.`);
+      show("send-anyway", true);
+      this.status(`${file.name}: no row of ${this.store}; nothing was sent.`);
     } else {
       setText("check-summary", `${read}; ${plural(willLoad, "row")} will load for ${this.store}.`);
       show("send", true);

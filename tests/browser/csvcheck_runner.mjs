@@ -4,11 +4,12 @@
 import { readFileSync } from "node:fs";
 import { checkBytes, InvalidFile } from "../../dashboard/src/csvcheck.js";
 
+// Input: [[base64, store or null], ...]; a store checks the file as that store's own upload.
 const files = JSON.parse(readFileSync(0, "utf8"));
-const results = files.map((encoded) => {
+const results = files.map(([encoded, store]) => {
   const bytes = new Uint8Array(Buffer.from(encoded, "base64"));
   try {
-    const r = checkBytes(bytes);
+    const r = checkBytes(bytes, store === null ? {} : { store });
     return {
       rows: r.rows.map((row) => [row.line, row.store, row.item, row.count.toString()]),
       rejected: r.rejected.map((row) => [row.line, row.reason]),

@@ -1,13 +1,15 @@
 """The store's upload page in a real browser (headless Chromium) against the local emulator.
 
-Each test opens upload.html as provision shipped it, enters a store key, picks a file and
-watches what the page says, then checks the stack from outside: what was stored in the uploads
-bucket, what the loader wrote to the table. The endpoint is the one described in
-upload_site.py. Screenshots of each state go to test-artifacts/dashboard/upload-*.png.
+Each test opens upload.html as provision shipped it, on a stack provisioned by the installed
+`inventory` command, with a key from `inventory stores add`; it picks a file and watches what
+the page says, then checks the stack from outside: what was stored in the uploads bucket, what
+the loader wrote to the table. Endpoint, S3 and loader are the emulator's (upload_site.py).
+Screenshots of each state go to test-artifacts/dashboard/upload-*.png.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,10 +19,7 @@ import boto3
 import pytest
 from dashboard_stack import REPO, DashboardStack
 from playwright.sync_api import expect
-from upload_endpoint_fake import FakeEndpoint
 from upload_site import UploadSite, write_bytes
-
-from inventory_cli.local.emulator import EmulatorInfo
 
 pytestmark = pytest.mark.browser
 
@@ -39,27 +38,15 @@ def _patient_expect() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def upload_endpoint(emulator: EmulatorInfo,
-                    backend_session: boto3.session.Session) -> Iterator[FakeEndpoint]:
-    endpoint = FakeEndpoint(emulator.endpoint, backend_session)
-    endpoint.start()
-    yield endpoint
-    endpoint.stop()
-
-
-@pytest.fixture(scope="session")
-def upload_stack(inventory: Any, backend_session: boto3.session.Session,
-                 upload_endpoint: FakeEndpoint) -> UploadSite:
+def upload_stack(inventory: Any, backend_session: boto3.session.Session) -> UploadSite:
     """One stack for the tests that upload; each test uses stores of its own."""
-    stack = DashboardStack.provision(inventory, backend_session, "upload1")
-    return UploadSite.build(stack, upload_endpoint)
+    return UploadSite(DashboardStack.provision(inventory, backend_session, "upload1"))
 
 
 @pytest.fixture
-def own_site(make_stack: Callable[..., DashboardStack],
-             upload_endpoint: FakeEndpoint) -> Callable[[], UploadSite]:
+def own_site(make_stack: Callable[..., DashboardStack]) -> Callable[[], UploadSite]:
     """A stack of this test's own, for tests that break or reconfigure it."""
-    return lambda: UploadSite.build(make_stack(()), upload_endpoint)
+    return lambda: UploadSite(make_stack(()))
 
 
 def open_page(page: Any, site: UploadSite) -> None:
@@ -210,12 +197,35 @@ def test_warnings_for_duplicates_and_rows_of_another_store(
 
     expect(page.locator("#check-warnings li")).to_have_text([
         "Warning: line 4 repeats Köln / a from line 2; the later row wins",
-        "Warning: line 3 names the store Pusan: rows naming another store than yours (Köln) "
-        "are rejected",
+        "Warning: rows naming another store than yours (Köln) are rejected: 1 row",
+        "Warning: line 3: row of store 'Pusan': this file was uploaded with the key of store "
+        "'Köln', which may change only its own stock",
     ])
     expect(page.locator("#check-summary")).to_have_text("3 rows read; 1 row will load for Köln.")
     expect(page.locator("#send")).to_be_visible()
     screenshot(page, "upload-check-warnings")
+
+    # The loader says the same about line 3, and loads only Köln's row.
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(page.locator("#report-status")).to_have_text("loaded", timeout=120_000)
+    assert lines_shown(page, "report-rejected") == [
+        ("3", "row of store 'Pusan': this file was uploaded with the key of store 'Köln', "
+              "which may change only its own stock")]
+    expect(page.locator("#report-loaded")).to_have_text("1")
+    assert upload_stack.count_of("Köln", "a") == 3
+    assert upload_stack.count_of("Pusan", "b") is None
+
+
+def test_a_file_with_no_row_of_the_store_is_not_sent_without_asking(
+    page: Any, upload_stack: UploadSite, tmp_path: Path
+) -> None:
+    sign_in(page, upload_stack, "Graz")
+    pick(page, write_bytes(tmp_path, "linz.csv", b"store,item,count\nLinz,a,1\n"))
+
+    expect(page.locator("#check-summary")).to_have_text(
+        "1 row read; none of them is a row of Graz, so nothing would load.")
+    expect(page.locator("#send")).to_be_hidden()
+    expect(page.locator("#send-anyway")).to_be_visible()
 
 
 def test_a_dropped_file_is_checked_like_a_picked_one(
@@ -262,20 +272,37 @@ def test_the_key_is_remembered_until_forgotten(
     expect(page.get_by_label("Store key", exact=True)).to_have_value("")
 
 
-@pytest.mark.parametrize("case", ["unknown", "malformed", "revoked", "empty"])
+@pytest.mark.parametrize("case", ["unknown", "wrong-secret", "malformed", "revoked", "rotated",
+                                  "empty"])
 def test_a_refused_key_says_why_and_is_not_remembered(
     page: Any, upload_stack: UploadSite, case: str, screenshot: Any
 ) -> None:
+    store = f"Oslo {case}"
+    no_longer = "This key no longer works"
     title, reason = {
-        "unknown": ("This key is not known", "no store has this key"),
-        "malformed": ("That is not a store key", "this is not a store key"),
-        "revoked": ("This key was revoked", "this key of Oslo was revoked"),
+        "unknown": ("This key is not known", "this key is not a key of this stack"),
+        "wrong-secret": ("This key is not known", "this key is not a key of this stack"),
+        "malformed": ("That is not a store key", "the Authorization header must be 'Bearer "
+                      "sk1.<id>.<secret>', as 'inventory stores add' printed it"),
+        "revoked": (no_longer, "this key no longer works: it was revoked"),
+        "rotated": (no_longer, "this key no longer works: it was replaced by a newer key "
+                    "('inventory stores rotate')"),
         "empty": ("Enter your store key", "The key field is empty."),
     }[case]
-    key = {"unknown": "isk_" + "A" * 32, "malformed": "not a key", "empty": "",
-           "revoked": upload_stack.add_store("Oslo")}[case]
-    if case == "revoked":
-        upload_stack.revoke("Oslo")
+    if case == "unknown":
+        key = "sk1." + "0" * 20 + "." + "A" * 43
+    elif case == "malformed":
+        key = "not a key"
+    elif case == "empty":
+        key = ""
+    else:
+        key = upload_stack.add_store(store)
+        if case == "wrong-secret":
+            key = key[:-1] + ("A" if key[-1] != "A" else "B")
+        elif case == "revoked":
+            upload_stack.revoke(store)
+        elif case == "rotated":
+            new_key = upload_stack.rotate(store)
     open_page(page, upload_stack)
     enter_key(page, key)
 
@@ -285,6 +312,10 @@ def test_a_refused_key_says_why_and_is_not_remembered(
     expect(page.locator("#file-panel")).to_be_hidden()
     assert stored_key(page) == []
     screenshot(page, f"upload-key-{case}")
+    if case == "rotated":  # the new key works
+        enter_key(page, new_key)
+        expect(page.locator("#store-name")).to_have_text(store)
+        assert stored_key(page) == [new_key]
 
 
 def test_a_remembered_key_revoked_later_is_forgotten_with_the_reason(
@@ -294,7 +325,7 @@ def test_a_remembered_key_revoked_later_is_forgotten_with_the_reason(
     upload_stack.revoke("Porto")
     page.reload()
 
-    expect(page.locator("#notice-title")).to_have_text("This key was revoked")
+    expect(page.locator("#notice-title")).to_have_text("This key no longer works")
     expect(page.locator("#notice-hint")).to_contain_text(
         "The key remembered on this browser was forgotten.")
     expect(page.locator("#key-panel")).to_be_visible()
@@ -302,41 +333,47 @@ def test_a_remembered_key_revoked_later_is_forgotten_with_the_reason(
 
 
 def test_a_file_over_the_limit_is_refused_by_the_endpoint(
-    page: Any, own_site: Callable[[], UploadSite], tmp_path: Path, screenshot: Any
+    page: Any, upload_stack: UploadSite, tmp_path: Path, screenshot: Any
 ) -> None:
-    site = own_site()
-    site.set_max_bytes(100)
-    sign_in(page, site, "Bergen")
-    rows = "".join(f"Bergen,item {i},{i}\n" for i in range(20))
-    pick(page, write_bytes(tmp_path, "bergen.csv", ("store,item,count\n" + rows).encode()))
+    sign_in(page, upload_stack, "Bergen")
+    before = upload_stack.uploaded_keys()
+    # 11 rows of about 1 MB each (ten long note columns): a valid file over the 10 MiB limit.
+    notes = ",".join(["n" * 100_000] * 10)
+    rows = "".join(f"Bergen,item {i},{i},{notes}\n" for i in range(11))
+    path = write_bytes(tmp_path, "bergen.csv", ("store,item,count\n" + rows).encode())
+    pick(page, path)
+    expect(page.locator("#check-summary")).to_have_text(
+        "11 rows read; 11 rows will load for Bergen.")
     page.get_by_role("button", name="Upload", exact=True).click()
 
     expect(page.locator("#notice-title")).to_have_text("The file is too large")
     expect(page.locator("#notice-reason")).to_have_text(
-        re.compile(r"^the file has \d+ bytes; at most 100$"))
+        f"the file has {path.stat().st_size} bytes; at most 10485760 are accepted")
     expect(page.locator("#progress-panel")).to_be_hidden()
-    assert site.uploaded_keys() == []
+    assert upload_stack.uploaded_keys() == before
     screenshot(page, "upload-too-large")
 
 
-def test_s3_refusing_the_file_as_too_large_is_explained(
+def test_s3_refuses_a_file_bigger_than_the_size_declared(
     page: Any, upload_stack: UploadSite, tmp_path: Path
 ) -> None:
-    # S3's own answer when a POST exceeds its policy's content-length-range (the emulator's S3
-    # does not enforce the range yet, so the answer is S3's documented one, given by the browser).
+    # A client that declares fewer bytes than it sends gets a POST policy for that many, and S3
+    # itself refuses the file. The declared size is lowered on its way to the endpoint.
     sign_in(page, upload_stack, "Tromsø")
-    bucket = upload_stack.stack.names.uploads_bucket
-    page.route(f"**/{bucket}", lambda route: route.fulfill(
-        status=400, content_type="application/xml",
-        body="<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>EntityTooLarge</Code>"
-             "<Message>Your proposed upload exceeds the maximum allowed size</Message>"
-             "<ProposedSize>200</ProposedSize><MaxSizeAllowed>100</MaxSizeAllowed></Error>"))
+    before = upload_stack.uploaded_keys()
+
+    def declare_less(route: Any) -> None:
+        body = route.request.post_data_json
+        route.continue_(post_data=json.dumps({**body, "size": body["size"] - 10}))
+
+    page.route("**/uploads", declare_less)
     pick(page, write_bytes(tmp_path, "tromso.csv", "store,item,count\nTromsø,a,1\n".encode()))
     page.get_by_role("button", name="Upload", exact=True).click()
 
     expect(page.locator("#notice-title")).to_have_text("The file is too large")
     expect(page.locator("#notice-reason")).to_have_text(
         "S3 refused it: Your proposed upload exceeds the maximum allowed size")
+    assert upload_stack.uploaded_keys() == before
 
 
 @pytest.mark.parametrize("where", ["endpoint", "s3"])
@@ -428,7 +465,8 @@ def test_names_are_shown_as_text(page: Any, upload_stack: UploadSite, tmp_path: 
     pick(page, write_bytes(tmp_path, name, data))
 
     expect(page.locator("#store-name")).to_have_text(INJECTION)
-    expect(page.locator("#check-warnings li")).to_have_text([re.compile(re.escape(INJECTION))])
+    expect(page.locator("#check-warnings li")).to_have_text(
+        [re.compile(re.escape(INJECTION))] * 2)
     assert page.locator("img").count() == 0
     assert dialogs == []
 

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from lambda_src import inventory_csv as contract
+from lambda_src.store_scope import row_rule_for_key, store_prefix
 
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "csvcheck_runner.mjs"
@@ -131,9 +132,11 @@ def random_files(count: int, seed: int) -> list[bytes]:
     return files
 
 
-def python_result(data: bytes) -> dict[str, Any]:
+def python_result(data: bytes, store: str | None = None) -> dict[str, Any]:
+    # A store's upload: the loader's rule for a key under that store's prefix.
+    rule = None if store is None else row_rule_for_key(f"{store_prefix(store)}upload.csv")
     try:
-        r = contract.check_bytes(data)
+        r = contract.check_chunks([data], store_rule=rule)
     except contract.InvalidFile as exc:
         return {"invalid": [exc.line, exc.reason, str(exc)]}
     return {
@@ -146,10 +149,10 @@ def python_result(data: bytes) -> dict[str, Any]:
     }
 
 
-def javascript_results(files: list[bytes]) -> list[dict[str, Any]]:
+def javascript_results(files: list[bytes], store: str | None = None) -> list[dict[str, Any]]:
     node = shutil.which("node")
     assert node, "Node.js is needed (it builds the dashboard bundle too)"
-    payload = json.dumps([base64.b64encode(data).decode() for data in files])
+    payload = json.dumps([[base64.b64encode(data).decode(), store] for data in files])
     done = subprocess.run([node, str(RUNNER)], input=payload, capture_output=True, text=True,
                           timeout=300, check=False)
     assert done.returncode == 0, done.stderr
@@ -158,10 +161,10 @@ def javascript_results(files: list[bytes]) -> list[dict[str, Any]]:
     return results
 
 
-def assert_agree(files: list[bytes]) -> None:
+def assert_agree(files: list[bytes], store: str | None = None) -> None:
     disagreements = []
-    for data, js in zip(files, javascript_results(files), strict=True):
-        py = python_result(data)
+    for data, js in zip(files, javascript_results(files, store), strict=True):
+        py = python_result(data, store)
         if js != py:
             disagreements.append((data[:200], py, js))
     assert disagreements == []
@@ -174,6 +177,17 @@ def test_the_contract_cases_give_the_same_rows_lines_and_reasons() -> None:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_random_files_give_the_same_results(seed: int) -> None:
     assert_agree(random_files(1500, seed))
+
+
+@pytest.mark.parametrize("store", ["A", "Berlin", " A ", "東京", "it's"])
+def test_a_stores_own_upload_rejects_other_stores_rows_with_the_loaders_reason(
+    store: str
+) -> None:
+    files = CASES + random_files(800, 3)
+    assert_agree(files, store)
+    reasons = [reason for data in files for _, reason in python_result(data, store).get(
+        "rejected", [])]
+    assert any(reason.startswith("row of store ") for reason in reasons)
 
 
 def test_the_corpus_covers_every_outcome() -> None:

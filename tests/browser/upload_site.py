@@ -1,10 +1,10 @@
-"""The store upload page's test site: a provisioned stack, its page, an endpoint and store keys.
+"""The store upload page's test site: a provisioned stack, its page, its endpoint, store keys.
 
-The stack is provisioned by the installed `inventory` command on the test emulator, and the
-page is the one provision put in the dashboard bucket. The endpoint is the stand-in of
-upload_endpoint_fake.py (the emulator's own route replaces it when it exists): config.json's
-`upload_url` is pointed at it, and the page is opened through it, so page, endpoint and S3 share
-one origin as they do on the emulator.
+Everything is the real thing: the stack is provisioned by the installed `inventory` command on
+the test emulator, which serves the page provision uploaded (`upload.html` in the dashboard
+bucket), the stack's upload endpoint (the store-upload function behind the emulator's
+function-URL route) and S3, all on one origin. Store keys come from `inventory stores add`,
+and are rotated and revoked with the same command.
 """
 
 from __future__ import annotations
@@ -15,41 +15,43 @@ from pathlib import Path
 from typing import Any
 
 from dashboard_stack import DashboardStack
-from upload_endpoint_fake import FakeEndpoint, FakeStack
+
+from inventory_cli.dashboard import CONFIG_KEY
 
 
 @dataclass
 class UploadSite:
     stack: DashboardStack
-    endpoint: FakeEndpoint
-    fake: FakeStack
-
-    @classmethod
-    def build(cls, stack: DashboardStack, endpoint: FakeEndpoint) -> UploadSite:
-        fake = endpoint.add_stack(stack.names.store_upload_function, stack.names.uploads_bucket)
-        site = cls(stack=stack, endpoint=endpoint, fake=fake)
-        stack.rewrite_config(upload_url=site.upload_url)
-        return site
-
-    @property
-    def upload_url(self) -> str:
-        return self.endpoint.upload_url(self.stack.names.store_upload_function)
 
     @property
     def page_url(self) -> str:
-        return f"{self.endpoint.url}/{self.stack.names.dashboard_bucket}/upload.html"
+        return self.stack.url.removesuffix("index.html") + "upload.html"
+
+    @property
+    def upload_url(self) -> str:
+        url: str = self.stack.config()["upload_url"]
+        return url
+
+    def stores(self, *args: str) -> str:
+        return self.stack.inventory.run(self.stack.stack, "stores", *args)
 
     def add_store(self, store: str) -> str:
-        """A new key for `store` (what `inventory stores add` prints)."""
-        return self.fake.add_store(store)
+        """A new key for `store`, as `inventory stores add` prints it."""
+        issued = json.loads(self.stores("add", store, "--output", "json"))
+        assert issued["store"] == store
+        assert issued["page_url"] == self.page_url
+        assert issued["upload_url"] == self.upload_url
+        key: str = issued["key"]
+        return key
+
+    def rotate(self, store: str) -> str:
+        key: str = json.loads(self.stores("rotate", store, "--output", "json"))["key"]
+        return key
 
     def revoke(self, store: str) -> None:
-        self.fake.revoke(store)
+        self.stores("revoke", store)
 
-    def set_max_bytes(self, limit: int) -> None:
-        self.fake.max_bytes = limit
-
-    # -- looking at the stack from outside -----------------------------------------------------
+    # -- looking at (and breaking) the stack from outside --------------------------------------
 
     def uploaded_keys(self) -> list[str]:
         """Every stored upload (not the reports) in the uploads bucket."""
@@ -73,6 +75,11 @@ class UploadSite:
         """Break the stack from outside: S3 no longer tells the loader about new files."""
         self.stack.client("s3").put_bucket_notification_configuration(
             Bucket=self.stack.names.uploads_bucket, NotificationConfiguration={})
+
+    def config_without_uploads(self) -> None:
+        """config.json as a stack without the upload endpoint has it."""
+        self.stack.rewrite_config(upload_url=None)
+        assert self.stack.config()["upload_url"] is None, CONFIG_KEY
 
 
 def write_bytes(folder: Path, name: str, data: bytes) -> Path:
