@@ -259,13 +259,16 @@ class UploadPage {
     setText("notice-hint", notice.hint);
   }
 
-  /** @param {string} why */
-  askForKey(why) {
+  /**
+   * @param {string} why
+   * @param {boolean} [keepTyped]  leave what was typed (the key could not be checked)
+   */
+  askForKey(why, keepTyped = false) {
     this.store = "";
     this.endpoint = null;
     for (const id of ["store-panel", "file-panel", "check-panel", "progress-panel", "report-panel", "history-panel"]) show(id, false);
     show("key-panel", true);
-    /** @type {HTMLInputElement} */ ($("key")).value = "";
+    if (!keepTyped) /** @type {HTMLInputElement} */ ($("key")).value = "";
     this.status(why || "Enter your store key to start.");
   }
 
@@ -296,7 +299,7 @@ class UploadPage {
       if (refused && remembered) keys.forget(); // a refused key is no use to remember
       const message = describeUploadError(err);
       if (remembered && refused) message.hint = `The key remembered on this browser was forgotten. ${message.hint}`;
-      this.askForKey(refused ? "Enter your store key." : "The key could not be checked.");
+      this.askForKey(refused ? "Enter your store key." : "The key could not be checked.", !refused);
       if (!refused && remembered) {
         message.hint = `${message.hint} Your key is still remembered: reload the page to retry.`;
         show("key-panel", false);
@@ -475,8 +478,15 @@ class UploadPage {
   async waitForReport(endpoint, reportUrl) {
     const deadline = Date.now() + REPORT_TIMEOUT_S * 1000;
     for (;;) {
-      const report = await endpoint.report(reportUrl);
-      if (report !== null) return report;
+      try {
+        const report = await endpoint.report(reportUrl);
+        if (report !== null) return report;
+      } catch (err) {
+        // The file is stored: a dropped connection or a failing endpoint while waiting is no
+        // reason to stop waiting. A refused key is.
+        const transient = err instanceof UploadError && (err.network || err.status >= 500);
+        if (!transient) throw err;
+      }
       if (Date.now() >= deadline) return null;
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
     }

@@ -401,6 +401,29 @@ def test_a_network_failure_is_explained(
     screenshot(page, f"upload-network-{where}")
 
 
+def test_waiting_for_the_report_survives_a_dropped_connection(
+    page: Any, upload_stack: UploadSite, tmp_path: Path
+) -> None:
+    sign_in(page, upload_stack, "Gent")
+    dropped: list[str] = []
+
+    def drop_first(route: Any) -> None:
+        if not dropped:
+            dropped.append(route.request.url)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/reports/**", drop_first)
+    pick(page, write_bytes(tmp_path, "gent.csv", b"store,item,count\nGent,a,5\n"))
+    page.get_by_role("button", name="Upload", exact=True).click()
+
+    expect(page.locator("#report-status")).to_have_text("loaded", timeout=120_000)
+    expect(page.locator("#notice")).to_be_hidden()
+    assert len(dropped) == 1
+    assert upload_stack.count_of("Gent", "a") == 5
+
+
 def test_a_report_that_does_not_arrive_in_time_is_said_so(
     page: Any, own_site: Callable[[], UploadSite], tmp_path: Path, screenshot: Any
 ) -> None:
