@@ -80,8 +80,8 @@ def test_rule_rejects_other_stores_and_keeps_its_own() -> None:
 
 def test_loader_loads_only_the_stores_own_rows(s3: Any, dynamodb: Any, bucket: str,
                                                table: str) -> None:
-    body = ("store,item,count\nBerlin,Echo Dot,12\nPusan,Echo Dot,1\nBerlin,Echo Plus,0\n"
-            "../Berlin,Echo Show,3\n").encode()
+    body = (b"store,item,count\nBerlin,Echo Dot,12\nPusan,Echo Dot,1\nBerlin,Echo Plus,0\n"
+            b"../Berlin,Echo Show,3\n")
     key = store_prefix("Berlin") + "20261130T000000Z-ab12cd34-nightly.csv"
     loaded = upload_and_load(s3, dynamodb, bucket, key, body)
     assert table_items(dynamodb) == {("Berlin", "Echo Dot"): 12, ("Berlin", "Echo Plus"): 0}

@@ -71,7 +71,7 @@ def test_whoami_names_the_keys_store(keys: Keys, s3: Any, settings: Settings) ->
     ("Bearer sk1.0123456789abcdef0123.short", 401, "malformed_key"),
     ("Bearer sk1.0123456789abcdef0123." + "A" * 43, 401, "unknown_key"),
 ])
-def test_missing_malformed_and_unknown_keys(keys: Keys, s3: Any, settings: Settings,
+def test_missing_malformed_and_unknown_keys(keys: Keys, s3: Any, settings: Settings, *,
                                             auth: str | None, status: int, error: str) -> None:
     code, body = call(keys, s3, settings, "POST", "/uploads", auth=auth,
                       body={"filename": "a.csv"})
@@ -117,8 +117,8 @@ def test_upload_is_pinned_to_the_stores_prefix_and_size(keys: Keys, s3: Any,
     ([1, 2], 400, "bad_request"),
     ({"filename": "a.csv", "size": 1001}, 413, "too_large"),
 ])
-def test_bad_upload_requests(keys: Keys, s3: Any, settings: Settings, body: Any, status: int,
-                             error: str) -> None:
+def test_bad_upload_requests(keys: Keys, s3: Any, settings: Settings, *, body: Any,
+                             status: int, error: str) -> None:
     code, answer = call(keys, s3, settings, "POST", "/uploads", key=keys.add("Berlin"),
                         body=body)
     assert (code, answer["error"]) == (status, error)
