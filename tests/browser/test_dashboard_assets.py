@@ -44,7 +44,7 @@ def test_config_json_and_url_follow_the_contract() -> None:
                        threshold=3)
     assert json.loads(body) == {"endpoint": None, "identityPoolId": "eu-west-1:abc",
                                 "lowStockThreshold": 3, "region": "eu-west-1",
-                                "table": "t-inventory", "stack": None}
+                                "table": "t-inventory", "stack": None, "upload_url": None}
     assert dashboard_url(bucket="b", region="eu-west-1") == (
         "https://b.s3.eu-west-1.amazonaws.com/index.html")
     assert dashboard_url(bucket="b", region="us-east-1", endpoint="http://127.0.0.1:4566/") == (
