@@ -192,8 +192,10 @@ def _list_reports(store: str, *, s3: Any, settings: Settings) -> Response:
 def _one_report(raw_key: str, store: str, *, s3: Any, settings: Settings) -> Response:
     # Whether the platform hands the path over still percent-encoded or decoded once, the key
     # is accepted only if it is under the caller's own prefix.
+    # Only names this endpoint makes: one file name right under the store's prefix.
     candidates = (unquote(raw_key), raw_key)
-    key = next((k for k in candidates if store_from_key(k) == store), None)
+    key = next((k for k in candidates
+                if store_from_key(k) == store and k.count("/") == 2), None)
     if key is None:
         return _error(403, "forbidden", "a store can read only the reports of its own uploads",
                       store)

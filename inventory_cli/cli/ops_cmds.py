@@ -51,10 +51,12 @@ def upload(
         "rows). Unreadable files are never sent.")] = False,
     store_key: Annotated[str | None, typer.Option(
         "--store-key", envvar="INVENTORY_STORE_KEY", show_default=False, show_envvar=True,
+        metavar="KEY",
         help="Upload as a store, with the key `inventory stores add` printed: no AWS "
         "credentials needed; only that store's rows load.")] = None,
     upload_url: Annotated[str | None, typer.Option(
         "--upload-url", envvar="INVENTORY_UPLOAD_URL", show_default=False, show_envvar=True,
+        metavar="URL",
         help="The stack's upload endpoint (printed by `inventory stores add`), with "
         "--store-key.")] = None,
 ) -> None:
