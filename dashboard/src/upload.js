@@ -227,8 +227,12 @@ class UploadPage {
     const input = /** @type {HTMLInputElement} */ ($("file"));
     input.addEventListener("change", () => {
       const file = input.files && input.files[0];
+      input.value = ""; // so that picking the same (edited) file again is a change too
       if (file) void this.checkFile(file);
     });
+    // A file dropped beside the box would make the browser open it, leaving the page.
+    window.addEventListener("dragover", (event) => event.preventDefault());
+    window.addEventListener("drop", (event) => event.preventDefault());
     const drop = $("drop");
     drop.addEventListener("dragover", (event) => {
       event.preventDefault();

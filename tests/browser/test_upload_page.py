@@ -251,6 +251,20 @@ def test_a_dropped_file_is_checked_like_a_picked_one(
     expect(page.locator("#send-anyway")).to_be_visible()
 
 
+def test_picking_the_same_file_again_checks_it_again(
+    page: Any, upload_stack: UploadSite, tmp_path: Path
+) -> None:
+    sign_in(page, upload_stack, "Linz")
+    path = write_bytes(tmp_path, "linz.csv", b"store,item,count\nLinz,a,x\n")
+    pick(page, path)
+    assert lines_shown(page, "check-problems") == [("2", "count 'x' is not a whole number >= 0")]
+
+    path.write_bytes(b"store,item,count\nLinz,a,1\n")  # fixed, same name
+    pick(page, path)
+    expect(page.locator("#check-problems-box")).to_be_hidden()
+    expect(page.locator("#check-summary")).to_have_text("1 row read; 1 row will load for Linz.")
+
+
 def test_the_key_is_remembered_until_forgotten(
     page: Any, upload_stack: UploadSite, screenshot: Any
 ) -> None:
