@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from inventory_cli.errors import InventoryError
 
@@ -49,6 +49,8 @@ class DemoResult:
     rejected: int = 0
     files: int = 0
     seconds: float = 0.0
+    # The one upload made as a store, through the stack's upload endpoint (issue 11).
+    store_upload: dict[str, Any] = field(default_factory=dict)
 
 
 def sample_files(destination: Path) -> list[Path]:
@@ -120,15 +122,48 @@ def run_demo(info: EmulatorInfo, work: Path, progress: Progress, *,
                              hint=f"see the emulator log {info.log_file}")
     loaded = sum(int(o.report["loaded"]) for o in outcomes if o.report)
     rejected = sum(len(o.report["rejected"]) for o in outcomes if o.report)
+    progress.done(f"{loaded} rows loaded, {rejected} rejected")
+
+    progress.step(f"Uploading as store '{DEMO_STORE}' through the upload endpoint (a store "
+                  "key, no AWS credentials)")
+    store_upload = _store_upload(aws, names, work)
+    progress.done(f"{store_upload['loaded']} row loaded, {store_upload['rejected_count']} row "
+                  "of another store rejected")
     # The loads are done; the stream and the check function run after them.
     if not wait_until_idle(info, timeout_s=SETTLE_TIMEOUT_S):
         raise InventoryError("the pipeline did not settle in time",
                              hint=f"see the emulator log {info.log_file}")
-    progress.done(f"{loaded} rows loaded, {rejected} rejected")
 
     return DemoResult(
         endpoint=info.endpoint, pid=info.pid, home=info.home, stack=DEMO_STACK,
         dashboard_url=provisioned.dashboard_url, threshold=provisioned.threshold,
         rows=read_all(aws, names), alerts=read_outbox(outbox_path(info.home)),
         loaded=loaded, rejected=rejected, files=len(files), seconds=clock() - started,
+        store_upload=store_upload,
     )
+
+
+DEMO_STORE = "Berlin"
+# Berlin's own row (the count it already has, so the inventory shown stays the samples') and a
+# row of another store, which the loader refuses for a Berlin key.
+DEMO_STORE_FILE = "store,item,count\nBerlin,Echo Dot,12\nPusan,Echo Dot,1\n"
+
+
+def _store_upload(aws: Any, names: Any, work: Path) -> dict[str, Any]:
+    """One nightly-job style upload: a store key from `stores add`, then the endpoint only."""
+    from inventory_cli.ops import store_upload_client as client
+    from inventory_cli.ops.stores import add_store
+    from inventory_cli.ops.upload import check_files
+
+    issued = add_store(aws, names, DEMO_STORE)
+    path = work / "berlin-nightly.csv"
+    path.write_text(DEMO_STORE_FILE, encoding="utf-8")
+    uploads = client.upload_files(issued.upload_url, issued.key, check_files([path]))
+    outcome, = client.wait_for_reports(issued.key, uploads, timeout=SETTLE_TIMEOUT_S)
+    if outcome.report is None:
+        raise InventoryError(f"no load report within {SETTLE_TIMEOUT_S:.0f} s for the store "
+                             "upload")
+    return {"store": DEMO_STORE, "key": outcome.upload.key, "upload_url": issued.upload_url,
+            "page_url": issued.page_url, "loaded": outcome.report["loaded"],
+            "rejected_count": outcome.report["rejected_count"],
+            "rejected": outcome.report["rejected"]}

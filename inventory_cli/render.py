@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from inventory_cli.ops.logs import LogLine
     from inventory_cli.ops.query import ItemTotal, StockRow
     from inventory_cli.ops.retry import RetryOutcome
+    from inventory_cli.ops.stores import StoreRow
     from inventory_cli.ops.subscriptions import Subscription
     from inventory_cli.ops.upload import Duplicate, LoadOutcome, UploadedFile
 
@@ -260,3 +261,24 @@ def retry_outcomes(console: Console, rows: Sequence[RetryOutcome], *, fmt: Outpu
 
 def log_line(console: Console, line: LogLine, label: str) -> None:
     console.out(f"{timestamp(line.time)} {label:<5} {line.message}", highlight=False)
+
+
+# -- stores (issue 11) -------------------------------------------------------------------------
+
+def stores(console: Console, rows: Sequence[StoreRow], *, fmt: OutputFormat) -> None:
+    if fmt is OutputFormat.json:
+        write_json(console, [row.as_json() for row in rows])
+        return
+    if fmt is OutputFormat.csv:
+        write_csv(console, ("store", "created", "last_upload", "state"),
+                  [(r.store, r.created, r.last_upload or "", r.state) for r in rows])
+        return
+    if not rows:
+        console.print("No stores yet. Give one a key with `inventory stores add NAME`.",
+                      markup=False, soft_wrap=True)
+        return
+    table = _table("Store", "Created", "Last upload", "State")
+    for row in rows:
+        table.add_row(Text(row.store), row.created, row.last_upload or "never",
+                      Text(row.state, style="" if row.state == "active" else LOW_STYLE))
+    console.print(table)

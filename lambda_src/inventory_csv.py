@@ -24,7 +24,7 @@ from __future__ import annotations
 import csv
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -196,8 +196,12 @@ class InventoryReader:
     (`chunks` are then the bytes from its offset on).
     """
 
-    def __init__(self, chunks: Iterable[bytes], start: ReadPosition | None = None) -> None:
+    def __init__(self, chunks: Iterable[bytes], start: ReadPosition | None = None, *,
+                 store_rule: Callable[[str], str | None] | None = None) -> None:
         self._chunks = chunks
+        # Given a valid row's store, a reason to reject it (None: keep it): how a store's own
+        # upload is kept to that store's rows (lambda_src.store_scope.row_rule_for_key).
+        self._store_rule = store_rule
         start = start or ReadPosition()
         self._start_columns = start.columns
         self._lines_read = start.lines_read
@@ -258,7 +262,12 @@ class InventoryReader:
                 continue
             self.rows_read += 1
             self._mark(columns)
-            yield validate_row(fields, columns, line=start)
+            row = validate_row(fields, columns, line=start)
+            if self._store_rule is not None and isinstance(row, InventoryRow):
+                reason = self._store_rule(row.store)
+                if reason is not None:
+                    row = RejectedRow(row.line, reason)
+            yield row
 
     def _mark(self, columns: tuple[int, int, int] | None) -> None:
         # A tuple per row, not a ReadPosition: a million rows should not pay for a dataclass.
@@ -369,9 +378,10 @@ class InventoryCheck:
     empty_reason: str | None = None
 
 
-def check_chunks(chunks: Iterable[bytes]) -> InventoryCheck:
+def check_chunks(chunks: Iterable[bytes], *,
+                 store_rule: Callable[[str], str | None] | None = None) -> InventoryCheck:
     """Check a file given as byte chunks. Raises `InvalidFile` if it cannot be loaded at all."""
-    reader = InventoryReader(chunks)
+    reader = InventoryReader(chunks, store_rule=store_rule)
     tracker = DuplicateTracker()
     latest: dict[tuple[str, str], InventoryRow] = {}
     result = InventoryCheck()
@@ -390,15 +400,17 @@ def check_chunks(chunks: Iterable[bytes]) -> InventoryCheck:
     return result
 
 
-def check_stream(stream: BinaryIO) -> InventoryCheck:
+def check_stream(stream: BinaryIO, *,
+                 store_rule: Callable[[str], str | None] | None = None) -> InventoryCheck:
     """Check an open binary stream (read to its end, not closed)."""
-    return check_chunks(iter_file_chunks(stream))
+    return check_chunks(iter_file_chunks(stream), store_rule=store_rule)
 
 
-def check_file(path: str | os.PathLike[str]) -> InventoryCheck:
+def check_file(path: str | os.PathLike[str], *,
+               store_rule: Callable[[str], str | None] | None = None) -> InventoryCheck:
     """Check a local file. OSError if it cannot be read, `InvalidFile` if it cannot be loaded."""
     with open(path, "rb") as stream:
-        return check_stream(stream)
+        return check_stream(stream, store_rule=store_rule)
 
 
 def check_bytes(data: bytes) -> InventoryCheck:

@@ -60,6 +60,7 @@ from lambda_src.inventory_csv import (
 )
 from lambda_src.load_checkpoint import Checkpoint, CheckpointGone, StepTaken, checkpoint_key
 from lambda_src.load_report import LoadReport, ObjectSource, summarize
+from lambda_src.store_scope import row_rule_for_key
 
 Log = Callable[[str], None]
 # A rule a valid row must also meet to load in this file: the reason to reject it, or None.
@@ -104,8 +105,12 @@ def item_for(row: InventoryRow) -> dict[str, Any]:
 
 
 def row_rule_for(key: str) -> RowRule | None:
-    """The extra rule of a file, from its key (none yet: every valid row of any file loads)."""
-    return None
+    """The extra rule of a file, from its key: a store's own upload (under `stores/<store>/`)
+    loads only that store's rows; any other file loads every valid row."""
+    store_rule = row_rule_for_key(key)
+    if store_rule is None:
+        return None
+    return lambda row: store_rule(row.store)
 
 
 def checked(parsed: InventoryRow | RejectedRow, row_rule: RowRule | None

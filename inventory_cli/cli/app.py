@@ -112,13 +112,13 @@ def _register_commands() -> None:
         ops_cmds,
         phone_cmds,
         stack_cmds,
+        store_cmds,
+        summary_cmds,
     )
 
-    for module in (stack_cmds, ops_cmds, phone_cmds, failure_cmds, dashboard_cmds, local_cmds,
-                   demo_cmd):
+    for module in (stack_cmds, ops_cmds, phone_cmds, failure_cmds, summary_cmds, store_cmds,
+                   dashboard_cmds, local_cmds, demo_cmd):
         module.register(app)
-    from inventory_cli.cli import summary_cmds  # issue 10
-    summary_cmds.register(app)
 
 
 _register_commands()

@@ -88,6 +88,14 @@ def _print_result(console: Console, result: DemoResult) -> None:
                       f"  Subject: {message.subject or ''}", markup=False, soft_wrap=True)
         for line in message.message.splitlines():
             console.print(f"    {line}", markup=False, soft_wrap=True)
+    if result.store_upload:
+        up = result.store_upload
+        console.print(f"\nUpload as store {up['store']} through {up['upload_url']}: "
+                      f"{up['loaded']} row loaded, {up['rejected_count']} rejected:",
+                      markup=False, soft_wrap=True)
+        for row in up["rejected"]:
+            console.print(f"  line {row['line']}: {row['reason']}", markup=False, soft_wrap=True)
+        console.print(f"Store upload page: {up['page_url']}", markup=False, soft_wrap=True)
     console.print(f"\nDashboard: {result.dashboard_url}", markup=False, soft_wrap=True)
     console.print(f"Pipeline settled {result.seconds:.1f} s after the emulator started.",
                   markup=False)
@@ -109,6 +117,7 @@ def _print_json(console: Console, result: DemoResult) -> None:
         "alerts": [{"to": m.to, "protocol": m.protocol, "subject": m.subject,
                     "message": m.message} for m in result.alerts],
         "seconds": round(result.seconds, 2),
+        "store_upload": result.store_upload,
     })
 
 

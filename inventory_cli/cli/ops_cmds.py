@@ -22,6 +22,7 @@ from inventory_cli.render import OutputFormat
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from inventory_cli.cli.context import AppContext
     from inventory_cli.ops.upload import CheckedFile, LoadOutcome, UploadProgress
 
 # Side effects of the long-running commands; tests replace them so they run instantly.
@@ -49,8 +50,22 @@ def upload(
     skip_invalid: Annotated[bool, typer.Option(
         "--skip-invalid", help="Send files with invalid rows anyway (the loader skips those "
         "rows). Unreadable files are never sent.")] = False,
+    store_key: Annotated[str | None, typer.Option(
+        "--store-key", envvar="INVENTORY_STORE_KEY", show_default=False, show_envvar=True,
+        metavar="KEY",
+        help="Upload as a store, with the key `inventory stores add` printed: no AWS "
+        "credentials needed; only that store's rows load.")] = None,
+    upload_url: Annotated[str | None, typer.Option(
+        "--upload-url", envvar="INVENTORY_UPLOAD_URL", show_default=False, show_envvar=True,
+        metavar="URL",
+        help="The stack's upload endpoint (printed by `inventory stores add`), with "
+        "--store-key.")] = None,
 ) -> None:
-    """Check inventory files with the loader's rules, then send them to the stack."""
+    """Check inventory files with the loader's rules, then send them to the stack.
+
+    With --store-key and --upload-url, the files go through the stack's upload endpoint as that
+    store (no AWS account); otherwise straight to S3 with your AWS credentials.
+    """
     from inventory_cli import render
     from inventory_cli.ops import upload as core
     from inventory_cli.ops.failures import FailureReader
@@ -63,6 +78,9 @@ def upload(
         render.problems(app.err, exc.problems)
         raise
     render.duplicates(app.err, [dup for file in checked for dup in file.duplicates])
+    if store_key is not None or upload_url is not None:
+        _upload_as_store(app, checked, store_key, upload_url, wait=wait, timeout=timeout)
+        return
     stack = find_stack(app.aws())
     bucket = stack.names.uploads_bucket
     with _progress(app.err, checked) as progress:
@@ -97,6 +115,31 @@ def _raise_for_unloaded(outcomes: Sequence[LoadOutcome], timeout: float) -> None
             "stored, but never loaded (the loader was not invoked, or is still running)",
             hint="`inventory retry " + " ".join(f"unloaded:{key}" for key in late)
                  + "` loads them; `inventory logs load` shows what the loader did")
+
+
+def _upload_as_store(app: AppContext, checked: list[CheckedFile], store_key: str | None,
+                     upload_url: str | None, *, wait: bool, timeout: float) -> None:
+    """`upload --store-key`: through the stack's upload endpoint, no AWS credentials."""
+    from inventory_cli import render
+    from inventory_cli.ops import store_upload_client as client
+
+    if not store_key or not upload_url:
+        raise UsageError("--store-key and --upload-url go together (or INVENTORY_STORE_KEY "
+                         "and INVENTORY_UPLOAD_URL)")
+    uploads = client.upload_files(upload_url, store_key, checked)
+    for up in uploads:
+        app.console.print(f"Sent {up.file.path} for store {up.store!r} as {up.file.key}",
+                          markup=False, soft_wrap=True)
+    if not wait:
+        return
+    outcomes = client.wait_for_reports(store_key, uploads, timeout=timeout, sleep=SLEEP,
+                                       clock=CLOCK)
+    render.load_outcomes(app.console, outcomes)
+    if any(o.timed_out for o in outcomes):
+        raise OperationTimedOut(f"no load report after {timeout:g} s",
+                                hint="ask the stack's operator to check `inventory logs load`")
+    if any(o.failed for o in outcomes):
+        raise InventoryError("the loader rejected rows (listed above)")
 
 
 @contextmanager

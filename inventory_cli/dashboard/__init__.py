@@ -48,11 +48,13 @@ def iter_assets() -> Iterator[tuple[str, bytes, str]]:
 def config_json(*, region: str, identity_pool_id: str, table: str, threshold: int,
                 endpoint: str | None = None, stack: str | None = None,
                 dashboard_role_arn: str | None = None,
-                summary_table: str | None = None) -> bytes:
+                summary_table: str | None = None,
+                upload_url: str | None = None) -> bytes:
     """The page's configuration. `endpoint` is set only for an emulator (None on AWS); `stack`
     lets the page name the stack in the commands it suggests. `dashboard_role_arn` is the role
     the page assumes itself (basic flow: GetOpenIdToken + AssumeRoleWithWebIdentity) if reads
-    with the enhanced flow's credentials are denied; None: no fallback."""
+    with the enhanced flow's credentials are denied; None: no fallback. `upload_url` is the
+    stores' upload endpoint (the store page's API), None when the stack has none."""
     config = {
         "stack": stack,
         "region": region,
@@ -63,6 +65,7 @@ def config_json(*, region: str, identity_pool_id: str, table: str, threshold: in
         "endpoint": endpoint,
         # The per-store and per-item summaries (issue 10); None: read the table itself.
         "summaryTable": summary_table,
+        "uploadUrl": upload_url,
     }
     return (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()
 

@@ -18,6 +18,11 @@ pipeline is supplied here, by patching moto classes when `install()` is called:
 - DynamoDB conditional writes: moto checks a condition and writes without a lock, so two
   requests of a threaded server could both pass `attribute_not_exists`; item writes are
   serialised here, so a condition holds as on DynamoDB (the alert log's claims rely on it).
+- Browser-style S3 POST uploads: moto stores whatever is posted; the POST policy's conditions
+  (expiration, bucket, key, content-length-range, exact fields) are enforced here as S3 does
+  (`_install_s3_post_policy`). Its signature is not checked (moto checks no signatures).
+- Function URLs: moto keeps their configuration; `function_url_target` finds the function a
+  URL belongs to, for the emulator's own HTTP route (`function_urls.py`).
 - Bucket policies: a Deny conditioned on keys moto never supplies (aws:SecureTransport) is
   skipped instead of denying everything (see `_install_conditional_bucket_policy_denies`).
 - The SNS SMS sandbox (`GetSMSSandboxAccountStatus`, `ListSMSSandboxPhoneNumbers`,
@@ -95,6 +100,7 @@ def install() -> None:
         _install_ddb_write_limit()
         if os.environ.get(PAGING_VARIABLE) != "moto":  # moto's own paging, for comparisons
             _install_dynamodb_paging()  # issue 10: a page costs what it returns
+        _install_s3_post_policy()
         _installed = True
 
 
@@ -895,6 +901,8 @@ def _install_ddb_write_limit() -> None:
 
     DynamoHandler.batch_write_item = batch_write_item  # type: ignore[method-assign]
     DynamoHandler.put_item = put_item  # type: ignore[method-assign]
+
+
 # -- DynamoDB pages that cost what they return (issue 10) ---------------------------------------
 #
 # moto's Table.query and Table.scan start every page from `all_items()`: the whole table,
@@ -1178,3 +1186,112 @@ def _install_item_level_transaction_rollback() -> None:
 
     Table.__deepcopy__ = table_deepcopy  # type: ignore[attr-defined]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+# -- Function URLs (issue 11) ------------------------------------------------------------------
+
+
+def function_url_target(function: str) -> Any:
+    """The function named `function` that has a URL configuration, in any account and region
+    the emulator holds, as a `function_urls.UrlTarget`; None if there is none."""
+    from moto.awslambda.models import lambda_backends
+
+    from inventory_cli.local.function_urls import UrlTarget
+
+    for account_id, regions in list(lambda_backends.items()):
+        for _region, backend in list(regions.items()):
+            try:
+                fn = backend.get_function(function)
+            except Exception:  # noqa: BLE001, S112 - moto raises several kinds for "no function"
+                continue
+            config = getattr(fn, "url_config", None)
+            if config is None:
+                continue
+            return UrlTarget(spec=function_spec(fn), account_id=account_id,
+                             auth_type=str(config.config.get("AuthType") or "NONE"))
+    return None
+
+
+# -- S3 POST policies (issue 11) ---------------------------------------------------------------
+
+class PostPolicyViolation(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def check_post_policy(policy_b64: str, fields: Mapping[str, str], *, bucket: str,
+                      size: int, now: datetime) -> None:
+    """Raise `PostPolicyViolation` where S3 would refuse a POST upload under this policy.
+
+    Field names compare case-insensitively (as S3 does); `$key` etc. in conditions name form
+    fields, `$bucket` the bucket of the URL.
+    """
+    import base64
+
+    try:
+        policy = json.loads(base64.b64decode(policy_b64))
+        expiration = datetime.fromisoformat(str(policy["expiration"]).replace("Z", "+00:00"))
+        conditions = list(policy.get("conditions") or [])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PostPolicyViolation(400, "InvalidPolicyDocument",
+                                  f"Invalid Policy: {exc}") from None
+    if now >= expiration:
+        raise PostPolicyViolation(403, "AccessDenied", "Invalid according to Policy: "
+                                                       "Policy expired.")
+    values = {k.lower(): v for k, v in fields.items()}
+    values["bucket"] = bucket
+    for condition in conditions:
+        _check_post_condition(condition, values, size)
+
+
+def _check_post_condition(condition: Any, values: Mapping[str, str], size: int) -> None:
+    failed = PostPolicyViolation(403, "AccessDenied", "Invalid according to Policy: Policy "
+                                 f"Condition failed: {json.dumps(condition)}")
+    if isinstance(condition, dict):
+        if any(values.get(name.lower()) != expected for name, expected in condition.items()):
+            raise failed
+        return
+    operator = str(condition[0]).lower()
+    if operator == "content-length-range":
+        if size > int(condition[2]):
+            raise PostPolicyViolation(400, "EntityTooLarge", "Your proposed upload exceeds "
+                                      "the maximum allowed size")
+        if size < int(condition[1]):
+            raise PostPolicyViolation(400, "EntityTooSmall", "Your proposed upload is "
+                                      "smaller than the minimum allowed size")
+        return
+    actual, expected = values.get(str(condition[1]).lstrip("$").lower()), str(condition[2])
+    if (operator == "eq" and actual != expected) or (
+            operator == "starts-with" and not str(actual or "").startswith(expected)):
+        raise failed
+
+
+def _install_s3_post_policy() -> None:
+    from datetime import UTC
+
+    from moto.s3.responses import S3Response
+
+    upstream_post = S3Response._bucket_response_post
+
+    def bucket_response_post(self: S3Response, request: Any, bucket_name: str) -> Any:
+        policy = (self.querystring.get("policy") or self.querystring.get("Policy") or [None])[0]
+        self.path = self._get_path(request)  # what is_delete_keys reads, set as upstream does
+        if policy is not None and not self.is_delete_keys():
+            body = self.body if isinstance(self.body, bytes) else str(self.body).encode()
+            fields = {str(k): str(v[0]) for k, v in self.querystring.items()
+                      if k.lower() != "file"}
+            try:
+                check_post_policy(str(policy), fields, bucket=bucket_name, size=len(body),
+                                  now=datetime.now(UTC))
+            except PostPolicyViolation as exc:
+                xml = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>"
+                       f"{exc.code}</Code><Message>{_xml_text(exc.message)}</Message></Error>")
+                return exc.status, {"Content-Type": "application/xml"}, xml
+        return upstream_post(self, request, bucket_name)
+
+    S3Response._bucket_response_post = bucket_response_post  # type: ignore[method-assign]
+
+
+def _xml_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

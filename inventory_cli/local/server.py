@@ -3,9 +3,10 @@
 moto's server (all services on one port, threaded) with the seam installed and the Lambda
 runtime and outbox attached. Started in the background by `emulator.start`; writes
 `emulator.json` once it listens (so `--port 0` works), and on SIGTERM stops serving, ends its
-Lambda workers and removes the file. Two routes of its own, under a prefix no bucket name can
-take: `GET /_inventory/health` and `GET /_inventory/idle?timeout=S` (waits until every queued
-event and stream record has been handled).
+Lambda workers and removes the file. Routes of its own, under a prefix no bucket name can
+take: `GET /_inventory/health`, `GET /_inventory/idle?timeout=S` (waits until every queued
+event and stream record has been handled) and `/_inventory/function-urls/<function>/...` (the
+function URLs of the functions that have one, see `function_urls.py`).
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from inventory_cli.local import function_urls
+from inventory_cli.local.function_urls import HttpResponse
 from inventory_cli.local.state import EmulatorInfo, clear_state, write_state
 
 logger = logging.getLogger("inventory.emulator")
@@ -42,11 +46,13 @@ class EmulatorApp:
     """Answers the emulator's own routes and hands everything else to moto."""
 
     def __init__(self, moto_app: WsgiApp, info: EmulatorInfo, stats: Callable[[], dict[str, int]],
-                 wait_idle: Callable[[float], bool]) -> None:
+                 wait_idle: Callable[[float], bool],
+                 function_url: Callable[[dict[str, Any]], HttpResponse] | None = None) -> None:
         self._moto_app = moto_app
         self._info = info
         self._stats = stats
         self._wait_idle = wait_idle
+        self._function_url = function_url
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
@@ -62,6 +68,11 @@ class EmulatorApp:
                 timeout = 10.0
             idle = self._wait_idle(max(0.0, timeout))
             return self._json(start_response, {"idle": idle, "lambda": self._stats()})
+        if path.startswith(function_urls.PREFIX) and self._function_url is not None:
+            response = self._function_url(environ)
+            start_response(f"{response.status} {HTTPStatus(response.status).phrase}",
+                           [*response.headers, ("Content-Length", str(len(response.body)))])
+            return [response.body]
         return self._moto_app(environ, start_response)
 
     @staticmethod
@@ -138,7 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     moto_seam.attach(runtime=runtime, outbox=outbox)
     info = EmulatorInfo(endpoint=endpoint, pid=os.getpid(), port=port, home=home,
                         started_at=datetime.now(UTC).isoformat(timespec="seconds"))
-    holder["app"] = EmulatorApp(moto_app, info, runtime.stats, runtime.wait_idle)
+    def function_url(environ: dict[str, Any]) -> HttpResponse:
+        def invoke(spec: Any, event_json: str) -> tuple[bool, str]:
+            result = runtime.invoke(spec, event_json)
+            return result.ok, result.payload
+
+        return function_urls.handle(environ, find=moto_seam.function_url_target, invoke=invoke,
+                                    endpoint=endpoint)
+
+    holder["app"] = EmulatorApp(moto_app, info, runtime.stats, runtime.wait_idle, function_url)
 
     def request_stop(signum: int, _frame: Any) -> None:
         logger.info("received signal %d, stopping", signum)

@@ -14,11 +14,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
 from inventory_cli.config import STACK_TAG, StackNames
-from inventory_cli.dashboard import CONFIG_KEY, INDEX_KEY, config_json
+from inventory_cli.dashboard import CONFIG_KEY, INDEX_KEY, config_json, dashboard_url
 from inventory_cli.stack import resources as r
 from inventory_cli.stack.compare import canonical_policy, is_not_found, same_policy, tag_dict
 from inventory_cli.stack.errors import ResourceConflict
@@ -102,20 +103,27 @@ class StackPlanner:
                             if m.function == self.names.summarize_function)
         steps += self._stream_mapping(summary_mapping, summarize_exists, stream_arn)
 
+        # Issue 11: the stores' upload endpoint, and the CORS the store page needs on S3.
+        upload_steps, upload_exists = self._function(r.store_upload_function(self.names))
+        steps += upload_steps
+        url_steps, upload_url = self._store_upload_url(upload_exists)
+        steps += url_steps
+        steps += self._uploads_cors(uploads_exists)
+
         if self.desired.dashboard:
-            steps += self._dashboard(bucket_specs["dashboard-bucket"])
+            steps += self._dashboard(bucket_specs["dashboard-bucket"], upload_url)
         else:
             steps += self._dashboard_leftovers()
         return Plan(tuple(steps))
 
-    def _dashboard(self, bucket: r.BucketSpec) -> list[Step]:
+    def _dashboard(self, bucket: r.BucketSpec, upload_url: str | Ref | None) -> list[Step]:
         pool_steps, pool_id = self._identity_pool()
         steps = pool_steps
         steps += self._role(r.dashboard_role(self.names, pool_id))
         steps += self._identity_pool_roles(pool_id)
         dashboard_steps, dashboard_exists = self._bucket(bucket)
         steps += dashboard_steps
-        steps += self._dashboard_files(dashboard_exists, pool_id)
+        steps += self._dashboard_files(dashboard_exists, pool_id, upload_url)
         return steps
 
     def _dashboard_leftovers(self) -> list[Step]:
@@ -300,11 +308,12 @@ class StackPlanner:
             return []
         return [put(not current.get("LambdaFunctionConfigurations"))]
 
-    def _dashboard_files(self, bucket_exists: bool, pool_id: str | Ref) -> list[Step]:
+    def _dashboard_files(self, bucket_exists: bool, pool_id: str | Ref,
+                         upload_url: str | Ref | None = None) -> list[Step]:
         s3 = self._client("s3")
         bucket = self.names.dashboard_bucket
         desired: list[tuple[str, bytes | Rendered, str]] = list(self.desired.assets)
-        desired.append((CONFIG_KEY, self._config_json(pool_id), "application/json"))
+        desired.append((CONFIG_KEY, self._config_json(pool_id, upload_url), "application/json"))
         existing: dict[str, str] = {}
         if bucket_exists:
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
@@ -337,19 +346,25 @@ class StackPlanner:
                                  f"delete {len(batch)} file(s) no longer shipped from {bucket}"))
         return steps
 
-    def _config_json(self, pool_id: str | Ref) -> bytes | Rendered:
-        def render(pool: str) -> bytes:
+    def _config_json(self, pool_id: str | Ref,
+                     upload_url: str | Ref | None = None) -> bytes | Rendered:
+        def render(pool: str, url: str | None) -> bytes:
             return config_json(region=self.names.region, identity_pool_id=pool,
                                table=self.names.table, threshold=self.desired.threshold,
                                endpoint=self.desired.endpoint, stack=self.names.stack,
                                dashboard_role_arn=r.role_arn(self.names,
                                                              self.names.dashboard_role),
-                               summary_table=self.names.summary_table)
+                               summary_table=self.names.summary_table,
+                               upload_url=url)
 
-        if isinstance(pool_id, Ref):
-            ref = pool_id
-            return Rendered(f"config.json for pool {ref}", lambda v: render(v[ref.name]))
-        return render(pool_id)
+        if isinstance(pool_id, Ref) or isinstance(upload_url, Ref):
+            def late(v: Any) -> bytes:
+                url = v[upload_url.name] if isinstance(upload_url, Ref) else upload_url
+                return render(v[pool_id.name] if isinstance(pool_id, Ref) else pool_id,
+                              url.rstrip("/") if url else url)
+
+            return Rendered(f"config.json for pool {pool_id}", late)
+        return render(pool_id, upload_url)
 
     # ---- DynamoDB, SNS, CloudWatch Logs ----------------------------------------------------
 
@@ -694,6 +709,95 @@ class StackPlanner:
                                  f"reset {', '.join(differs)} of the mapping to {function}"))
         return steps
 
+    # ---- Issue 11: the function URL of the store upload endpoint -------------------------------
+
+    def _dashboard_origin(self) -> str:
+        """The origin the dashboard (and the store page) is served from."""
+        url = dashboard_url(bucket=self.names.dashboard_bucket, region=self.names.region,
+                            endpoint=self.desired.endpoint)
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def _store_upload_url(self, function_exists: bool) -> tuple[list[Step], str | Ref]:
+        """The function URL (AuthType NONE, CORS for the dashboard) and the public permission.
+
+        Returns the URL stores use: the emulator's own route locally, else the URL Lambda chose
+        (known only once created: a Ref)."""
+        function = self.names.store_upload_function
+        desired = r.store_upload_url_config(self._dashboard_origin())
+        local = (r.local_function_url(self.desired.endpoint, function)
+                 if self.desired.endpoint else None)
+        url_ref = Ref("store_upload_url")
+
+        def create() -> APICall:
+            return APICall("store-upload-url", "lambda", "create_function_url_config",
+                           {"FunctionName": function, **desired},
+                           f"give function {function} a public URL (the key is checked "
+                           f"inside)", creates=True,
+                           outputs=(("store_upload_url", ("FunctionUrl",)),))
+
+        def permit(creates: bool) -> APICall:
+            return APICall("store-upload-url", "lambda", "add_permission",
+                           {"FunctionName": function, "StatementId": r.FUNCTION_URL_SID,
+                            "Action": "lambda:InvokeFunctionUrl", "Principal": "*",
+                            "FunctionUrlAuthType": "NONE"},
+                           f"allow anyone to call the URL of {function}", creates=creates)
+
+        if not function_exists:
+            return [create(), permit(True)], local or url_ref
+        lam = self._client("lambda")
+        steps: list[Step] = []
+        try:
+            current = lam.get_function_url_config(FunctionName=function)
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+            steps.append(create())
+            url: str | Ref = url_ref
+        else:
+            url = str(current["FunctionUrl"]).rstrip("/")
+            if current.get("AuthType") != desired["AuthType"] \
+                    or _cors_key(current.get("Cors")) != _cors_key(desired["Cors"]):
+                steps.append(APICall("store-upload-url", "lambda", "update_function_url_config",
+                                     {"FunctionName": function, **desired},
+                                     f"reset the auth type and CORS of the URL of {function}"))
+        try:
+            policy = json.loads(lam.get_policy(FunctionName=function)["Policy"])
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+            policy = {}
+        statement = next((s for s in policy.get("Statement", [])
+                          if s.get("Sid") == r.FUNCTION_URL_SID), None)
+        if statement is None:
+            steps.append(permit(not steps))
+        elif not _is_public_url_statement(statement):
+            steps += [APICall("store-upload-url", "lambda", "remove_permission",
+                              {"FunctionName": function, "StatementId": r.FUNCTION_URL_SID},
+                              f"remove the mis-scoped URL permission of {function}"),
+                      permit(False)]
+        return steps, local or url
+
+    def _uploads_cors(self, bucket_exists: bool) -> list[Step]:
+        bucket = self.names.uploads_bucket
+        desired = r.uploads_cors(self._dashboard_origin())
+        put = APICall("uploads-cors", "s3", "put_bucket_cors",
+                      {"Bucket": bucket, "CORSConfiguration": desired},
+                      f"let the store page POST files to {bucket} from the dashboard's origin",
+                      creates=not bucket_exists)
+        if not bucket_exists:
+            return [put]
+        try:
+            rules = self._client("s3").get_bucket_cors(Bucket=bucket).get("CORSRules", [])
+        except ClientError as exc:
+            if not is_not_found(exc, "NoSuchCORSConfiguration"):
+                raise
+            return [APICall(put.resource, put.service, put.method, put.params, put.summary,
+                            creates=True)]
+        if _cors_rules_key(rules) != _cors_rules_key(desired["CORSRules"]):
+            return [put]
+        return []
+
     # ---- Cognito --------------------------------------------------------------------------
 
     def _identity_pool(self) -> tuple[list[Step], str | Ref]:
@@ -797,6 +901,34 @@ def _is_s3_invoke_statement(statement: dict[str, Any], source_arn: str, account:
             and canonical_policy([statement.get("Action")]) == "lambda:InvokeFunction"
             and conditions.get("aws:sourcearn") == source_arn
             and conditions.get("aws:sourceaccount") == account)
+
+
+def _cors_key(cors: dict[str, Any] | None) -> Any:
+    """A function URL's CORS in a comparable form (header names and methods ignore case)."""
+    cors = cors or {}
+    return (sorted(cors.get("AllowOrigins") or []),
+            sorted(m.upper() for m in cors.get("AllowMethods") or []),
+            sorted(h.lower() for h in cors.get("AllowHeaders") or []),
+            cors.get("MaxAge"))
+
+
+def _cors_rules_key(rules: list[dict[str, Any]]) -> Any:
+    return sorted((sorted(rule.get("AllowedOrigins", [])), sorted(rule.get("AllowedMethods", [])),
+                   sorted(rule.get("AllowedHeaders", [])), rule.get("MaxAgeSeconds"))
+                  for rule in rules)
+
+
+def _is_public_url_statement(statement: dict[str, Any]) -> bool:
+    """Anyone may invoke the URL, and only through a URL with AuthType NONE."""
+    principal = statement.get("Principal")
+    anyone = principal == "*" or (isinstance(principal, dict) and principal.get("AWS") == "*")
+    conditions: dict[str, str] = {}
+    for block in (statement.get("Condition") or {}).values():
+        conditions.update({k.lower(): v for k, v in block.items()})
+    # moto keeps the parameter as sent instead of turning it into a condition.
+    auth_type = conditions.get("lambda:functionurlauthtype", statement.get("FunctionUrlAuthType"))
+    return (statement.get("Effect") == "Allow" and anyone and auth_type == "NONE"
+            and canonical_policy([statement.get("Action")]) == "lambda:InvokeFunctionUrl")
 
 
 def _notification_key(config: dict[str, Any]) -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 from inventory_cli.config import StackNames
 from lambda_src.inventory_csv import REPORTS_PREFIX
 from lambda_src.load_checkpoint import CHECKPOINT_PREFIX
+from lambda_src.store_scope import STORES_PREFIX
 
 POLICY_VERSION = "2012-10-17"
 RUNTIME = "python3.12"
@@ -105,6 +106,13 @@ RESOURCE_IDS: tuple[str, ...] = (
     "identity-pool-roles",
     "dashboard-bucket",
     "dashboard-files",
+    # Issue 11: the stores' upload endpoint.
+    "store-keys-table",
+    "store-upload-role",
+    "store-upload-log-group",
+    "store-upload-function",
+    "store-upload-url",
+    "uploads-cors",
 )
 
 
@@ -152,6 +160,12 @@ def resource_names(names: StackNames) -> dict[str, str]:
         "identity-pool-roles": f"{names.identity_pool} unauthenticated role",
         "dashboard-bucket": names.dashboard_bucket,
         "dashboard-files": f"{names.dashboard_bucket}/*",
+        "store-keys-table": names.store_keys_table,
+        "store-upload-role": names.store_upload_role,
+        "store-upload-log-group": names.store_upload_log_group,
+        "store-upload-function": names.store_upload_function,
+        "store-upload-url": f"{names.store_upload_function} function URL",
+        "uploads-cors": f"{names.uploads_bucket} CORS",
     }
 
 
@@ -480,6 +494,8 @@ def lambda_roles(names: StackNames) -> tuple[RoleSpec, ...]:
         RoleSpec("check-role", names.check_role, lambda_trust_policy(), check_role_policy(names)),
         RoleSpec("summarize-role", names.summarize_role, lambda_trust_policy(),
                  summarize_role_policy(names)),
+        RoleSpec("store-upload-role", names.store_upload_role, lambda_trust_policy(),
+                 store_upload_role_policy(names)),
     )
 
 
@@ -581,6 +597,7 @@ def aux_tables(names: StackNames) -> tuple[TableSpec, ...]:
         TableSpec("alert-table", names.alert_table, (("Store", "S"), ("EventId", "S")),
                   ttl_attribute="ExpiresAt"),
         summary_table(names),
+        store_keys_table(names),
     )
 
 
@@ -594,15 +611,18 @@ def log_groups(names: StackNames) -> tuple[tuple[str, str], ...]:
     """(resource id, log group name) of every function's log group."""
     return (("load-log-group", names.load_log_group),
             ("check-log-group", names.check_log_group),
-            ("summarize-log-group", names.summarize_log_group))
+            ("summarize-log-group", names.summarize_log_group),
+            ("store-upload-log-group", names.store_upload_log_group))
 
 
 def teardown_functions(names: StackNames) -> tuple[tuple[str, str, str], ...]:
     """(mapping resource id, function resource id, function name), in deletion order: the
     stream's consumers first, so no new invocations start while the rest goes away."""
+    # Deleting a function deletes its URL configuration and its permissions with it.
     return (("stream-mapping", "check-function", names.check_function),
             ("summary-mapping", "summarize-function", names.summarize_function),
-            ("load-function", "load-function", names.load_function))
+            ("load-function", "load-function", names.load_function),
+            ("store-upload-url", "store-upload-function", names.store_upload_function))
 
 
 def teardown_roles(names: StackNames) -> tuple[tuple[str, str], ...]:
@@ -619,3 +639,93 @@ def all_policy_documents(names: StackNames, identity_pool_id: str) -> dict[str, 
     for bucket in buckets(names):
         documents[f"{bucket.resource} policy"] = bucket.policy
     return documents
+
+
+# ---- Issue 11: the stores' upload endpoint ---------------------------------------------------
+
+STORE_UPLOAD_HANDLER = "lambda_src.store_upload.lambda_handler"
+# The largest file a store may send through its presigned POST (the policy's content-length-range).
+STORE_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+# Lifetime of a presigned POST: long enough to send a large file, short enough to be useless later.
+STORE_UPLOAD_EXPIRES_S = 300
+# The Sid of the permission that lets anyone call the function URL (the key is checked inside).
+FUNCTION_URL_SID = "function-url-public"
+# Where the local emulator serves function URLs: <endpoint>/_inventory/function-urls/<function>.
+LOCAL_FUNCTION_URLS_PATH = "/_inventory/function-urls/"
+
+
+def store_keys_table(names: StackNames) -> TableSpec:
+    """One record per key: KeyId (hash), Store, Salt, Digest, State, Created (store_keys.py)."""
+    return TableSpec("store-keys-table", names.store_keys_table, (("KeyId", "S"),))
+
+
+def store_upload_role_policy(names: StackNames) -> dict[str, Any]:
+    uploads = bucket_arn(names.uploads_bucket)
+    store_reports = f"{REPORTS_PREFIX}{STORES_PREFIX}"
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": "CheckStoreKeys",
+                "Effect": "Allow",
+                "Action": "dynamodb:GetItem",
+                "Resource": names.table_arn_of(names.store_keys_table),
+            },
+            {
+                # Presigned POSTs are signed with the role's credentials: S3 checks this
+                # permission when the store sends its file. Only store prefixes.
+                "Sid": "PresignStoreUploads",
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": f"{uploads}/{STORES_PREFIX}*",
+            },
+            {
+                "Sid": "ReadStoreReports",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"{uploads}/{store_reports}*",
+            },
+            {
+                "Sid": "ListStoreReports",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": uploads,
+                "Condition": {"StringLike": {"s3:prefix": f"{store_reports}*"}},
+            },
+            _log_statement(names, names.store_upload_log_group),
+        ],
+    }
+
+
+def store_upload_function(names: StackNames) -> FunctionSpec:
+    return FunctionSpec(
+        "store-upload-function", names.store_upload_function, names.store_upload_role,
+        STORE_UPLOAD_HANDLER,
+        {"UPLOADS_BUCKET": names.uploads_bucket, "STORE_KEYS_TABLE": names.store_keys_table,
+         "MAX_UPLOAD_BYTES": str(STORE_UPLOAD_MAX_BYTES),
+         "UPLOAD_EXPIRES_S": str(STORE_UPLOAD_EXPIRES_S)},
+        timeout=10, memory=128,
+        description=f"inventory stack {names.stack}: the stores' upload endpoint",
+    )
+
+
+def store_upload_url_config(origin: str) -> dict[str, Any]:
+    """CreateFunctionUrlConfig parameters (besides the function name). Lambda answers the CORS
+    preflight itself; only the dashboard's origin may call from a browser."""
+    return {
+        "AuthType": "NONE",
+        "Cors": {"AllowOrigins": [origin], "AllowMethods": ["GET", "POST"],
+                 "AllowHeaders": ["authorization", "content-type"], "MaxAge": 3600},
+    }
+
+
+def uploads_cors(origin: str) -> dict[str, Any]:
+    """The uploads bucket's CORS: the store page POSTs files straight to S3 from the dashboard's
+    origin (the presigned policy, not CORS, is what limits what may be written)."""
+    return {"CORSRules": [{"ID": "store-page-uploads", "AllowedOrigins": [origin],
+                           "AllowedMethods": ["POST"], "AllowedHeaders": ["*"],
+                           "MaxAgeSeconds": 3600}]}
+
+
+def local_function_url(endpoint: str, function: str) -> str:
+    return f"{endpoint.rstrip('/')}{LOCAL_FUNCTION_URLS_PATH}{function}"

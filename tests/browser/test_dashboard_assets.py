@@ -18,6 +18,9 @@ def test_the_built_page_is_shipped_with_its_content_types() -> None:
         "app.css": "text/css; charset=utf-8",
         "app.js": "text/javascript; charset=utf-8",
         "index.html": "text/html; charset=utf-8",
+        "upload.css": "text/css; charset=utf-8",
+        "upload.html": "text/html; charset=utf-8",
+        "upload.js": "text/javascript; charset=utf-8",
     }
 
 
@@ -45,7 +48,8 @@ def test_config_json_and_url_follow_the_contract() -> None:
     assert json.loads(body) == {"endpoint": None, "identityPoolId": "eu-west-1:abc",
                                 "lowStockThreshold": 3, "region": "eu-west-1",
                                 "table": "t-inventory", "stack": None,
-                                "dashboardRoleArn": None, "summaryTable": None}
+                                "dashboardRoleArn": None, "summaryTable": None,
+                                "uploadUrl": None}
     assert dashboard_url(bucket="b", region="eu-west-1") == (
         "https://b.s3.eu-west-1.amazonaws.com/index.html")
     assert dashboard_url(bucket="b", region="us-east-1", endpoint="http://127.0.0.1:4566/") == (

@@ -51,6 +51,10 @@ def test_demo_runs_the_whole_pipeline_and_leaves_nothing_running(tmp_path: Path)
     demo = json.loads(result.stdout)
 
     assert (demo["files"], demo["loaded"], demo["rejected"]) == (6, 36, 0)
+    # One upload as store Berlin through the endpoint: its row loads, Pusan's is refused.
+    store = demo["store_upload"]
+    assert (store["store"], store["loaded"], store["rejected_count"]) == ("Berlin", 1, 1)
+    assert store["key"].startswith("stores/Berlin/")
     inventory = demo["inventory"]
     assert len(inventory) == 36
     assert [r for r in inventory if r["store"] == "Berlin" and r["item"] == "Echo Plus"] == [

@@ -38,11 +38,13 @@ def test_provision_prints_a_summary_then_says_no_changes(aws: Aws) -> None:
     ]
     assert lines[6].startswith("Changed: ")
     assert lines[6].endswith(f"on {len(r.RESOURCE_IDS)} resource(s): " + ", ".join(
-        ["load-role", "check-role", "summarize-role", "uploads-bucket", "failures-bucket",
-         "table", "alert-table", "summary-table", "topic", "load-log-group", "check-log-group",
-         "summarize-log-group", "load-function", "load-failure-destination",
-         "s3-invoke-permission", "uploads-notification", "check-function", "stream-mapping",
-         "summarize-function", "summary-mapping", "identity-pool", "dashboard-role",
+        ["load-role", "check-role", "summarize-role", "store-upload-role", "uploads-bucket",
+         "failures-bucket", "table", "alert-table", "summary-table", "store-keys-table", "topic",
+         "load-log-group", "check-log-group", "summarize-log-group", "store-upload-log-group",
+         "load-function", "load-failure-destination", "s3-invoke-permission",
+         "uploads-notification", "check-function", "stream-mapping", "summarize-function",
+         "summary-mapping", "store-upload-function", "store-upload-url", "uploads-cors",
+         "identity-pool", "dashboard-role",
          "identity-pool-roles", "dashboard-bucket", "dashboard-files"]))
     # On AWS a new notification takes minutes to apply (issue 12); a new summary table is
     # computed by provision (issue 10).

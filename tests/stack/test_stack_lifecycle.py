@@ -155,9 +155,27 @@ def test_provisioned_resources_are_wired_as_specified(session: boto3.session.Ses
                            "stack": "inventory",
                            "dashboardRoleArn": f"arn:aws:iam::{n.account_id}:role/"
                                                f"{n.dashboard_role}",
-                           "summaryTable": n.summary_table}
+                           "summaryTable": n.summary_table,
+                           "uploadUrl": lam.get_function_url_config(
+                               FunctionName=n.store_upload_function)["FunctionUrl"].rstrip("/")}
     assert s3.get_public_access_block(Bucket=n.dashboard_bucket)[
         "PublicAccessBlockConfiguration"] == r.DASHBOARD_BUCKET_ACCESS_BLOCK
+
+    # the stores' upload endpoint: a public URL (key checked inside), CORS for the dashboard only
+    origin = f"https://{n.dashboard_bucket}.s3.us-east-1.amazonaws.com"
+    url = lam.get_function_url_config(FunctionName=n.store_upload_function)
+    assert url["AuthType"] == "NONE" and url["Cors"]["AllowOrigins"] == [origin]
+    public, = [s for s in json.loads(lam.get_policy(
+        FunctionName=n.store_upload_function)["Policy"])["Statement"]
+        if s["Sid"] == r.FUNCTION_URL_SID]
+    assert public["Action"] == "lambda:InvokeFunctionUrl" and public["Principal"] == "*"
+    upload_fn = lam.get_function_configuration(FunctionName=n.store_upload_function)
+    assert upload_fn["Handler"] == "lambda_src.store_upload.lambda_handler"
+    assert upload_fn["Environment"]["Variables"]["STORE_KEYS_TABLE"] == n.store_keys_table
+    assert s3.get_bucket_cors(Bucket=n.uploads_bucket)["CORSRules"][0]["AllowedOrigins"] == [
+        origin]
+    assert ddb.describe_table(TableName=n.store_keys_table)["Table"]["KeySchema"] == [
+        {"AttributeName": "KeyId", "KeyType": "HASH"}]
 
 
 def test_threshold_is_kept_unless_given(session: boto3.session.Session, aws: Aws) -> None:

@@ -1,0 +1,219 @@
+"""Store upload keys, from the operator's side: add, list, rotate, revoke.
+
+The key format and its hashing are `lambda_src.store_keys` (one definition for this module and
+the endpoint). Keys are shown once, when made; the table keeps only a salt and an HMAC. A store
+exists while it has records in the store keys table; its state is `active` while one of its keys
+works, else `revoked`. "Last upload" is the newest object under the store's prefix.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from inventory_cli.config import StackNames
+from inventory_cli.errors import InventoryError, StackIncomplete, UsageError
+from lambda_src import store_keys
+from lambda_src.store_scope import STORES_PREFIX, store_from_key
+
+if TYPE_CHECKING:
+    from inventory_cli.aws import Aws
+
+Clock = Callable[[], datetime]
+# The encoded prefix of the longest name (3 bytes per byte at worst) plus the file name the
+# endpoint picks stays well inside S3's 1,024-byte key limit.
+MAX_STORE_NAME_BYTES = 256
+PAGE_KEY = "upload.html"
+
+
+class StoreExists(InventoryError):
+    """`stores add` for a store that already has a working key."""
+
+
+class StoreNotFound(InventoryError):
+    """No key was ever made for this store."""
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    store: str
+    key: str
+    upload_url: str
+    page_url: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"store": self.store, "key": self.key, "upload_url": self.upload_url,
+                "page_url": self.page_url}
+
+
+@dataclass(frozen=True)
+class StoreRow:
+    store: str
+    created: str
+    last_upload: str | None
+    state: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"store": self.store, "created": self.created, "last_upload": self.last_upload,
+                "state": self.state}
+
+
+def valid_store_name(name: str) -> str:
+    """The name as stored (trimmed, as the CSV contract trims values) or UsageError."""
+    store = name.strip()
+    if not store:
+        raise UsageError("a store name cannot be empty")
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in store):
+        raise UsageError(f"store name {store!r} contains control characters")
+    if len(store.encode("utf-8")) > MAX_STORE_NAME_BYTES:
+        raise UsageError(f"store name is longer than {MAX_STORE_NAME_BYTES} bytes of UTF-8")
+    return store
+
+
+def _now_text(clock: Clock) -> str:
+    return clock().astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def upload_url_of(aws: Aws, names: StackNames) -> str:
+    """The endpoint's URL: the emulator's route locally, else the function URL Lambda chose."""
+    from inventory_cli.stack.resources import local_function_url
+
+    if aws.is_local and aws.endpoint_url:
+        return local_function_url(aws.endpoint_url, names.store_upload_function)
+    try:
+        config = aws.client("lambda").get_function_url_config(
+            FunctionName=names.store_upload_function)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            raise StackIncomplete(f"the stack has no store upload endpoint "
+                                  f"({names.store_upload_function} has no URL)",
+                                  hint="`inventory provision` creates it") from None
+        raise
+    return str(config["FunctionUrl"]).rstrip("/")
+
+
+def page_url_of(aws: Aws, names: StackNames) -> str:
+    from inventory_cli.dashboard import dashboard_url
+
+    index = dashboard_url(bucket=names.dashboard_bucket, region=names.region,
+                          endpoint=aws.endpoint_url if aws.is_local else None)
+    return f"{index.rsplit('/', 1)[0]}/{PAGE_KEY}"
+
+
+def _records(aws: Aws, names: StackNames) -> list[store_keys.KeyRecord]:
+    ddb = aws.client("dynamodb")
+    records = []
+    try:
+        for page in ddb.get_paginator("scan").paginate(TableName=names.store_keys_table,
+                                                        ConsistentRead=True):
+            records += [store_keys.KeyRecord.from_item(item) for item in page.get("Items", [])]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            raise StackIncomplete(f"the stack's store keys table {names.store_keys_table} "
+                                  "does not exist", hint="`inventory provision` creates it"
+                                  ) from None
+        raise
+    return records
+
+
+def _put_new_key(aws: Aws, names: StackNames, store: str, now: str) -> str:
+    key, record = store_keys.new_key(store, now=now)
+    aws.client("dynamodb").put_item(TableName=names.store_keys_table, Item=record.to_item(),
+                                    ConditionExpression="attribute_not_exists(KeyId)")
+    return key
+
+
+def _retire(aws: Aws, names: StackNames, records: list[store_keys.KeyRecord], state: str,
+            now: str) -> int:
+    ddb = aws.client("dynamodb")
+    for record in records:
+        ddb.update_item(TableName=names.store_keys_table,
+                        Key={store_keys.KEY_ID: {"S": record.key_id}},
+                        UpdateExpression="SET #s = :s, #c = :c",
+                        ExpressionAttributeNames={"#s": store_keys.STATE,
+                                                  "#c": store_keys.CHANGED},
+                        ExpressionAttributeValues={":s": {"S": state}, ":c": {"S": now}})
+    return len(records)
+
+
+def _issued(aws: Aws, names: StackNames, store: str, key: str) -> IssuedKey:
+    return IssuedKey(store=store, key=key, upload_url=upload_url_of(aws, names),
+                     page_url=page_url_of(aws, names))
+
+
+def add_store(aws: Aws, names: StackNames, name: str, *,
+              clock: Clock = lambda: datetime.now(UTC)) -> IssuedKey:
+    """A first key for a store (or a new one for a store whose keys were all revoked)."""
+    store = valid_store_name(name)
+    upload_url_of(aws, names)  # a stack without the endpoint gets no key it could not use
+    active = [r for r in _records(aws, names) if r.store == store and r.state == store_keys.ACTIVE]
+    if active:
+        raise StoreExists(f"store {store!r} already has an upload key",
+                          hint=f"`inventory stores rotate {_quoted(store)}` makes a new one")
+    return _issued(aws, names, store, _put_new_key(aws, names, store, _now_text(clock)))
+
+
+def rotate_store(aws: Aws, names: StackNames, name: str, *,
+                 clock: Clock = lambda: datetime.now(UTC)) -> IssuedKey:
+    """A new key for the store; its previous keys stop working."""
+    store = valid_store_name(name)
+    records = [r for r in _records(aws, names) if r.store == store]
+    if not records:
+        raise StoreNotFound(f"no store {store!r}",
+                            hint=f"`inventory stores add {_quoted(store)}` creates it")
+    now = _now_text(clock)
+    key = _put_new_key(aws, names, store, now)
+    _retire(aws, names, [r for r in records if r.state == store_keys.ACTIVE],
+            store_keys.REPLACED, now)
+    return _issued(aws, names, store, key)
+
+
+def revoke_store(aws: Aws, names: StackNames, name: str, *,
+                 clock: Clock = lambda: datetime.now(UTC)) -> int:
+    """Stop every key of the store; returns how many were working."""
+    store = valid_store_name(name)
+    records = [r for r in _records(aws, names) if r.store == store]
+    if not records:
+        raise StoreNotFound(f"no store {store!r}",
+                            hint="`inventory stores list` shows the stores")
+    return _retire(aws, names, [r for r in records if r.state == store_keys.ACTIVE],
+                   store_keys.REVOKED, _now_text(clock))
+
+
+def _last_uploads(aws: Aws, names: StackNames) -> dict[str, datetime]:
+    latest: dict[str, datetime] = {}
+    paginator = aws.client("s3").get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=names.uploads_bucket, Prefix=STORES_PREFIX):
+        for obj in page.get("Contents", []):
+            store = store_from_key(obj["Key"])
+            if store is not None and (store not in latest or obj["LastModified"] > latest[store]):
+                latest[store] = obj["LastModified"]
+    return latest
+
+
+def list_stores(aws: Aws, names: StackNames) -> list[StoreRow]:
+    by_store: dict[str, list[store_keys.KeyRecord]] = {}
+    for record in _records(aws, names):
+        by_store.setdefault(record.store, []).append(record)
+    uploads = _last_uploads(aws, names) if by_store else {}
+    rows = []
+    for store, records in sorted(by_store.items(), key=lambda kv: kv[0].casefold()):
+        last = uploads.get(store)
+        active = any(r.state == store_keys.ACTIVE for r in records)
+        rows.append(StoreRow(
+            store=store, created=min(r.created for r in records),
+            last_upload=(last.astimezone(UTC).isoformat(timespec="seconds").replace(
+                "+00:00", "Z") if last else None),
+            state=store_keys.ACTIVE if active else store_keys.REVOKED))
+    return rows
+
+
+def _quoted(store: str) -> str:
+    import shlex
+
+    return shlex.quote(store)

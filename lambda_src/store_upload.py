@@ -1,0 +1,285 @@
+"""Lambda `store_upload`: the stores' own way in, behind a function URL (AuthType NONE).
+
+Every request carries `Authorization: Bearer <store key>`; the key is checked first (one GetItem,
+HMAC compared in constant time), so nothing answers without a valid, active key. Then:
+
+- `GET  /whoami`              -> `{"store"}`
+- `POST /uploads`             -> a presigned S3 POST whose policy pins the object key (under the
+                                 store's own prefix, a name chosen here, ending in .csv) and a
+                                 maximum size; the client sends the file straight to S3.
+- `GET  /reports`             -> the store's latest load reports (its own prefix only)
+- `GET  /reports/<object key>`-> one load report, 404 `not_ready` until the loader wrote it
+
+Errors are JSON `{"error", "message"}`: 401 missing/malformed/unknown key, 403 revoked key or
+another store's object, 400 bad request, 413 too large, 404 not found. Nothing else is said.
+
+`handle_request` is the pure core (a `Request`, injected clients and settings); `lambda_handler`
+only translates the function-URL event (payload format 2.0) and the response.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, unquote
+
+from botocore.exceptions import ClientError
+
+from lambda_src.aws_clients import client
+from lambda_src.inventory_csv import REPORTS_PREFIX, report_key_for
+from lambda_src.store_keys import ACTIVE, REPLACED, KeyRecord, parse_key
+from lambda_src.store_scope import store_from_key, store_prefix
+
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_EXPIRES_S = 300
+# How many of a store's latest reports `GET /reports` returns.
+REPORTS_LISTED = 50
+# Set only by the local emulator, which serves the URL under a path of its own.
+URL_BASE_HEADER = "x-inventory-url-base"
+_STEM = re.compile(r"[^A-Za-z0-9_-]+")
+
+Log = Callable[[str], None]
+KeyLookup = Callable[[str], "KeyRecord | None"]
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: Mapping[str, str]  # lower-case names
+    body: str = ""
+    base_url: str = ""
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: dict[str, Any]
+    store: str | None = None
+
+    def to_function_url(self) -> dict[str, Any]:
+        return {"statusCode": self.status,
+                "headers": {"content-type": "application/json", "cache-control": "no-store"},
+                "body": json.dumps(self.body, ensure_ascii=False),
+                "isBase64Encoded": False}
+
+
+@dataclass(frozen=True)
+class Settings:
+    bucket: str
+    max_bytes: int = DEFAULT_MAX_BYTES
+    expires_in: int = DEFAULT_EXPIRES_S
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+def _error(status: int, error: str, message: str, store: str | None = None) -> Response:
+    return Response(status, {"error": error, "message": message}, store)
+
+
+# ---- the key -----------------------------------------------------------------------------
+
+def authenticate(headers: Mapping[str, str], lookup: KeyLookup) -> str | Response:
+    """The store the request's key belongs to, or the error response."""
+    header = headers.get("authorization", "").strip()
+    if not header:
+        return _error(401, "missing_key", "send the store key as 'Authorization: Bearer <key>'")
+    scheme, _, token = header.partition(" ")
+    parsed = parse_key(token) if scheme.lower() == "bearer" else None
+    if parsed is None:
+        return _error(401, "malformed_key",
+                      "the Authorization header must be 'Bearer sk1.<id>.<secret>', as "
+                      "'inventory stores add' printed it")
+    record = lookup(parsed.key_id)
+    # A wrong secret and an unknown id look the same: the answer tells nothing about which ids
+    # exist. Only the holder of the real secret learns that it was revoked.
+    if record is None or not record.matches(parsed.secret):
+        return _error(401, "unknown_key", "this key is not a key of this stack")
+    if record.state != ACTIVE:
+        why = ("it was replaced by a newer key ('inventory stores rotate')"
+               if record.state == REPLACED else "it was revoked")
+        return _error(403, "revoked_key", f"this key no longer works: {why}", record.store)
+    return record.store
+
+
+# ---- routes ------------------------------------------------------------------------------
+
+def handle_request(request: Request, *, lookup: KeyLookup, s3: Any,
+                   settings: Settings) -> Response:
+    store = authenticate(request.headers, lookup)
+    if isinstance(store, Response):
+        return store
+    method, path = request.method.upper(), request.path
+    route = path.rstrip("/")
+    if (method, route) in (("GET", ""), ("GET", "/whoami")):
+        return Response(200, {"store": store}, store)
+    if (method, route) == ("POST", "/uploads"):
+        return _new_upload(request, store, s3=s3, settings=settings)
+    if method == "GET" and route == "/reports":
+        return _list_reports(store, s3=s3, settings=settings)
+    if method == "GET" and path.startswith("/reports/"):
+        return _one_report(path.removeprefix("/reports/"), store, s3=s3, settings=settings)
+    return _error(400, "bad_request", f"no route {method} {path}: use GET /whoami, POST "
+                  "/uploads, GET /reports or GET /reports/<key>", store)
+
+
+def _new_upload(request: Request, store: str, *, s3: Any, settings: Settings) -> Response:
+    try:
+        body = json.loads(request.body or "{}")
+    except ValueError:
+        return _error(400, "bad_request", "the body must be JSON: {\"filename\", \"size\"}", store)
+    if not isinstance(body, dict):
+        return _error(400, "bad_request", "the body must be a JSON object", store)
+    filename, size = body.get("filename"), body.get("size")
+    if not isinstance(filename, str) or not filename.lower().endswith(".csv"):
+        return _error(400, "bad_request", "filename must be a name ending in .csv", store)
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        return _error(400, "bad_request", "size must be a whole number of bytes >= 0", store)
+    if size is not None and size > settings.max_bytes:
+        return Response(413, {"error": "too_large", "max_bytes": settings.max_bytes,
+                              "message": f"the file has {size} bytes; at most "
+                                         f"{settings.max_bytes} are accepted"}, store)
+    # The name is ours: a time stamp (so keys sort by upload time), a random part (so two
+    # uploads never collide) and the file's stem, reduced to characters safe anywhere.
+    stem = _STEM.sub("-", filename.rsplit("/", 1)[-1][:-4]).strip("-")[:60] or "upload"
+    stamp = settings.now().strftime("%Y%m%dT%H%M%SZ")
+    key = f"{store_prefix(store)}{stamp}-{secrets.token_hex(4)}-{stem}.csv"
+    limit = settings.max_bytes if size is None else size
+    post = s3.generate_presigned_post(
+        Bucket=settings.bucket, Key=key,
+        Fields={"Content-Type": "text/csv"},
+        # generate_presigned_post adds {"bucket"} and {"key": key} (an exact match) itself.
+        Conditions=[{"Content-Type": "text/csv"}, ["content-length-range", 0, limit]],
+        ExpiresIn=settings.expires_in)
+    return Response(200, {
+        "store": store, "key": key,
+        "post": {"url": post["url"], "fields": post["fields"]},
+        "max_bytes": limit, "expires_in": settings.expires_in,
+        "report_url": f"{request.base_url}/reports/{quote(key, safe='/')}",
+    }, store)
+
+
+def _list_reports(store: str, *, s3: Any, settings: Settings) -> Response:
+    prefix = REPORTS_PREFIX + store_prefix(store)
+    objects: list[dict[str, Any]] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket,
+                                                              Prefix=prefix):
+        objects += page.get("Contents", [])
+    # Keys start with the upload's time stamp: the last ones are the latest uploads.
+    latest = sorted(objects, key=lambda o: o["Key"])[-REPORTS_LISTED:]
+    reports = []
+    for obj in reversed(latest):
+        report = _read_json(s3, settings.bucket, obj["Key"])
+        if report is None:
+            continue
+        when = obj.get("LastModified")
+        reports.append({
+            "key": obj["Key"].removeprefix(REPORTS_PREFIX).removesuffix(".json"),
+            "status": report.get("status"), "loaded": report.get("loaded"),
+            "rejected_count": report.get("rejected_count"),
+            "when": when.isoformat() if isinstance(when, datetime) else str(when or ""),
+        })
+    return Response(200, {"store": store, "reports": reports}, store)
+
+
+def _one_report(raw_key: str, store: str, *, s3: Any, settings: Settings) -> Response:
+    # Whether the platform hands the path over still percent-encoded or decoded once, the key
+    # is accepted only if it is under the caller's own prefix.
+    # Only names this endpoint makes: one file name right under the store's prefix.
+    candidates = (unquote(raw_key), raw_key)
+    key = next((k for k in candidates
+                if store_from_key(k) == store and k.count("/") == 2), None)
+    if key is None:
+        return _error(403, "forbidden", "a store can read only the reports of its own uploads",
+                      store)
+    report = _read_json(s3, settings.bucket, report_key_for(key))
+    if report is None:
+        return _error(404, "not_ready", "no load report yet: the loader has not finished",
+                      store)
+    return Response(200, report, store)
+
+
+def _read_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "AccessDenied"):
+            return None
+        raise
+    document = json.loads(body)
+    return document if isinstance(document, dict) else None
+
+
+# ---- the function URL --------------------------------------------------------------------
+
+def request_from_event(event: Mapping[str, Any]) -> Request:
+    """A function-URL event (payload format 2.0) as a `Request`."""
+    context = event.get("requestContext") or {}
+    http = context.get("http") or {}
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded") and body:
+        body = base64.b64decode(body).decode("utf-8", errors="replace")
+    base = headers.get(URL_BASE_HEADER) or f"https://{context.get('domainName', '')}"
+    return Request(method=str(http.get("method", "GET")),
+                   path=str(event.get("rawPath") or http.get("path") or "/"),
+                   headers=headers, body=body, base_url=base.rstrip("/"))
+
+
+def dynamodb_lookup(dynamodb: Any, table: str) -> KeyLookup:
+    def lookup(key_id: str) -> KeyRecord | None:
+        item = dynamodb.get_item(TableName=table, Key={"KeyId": {"S": key_id}},
+                                 ConsistentRead=True).get("Item")
+        return KeyRecord.from_item(item) if item else None
+
+    return lookup
+
+
+def handle_event(event: Mapping[str, Any], *, lookup: KeyLookup, s3: Any, settings: Settings,
+                 log: Log = print) -> dict[str, Any]:
+    started = time.monotonic()
+    request = request_from_event(event)
+    response = handle_request(request, lookup=lookup, s3=s3, settings=settings)
+    # Never the Authorization header or the key: only what was asked and the outcome.
+    log(json.dumps({"event": "store_request", "method": request.method,
+                    "route": request.path.split("/")[1] if "/" in request.path else "",
+                    "status": response.status, "store": response.store,
+                    "error": response.body.get("error"),
+                    "ms": round((time.monotonic() - started) * 1000, 1)}, ensure_ascii=False))
+    return response.to_function_url()
+
+
+def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    settings = Settings(bucket=os.environ["UPLOADS_BUCKET"],
+                        max_bytes=int(os.environ.get("MAX_UPLOAD_BYTES", DEFAULT_MAX_BYTES)),
+                        expires_in=int(os.environ.get("UPLOAD_EXPIRES_S", DEFAULT_EXPIRES_S)))
+    return handle_event(event, lookup=dynamodb_lookup(client("dynamodb"),
+                                                      os.environ["STORE_KEYS_TABLE"]),
+                        s3=_s3_for_presigning(), settings=settings, log=_log)
+
+
+_presigning: list[Any] = []
+
+
+def _s3_for_presigning() -> Any:
+    # SigV4: the only signature every region accepts for a POST policy (botocore's default for
+    # presigned POSTs is still the legacy one). Created once per execution environment.
+    if not _presigning:
+        import boto3
+        from botocore.config import Config
+
+        config = Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 6})
+        _presigning.append(boto3.client("s3", region_name=os.environ.get("AWS_REGION"),
+                                        config=config))
+    return _presigning[0]
+
+
+def _log(line: str) -> None:
+    print(line, flush=True)

@@ -1,0 +1,143 @@
+"""inventory stores add/list/rotate/revoke and upload --store-key's option rules, via CliRunner
+against the real provisioned stack on in-process moto."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from inventory_cli.aws import Aws
+from inventory_cli.cli.app import app
+from inventory_cli.config import StackNames
+from inventory_cli.ops import stores as core
+from lambda_src import store_keys
+from lambda_src.store_scope import store_prefix
+
+runner = CliRunner()
+
+
+def invoke(aws: Aws, *args: str) -> Result:
+    return runner.invoke(app, list(args), obj=aws, env={"COLUMNS": "100", "NO_COLOR": "1"})
+
+
+def records(aws: Aws, names: StackNames) -> list[store_keys.KeyRecord]:
+    items = aws.client("dynamodb").scan(TableName=names.store_keys_table)["Items"]
+    return sorted((store_keys.KeyRecord.from_item(i) for i in items), key=lambda r: r.created)
+
+
+def test_add_prints_the_key_once_with_the_page_and_the_script_line(aws: Aws,
+                                                                   stack: StackNames) -> None:
+    result = invoke(aws, "stores", "add", "Berlin", "--output", "table")
+    assert result.exit_code == 0, result.stderr
+    record, = records(aws, stack)
+    url = aws.client("lambda").get_function_url_config(
+        FunctionName=stack.store_upload_function)["FunctionUrl"].rstrip("/")
+    lines = result.stdout.splitlines()
+    key = lines[2].split()[-1]
+    assert key.startswith(f"sk1.{record.key_id}.")
+    page = f"https://{stack.dashboard_bucket}.s3.us-east-1.amazonaws.com/upload.html"
+    assert lines == [
+        "Created an upload key for store 'Berlin'. It is shown only now: keep it secret, the "
+        "stack keeps only a hash of it.",
+        "",
+        f"  Key          {key}",
+        f"  Upload URL   {url}",
+        f"  Upload page  {page}",
+        "",
+        "A script or nightly job (no AWS account needed):",
+        f"  inventory upload --store-key {key} --upload-url {url} inventory.csv --wait",
+    ]
+    # Only a salted HMAC is kept.
+    secret = key.rsplit(".", 1)[1]
+    assert record.store == "Berlin" and record.state == "active" and record.matches(secret)
+    assert secret not in json.dumps(aws.client("dynamodb").scan(
+        TableName=stack.store_keys_table)["Items"])
+
+
+def test_add_json_and_a_second_add_is_refused(aws: Aws, stack: StackNames) -> None:
+    result = invoke(aws, "stores", "add", "  São Paulo ", "--output", "json")
+    assert result.exit_code == 0
+    issued = json.loads(result.stdout)
+    assert set(issued) == {"store", "key", "upload_url", "page_url"}
+    assert issued["store"] == "São Paulo"
+    again = invoke(aws, "stores", "add", "São Paulo")
+    assert again.exit_code == 1
+    assert again.stderr == ("Error: store 'São Paulo' already has an upload key\n"
+                            "Hint: `inventory stores rotate 'São Paulo'` makes a new one\n")
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("   ", "Error: a store name cannot be empty\n"),
+    ("Ber\nlin", "Error: store name 'Ber\\nlin' contains control characters\n"),
+    ("x" * 257, "Error: store name is longer than 256 bytes of UTF-8\n"),
+])
+def test_invalid_store_names_are_usage_errors(aws: Aws, stack: StackNames, name: str,
+                                              message: str) -> None:
+    result = invoke(aws, "stores", "add", name)
+    assert (result.exit_code, result.stderr) == (2, message)
+
+
+def test_rotate_replaces_and_revoke_stops(aws: Aws, stack: StackNames) -> None:
+    first = json.loads(invoke(aws, "stores", "add", "Berlin", "-o", "json").stdout)
+    rotated = json.loads(invoke(aws, "stores", "rotate", "Berlin", "-o", "json").stdout)
+    assert rotated["key"] != first["key"]
+
+    def states() -> list[str]:
+        by_id = {r.key_id: r.state for r in records(aws, stack)}
+        return [by_id[first["key"].split(".")[1]], by_id[rotated["key"].split(".")[1]]]
+
+    assert states() == ["replaced", "active"]
+    result = invoke(aws, "stores", "revoke", "Berlin")
+    assert result.exit_code == 0
+    assert result.stdout == "Revoked the key of store 'Berlin': uploads with it are refused.\n"
+    assert states() == ["replaced", "revoked"]
+    assert invoke(aws, "stores", "revoke", "Berlin").stdout == (
+        "Store 'Berlin' had no working key; nothing changed.\n")
+    missing = invoke(aws, "stores", "rotate", "Pusan")
+    assert (missing.exit_code, missing.stderr) == (
+        1, "Error: no store 'Pusan'\nHint: `inventory stores add Pusan` creates it\n")
+    # A revoked store can be given a key again.
+    assert invoke(aws, "stores", "add", "Berlin", "-o", "json").exit_code == 0
+
+
+def test_list_shows_created_last_upload_and_state(aws: Aws, stack: StackNames) -> None:
+    assert invoke(aws, "stores", "list", "-o", "table").stdout == (
+        "No stores yet. Give one a key with `inventory stores add NAME`.\n")
+    moments = iter([datetime(2026, 11, 1, 8, 0, tzinfo=UTC), datetime(2026, 11, 2, 9, 30,
+                                                                        tzinfo=UTC)])
+    core.add_store(aws, stack, "Pusan", clock=lambda: next(moments))
+    core.add_store(aws, stack, "Berlin", clock=lambda: next(moments))
+    core.revoke_store(aws, stack, "Pusan")
+    aws.client("s3").put_object(Bucket=stack.uploads_bucket,
+                                Key=store_prefix("Berlin") + "20261130T000000Z-a-x.csv", Body=b"")
+    listed = json.loads(invoke(aws, "stores", "list", "-o", "json").stdout)
+    uploaded = listed[0]["last_upload"]
+    assert uploaded is not None and uploaded.endswith("Z")
+    assert listed == [
+        {"store": "Berlin", "created": "2026-11-02T09:30:00Z", "last_upload": uploaded,
+         "state": "active"},
+        {"store": "Pusan", "created": "2026-11-01T08:00:00Z", "last_upload": None,
+         "state": "revoked"},
+    ]
+    table = invoke(aws, "stores", "list", "-o", "table").stdout.splitlines()
+    assert table[0].split() == ["Store", "Created", "Last", "upload", "State"]
+    assert table[2].split() == ["Berlin", "2026-11-02T09:30:00Z", uploaded, "active"]
+    assert table[3].split() == ["Pusan", "2026-11-01T08:00:00Z", "never", "revoked"]
+
+
+def test_store_key_and_upload_url_go_together(aws: Aws, tmp_path: object) -> None:
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    csv = tmp_path / "berlin.csv"
+    csv.write_text("store,item,count\nBerlin,Echo Dot,1\n", encoding="utf-8")
+    result = invoke(aws, "upload", str(csv), "--store-key", "sk1.x.y")
+    assert (result.exit_code, result.stderr) == (
+        2, "Error: --store-key and --upload-url go together (or INVENTORY_STORE_KEY and "
+           "INVENTORY_UPLOAD_URL)\n")
+    result = invoke(aws, "upload", str(csv), "--store-key", "k", "--upload-url", "ftp://x")
+    assert (result.exit_code, result.stderr) == (
+        2, "Error: --upload-url 'ftp://x' is not an http(s) URL\n")
