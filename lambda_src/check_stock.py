@@ -31,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_src.alert_log import AlertKey, AlertLog, Claim
 from lambda_src.aws_clients import client
+from lambda_src.threshold import threshold_from_env
 
 Log = Callable[[str], None]
 
@@ -62,17 +63,6 @@ class LowStock:
 
 class RecordError(ValueError):
     """A stream record this function cannot read (logged and skipped; retrying cannot fix it)."""
-
-
-def threshold_from_env(environ: Mapping[str, str]) -> int:
-    raw = environ.get("LOW_STOCK_THRESHOLD", "").strip() or "0"
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"LOW_STOCK_THRESHOLD must be a whole number >= 0, not {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"LOW_STOCK_THRESHOLD must be a whole number >= 0, not {raw!r}")
-    return value
 
 
 def _count(image: Mapping[str, Any] | None) -> Decimal | None:

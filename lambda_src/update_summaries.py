@@ -39,6 +39,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_src.aws_clients import client
+from lambda_src.threshold import threshold_from_env
 
 Log = Callable[[str], None]
 
@@ -90,17 +91,6 @@ class Change:
     @property
     def cell(self) -> tuple[str, str]:
         return (self.store, self.item)
-
-
-def threshold_from_env(environ: Mapping[str, str]) -> int:
-    raw = environ.get("LOW_STOCK_THRESHOLD", "").strip() or "0"
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"LOW_STOCK_THRESHOLD must be a whole number >= 0, not {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"LOW_STOCK_THRESHOLD must be a whole number >= 0, not {raw!r}")
-    return value
 
 
 def padded(sequence: str) -> str:

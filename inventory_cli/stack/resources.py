@@ -272,25 +272,32 @@ def load_role_policy(names: StackNames) -> dict[str, Any]:
     }
 
 
+def _stream_read_statements(names: StackNames) -> list[dict[str, Any]]:
+    """What a function fed by the table's stream needs to be fed."""
+    return [
+        {
+            "Sid": "ReadInventoryStream",
+            "Effect": "Allow",
+            "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords",
+                       "dynamodb:GetShardIterator"],
+            "Resource": stream_arn_pattern(names),
+        },
+        {
+            # Lambda's stream poller calls ListStreams, an action AWS defines on no resource
+            # type: "*" is the only resource it accepts.
+            "Sid": "ListStreams",
+            "Effect": "Allow",
+            "Action": "dynamodb:ListStreams",
+            "Resource": "*",
+        },
+    ]
+
+
 def check_role_policy(names: StackNames) -> dict[str, Any]:
     return {
         "Version": POLICY_VERSION,
         "Statement": [
-            {
-                "Sid": "ReadInventoryStream",
-                "Effect": "Allow",
-                "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords",
-                           "dynamodb:GetShardIterator"],
-                "Resource": stream_arn_pattern(names),
-            },
-            {
-                # Lambda's stream poller calls ListStreams, an action AWS defines on no resource
-                # type: "*" is the only resource it accepts.
-                "Sid": "ListStreams",
-                "Effect": "Allow",
-                "Action": "dynamodb:ListStreams",
-                "Resource": "*",
-            },
+            *_stream_read_statements(names),
             {
                 "Sid": "PublishAlerts",
                 "Effect": "Allow",
@@ -314,19 +321,7 @@ def summarize_role_policy(names: StackNames) -> dict[str, Any]:
     return {
         "Version": POLICY_VERSION,
         "Statement": [
-            {
-                "Sid": "ReadInventoryStream",
-                "Effect": "Allow",
-                "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords",
-                           "dynamodb:GetShardIterator"],
-                "Resource": stream_arn_pattern(names),
-            },
-            {
-                "Sid": "ListStreams",
-                "Effect": "Allow",
-                "Action": "dynamodb:ListStreams",
-                "Resource": "*",
-            },
+            *_stream_read_statements(names),
             {
                 # Cells are read in batches, then written with the summary rows in one
                 # transaction (lambda_src/update_summaries.py).

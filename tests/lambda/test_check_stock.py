@@ -20,8 +20,8 @@ from lambda_src.check_stock import (
     alert_subject,
     handle_event,
     low_stock_in_record,
-    threshold_from_env,
 )
+from lambda_src.threshold import threshold_from_env
 
 
 class LambdaContext:
