@@ -1042,6 +1042,7 @@ def _install_dynamodb_paging() -> None:
     upstream_query = Table.query
     upstream_scan = Table.scan
 
+    @functools.wraps(upstream_init)
     def init(self: Table, *args: Any, **kwargs: Any) -> None:
         upstream_init(self, *args, **kwargs)
         if self.range_key_attr is not None:

@@ -118,7 +118,8 @@ def test_in_flight_calls_are_bounded(dynamodb: Any, table: str) -> None:
             with lock:
                 state["now"] += 1
                 state["most"] = max(state["most"], state["now"])
-            time.sleep(0.01)
+            # Long enough that three calls overlap even on a busy machine (10 ms did not always).
+            time.sleep(0.05)
             with lock:
                 state["now"] -= 1
             result: dict[str, Any] = dynamodb.batch_write_item(RequestItems=RequestItems)

@@ -102,7 +102,7 @@ def test_a_failing_s3_event_is_tried_three_times_then_kept_in_the_failures_bucke
         FunctionName=function, Environment={"Variables": {"INVENTORY_TABLE": "no-such-table"}})
 
     body = b"Store,Item,Count\nBerlin,Echo Dot,0\nBerlin,Echo Plus,4\n"
-    put = s3.put_object(Bucket=uploads, Key="stores/berlin.csv", Body=body)
+    put = s3.put_object(Bucket=uploads, Key="shops/berlin.csv", Body=body)
     assert wait_until_idle(emulator, 60)
     assert _starts(clients, function) == 3  # the first attempt and Lambda's two retries
     [(key, record)] = _kept(clients, failures)
@@ -115,7 +115,7 @@ def test_a_failing_s3_event_is_tried_three_times_then_kept_in_the_failures_bucke
     [event] = record["requestPayload"]["Records"]
     assert event["eventSource"] == "aws:s3" and event["eventName"].startswith("ObjectCreated")
     assert event["s3"]["bucket"]["name"] == uploads
-    assert event["s3"]["object"]["key"] == "stores%2Fberlin.csv"
+    assert event["s3"]["object"]["key"] == "shops%2Fberlin.csv"
     assert event["s3"]["object"]["eTag"] == put["ETag"].strip('"')
     assert event["s3"]["object"]["size"] == len(body)
     assert _table_rows(clients, table) == {}

@@ -29,7 +29,7 @@ def test_the_moto_internals_paging_relies_on_are_where_it_expects_them() -> None
 
     assert RESULT_SIZE_LIMIT == 1_000_000
     assert callable(DynamoType.__lt__) and callable(Item.size)
-    assert "self.items = defaultdict(dict)" in inspect.getsource(Table.__init__)
+    assert "self.items = defaultdict(dict)" in inspect.getsource(inspect.unwrap(Table.__init__))
     # Every page starts from all_items(); moto's own loop then does the rest.
     table_source = inspect.getsource(inspect.getmodule(Table))  # type: ignore[arg-type]
     assert "for item in self.all_items()" in table_source
