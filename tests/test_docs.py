@@ -37,3 +37,18 @@ def test_readme_gives_the_two_set_up_commands() -> None:
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert "python -m pytest -n 2 --dist loadfile" in ci
     assert "python -m pytest -n 2 --dist loadfile" in README
+
+
+def test_relative_links_in_the_docs_resolve_to_files() -> None:
+    root = Path(__file__).resolve().parent.parent
+    pages = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    broken = []
+    for page in pages:
+        text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
+                continue
+            path = target.split("#", 1)[0]
+            if not (page.parent / path).exists():
+                broken.append(f"{page.relative_to(root)}: {target}")
+    assert broken == []
