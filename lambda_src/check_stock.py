@@ -31,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_src.alert_log import AlertKey, AlertLog, Claim
 from lambda_src.aws_clients import client
+from lambda_src.stream_images import RecordError, string_attribute
 from lambda_src.threshold import threshold_from_env
 
 Log = Callable[[str], None]
@@ -61,9 +62,6 @@ class LowStock:
         return AlertKey(self.store, self.event_id or self.sequence_number)
 
 
-class RecordError(ValueError):
-    """A stream record this function cannot read (logged and skipped; retrying cannot fix it)."""
-
 
 def _count(image: Mapping[str, Any] | None) -> Decimal | None:
     if not image or "Count" not in image:
@@ -75,14 +73,6 @@ def _count(image: Mapping[str, Any] | None) -> Decimal | None:
         return Decimal(value["N"])
     except InvalidOperation:
         raise RecordError(f"Count is not a number: {value['N']!r}") from None
-
-
-def _string(image: Mapping[str, Any], name: str) -> str:
-    value = image.get(name)
-    if not isinstance(value, Mapping) or not isinstance(value.get("S"), str):
-        raise RecordError(f"{name} is not a string attribute: {value!r}")
-    text: str = value["S"]
-    return text
 
 
 def low_stock_in_record(record: Mapping[str, Any], threshold: int) -> LowStock | None:
@@ -99,8 +89,9 @@ def low_stock_in_record(record: Mapping[str, Any], threshold: int) -> LowStock |
     old_count = _count(change.get("OldImage"))
     if old_count is not None and old_count <= threshold:
         return None  # it was already low: alerted when it dropped
-    return LowStock(store=_string(new_image, "Store"), item=_string(new_image, "Item"),
-                    count=new_count, sequence_number=str(change.get("SequenceNumber", "")),
+    return LowStock(store=string_attribute(new_image, "Store"),
+                    item=string_attribute(new_image, "Item"), count=new_count,
+                    sequence_number=str(change.get("SequenceNumber", "")),
                     event_id=str(record.get("eventID") or ""))
 
 

@@ -39,6 +39,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_src.aws_clients import client
+from lambda_src.stream_images import RecordError, string_attribute
 from lambda_src.threshold import threshold_from_env
 
 Log = Callable[[str], None]
@@ -57,9 +58,6 @@ BATCH_GET_LIMIT = 100
 # are reported as failed (Lambda then retries them).
 MAX_ATTEMPTS = 6
 
-
-class RecordError(ValueError):
-    """A stream record this function cannot read (logged and skipped; a retry cannot fix it)."""
 
 
 @dataclass(frozen=True)
@@ -103,14 +101,6 @@ def is_low(count: int | None, threshold: int) -> bool:
 
 # ---- reading stream records -------------------------------------------------------------------
 
-def _string(image: Mapping[str, Any], name: str) -> str:
-    value = image.get(name)
-    if not isinstance(value, Mapping) or not isinstance(value.get("S"), str):
-        raise RecordError(f"{name} is not a string attribute: {value!r}")
-    text: str = value["S"]
-    return text
-
-
 def _count(image: Mapping[str, Any]) -> int:
     value = image.get("Count")
     if value is None:
@@ -148,8 +138,8 @@ def change_of(record: Mapping[str, Any]) -> Change:
         created_at = float(created)
     except (TypeError, ValueError):
         created_at = 0.0
-    return Change(store=_string(keys, "Store"), item=_string(keys, "Item"), count=count,
-                  sequence=padded(sequence), created_at=created_at,
+    return Change(store=string_attribute(keys, "Store"), item=string_attribute(keys, "Item"),
+                  count=count, sequence=padded(sequence), created_at=created_at,
                   event_id=str(record.get("eventID", "")), raw_sequence=sequence)
 
 
