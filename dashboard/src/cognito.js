@@ -9,6 +9,7 @@
 // Every call here is unsigned by design.
 
 import { callAwsJson, postAws, ServiceError } from "./awsjson.js";
+import { xmlText } from "./xml.js";
 
 const CONTENT_TYPE = "application/x-amz-json-1.1";
 const TARGET = "AWSCognitoIdentityService.";
@@ -242,20 +243,4 @@ function stsCredentials(xml) {
     sessionToken: xmlText(xml, "SessionToken"),
     expiration: xmlText(xml, "Expiration"),
   };
-}
-
-/**
- * The text of the first element `name` in an XML document ("" if none). A regular expression
- * rather than DOMParser: the answers are flat and small, and this also runs outside a browser.
- * @param {string} xml @param {string} name
- */
-export function xmlText(xml, name) {
-  const match = new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml);
-  if (!match) return "";
-  return match[1]
-    .replace(/&lt;/g, "<")
-    .replace(/&gt;/g, ">")
-    .replace(/&quot;/g, '"')
-    .replace(/&apos;/g, "'")
-    .replace(/&amp;/g, "&");
 }

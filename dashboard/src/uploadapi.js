@@ -3,6 +3,8 @@
 // Every failure becomes an UploadError with what the page needs to explain it: the HTTP status
 // (0: the request never got an answer), the endpoint's or S3's error code, and its message.
 
+import { xmlText } from "./xml.js";
+
 export class UploadError extends Error {
   /**
    * @param {string} message
@@ -143,18 +145,7 @@ export class UploadEndpoint {
  * @param {string} text
  */
 export function parseS3Error(text) {
-  /** @param {string} tag */
-  const element = (tag) => {
-    const match = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(text);
-    if (!match) return "";
-    return match[1]
-      .replace(/&lt;/g, "<")
-      .replace(/&gt;/g, ">")
-      .replace(/&quot;/g, '"')
-      .replace(/&apos;/g, "'")
-      .replace(/&amp;/g, "&");
-  };
-  return { code: element("Code"), message: element("Message") };
+  return { code: xmlText(text, "Code"), message: xmlText(text, "Message") };
 }
 
 /**
