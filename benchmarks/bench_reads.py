@@ -33,8 +33,8 @@ import os  # noqa: E402
 
 from inventory_cli.aws import Aws, make_aws  # noqa: E402
 from inventory_cli.config import Settings  # noqa: E402
+from inventory_cli.local.dynamodb_reads import PAGING_VARIABLE  # noqa: E402
 from inventory_cli.local.emulator import start_private  # noqa: E402
-from inventory_cli.local.moto_seam import PAGING_VARIABLE  # noqa: E402
 from inventory_cli.ops import query  # noqa: E402
 from inventory_cli.stack.provision import provision  # noqa: E402
 from inventory_cli.stack.resources import TABLE_SCHEMA  # noqa: E402

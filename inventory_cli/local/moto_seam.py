@@ -32,6 +32,7 @@ pipeline is supplied here, by patching moto classes when `install()` is called:
   enhanced flow's keys are recognisable, and with `INVENTORY_LOCAL_DENY_ENHANCED_FLOW=1` in the
   emulator's environment DynamoDB refuses them (a test switch for the dashboard's fallback to
   the basic flow, GetOpenIdToken + AssumeRoleWithWebIdentity).
+- DynamoDB reads that cost what they return (paging, plain JSON answers): `dynamodb_reads.py`.
 - DynamoDB write throughput: off by default; `set_ddb_write_limit(n)` answers writes beyond n a
   second per table as DynamoDB does (UnprocessedItems, ProvisionedThroughputExceededException).
 
@@ -45,16 +46,17 @@ upgrade of moto moves what we patch or rely on.
 
 from __future__ import annotations
 
-import bisect
 import functools
 import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from inventory_cli.local import dynamodb_reads
 
 if TYPE_CHECKING:
     from inventory_cli.local.lambda_dispatch import AsyncConfig, StreamMapping
@@ -65,9 +67,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MOTO_VERSION = "5.2.5"
-# `INVENTORY_EMULATOR_PAGING=moto` in the server's environment leaves moto's Query/Scan paging
-# as it is (benchmarks/bench_reads.py measures both in one run).
-PAGING_VARIABLE = "INVENTORY_EMULATOR_PAGING"
 
 _installed = False
 _install_lock = threading.Lock()
@@ -98,8 +97,7 @@ def install() -> None:
         _install_sms_sandbox()
         _install_guest_credentials()
         _install_ddb_write_limit()
-        if os.environ.get(PAGING_VARIABLE) != "moto":  # moto's own paging, for comparisons
-            _install_dynamodb_paging()  # issue 10: a page costs what it returns
+        dynamodb_reads.install()  # issue 10: a read costs what it returns
         _install_s3_post_policy()
         _installed = True
 
@@ -643,7 +641,6 @@ _COGNITO = "cognito-identity.amazonaws.com"
 def deny_enhanced_flow() -> bool:
     """Test switch: DynamoDB refuses keys issued by GetCredentialsForIdentity (the enhanced flow),
     as AWS's scope-down policy for guests might. Read per request from the environment."""
-    import os
 
     return os.environ.get(DENY_ENHANCED_FLOW_ENV, "").strip() not in ("", "0")
 
@@ -901,203 +898,6 @@ def _install_ddb_write_limit() -> None:
 
     DynamoHandler.batch_write_item = batch_write_item  # type: ignore[method-assign]
     DynamoHandler.put_item = put_item  # type: ignore[method-assign]
-
-
-# -- DynamoDB pages that cost what they return (issue 10) ---------------------------------------
-#
-# moto's Table.query and Table.scan start every page from `all_items()`: the whole table,
-# sorted, then skipped up to ExclusiveStartKey. Reading 100,000 items page by page costs pages x
-# table. Here each table keeps its keys sorted (re-sorted only after a key was added or removed),
-# and for a table with a range key and no index moto is handed, through a per-thread window
-# that `all_items` returns, only the items from ExclusiveStartKey on (bisect), lazily for a Scan
-# and at most one page plus one item for a plain Query. moto's own loop then does what it always
-# did (limits, LastEvaluatedKey, key conditions, filters, projections) on that window, so the
-# answers are unchanged (tests/local/test_moto_seam.py compares them with unpatched moto).
-
-class SortedKeyDict(dict):  # type: ignore[type-arg]
-    """A dict that keeps its keys sorted on demand (DynamoType keys)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._sorted: list[Any] | None = None
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        if key not in self:
-            self._sorted = None
-        super().__setitem__(key, value)
-
-    def __delitem__(self, key: Any) -> None:
-        self._sorted = None
-        super().__delitem__(key)
-
-    def pop(self, *args: Any) -> Any:
-        self._sorted = None
-        return super().pop(*args)
-
-    def popitem(self) -> Any:
-        self._sorted = None
-        return super().popitem()
-
-    def clear(self) -> None:
-        self._sorted = None
-        super().clear()
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        self._sorted = None
-        super().update(*args, **kwargs)
-
-    def setdefault(self, key: Any, default: Any = None) -> Any:
-        if key not in self:
-            self._sorted = None
-        return super().setdefault(key, default)
-
-    def sorted_keys(self) -> list[Any]:
-        keys = self._sorted
-        if keys is None or len(keys) != len(self):
-            keys = self._sorted = sorted(self)
-        return keys
-
-
-class SortedPartitions(SortedKeyDict):
-    """A table's items: hash key -> SortedKeyDict(range key -> item), created on first use
-    like the `defaultdict(dict)` it replaces."""
-
-    def __missing__(self, key: Any) -> Any:
-        partition = SortedKeyDict()
-        self[key] = partition
-        return partition
-
-
-def sorted_partitions(items: Mapping[Any, Any]) -> SortedPartitions:
-    return SortedPartitions({h: SortedKeyDict(p) for h, p in items.items()})
-
-
-_paging_window = threading.local()
-
-
-def query_window(table: Any, hash_key: Any, start: Mapping[str, Any] | None, *, forward: bool,
-                 limit: int | None, bounded: bool) -> list[Any]:
-    """The items of one partition a Query page can touch: after (or, backwards, before) the
-    start key; with `bounded`, no more than moto's loop looks at (a page plus one item)."""
-    from moto.dynamodb.models.dynamo_type import DynamoType
-    from moto.dynamodb.models.table import RESULT_SIZE_LIMIT
-
-    partition = table.items.get(hash_key)
-    if not partition:
-        return []
-    keys = partition.sorted_keys()
-    after = DynamoType(start[table.range_key_attr]) if start else None
-    if forward:
-        first = bisect.bisect_right(keys, after) if after is not None else 0
-        order: Any = range(first, len(keys))
-    else:
-        last = bisect.bisect_left(keys, after) if after is not None else len(keys)
-        order = range(last - 1, -1, -1)
-    window = []
-    size = 0
-    for index in order:
-        item = partition[keys[index]]
-        window.append(item)
-        if bounded:
-            size += item.size()
-            if (limit is not None and len(window) > limit) or size > RESULT_SIZE_LIMIT:
-                break
-    return window
-
-
-def scan_window(table: Any, start: Mapping[str, Any] | None) -> Iterator[Any]:
-    """Every item after the start key, in moto's (hash, range) order, produced lazily."""
-    from moto.dynamodb.models.dynamo_type import DynamoType
-
-    hash_keys = table.items.sorted_keys()
-    first_hash = 0
-    after_range = None
-    if start:
-        start_hash = DynamoType(start[table.hash_key_attr])
-        first_hash = bisect.bisect_left(hash_keys, start_hash)
-        if first_hash < len(hash_keys) and hash_keys[first_hash] == start_hash:
-            after_range = DynamoType(start[table.range_key_attr])
-    for position in range(first_hash, len(hash_keys)):
-        partition = table.items.get(hash_keys[position])
-        if not partition:
-            continue
-        keys = partition.sorted_keys()
-        begin = 0
-        if after_range is not None and position == first_hash:
-            begin = bisect.bisect_right(keys, after_range)
-        for index in range(begin, len(keys)):
-            yield partition[keys[index]]
-
-
-def _pages_natively(table: Any, index_name: str | None) -> bool:
-    return (index_name is None and table.range_key_attr is not None
-            and isinstance(table.items, SortedPartitions))
-
-
-def _install_dynamodb_paging() -> None:
-    from moto.dynamodb.models.table import Table
-
-    upstream_init = Table.__init__
-    upstream_all_items = Table.all_items
-    upstream_query = Table.query
-    upstream_scan = Table.scan
-
-    @functools.wraps(upstream_init)
-    def init(self: Table, *args: Any, **kwargs: Any) -> None:
-        upstream_init(self, *args, **kwargs)
-        if self.range_key_attr is not None:
-            self.items = sorted_partitions(self.items)  # type: ignore[assignment]
-
-    def all_items(self: Table) -> Any:
-        if getattr(_paging_window, "table", None) is self:
-            return _paging_window.items
-        return upstream_all_items(self)
-
-    def windowed(table: Table, items: Any, call: Callable[[], Any]) -> Any:
-        previous = getattr(_paging_window, "table", None), getattr(_paging_window, "items", None)
-        _paging_window.table, _paging_window.items = table, items
-        try:
-            return call()
-        finally:
-            _paging_window.table, _paging_window.items = previous
-
-    def query(  # noqa: PLR0917 - the signature of the method it wraps
-            self: Table, hash_key: Any, range_comparison: Any, range_objs: Any, limit: Any,
-            exclusive_start_key: Any, scan_index_forward: Any, projection_expressions: Any,
-            index_name: Any = None, *args: Any, **kwargs: Any) -> Any:
-        def call() -> Any:
-            return upstream_query(self, hash_key, range_comparison, range_objs, limit,
-                                  exclusive_start_key, scan_index_forward,
-                                  projection_expressions, index_name, *args, **kwargs)
-
-        if not _pages_natively(self, index_name) or hash_key is None:
-            return call()
-        # A range-key condition or a legacy QueryFilter makes moto skip items without counting
-        # them: the window then runs to the partition's end (still not the table's).
-        legacy_filters = {k: v for k, v in kwargs.items()
-                          if k not in ("consistent_read", "filter_expression",
-                                       "hash_key_conditions", "range_key_conditions")}
-        bounded = not range_comparison and not legacy_filters and not args[2:]
-        window = query_window(self, hash_key, exclusive_start_key,
-                              forward=scan_index_forward is not False, limit=limit,
-                              bounded=bounded)
-        return windowed(self, window, call)
-
-    def scan(self: Table, filters: Any, limit: Any, exclusive_start_key: Any,
-             *args: Any, **kwargs: Any) -> Any:
-        index_name = kwargs.get("index_name", args[1] if len(args) > 1 else None)
-
-        def call() -> Any:
-            return upstream_scan(self, filters, limit, exclusive_start_key, *args, **kwargs)
-
-        if not _pages_natively(self, index_name):
-            return call()
-        return windowed(self, scan_window(self, exclusive_start_key), call)
-
-    Table.__init__ = init  # type: ignore[method-assign]
-    Table.all_items = all_items  # type: ignore[method-assign]
-    Table.query = query  # type: ignore[method-assign]
-    Table.scan = scan  # type: ignore[method-assign]
 
 
 # -- TransactWriteItems without copying whole tables (issue 10) ---------------------------------

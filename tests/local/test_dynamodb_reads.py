@@ -1,18 +1,20 @@
-"""The emulator pages like DynamoDB (inventory_cli/local/moto_seam.py, issue 10): the answers of
-Query and Scan are exactly moto's own, and a page touches about what it returns.
+"""The emulator's DynamoDB reads (inventory_cli/local/dynamodb_reads.py, issue 10): pages like
+DynamoDB's (the answers of Query and Scan are exactly moto's own, and a page touches about what
+it returns) and answers dumped as plain JSON that decode to what moto's serializer gives.
 
-Fails loudly if an upgrade of moto moves what the paging patch relies on."""
+Fails loudly if an upgrade of moto moves what the patches rely on."""
 
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 
-from inventory_cli.local import moto_seam
+from inventory_cli.local import dynamodb_reads, moto_seam
 from inventory_cli.stack.resources import TABLE_SCHEMA
 
 TABLE = "paging"
@@ -46,7 +48,7 @@ def test_the_moto_internals_paging_relies_on_are_where_it_expects_them() -> None
     assert "segments=segments" in backend_source
     moto_seam.install()
     assert Table.query.__name__ == "query" and Table.scan.__name__ == "scan"
-    assert Table.all_items.__module__ == moto_seam.__name__
+    assert Table.all_items.__module__ == dynamodb_reads.__name__
 
 
 @pytest.fixture
@@ -69,7 +71,7 @@ def ddb(session: boto3.session.Session) -> Any:
 @pytest.fixture
 def upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Within this fixture, the wrappers hand every call to moto's own code unchanged."""
-    monkeypatch.setattr(moto_seam, "_pages_natively", lambda table, index_name: False)
+    monkeypatch.setattr(dynamodb_reads, "_pages_natively", lambda table, index_name: False)
     yield
 
 
@@ -131,7 +133,7 @@ def test_every_page_equals_what_moto_itself_answers(
         params: dict[str, Any]) -> None:
     ours = pages(ddb, operation, **params)
     with monkeypatch.context() as m:
-        m.setattr(moto_seam, "_pages_natively", lambda table, index_name: False)
+        m.setattr(dynamodb_reads, "_pages_natively", lambda table, index_name: False)
         theirs = pages(ddb, operation, **params)
     assert ours == theirs
     assert sum(p["Count"] for p in ours) >= 0
@@ -150,7 +152,7 @@ def test_pages_stay_right_after_keys_are_added_and_removed(
                                          "ExpressionAttributeValues": {":s": {"S": "Köln"}}})):
         ours = pages(ddb, operation, **dict(params))
         with monkeypatch.context() as m:
-            m.setattr(moto_seam, "_pages_natively", lambda table, index_name: False)
+            m.setattr(dynamodb_reads, "_pages_natively", lambda table, index_name: False)
             theirs = pages(ddb, operation, **dict(params))
         assert ours == theirs
 
@@ -184,7 +186,7 @@ def test_a_page_touches_about_what_it_returns(ddb: Any, monkeypatch: pytest.Monk
         return query, len(touched)
 
     assert second_pages() == (6, 6)
-    monkeypatch.setattr(moto_seam, "_pages_natively", lambda table, index_name: False)
+    monkeypatch.setattr(dynamodb_reads, "_pages_natively", lambda table, index_name: False)
     query, scan = second_pages()
     assert query == 300 and scan >= 206  # the table, every page
 
@@ -199,15 +201,7 @@ def test_a_transaction_copies_the_items_it_names_not_the_tables(
     # What the patch relies on: moto copies the tables (with copy.deepcopy) to roll back.
     assert "copy.deepcopy(\n                    self.tables[table_name]" in inspect.getsource(
         _upstream_transact_source())
-    table_copies = []
-    real = Table.__deepcopy__
-
-    def counting(self: Table, memo: dict[int, Any]) -> Any:
-        result = real(self, memo)
-        table_copies.append(result is not self)
-        return result
-
-    monkeypatch.setattr(Table, "__deepcopy__", counting)
+    table_copies = _count_copies(monkeypatch, Table)
     key = {"Store": {"S": "Berlin"}, "Item": {"S": "Item 001"}}
     ddb.transact_write_items(TransactItems=[
         {"Update": {"TableName": TABLE, "Key": key, "UpdateExpression": "SET #c = :n",
@@ -236,6 +230,20 @@ def test_a_transaction_copies_the_items_it_names_not_the_tables(
     assert copy.deepcopy(table) is not table
 
 
+def _count_copies(monkeypatch: pytest.MonkeyPatch, cls: type) -> list[bool]:
+    """Each deep copy of a `cls` from now on: True when it made a new object."""
+    copies: list[bool] = []
+    real = cls.__deepcopy__  # type: ignore[attr-defined]
+
+    def counting(self: Any, memo: dict[int, Any]) -> Any:
+        result = real(self, memo)
+        copies.append(result is not self)
+        return result
+
+    monkeypatch.setattr(cls, "__deepcopy__", counting)
+    return copies
+
+
 def _upstream_transact_source() -> Any:
     from moto.dynamodb import models
 
@@ -246,3 +254,82 @@ def _backends_tables() -> Any:
     from moto.dynamodb.models import dynamodb_backends
 
     return dynamodb_backends["123456789012"]["us-east-1"].tables.values()
+
+
+# -- answers as plain JSON ---------------------------------------------------------------------
+
+EVERY_TYPE = {"Store": {"S": "Kyiv"}, "Item": {"S": "Ünïcode ✓"}, "Count": {"N": "1.50"},
+              "Empty": {"S": ""}, "Blob": {"B": b"\x00\xff\x10"},
+              "Strings": {"SS": ["a", "b"]}, "Numbers": {"NS": ["1", "-2.5"]},
+              "Blobs": {"BS": [b"a", b"\x01\x02"]}, "Yes": {"BOOL": True}, "No": {"BOOL": False},
+              "Nothing": {"NULL": True},
+              "Map": {"M": {"blob": {"B": b"zz"}, "things": {"L": [
+                  {"N": "3"}, {"NULL": True}, {"BOOL": False}, {"M": {}}, {"L": []},
+                  {"SS": ["x"]}]}}}}
+
+
+def test_read_answers_decode_to_what_moto_s_serializer_gives(ddb: Any,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    ours = DynamoHandler.serialized
+    assert ours.__code__.co_filename == dynamodb_reads.__file__
+    theirs = ours.__wrapped__  # type: ignore[attr-defined]
+    compared: list[str] = []
+
+    def both(self: Any, action_result: Any) -> Any:
+        status, headers, body = ours(self, action_result)
+        their_status, their_headers, their_body = theirs(self, action_result)
+        assert (status, headers) == (their_status, their_headers)
+        assert json.loads(body) == json.loads(their_body)
+        compared.append(self._get_action())
+        return status, headers, body
+
+    monkeypatch.setattr(DynamoHandler, "serialized", both)
+    ddb.put_item(TableName=TABLE, Item=EVERY_TYPE)
+    key = {"Store": EVERY_TYPE["Store"], "Item": EVERY_TYPE["Item"]}
+    condition = {"KeyConditionExpression": "Store = :s",
+                 "ExpressionAttributeValues": {":s": {"S": "Kyiv"}}}
+    assert ddb.get_item(TableName=TABLE, Key=key)["Item"] == EVERY_TYPE
+    assert "Item" not in ddb.get_item(TableName=TABLE, Key={**key, "Item": {"S": "none"}})
+    assert ddb.query(TableName=TABLE, ReturnConsumedCapacity="TOTAL",
+                     **condition)["Items"] == [EVERY_TYPE]
+    (projected,) = ddb.query(TableName=TABLE, ProjectionExpression="#m.things[0], Blobs",
+                             ExpressionAttributeNames={"#m": "Map"}, **condition)["Items"]
+    assert projected["Map"] == {"M": {"things": {"L": [{"N": "3"}]}}}
+    assert sorted(projected["Blobs"]["BS"]) == sorted(EVERY_TYPE["Blobs"]["BS"])  # a set
+    page = ddb.scan(TableName=TABLE, Limit=3, ReturnConsumedCapacity="INDEXES")
+    assert page["Count"] == 3 and "LastEvaluatedKey" in page
+    assert ddb.scan(TableName=TABLE, Select="COUNT")["Count"] == 301
+    batch = ddb.batch_get_item(RequestItems={TABLE: {"Keys": [key]}})
+    assert batch["Responses"][TABLE] == [EVERY_TYPE] and batch["UnprocessedKeys"] == {}
+    assert [a for a in compared if a != "PutItem"] == [
+        "GetItem", "GetItem", "Query", "Query", "Scan", "Scan", "BatchGetItem"]
+
+
+def test_errors_and_other_operations_still_go_through_moto_s_serializer(ddb: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as raised:
+        ddb.query(TableName="no-such-table", KeyConditionExpression="Store = :s",
+                  ExpressionAttributeValues={":s": {"S": "x"}})
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert ddb.describe_table(TableName=TABLE)["Table"]["ItemCount"] >= 0
+
+
+def test_reads_hand_moto_s_items_over_uncopied_and_leave_them_as_they_were(
+        ddb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.dynamodb.models.dynamo_type import Item
+
+    before = pages(ddb, "scan")
+    copies = _count_copies(monkeypatch, Item)
+    for operation, params in REQUESTS:  # projections, filters, COUNT, backwards...
+        pages(ddb, operation, **dict(params))
+    assert copies and not any(copies)
+    assert pages(ddb, "scan") == before  # no read changed a stored item
+    with monkeypatch.context() as m:  # moto's own reads still copy (and answer the same)
+        m.setattr(dynamodb_reads, "_pages_natively", lambda table, index_name: False)
+        copies.clear()
+        assert pages(ddb, "scan") == before
+        assert copies and all(copies)
