@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -50,9 +50,8 @@ ITEM_KIND = "item"
 META_KIND = "meta"
 META_NAME = "rebuild"
 SEQUENCE_WIDTH = 40  # AWS: stream sequence numbers are 21 to 40 digits
-# Cells per transaction: each brings at most one store and one item row, and a transaction takes
-# at most 100 actions.
-CELLS_PER_TRANSACTION = 33
+# A transaction takes at most 100 actions: one per cell, one per store row and item row touched.
+MAX_ACTIONS = 100
 BATCH_GET_LIMIT = 100
 # A cell that keeps changing under us (another writer) is tried this often before its records
 # are reported as failed (Lambda then retries them).
@@ -313,8 +312,7 @@ def apply_cells(ddb: Any, table: str, cells: Sequence[tuple[str, str]], decide: 
     """Move each cell to `decide(cell, current state)` together with the summary rows, in
     transactions conditioned on the cells' versions. Returns the cells that could not be done."""
     failed: set[tuple[str, str]] = set()
-    for start in range(0, len(cells), CELLS_PER_TRANSACTION):
-        chunk = list(cells[start:start + CELLS_PER_TRANSACTION])
+    for chunk in transaction_chunks(cells):
         for attempt in range(MAX_ATTEMPTS):
             try:
                 _apply_chunk(ddb, table, chunk, decide)
@@ -337,6 +335,31 @@ def apply_cells(ddb: Any, table: str, cells: Sequence[tuple[str, str]], decide: 
                 failed.update(chunk)
                 break
     return failed
+
+
+def by_item(cells: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Cells in (item, store) order: neighbours share item rows, so a transaction carries more
+    cells (a rebuild of 20 stores: about 76 cells in 100 actions, against 49 in store order)."""
+    return sorted(cells, key=lambda cell: (cell[1], cell[0]))
+
+
+def transaction_chunks(cells: Sequence[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]:
+    """`cells` in consecutive runs, each as long as fits in one transaction: a cell's own action
+    plus one per store row and item row the run touches, at most MAX_ACTIONS in all."""
+    chunk: list[tuple[str, str]] = []
+    stores: set[str] = set()
+    items: set[str] = set()
+    for store, item in cells:
+        actions = len(chunk) + len(stores) + len(items)
+        added = 1 + (store not in stores) + (item not in items)
+        if chunk and actions + added > MAX_ACTIONS:
+            yield chunk
+            chunk, stores, items = [], set(), set()
+        chunk.append((store, item))
+        stores.add(store)
+        items.add(item)
+    if chunk:
+        yield chunk
 
 
 def _apply_chunk(ddb: Any, table: str, chunk: list[tuple[str, str]], decide: Decide) -> None:
@@ -394,7 +417,7 @@ def handle_event(event: Mapping[str, Any], *, ddb: Any, table: str, threshold: i
     def decide(cell: tuple[str, str], before: CellState) -> CellState | None:
         return stream_cell(before, newest[cell], threshold, since)
 
-    failed_cells = apply_cells(ddb, table, list(newest), decide, log=log, sleep=sleep)
+    failed_cells = apply_cells(ddb, table, by_item(newest), decide, log=log, sleep=sleep)
     failed = [c.raw_sequence for c in changes if c.cell in failed_cells]
     return {"batchItemFailures": [{"itemIdentifier": number} for number in failed]}
 

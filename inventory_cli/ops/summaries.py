@@ -136,7 +136,7 @@ def rebuild_summaries(aws: Aws, names: StackNames, threshold: int, *,
     since = clock() - CLOCK_MARGIN_S
     scanned = dict(_scan_inventory(aws, names))
     cells = dict(_existing_cells(aws, names))
-    order = sorted(set(scanned) | set(cells))
+    order = summarizer.by_item(set(scanned) | set(cells))
     changed = 0
 
     def decide(cell: tuple[str, str],

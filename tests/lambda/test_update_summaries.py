@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import given
+from hypothesis import strategies as st
 from lambda_helpers import Logs
 from summary_helpers import (
     SUMMARY_TABLE,
@@ -200,3 +203,28 @@ def test_the_canned_stream_event_is_read(dynamodb: Any, summaries: str) -> None:
     assert result == {"batchItemFailures": []}
     assert json.dumps(stored_summaries(dynamodb))  # something was summarised
     assert stored_summaries(dynamodb)["store"]
+
+
+def _actions(chunk: list[tuple[str, str]]) -> int:
+    return len(chunk) + len({s for s, _ in chunk}) + len({i for _, i in chunk})
+
+
+@given(st.lists(st.tuples(st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+                          st.integers(0, 300).map(str)), unique=True, max_size=600))
+def test_every_transaction_fits_in_100_actions_and_every_cell_is_in_one(
+        cells: list[tuple[str, str]]) -> None:
+    chunks = list(summarizer.transaction_chunks(cells))
+    assert [cell for chunk in chunks for cell in chunk] == cells
+    assert all(chunk and _actions(chunk) <= summarizer.MAX_ACTIONS for chunk in chunks)
+    # Each run is as long as fits: one cell more would not have.
+    for chunk, following in itertools.pairwise(chunks):
+        assert _actions([*chunk, following[0]]) > summarizer.MAX_ACTIONS
+
+
+def test_cells_in_item_order_share_item_rows_so_a_rebuild_needs_fewer_transactions() -> None:
+    cells = [(f"Store{s:02}", f"Item {i:04}") for s in range(20) for i in range(500)]
+    in_store_order = list(summarizer.transaction_chunks(sorted(cells)))
+    in_item_order = list(summarizer.transaction_chunks(summarizer.by_item(cells)))
+    assert len(in_store_order) == 205  # 49 cells (49 + 49 items + 1 store rows) each
+    assert len(in_item_order) == 133  # about 76 cells (76 + 4 items + 20 stores)
+    assert sum(map(_actions, in_item_order)) < 0.7 * sum(map(_actions, in_store_order))
