@@ -15,8 +15,9 @@ computes the summaries from the table):
   summary rows (one per item).
 Measured, each the median of `--repeats` runs:
 - the core call behind `inventory show` (the same code, without the process start-up);
-- the whole installed command, `inventory show ... --output table` in a new process (start-up,
-  STS, the read, the table as printed); on the baseline emulator the command is today's;
+- the whole installed command, `inventory --local show ... --output table` in a new process
+  (start-up, finding the emulator and the stack, the read, the table as printed); on the
+  baseline emulator the command is today's;
 - the dashboard in headless Chromium (Debian's `chromium`, as the browser tests use it), a new
   browser context each time, from navigation until the first rows of the table are shown and
   the page says it is done loading: All stores, and one store. Both emulators serve today's
@@ -85,10 +86,12 @@ def median_time(call: Callable[[], Any], repeats: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
-def run_command(endpoint: str, *args: str) -> str:
-    done = subprocess.run([str(INVENTORY), "--endpoint-url", endpoint, "--stack", STACK, *args],
+def run_command(home: str, *args: str) -> str:
+    """`inventory --local ...` as a user runs it, on this run's emulator (its state folder)."""
+    done = subprocess.run([str(INVENTORY), "--local", "--stack", STACK, *args],
                           capture_output=True, text=True, check=False, timeout=600,
-                          env={**os.environ, "NO_COLOR": "1", "COLUMNS": "120"})
+                          env={**os.environ, "INVENTORY_HOME": home, "NO_COLOR": "1",
+                               "COLUMNS": "120"})
     if done.returncode:
         raise SystemExit(f"inventory {' '.join(args)} failed:\n{done.stderr}")
     return done.stdout
@@ -152,9 +155,9 @@ def measure(label: str, environ: dict[str, str], args: argparse.Namespace,
             results["totals"] = median_time(lambda: query.summary_totals(aws, names),
                                             args.repeats)
         results["store command"] = median_time(lambda: run_command(
-            info.endpoint, "show", "--store", STORE, "--output", "table"), args.repeats)
+            home, "show", "--store", STORE, "--output", "table"), args.repeats)
         results["totals command"] = median_time(lambda: run_command(
-            info.endpoint, "show", "--totals", "--output", "table"), args.repeats)
+            home, "show", "--totals", "--output", "table"), args.repeats)
         if args.browser:
             url = dashboard_url(bucket=names.dashboard_bucket, region=names.region,
                                 endpoint=info.endpoint)

@@ -13,7 +13,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from inventory_cli.config import LOCAL_REGION, Settings, StackNames
+from inventory_cli.config import LOCAL_ACCOUNT_ID, LOCAL_REGION, Settings, StackNames
 from inventory_cli.errors import ConfigError, InventoryError, NoCredentials
 
 # Standard retry mode with a few more attempts than the default: throttling during provisioning
@@ -31,14 +31,15 @@ class Aws:
     """A boto3 session plus the target endpoint; clients are created on first use and cached."""
 
     def __init__(self, session: boto3.session.Session, *, endpoint_url: str | None = None,
-                 stack: str = "inventory", config: Config | None = None) -> None:
+                 stack: str = "inventory", config: Config | None = None,
+                 account_id: str | None = None) -> None:
         self.session = session
         self.endpoint_url = endpoint_url
         self.stack = stack
         self._config = config or _RETRY_CONFIG
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self._account_id: str | None = None
+        self._account_id = account_id  # None: asked of STS on first use
 
     @property
     def region(self) -> str:
@@ -128,7 +129,10 @@ def make_aws(settings: Settings, *, endpoint_url: str | None = None) -> Aws:
             session = boto3.session.Session(region_name=session.region_name, **LOCAL_CREDENTIALS)
         else:
             raise no_credentials_error()
-    return Aws(session, endpoint_url=endpoint, stack=settings.stack)
+    # The built-in emulator answers for one account (its fixed credentials map to it): no STS
+    # call, which with its client is a tenth of a short command's time.
+    return Aws(session, endpoint_url=endpoint, stack=settings.stack,
+               account_id=LOCAL_ACCOUNT_ID if settings.local else None)
 
 
 def error_code(exc: botocore.exceptions.ClientError) -> str:

@@ -13,7 +13,7 @@ Patches of moto, installed by `moto_seam.install()`:
   unpatched moto). `INVENTORY_EMULATOR_PAGING=moto` leaves moto's reads as they are
   (benchmarks/bench_reads.py measures both in one run).
 - No copies: moto deep-copies every item a Query or Scan returns; a windowed read hands them
-  over as they are (nothing on the way to the answer changes them; see `_uncopied`).
+  over as they are, each item's size computed once (see `_read`).
 - Answers: moto 5.2.5 turns every answer into JSON through a generic serializer that walks the
   operation's output shape attribute by attribute; for a Query of 5,000 items that walk was 83%
   of the emulator's time (py-spy, 2026-11-30). The answers of the read operations
@@ -174,36 +174,52 @@ def _pages_natively(table: Any, index_name: str | None) -> bool:
             and isinstance(table.items, SortedPartitions))
 
 
-# moto's Table.query and Table.scan deep-copy every item they return (44% of a 5,000-item
-# Query, py-spy) although nothing on the way to the answer changes an item: filters read it,
-# a projection builds a new Item, the answer is rebuilt as new dicts (`dynamo_to_dict`). While
-# a windowed read runs, this thread's items are handed over as they are. (A copy would not make
-# a read atomic either: it is taken without a lock, as moto's serialisation is.)
-_uncopied = threading.local()
+# While a windowed read runs (`_windowed_read`), this thread's Query or Scan:
+# - hands moto's items over without deep-copying them. moto copies every item a read returns
+#   (44% of a 5,000-item Query, py-spy) although nothing on the way to the answer changes an
+#   item: filters read it, a projection builds a new Item, the answer is rebuilt as new dicts.
+#   (A copy would not make a read atomic either: it is taken without a lock.)
+# - computes each item's size once: moto's loop asks twice per item and the window once more,
+#   and an item's size walks all its attributes (43% of a Query of 5,000 summary rows with
+#   maps). A write meanwhile can only move where a page ends, which DynamoDB does not fix
+#   exactly either.
+_read = threading.local()
 
 
 @contextlib.contextmanager
-def _items_not_copied() -> Iterator[None]:
-    previous = getattr(_uncopied, "active", False)
-    _uncopied.active = True
+def _windowed_read() -> Iterator[None]:
+    previous = getattr(_read, "sizes", None)
+    _read.sizes = {}
     try:
         yield
     finally:
-        _uncopied.active = previous
+        _read.sizes = previous
 
 
 def _install_uncopied_reads() -> None:
     from moto.dynamodb.models.dynamo_type import Item
 
-    upstream = Item.__deepcopy__
+    upstream_deepcopy = Item.__deepcopy__
+    upstream_size = Item.size
 
-    @functools.wraps(upstream)
+    @functools.wraps(upstream_deepcopy)
     def item_deepcopy(self: Item, memo: dict[int, Any]) -> Item:
-        if getattr(_uncopied, "active", False):
+        if getattr(_read, "sizes", None) is not None:
             return self
-        return upstream(self, memo)
+        return upstream_deepcopy(self, memo)
+
+    @functools.wraps(upstream_size)
+    def item_size(self: Item) -> int:
+        sizes: dict[int, int] | None = getattr(_read, "sizes", None)
+        if sizes is None:
+            return upstream_size(self)
+        size = sizes.get(id(self))  # the items outlive the read: an id is not reused meanwhile
+        if size is None:
+            size = sizes[id(self)] = upstream_size(self)
+        return size
 
     Item.__deepcopy__ = item_deepcopy  # type: ignore[method-assign]
+    Item.size = item_size  # type: ignore[method-assign]
 
 
 def _install_dynamodb_paging() -> None:
@@ -229,8 +245,7 @@ def _install_dynamodb_paging() -> None:
         previous = getattr(_paging_window, "table", None), getattr(_paging_window, "items", None)
         _paging_window.table, _paging_window.items = table, items
         try:
-            with _items_not_copied():
-                return call()
+            return call()
         finally:
             _paging_window.table, _paging_window.items = previous
 
@@ -251,10 +266,11 @@ def _install_dynamodb_paging() -> None:
                           if k not in ("consistent_read", "filter_expression",
                                        "hash_key_conditions", "range_key_conditions")}
         bounded = not range_comparison and not legacy_filters and not args[2:]
-        window = query_window(self, hash_key, exclusive_start_key,
-                              forward=scan_index_forward is not False, limit=limit,
-                              bounded=bounded)
-        return windowed(self, window, call)
+        with _windowed_read():
+            window = query_window(self, hash_key, exclusive_start_key,
+                                  forward=scan_index_forward is not False, limit=limit,
+                                  bounded=bounded)
+            return windowed(self, window, call)
 
     def scan(self: Table, filters: Any, limit: Any, exclusive_start_key: Any,
              *args: Any, **kwargs: Any) -> Any:
@@ -265,7 +281,8 @@ def _install_dynamodb_paging() -> None:
 
         if not _pages_natively(self, index_name):
             return call()
-        return windowed(self, scan_window(self, exclusive_start_key), call)
+        with _windowed_read():
+            return windowed(self, scan_window(self, exclusive_start_key), call)
 
     Table.__init__ = init  # type: ignore[method-assign]
     Table.all_items = all_items  # type: ignore[method-assign]
@@ -284,12 +301,54 @@ def _json_value(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__} in a DynamoDB answer")
 
 
+_SCALAR_TYPES = frozenset({"S", "N", "BOOL", "NULL"})
+_SET_TYPES = frozenset({"SS", "NS"})
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def plain_dict(value: Any) -> Any:
+    """moto's `dynamo_to_dict`, which every DynamoDB answer goes through, without its chain of
+    isinstance/hasattr checks for every string (29% of a Query of 5,000 summary rows): the same
+    result (new dicts and lists; B and BS decoded to bytes), moto's own function for anything
+    else than DynamoTypes, dicts, lists and plain values."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import dynamo_to_dict
+
+    def convert(value: Any) -> Any:
+        kind = type(value)
+        if kind is DynamoType:
+            return attribute(value)
+        if kind in _PLAIN:
+            return value
+        # an item's attributes are a dict subclass (moto's LimitedSizeDict)
+        if isinstance(value, dict) and not hasattr(value, "to_json"):
+            return {key: convert(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [convert(item) for item in value]
+        return dynamo_to_dict(value)
+
+    def attribute(value: DynamoType) -> dict[str, Any]:
+        name = value.type
+        if name in _SCALAR_TYPES:
+            return {name: value.value}
+        if name in _SET_TYPES:
+            return {name: list(value.value)}
+        if name == "M":
+            return {"M": {key: convert(item) for key, item in value.value.items()}}
+        if name == "L":
+            return {"L": [convert(item) for item in value.value]}
+        return dynamo_to_dict(value)  # type: ignore[no-any-return]  # B, BS: bytes
+
+    return convert(value)
+
+
 def plain_json(result: Mapping[str, Any]) -> str:
     return json.dumps(result, default=_json_value, separators=(",", ":"))
 
 
 def _install_plain_json_reads() -> None:
-    from moto.dynamodb.responses import DynamoHandler
+    from moto.core.responses import ActionResult
+    from moto.dynamodb.responses import DynamoHandler, DynamoResult
 
     upstream = DynamoHandler.serialized
 
@@ -302,3 +361,8 @@ def _install_plain_json_reads() -> None:
         return 200, headers, plain_json(result)
 
     DynamoHandler.serialized = serialized  # type: ignore[method-assign,assignment]
+
+    def result_init(self: DynamoResult, result: object) -> None:
+        ActionResult.__init__(self, plain_dict(result))
+
+    DynamoResult.__init__ = result_init  # type: ignore[method-assign]

@@ -6,6 +6,7 @@ Fails loudly if an upgrade of moto moves what the patches rely on."""
 
 from __future__ import annotations
 
+import base64
 import inspect
 import json
 from collections.abc import Iterator
@@ -13,6 +14,8 @@ from typing import Any
 
 import boto3
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from inventory_cli.local import dynamodb_reads, moto_seam
 from inventory_cli.stack.resources import TABLE_SCHEMA
@@ -333,3 +336,35 @@ def test_reads_hand_moto_s_items_over_uncopied_and_leave_them_as_they_were(
         copies.clear()
         assert pages(ddb, "scan") == before
         assert copies and all(copies)
+
+
+def _attribute_values() -> Any:
+    """DynamoDB JSON attribute values as they come over the wire (binary as base64)."""
+    binary = st.binary(max_size=8).map(lambda b: base64.b64encode(b).decode())
+    scalars = st.one_of(
+        st.text(max_size=5).map(lambda s: {"S": s}),
+        st.integers(-10**6, 10**6).map(lambda n: {"N": str(n)}),
+        binary.map(lambda b: {"B": b}),
+        st.booleans().map(lambda b: {"BOOL": b}),
+        st.just({"NULL": True}),
+        st.lists(st.text(max_size=3), min_size=1, max_size=3, unique=True).map(
+            lambda v: {"SS": v}),
+        st.lists(st.integers(0, 99).map(str), min_size=1, max_size=3, unique=True).map(
+            lambda v: {"NS": v}),
+        st.lists(binary, min_size=1, max_size=3, unique=True).map(lambda v: {"BS": v}))
+    return st.recursive(scalars, lambda inner: st.one_of(
+        st.lists(inner, max_size=3).map(lambda v: {"L": v}),
+        st.dictionaries(st.text(max_size=3), inner, max_size=3).map(lambda v: {"M": v})),
+        max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=4), _attribute_values(), max_size=5))
+def test_the_fast_answer_conversion_gives_what_moto_s_gives(attributes: dict[str, Any]) -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+    from moto.dynamodb.models.utilities import dynamo_to_dict
+
+    # as moto keeps an item's attributes
+    stored = LimitedSizeDict({name: DynamoType(value) for name, value in attributes.items()})
+    answer = {"Items": [stored, {}], "Count": 2, "LastEvaluatedKey": stored, "Other": None}
+    assert dynamodb_reads.plain_dict(answer) == dynamo_to_dict(answer)
