@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
-from inventory_cli.long_table import print_table, rich_table
+from inventory_cli.long_table import print_table, rich_table, write_plain
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -57,7 +57,7 @@ def _table(*columns: str, right: Sequence[str] = ()) -> Table:
 
 
 def write_json(console: Console, records: Any) -> None:
-    _write_plain(console, json.dumps(records, indent=2, ensure_ascii=False))
+    write_plain(console, json.dumps(records, indent=2, ensure_ascii=False))
 
 
 def write_csv(console: Console, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -65,17 +65,7 @@ def write_csv(console: Console, header: Sequence[str], rows: Iterable[Sequence[A
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
-    _write_plain(console, buffer.getvalue().rstrip("\n"))
-
-
-def _write_plain(console: Console, text: str) -> None:
-    """Text for scripts, exactly as it is. `Console.out` would split it into lines and
-    segments first: 0.3 s for the 5,000 records of one store, a third of `show --store`."""
-    if console.record:  # a recording console keeps what it prints
-        console.out(text, highlight=False)
-        return
-    console.file.write(text + "\n")
-    console.file.flush()
+    write_plain(console, buffer.getvalue().rstrip("\n"))
 
 
 # -- stock -------------------------------------------------------------------------------------

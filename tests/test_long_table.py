@@ -3,6 +3,7 @@ Table prints: the same characters, each in the same style, with colour and witho
 
 from __future__ import annotations
 
+import io
 import random
 
 import pytest
@@ -31,17 +32,17 @@ def _rows(seed: int, count: int) -> list[list[Text]]:
 
 
 def _printed(rows: list[list[Text]], *, colour: bool, long: bool, width: int = 100) -> str:
-    console = Console(force_terminal=colour, color_system="standard" if colour else None,
-                      width=width, record=False)
-    with console.capture() as captured:
-        if long:
-            long_table.print_table(console, COLUMNS, rows, right=RIGHT)
-        else:
-            table = long_table.rich_table(COLUMNS, RIGHT)
-            for row in rows:
-                table.add_row(*row)
-            console.print(table)
-    return captured.get()
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=colour,
+                      color_system="standard" if colour else None, width=width)
+    if long:
+        long_table.print_table(console, COLUMNS, rows, right=RIGHT)
+    else:
+        table = long_table.rich_table(COLUMNS, RIGHT)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    return out.getvalue()
 
 
 def _styled_characters(ansi: str) -> list[tuple[str, str]]:

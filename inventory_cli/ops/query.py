@@ -92,7 +92,8 @@ def summary_totals(aws: Aws, names: StackNames) -> list[ItemTotal]:
     number of items, not with stores x items)."""
     from inventory_cli.ops.summaries import read_item_summaries
 
-    return [ItemTotal(s.item, s.units, s.stores) for s in read_item_summaries(aws, names)]
+    return [ItemTotal(s.item, s.units, s.stores)
+            for s in read_item_summaries(aws, names, with_low_stores=False)]
 
 
 def at_or_below(rows: Iterable[StockRow], threshold: int) -> list[StockRow]:

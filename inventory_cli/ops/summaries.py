@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -93,10 +93,14 @@ def read_store_summaries(aws: Aws, names: StackNames) -> list[StoreSummary]:
     return result
 
 
-def read_item_summaries(aws: Aws, names: StackNames) -> list[ItemSummary]:
-    """Every item some store has, sorted by name."""
+def read_item_summaries(aws: Aws, names: StackNames, *,
+                        with_low_stores: bool = True) -> list[ItemSummary]:
+    """Every item some store has, sorted by name. Without `with_low_stores` the rows come
+    without the map of the stores low on the item (`low_stores` empty), most of a row's size:
+    what `show --totals` needs (a third of the bytes at 20 stores)."""
+    attributes = None if with_low_stores else ("Name", "Stores", "Units", "LowCount")
     result = []
-    for item in _query_kind(aws, names, summarizer.ITEM_KIND):
+    for item in _query_kind(aws, names, summarizer.ITEM_KIND, attributes):
         if _number(item, "Stores") <= 0:
             continue
         result.append(ItemSummary(item=item["Name"]["S"], stores=_number(item, "Stores"),
@@ -181,13 +185,18 @@ def _existing_cells(aws: Aws,
         yield (item["Store"]["S"], item["Item"]["S"]), summarizer.cell_from_item(item)
 
 
-def _query_kind(aws: Aws, names: StackNames, kind: str) -> Iterator[dict[str, Any]]:
+def _query_kind(aws: Aws, names: StackNames, kind: str,
+                attributes: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
     paginator = aws.client("dynamodb").get_paginator("query")
+    projection: dict[str, Any] = {}
+    if attributes:  # placeholders: `Name` is one of DynamoDB's reserved words
+        projection = {"ProjectionExpression": ", ".join(f"#a{i}" for i in range(len(attributes))),
+                      "ExpressionAttributeNames": {f"#a{i}": a for i, a in enumerate(attributes)}}
     try:
         for page in paginator.paginate(TableName=names.summary_table,
                                        KeyConditionExpression="Kind = :kind",
                                        ExpressionAttributeValues={":kind": {"S": kind}},
-                                       ConsistentRead=True):
+                                       ConsistentRead=True, **projection):
             yield from page.get("Items", [])
     except ClientError as exc:
         if error_code(exc) == "ResourceNotFoundException":
