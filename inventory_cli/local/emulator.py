@@ -317,17 +317,22 @@ def wait_until_idle(info: EmulatorInfo, timeout_s: float = 60.0) -> bool:
     Useful after an upload: S3 -> load function -> stream -> check function all run
     asynchronously, as on AWS. Returns False if work was still pending at the deadline.
     """
+    return wait_until_idle_at(info.endpoint, timeout_s)
+
+
+def wait_until_idle_at(endpoint: str, timeout_s: float = 60.0) -> bool:
+    """`wait_until_idle` for the emulator answering at `endpoint`."""
     deadline = time.monotonic() + timeout_s
     while True:
         remaining = deadline - time.monotonic()
         wait = max(0.0, min(remaining, 30.0))
         try:
-            with _DIRECT.open(f"{info.endpoint}{IDLE_PATH}?timeout={wait:.1f}",
+            with _DIRECT.open(f"{endpoint}{IDLE_PATH}?timeout={wait:.1f}",
                               timeout=wait + 10) as response:
                 if json.loads(response.read()).get("idle"):
                     return True
         except (OSError, ValueError, urllib.error.URLError) as exc:
-            raise EmulatorError(f"the local emulator at {info.endpoint} does not answer: "
+            raise EmulatorError(f"the local emulator at {endpoint} does not answer: "
                                 f"{exc}") from None
         if remaining <= 0:
             return False

@@ -20,7 +20,7 @@ import boto3
 import pytest
 from dashboard_stack import REGION, REPO, DashboardStack, Inventory, lab_files
 
-from inventory_cli.local.emulator import EmulatorInfo, start_private, wait_until_idle
+from inventory_cli.local.emulator import EmulatorInfo, start_private
 
 ARTIFACTS = REPO / "test-artifacts" / "dashboard"
 CHROMIUM_ARGS = [
@@ -75,33 +75,30 @@ def inventory(emulator: EmulatorInfo, tmp_path_factory: pytest.TempPathFactory) 
 _stack_numbers = itertools.count(1)
 
 
-def _new_stack(inventory: Inventory, session: boto3.session.Session, emulator: EmulatorInfo,
+def _new_stack(inventory: Inventory, session: boto3.session.Session,
                files: Sequence[Path], threshold: int | None = None) -> DashboardStack:
     stack = DashboardStack.provision(inventory, session, f"dash{next(_stack_numbers)}",
                                      threshold=threshold)
     if files:
-        stack.upload(*files)
-        # The upload waited for the load reports; the stream -> check function runs after.
-        assert wait_until_idle(emulator), "the emulator still had work queued"
+        stack.upload(*files)  # returns once the stream's consumers are done too
     return stack
 
 
 @pytest.fixture(scope="session")
-def lab_stack(inventory: Inventory, backend_session: boto3.session.Session,
-              emulator: EmulatorInfo) -> DashboardStack:
+def lab_stack(inventory: Inventory, backend_session: boto3.session.Session) -> DashboardStack:
     """One stack with the six lab files loaded, shared by the tests that only read it."""
-    return _new_stack(inventory, backend_session, emulator, lab_files())
+    return _new_stack(inventory, backend_session, lab_files())
 
 
 @pytest.fixture
 def make_stack(inventory: Inventory, backend_session: boto3.session.Session,
-               emulator: EmulatorInfo) -> Callable[..., DashboardStack]:
+               ) -> Callable[..., DashboardStack]:
     """A stack of this test's own, freshly provisioned (`threshold`: `provision
     --low-stock-threshold`), with `files` uploaded (default: the six lab files; () for none)."""
 
     def make(files: Sequence[Path] | None = None, *,
              threshold: int | None = None) -> DashboardStack:
-        return _new_stack(inventory, backend_session, emulator,
+        return _new_stack(inventory, backend_session,
                           lab_files() if files is None else files, threshold)
 
     return make

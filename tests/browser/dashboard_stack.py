@@ -16,6 +16,7 @@ import boto3
 
 from inventory_cli.config import LOCAL_ACCOUNT_ID, StackNames
 from inventory_cli.dashboard import CONFIG_KEY, dashboard_url
+from inventory_cli.local.emulator import wait_until_idle_at
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
@@ -99,8 +100,12 @@ class DashboardStack:
         return self.session.client(service, endpoint_url=self.inventory.endpoint)
 
     def upload(self, *files: Path) -> str:
-        """`inventory upload --wait FILE...`: returns once the loader reported on each file."""
-        return self.inventory.run(self.stack, "upload", "--wait", *files)
+        """`inventory upload --wait FILE...`, then until the emulator is idle: `--wait` returns
+        once the loader reported; the stream's consumers (alerts, and the summaries the
+        dashboard reads) run after it."""
+        output = self.inventory.run(self.stack, "upload", "--wait", *files)
+        assert wait_until_idle_at(self.inventory.endpoint, 300), "the emulator was still busy"
+        return output
 
     def upload_rows(self, folder: Path, name: str, rows: list[Row]) -> str:
         return self.upload(write_csv(folder / name, rows))

@@ -15,8 +15,6 @@ from dashboard_stack import DashboardStack, write_csv
 from playwright.sync_api import expect
 from test_dashboard_page import open_dashboard, table_rows
 
-from inventory_cli.local.emulator import wait_until_idle
-
 pytestmark = pytest.mark.browser
 
 STORES = ("Store A", "Store B", "Store C")
@@ -28,17 +26,15 @@ def count_of(store: int, item: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def big_stack(tmp_path_factory: pytest.TempPathFactory, inventory: Any, backend_session: Any,
-              emulator: Any) -> DashboardStack:
+def big_stack(tmp_path_factory: pytest.TempPathFactory, inventory: Any,
+              backend_session: Any) -> DashboardStack:
     folder = tmp_path_factory.mktemp("big")
     files: list[Path] = []
     for s, store in enumerate(STORES):
         rows = [(store, f"Item {i:04}", count_of(s, i)) for i in range(ITEMS)]
         files.append(write_csv(folder / f"big-{s}.csv", rows))
     stack = DashboardStack.provision(inventory, backend_session, "dashbig", threshold=2)
-    stack.upload(*files)
-    # The loads are reported; the stream -> summaries function runs after.
-    assert wait_until_idle(emulator, timeout_s=300), "the emulator still had work queued"
+    stack.upload(*files)  # returns once the summaries function has run too
     return stack
 
 

@@ -94,11 +94,11 @@ def denying_inventory(denying_emulator: EmulatorInfo,
 
 
 @pytest.fixture
-def denied_stack(denying_inventory: Inventory, backend_session: boto3.session.Session,
-                 denying_emulator: EmulatorInfo) -> DashboardStack:
+def denied_stack(denying_inventory: Inventory,
+                 backend_session: boto3.session.Session) -> DashboardStack:
     from dashboard_stack import lab_files
 
-    return _new_stack(denying_inventory, backend_session, denying_emulator, lab_files())
+    return _new_stack(denying_inventory, backend_session, lab_files())
 
 
 def test_a_denied_read_falls_back_to_the_basic_flow_and_stays_there(
