@@ -33,6 +33,9 @@ pipeline is supplied here, by patching moto classes when `install()` is called:
   emulator's environment DynamoDB refuses them (a test switch for the dashboard's fallback to
   the basic flow, GetOpenIdToken + AssumeRoleWithWebIdentity).
 - DynamoDB reads that cost what they return (paging, plain JSON answers): `dynamodb_reads.py`.
+- DynamoDB items: moto keeps a reference to every `Item` it ever creates (each write, each
+  copy) for its /moto-api data page; a long-running emulator grew to 24 GB and was killed
+  computing the summaries of 500,000 items. Items are not tracked here.
 - DynamoDB write throughput: off by default; `set_ddb_write_limit(n)` answers writes beyond n a
   second per table as DynamoDB does (UnprocessedItems, ProvisionedThroughputExceededException).
 
@@ -97,6 +100,7 @@ def install() -> None:
         _install_sms_sandbox()
         _install_guest_credentials()
         _install_ddb_write_limit()
+        _install_untracked_items()
         dynamodb_reads.install()  # issue 10: a read costs what it returns
         _install_s3_post_policy()
         _installed = True
@@ -898,6 +902,22 @@ def _install_ddb_write_limit() -> None:
 
     DynamoHandler.batch_write_item = batch_write_item  # type: ignore[method-assign]
     DynamoHandler.put_item = put_item  # type: ignore[method-assign]
+
+
+# -- DynamoDB items that can be freed -----------------------------------------------------------
+
+def _install_untracked_items() -> None:
+    """moto's BaseModel.__new__ appends every instance to its class's `instances_tracked` list,
+    which only moto's /moto-api/data.json reads: every Item written, replaced or copied stayed
+    in memory for the emulator's life. Items alone are left out (S3 disposes its keys' files
+    through its list, so the rest stays as it is)."""
+    from moto.core.common_models import BaseModel
+    from moto.dynamodb.models.dynamo_type import Item
+
+    def untracked(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return super(BaseModel, cls).__new__(cls)  # type: ignore[misc]
+
+    Item.__new__ = staticmethod(untracked)  # type: ignore[assignment,method-assign]
 
 
 # -- TransactWriteItems without copying whole tables (issue 10) ---------------------------------
