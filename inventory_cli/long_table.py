@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 # Below this many rows Rich's Table is quick enough (~0.25 ms a row) and lays out anything.
 LONG_TABLE_ROWS = 200
 _SEPARATOR = " "  # SIMPLE_HEAD's vertical edge between columns: a space
+_GAP = " " + _SEPARATOR + " "  # a cell's right padding, the edge, the next cell's left padding
 
 
 def rich_table(columns: Sequence[str], right: Sequence[str] = ()) -> Table:
@@ -82,7 +83,7 @@ def write_plain(console: Console, text: str) -> None:
 
 def _plain_line(cells: Sequence[str], widths: Sequence[int], aligned_right: Sequence[bool],
                 ) -> str:
-    return "   ".join(" " * (width - cell_len(cell)) + cell if right else
+    return _GAP.join(" " * (width - cell_len(cell)) + cell if right else
                       cell + " " * (width - cell_len(cell))
                       for cell, width, right in zip(cells, widths, aligned_right, strict=True))
 
@@ -94,7 +95,7 @@ def _row_line(cells: Sequence[Text], widths: Sequence[int], aligned_right: Seque
     pieces: list[str | tuple[str, str | Style]] = []
     for index, cell in enumerate(cells):
         if index:
-            pieces.append(" " + _SEPARATOR + " ")
+            pieces.append(_GAP)
         gap = " " * (widths[index] - cell.cell_len)
         pieces.append((gap + cell.plain if aligned_right[index] else cell.plain + gap,
                        cell.style))

@@ -190,12 +190,18 @@ _read = threading.local()
 
 @contextlib.contextmanager
 def _windowed_read() -> Iterator[None]:
-    previous = getattr(_read, "sizes", None)
+    previous = _read_sizes()
     _read.sizes = {}
     try:
         yield
     finally:
         _read.sizes = previous
+
+
+def _read_sizes() -> dict[int, int] | None:
+    """The sizes of this thread's windowed read so far; None outside one."""
+    sizes: dict[int, int] | None = getattr(_read, "sizes", None)
+    return sizes
 
 
 def _install_uncopied_reads() -> None:
@@ -206,13 +212,13 @@ def _install_uncopied_reads() -> None:
 
     @functools.wraps(upstream_deepcopy)
     def item_deepcopy(self: Item, memo: dict[int, Any]) -> Item:
-        if getattr(_read, "sizes", None) is not None:
+        if _read_sizes() is not None:
             return self
         return upstream_deepcopy(self, memo)
 
     @functools.wraps(upstream_size)
     def item_size(self: Item) -> int:
-        sizes: dict[int, int] | None = getattr(_read, "sizes", None)
+        sizes = _read_sizes()
         if sizes is None:
             return upstream_size(self)
         size = sizes.get(id(self))  # the items outlive the read: an id is not reused meanwhile
@@ -226,7 +232,7 @@ def _install_uncopied_reads() -> None:
     def item_project(self: Item, projection_expressions: list[list[str]]) -> Item:
         # Top-level names only ("Name, Units"): the item with those attributes. moto turns the
         # whole item into Python values and back for every path (slower than no projection).
-        if getattr(_read, "sizes", None) is None or any(
+        if _read_sizes() is None or any(
                 len(path) != 1 or "[" in path[0] for path in projection_expressions):
             return upstream_project(self, projection_expressions)
         projected: Item = object.__new__(Item)
@@ -261,13 +267,16 @@ def _install_dynamodb_paging() -> None:
             return _paging_window.items
         return upstream_all_items(self)
 
-    def windowed(table: Table, items: Any, call: Callable[[], Any]) -> Any:
+    def windowed(table: Table, window: Callable[[], Any], call: Callable[[], Any]) -> Any:
+        """`call` (moto's own read) with `all_items` answering `window()`, as one windowed
+        read (the window is made inside it, so its item sizes count)."""
         previous = getattr(_paging_window, "table", None), getattr(_paging_window, "items", None)
-        _paging_window.table, _paging_window.items = table, items
-        try:
-            return call()
-        finally:
-            _paging_window.table, _paging_window.items = previous
+        with _windowed_read():
+            _paging_window.table, _paging_window.items = table, window()
+            try:
+                return call()
+            finally:
+                _paging_window.table, _paging_window.items = previous
 
     def query(  # noqa: PLR0917 - the signature of the method it wraps
             self: Table, hash_key: Any, range_comparison: Any, range_objs: Any, limit: Any,
@@ -286,11 +295,9 @@ def _install_dynamodb_paging() -> None:
                           if k not in ("consistent_read", "filter_expression",
                                        "hash_key_conditions", "range_key_conditions")}
         bounded = not range_comparison and not legacy_filters and not args[2:]
-        with _windowed_read():
-            window = query_window(self, hash_key, exclusive_start_key,
-                                  forward=scan_index_forward is not False, limit=limit,
-                                  bounded=bounded)
-            return windowed(self, window, call)
+        return windowed(self, lambda: query_window(
+            self, hash_key, exclusive_start_key, forward=scan_index_forward is not False,
+            limit=limit, bounded=bounded), call)
 
     def scan(self: Table, filters: Any, limit: Any, exclusive_start_key: Any,
              *args: Any, **kwargs: Any) -> Any:
@@ -301,8 +308,7 @@ def _install_dynamodb_paging() -> None:
 
         if not _pages_natively(self, index_name):
             return call()
-        with _windowed_read():
-            return windowed(self, scan_window(self, exclusive_start_key), call)
+        return windowed(self, lambda: scan_window(self, exclusive_start_key), call)
 
     Table.__init__ = init  # type: ignore[method-assign]
     Table.all_items = all_items  # type: ignore[method-assign]
