@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from inventory_cli.aws import Aws
 from inventory_cli.config import StackNames
 from inventory_cli.stack.provision import ProvisionResult
 
@@ -15,3 +18,17 @@ THRESHOLD = 0
 def stack(provisioned_stack: ProvisionResult) -> StackNames:
     assert provisioned_stack.threshold == THRESHOLD
     return provisioned_stack.names
+
+
+@pytest.fixture
+def dynamodb_operations(aws: Aws) -> Iterator[list[str]]:
+    """Names of the DynamoDB operations called from now on."""
+    seen: list[str] = []
+    client = aws.client("dynamodb")
+
+    def record(model: object, **_: object) -> None:
+        seen.append(getattr(model, "name", "?"))
+
+    client.meta.events.register("before-call.dynamodb.*", record)
+    yield seen
+    client.meta.events.unregister("before-call.dynamodb.*", record)

@@ -8,6 +8,8 @@ other SNS call still goes to moto.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -75,3 +77,14 @@ class SandboxAnswers:
                 return SimpleNamespace(status_code=400), answer
             self.numbers[number] = "Verified"
         return SimpleNamespace(status_code=200), ok
+
+
+@contextlib.contextmanager
+def sandbox_answers(aws: Aws, *, in_sandbox: bool) -> Iterator[SandboxAnswers]:
+    """SNS answering for an account in (or out of) the SMS sandbox while the block runs."""
+    answers = SandboxAnswers(in_sandbox=in_sandbox)
+    answers.install(aws)
+    try:
+        yield answers
+    finally:
+        answers.uninstall(aws)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,20 +31,6 @@ def loaded(aws: Aws, stack: StackNames) -> StackNames:
     for path in SAMPLES.glob("*.csv"):
         load_object(aws, stack, path.name)
     return stack
-
-
-@pytest.fixture
-def dynamodb_operations(aws: Aws) -> Iterator[list[str]]:
-    """Names of the DynamoDB operations called from now on."""
-    seen: list[str] = []
-    client = aws.client("dynamodb")
-
-    def record(model: object, **_: object) -> None:
-        seen.append(getattr(model, "name", "?"))
-
-    client.meta.events.register("before-call.dynamodb.*", record)
-    yield seen
-    client.meta.events.unregister("before-call.dynamodb.*", record)
 
 
 def test_one_store_is_read_with_a_query_and_shown_sorted(

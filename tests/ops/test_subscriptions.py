@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sms_sandbox_answers import SandboxAnswers
+from sms_sandbox_answers import SandboxAnswers, sandbox_answers
 from typer.testing import CliRunner, Result
 
 from inventory_cli.aws import Aws
@@ -73,10 +73,8 @@ def test_a_bad_endpoint_exits_2_before_any_aws_call(aws: Aws) -> None:
 @pytest.fixture
 def out_of_sandbox(aws: Aws, stack: StackNames) -> Iterator[SandboxAnswers]:
     """An account that left the SMS sandbox: texts reach every number."""
-    answers = SandboxAnswers(in_sandbox=False)
-    answers.install(aws)
-    yield answers
-    answers.uninstall(aws)
+    with sandbox_answers(aws, in_sandbox=False) as answers:
+        yield answers
 
 
 def test_subscribe_is_idempotent_and_updates_the_store_filter(

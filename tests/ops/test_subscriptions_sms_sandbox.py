@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from sms_sandbox_answers import SandboxAnswers, error
+from sms_sandbox_answers import SandboxAnswers, error, sandbox_answers
 from typer.testing import CliRunner, Result
 
 from inventory_cli.aws import Aws
@@ -38,10 +38,8 @@ def invoke(aws: Aws, *args: str, input: str | None = None) -> Result:
 
 @pytest.fixture
 def sandbox(aws: Aws, stack: StackNames) -> Iterator[SandboxAnswers]:
-    answers = SandboxAnswers(in_sandbox=True)
-    answers.install(aws)
-    yield answers
-    answers.uninstall(aws)
+    with sandbox_answers(aws, in_sandbox=True) as answers:
+        yield answers
 
 
 @pytest.fixture

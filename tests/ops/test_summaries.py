@@ -4,9 +4,7 @@ provision compute them, and a rebuild racing the stream stays exact."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import pytest
 from ops_doubles import put_rows
 from typer.testing import CliRunner, Result
 
@@ -21,19 +19,6 @@ runner = CliRunner()
 
 def invoke(aws: Aws, *args: str) -> Result:
     return runner.invoke(app, list(args), obj=aws, env={"COLUMNS": "80", "NO_COLOR": "1"})
-
-
-@pytest.fixture
-def dynamodb_operations(aws: Aws) -> Any:
-    seen: list[str] = []
-    client = aws.client("dynamodb")
-
-    def record(model: object, **_: object) -> None:
-        seen.append(getattr(model, "name", "?"))
-
-    client.meta.events.register("before-call.dynamodb.*", record)
-    yield seen
-    client.meta.events.unregister("before-call.dynamodb.*", record)
 
 
 def test_totals_are_one_query_of_the_item_rows_not_a_scan(
