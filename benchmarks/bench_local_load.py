@@ -53,7 +53,7 @@ from inventory_cli.local.outbox import outbox_path, read_outbox  # noqa: E402
 from inventory_cli.local.state import EmulatorInfo  # noqa: E402
 from inventory_cli.ops.subscriptions import subscribe  # noqa: E402
 from inventory_cli.ops.upload import check_files, upload_files, wait_for_reports  # noqa: E402
-from inventory_cli.stack.provision import provision  # noqa: E402
+from inventory_cli.provisioning import provision  # noqa: E402
 from inventory_cli.stack.resources import TABLE_SCHEMA  # noqa: E402
 
 STACK = "loadbench"

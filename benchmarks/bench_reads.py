@@ -50,7 +50,7 @@ from inventory_cli.dashboard import dashboard_url  # noqa: E402
 from inventory_cli.local.dynamodb_reads import PAGING_VARIABLE  # noqa: E402
 from inventory_cli.local.emulator import start_private  # noqa: E402
 from inventory_cli.ops import query  # noqa: E402
-from inventory_cli.stack.provision import provision  # noqa: E402
+from inventory_cli.provisioning import provision  # noqa: E402
 from inventory_cli.stack.resources import TABLE_SCHEMA  # noqa: E402
 
 STACK = "readbench"

@@ -47,8 +47,8 @@ from inventory_cli.config import Settings, StackNames  # noqa: E402
 from inventory_cli.errors import EmulatorError  # noqa: E402
 from inventory_cli.local.emulator import start_private, wait_until_idle  # noqa: E402
 from inventory_cli.local.server import WRITE_LIMIT_ENV  # noqa: E402
+from inventory_cli.provisioning import provision  # noqa: E402
 from inventory_cli.stack.packaging import build_zip  # noqa: E402
-from inventory_cli.stack.provision import provision  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 STORES = 20

@@ -49,7 +49,7 @@ def main() -> int:  # noqa: PLR0915 - a linear script
     from inventory_cli.ops import store_upload_client as client
     from inventory_cli.ops import upload as operator
     from inventory_cli.ops.stores import add_store
-    from inventory_cli.stack.provision import provision
+    from inventory_cli.provisioning import provision
 
     console = Console()
     with tempfile.TemporaryDirectory() as tmp, start_private(Path(tmp) / "emulator") as info:

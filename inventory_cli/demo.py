@@ -95,7 +95,7 @@ def run_demo(info: EmulatorInfo, work: Path, progress: Progress, *,
     from inventory_cli.ops.query import read_all
     from inventory_cli.ops.subscriptions import subscribe
     from inventory_cli.ops.upload import check_files, upload_files, wait_for_reports
-    from inventory_cli.stack.provision import provision
+    from inventory_cli.provisioning import provision
 
     started = clock()
     aws = make_aws(Settings(stack=DEMO_STACK, local=True), endpoint_url=info.endpoint)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from inventory_cli.ops.stores import StoreRow
     from inventory_cli.ops.subscriptions import Subscription
     from inventory_cli.ops.upload import Duplicate, LoadOutcome, UploadedFile
+    from inventory_cli.stack.status import StackStatus
 
 LOW_STYLE = "bold red"
 # The upload format's header: `show --output csv` output can be uploaded again as it is.
@@ -282,3 +283,21 @@ def stores(console: Console, rows: Sequence[StoreRow], *, fmt: OutputFormat) -> 
         table.add_row(Text(row.store), row.created, row.last_upload or "never",
                       Text(row.state, style="" if row.state == "active" else LOW_STYLE))
     console.print(table)
+
+
+def print_stack_status(console: Console, status: StackStatus) -> None:
+    """`inventory status`: one row per resource of the stack, in the stack's order."""
+    from rich.table import Table
+
+    table = Table(title=f"Stack {status.names.stack} ({status.names.region})",
+                  title_justify="left")
+    for column in ("resource", "name", "state", "detail"):
+        table.add_column(column, overflow="fold")
+    styles = {"ok": "green", "missing": "red", "drifted": "yellow"}
+    for r in status.resources:
+        table.add_row(r.resource, r.name, f"[{styles[r.state]}]{r.state}[/]", r.detail)
+    console.print(table)
+    if not status.dashboard:
+        console.print("Dashboard: off (provisioned with --no-dashboard)")
+    for leftover in status.leftovers:
+        console.print(f"Left from before, provision removes it: {leftover}", soft_wrap=True)

@@ -16,7 +16,7 @@ import pytest
 
 from inventory_cli.aws import Aws
 from inventory_cli.local import moto_seam
-from inventory_cli.stack.provision import ProvisionResult, provision
+from inventory_cli.provisioning import ProvisionResult, provision
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"

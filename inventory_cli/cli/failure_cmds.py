@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from inventory_cli.cli.context import app_context
-from inventory_cli.cli.ops_cmds import OutputOption
+from inventory_cli.cli.options import OutputOption
 from inventory_cli.errors import InventoryError
 
 GraceOption = Annotated[str, typer.Option(

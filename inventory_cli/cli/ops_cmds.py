@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from inventory_cli.cli.context import app_context
-from inventory_cli.cli.phone_cmds import VerifyOption, after_phone_subscribe
+from inventory_cli.cli.options import OutputOption, SinceOption, VerifyOption
+from inventory_cli.cli.phone import after_phone_subscribe
 from inventory_cli.errors import InvalidInventoryFile, InventoryError, OperationTimedOut, UsageError
-from inventory_cli.render import OutputFormat
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -31,11 +31,6 @@ CLOCK: Callable[[], float] = time.monotonic
 # Above this size a single file gets a progress bar too.
 LARGE_FILE_BYTES = 8 * 1024 * 1024
 
-OutputOption = Annotated[OutputFormat | None, typer.Option(
-    "--output", "-o", case_sensitive=False, show_default=False,
-    help="table, json or csv (default: table on a terminal, json otherwise).")]
-SinceOption = Annotated[str, typer.Option(
-    "--since", metavar="DURATION", help="How far back: 30m, 24h, 7d.")]
 
 
 def upload(

@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from inventory_cli.cli.context import AppContext, app_context
 from inventory_cli.errors import KeptFailuresFound, StackIncomplete, StackNotFound
 
 if TYPE_CHECKING:
+    from inventory_cli.provisioning import ProvisionResult
     from inventory_cli.stack.instructions import Plan
-    from inventory_cli.stack.provision import ProvisionResult
     from inventory_cli.stack.status import StackStatus
 
 
@@ -79,20 +78,6 @@ def print_provision_summary(console: Console, result: ProvisionResult) -> None:
             "lists such files and `inventory retry` loads them.", soft_wrap=True)
 
 
-def print_status(console: Console, status: StackStatus) -> None:
-    table = Table(title=f"Stack {status.names.stack} ({status.names.region})", title_justify="left")
-    for column in ("resource", "name", "state", "detail"):
-        table.add_column(column, overflow="fold")
-    styles = {"ok": "green", "missing": "red", "drifted": "yellow"}
-    for r in status.resources:
-        table.add_row(r.resource, r.name, f"[{styles[r.state]}]{r.state}[/]", r.detail)
-    console.print(table)
-    if not status.dashboard:
-        console.print("Dashboard: off (provisioned with --no-dashboard)")
-    for leftover in status.leftovers:
-        console.print(f"Left from before, provision removes it: {leftover}", soft_wrap=True)
-
-
 def provision_command(
     ctx: typer.Context,
     low_stock_threshold: Annotated[int | None, typer.Option(
@@ -109,7 +94,7 @@ def provision_command(
              "Default: keep the stack's choice (a dashboard for a new stack).")] = None,
 ) -> None:
     """Create the whole pipeline, or bring an existing stack back to the right state."""
-    from inventory_cli.stack.provision import provision
+    from inventory_cli.provisioning import provision
 
     app_ctx = app_context(ctx)
     result = provision(app_ctx.aws(), threshold=low_stock_threshold, dry_run=dry_run,
@@ -134,6 +119,7 @@ def status_command(
 ) -> None:
     """Show every resource of the stack: ok, missing, or drifted (and how), and how many failures
     are kept. Exit 1 unless all resources are ok and no failure is kept."""
+    from inventory_cli import render
     from inventory_cli.stack.status import stack_status
 
     app_ctx = app_context(ctx)
@@ -144,7 +130,7 @@ def status_command(
         rows.append(_kept_failures_row(status, kept))
         typer.echo(json.dumps(rows, indent=2))
     else:
-        print_status(app_ctx.console, status)
+        render.print_stack_status(app_ctx.console, status)
         if kept:
             app_ctx.console.print(f"{kept} kept failure(s) in {status.names.failures_bucket}",
                                   markup=False, soft_wrap=True)

@@ -20,10 +20,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from inventory_cli.aws import error_code
+from inventory_cli.stack import resources
 from inventory_cli.stack.compare import is_not_found
 from inventory_cli.stack.errors import StepFailed
 from inventory_cli.stack.instructions import APICall, EmptyBucket, Plan, Step, Wait, resolve
-from inventory_cli.stack.resources import DASHBOARD_RESOURCE_IDS
 from inventory_cli.stack.transient import TRANSIENT, TransientRule
 
 ClientFactory = Callable[[str], Any]
@@ -195,7 +195,7 @@ _UNSUPPORTED_CODES = {"NotImplemented", "NotImplementedException", "UnknownOpera
 
 
 def _hint(step: Step, exc: ClientError | WaiterError) -> str:
-    if (step.resource in DASHBOARD_RESOURCE_IDS and isinstance(exc, ClientError)
+    if (step.resource in resources.DASHBOARD_RESOURCE_IDS and isinstance(exc, ClientError)
             and (error_code(exc) in _UNSUPPORTED_CODES or _status(exc) >= 500)):
         return ("this endpoint does not seem to support the dashboard's Cognito identity pool: "
                 "provision without the dashboard, `inventory provision --no-dashboard`")

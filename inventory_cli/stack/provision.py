@@ -1,6 +1,7 @@
 """`provision`: plan the stack against what exists, then apply the plan (unless a dry run).
 
-Callable without the CLI (the demo command and other tests use it).
+Only the stack's resources: computing the summaries a new stack or a new threshold needs is
+`inventory_cli.provisioning.provision`'s, which calls this (the stack does not import `ops`).
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -19,11 +19,9 @@ from inventory_cli.stack.account import check_public_dashboard_allowed
 from inventory_cli.stack.deployed import deployed_dashboard, deployed_threshold
 from inventory_cli.stack.executor import BeforeStep, ExecutionReport, Executor
 from inventory_cli.stack.instructions import APICall, Plan
+from inventory_cli.stack.model import DesiredStack
 from inventory_cli.stack.packaging import LambdaZip, build_zip
-from inventory_cli.stack.planner import DesiredStack, StackPlanner
-
-if TYPE_CHECKING:
-    from inventory_cli.ops.summaries import RebuildResult
+from inventory_cli.stack.planner import StackPlanner
 
 
 @dataclass(frozen=True)
@@ -40,8 +38,6 @@ class ProvisionResult:
     notification_settling: bool = False
     # False: the stack has no dashboard (--no-dashboard).
     dashboard: bool = True
-    # Set when provision computed the summaries (a new summary table or another threshold).
-    summaries_rebuilt: RebuildResult | None = None
 
     @property
     def changed_resources(self) -> list[str]:
@@ -103,21 +99,10 @@ def provision(aws: Aws, *, threshold: int | None = None, dry_run: bool = False,
         executor = Executor(aws.client, console=console or Console(quiet=True), sleep=sleep,
                             before_step=before_step)
         report = executor.execute(plan)
-    rebuilt = None if dry_run else _rebuild_summaries_if_needed(aws, desired.threshold, sleep)
     settling = not aws.is_local and any(step.resource == "uploads-notification"
                                         for step in plan.changes)
     return ProvisionResult(names=desired.names, plan=plan, threshold=desired.threshold,
                            dashboard_url=dashboard_url_of(aws), applied=not dry_run,
                            report=report, notification_settling=settling,
-                           dashboard=desired.dashboard, summaries_rebuilt=rebuilt)
+                           dashboard=desired.dashboard)
 
-
-def _rebuild_summaries_if_needed(aws: Aws, threshold: int,
-                                 sleep: Callable[[float], None]) -> RebuildResult | None:
-    """Compute the summaries when the summary table is new or was computed for another
-    threshold (the low sets depend on it); the function keeps them from then on."""
-    from inventory_cli.ops.summaries import needs_rebuild, rebuild_summaries
-
-    if not needs_rebuild(aws, aws.names, threshold):
-        return None
-    return rebuild_summaries(aws, aws.names, threshold, sleep=sleep)

@@ -1,21 +1,50 @@
-"""The desired state of a stack as plain data: settings of every resource and its IAM documents.
+"""The desired state of a stack: `stack_resources`, the one ordered list of its resources, with
+the settings and IAM documents of each.
 
-Nothing here calls AWS. The planner compares this with what exists; the tests check every
+Nothing here calls AWS. Plan order is list order (creation order: roles first, since IAM is
+eventually consistent; then storage; each function followed by what hangs on it; the
+dashboard last), status rows follow it, teardown runs it backwards. The tests check every
 policy document with parliament.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from inventory_cli.config import StackNames
+from inventory_cli.dashboard import dashboard_url
+from inventory_cli.stack.instructions import Ref
+from inventory_cli.stack.model import (
+    RUNTIME,
+    BucketCorsSpec,
+    BucketSpec,
+    DashboardFilesSpec,
+    DesiredStack,
+    EventInvokeConfigSpec,
+    FunctionSpec,
+    FunctionUrlSpec,
+    IdentityPoolRolesSpec,
+    IdentityPoolSpec,
+    InventoryTableSpec,
+    InvokePermissionSpec,
+    LogGroupSpec,
+    MappingSpec,
+    NotificationSpec,
+    RoleSpec,
+    Spec,
+    TableSpec,
+    TopicSpec,
+)
+from inventory_cli.stack.packaging import LambdaZip
 from lambda_src.inventory_csv import REPORTS_PREFIX
 from lambda_src.load_checkpoint import CHECKPOINT_PREFIX
 from lambda_src.store_scope import STORES_PREFIX
 
+__all__ = ["RUNTIME", "BucketSpec", "FunctionSpec", "MappingSpec", "RoleSpec", "TableSpec"]
+
 POLICY_VERSION = "2012-10-17"
-RUNTIME = "python3.12"
 LOAD_HANDLER = "lambda_src.load_inventory.lambda_handler"
 CHECK_HANDLER = "lambda_src.check_stock.lambda_handler"
 SUMMARIZE_HANDLER = "lambda_src.update_summaries.lambda_handler"
@@ -39,23 +68,15 @@ MAPPING_SETTINGS: dict[str, Any] = {
 MAPPING_STARTING_POSITION = "TRIM_HORIZON"
 
 
-@dataclass(frozen=True)
-class MappingSpec:
-    """One event source mapping from the inventory table's stream to a function."""
-
-    resource: str
-    function: str
-    settings: dict[str, Any]
-
-
 def stream_mappings(names: StackNames) -> tuple[MappingSpec, ...]:
     """Every consumer of the table's stream (DynamoDB allows two readers per shard)."""
-    return (MappingSpec("stream-mapping", names.check_function, MAPPING_SETTINGS),
-            # The summaries: same retries and bisecting as the checker (issue 10).
-            MappingSpec("summary-mapping", names.summarize_function, MAPPING_SETTINGS))
+    return (MappingSpec("stream-mapping", names.check_function, MAPPING_SETTINGS, names.table),
+            # The summaries: same retries and bisecting as the checker.
+            MappingSpec("summary-mapping", names.summarize_function, MAPPING_SETTINGS,
+                        names.table))
 
 
-# ---- kept failures (issue 9) ----------------------------------------------------------------
+# ---- kept failures --------------------------------------------------------------------------
 # Both functions send what still fails after Lambda's retries to the failures bucket. An S3
 # destination keeps the whole invocation record (the stream batch's records included), so a
 # failure can be replayed later without re-reading the stream; SQS/SNS keep only metadata.
@@ -79,94 +100,91 @@ def load_event_invoke_config(names: StackNames) -> dict[str, Any]:
             "MaximumRetryAttempts": LOAD_MAX_RETRY_ATTEMPTS,
             "DestinationConfig": failure_destination(names)}
 
-# The resources `status` reports, in this order (stable: the JSON output is documented).
-RESOURCE_IDS: tuple[str, ...] = (
-    "load-role",
-    "check-role",
-    "uploads-bucket",
-    "failures-bucket",
-    "table",
-    "alert-table",
-    "topic",
-    "load-log-group",
-    "check-log-group",
-    "load-function",
-    "load-failure-destination",
-    "s3-invoke-permission",
-    "uploads-notification",
-    "check-function",
-    "stream-mapping",
-    "summary-table",
-    "summarize-role",
-    "summarize-log-group",
-    "summarize-function",
-    "summary-mapping",
-    "identity-pool",
-    "dashboard-role",
-    "identity-pool-roles",
-    "dashboard-bucket",
-    "dashboard-files",
-    # Issue 11: the stores' upload endpoint.
-    "store-keys-table",
-    "store-upload-role",
-    "store-upload-log-group",
-    "store-upload-function",
-    "store-upload-url",
-    "uploads-cors",
-)
+def stack_resources(desired: DesiredStack) -> tuple[Spec, ...]:
+    """Every resource of the stack, in creation order. The dashboard's are listed whether or
+    not the stack has one (`spec.dashboard`): the planner removes them from a stack without."""
+    n, threshold = desired.names, desired.threshold
+    uploads, dashboard_bucket, failures = buckets(n)
+    check_mapping, summary_mapping = (replace(m, settings=mapping_settings(n, m))
+                                      for m in stream_mappings(n))
+    origin = dashboard_origin(n, desired.endpoint)
+    return (
+        *lambda_roles(n),
+        uploads,
+        failures,
+        InventoryTableSpec("table", n.table, table_definition(n)),
+        *aux_tables(n),
+        TopicSpec("topic", n.topic, n.topic_arn),
+        *(LogGroupSpec(f"{prefix}-log-group", group, LOG_RETENTION_DAYS)
+          for prefix, group in (("load", n.load_log_group), ("check", n.check_log_group),
+                                ("summarize", n.summarize_log_group),
+                                ("store-upload", n.store_upload_log_group))),
+        load_function(n),
+        EventInvokeConfigSpec(
+            "load-failure-destination", n.load_function, load_event_invoke_config(n),
+            f"keep failed loads of {n.load_function} in {n.failures_bucket} after "
+            f"{LOAD_MAX_RETRY_ATTEMPTS} retries",
+            f"{n.load_function} on failure -> {n.failures_bucket}"),
+        InvokePermissionSpec(
+            "s3-invoke-permission", n.load_function, S3_INVOKE_SID, "s3.amazonaws.com",
+            bucket_arn(n.uploads_bucket), n.account_id,
+            f"allow bucket {n.uploads_bucket} to invoke {n.load_function}"),
+        # After the permission: S3 checks that it may invoke the target.
+        NotificationSpec(
+            "uploads-notification", n.uploads_bucket, notification_configuration(n),
+            f"notify {n.load_function} of new .csv files in {n.uploads_bucket}",
+            f"{n.uploads_bucket}/{NOTIFICATION_ID}"),
+        check_function(n, threshold),
+        check_mapping,
+        summarize_function(n, threshold),
+        summary_mapping,
+        # The stores' upload endpoint, and the CORS the store page needs on S3.
+        store_upload_function(n),
+        FunctionUrlSpec("store-upload-url", n.store_upload_function,
+                        store_upload_url_config(origin), FUNCTION_URL_SID,
+                        local_function_url(desired.endpoint, n.store_upload_function)
+                        if desired.endpoint else None),
+        BucketCorsSpec("uploads-cors", n.uploads_bucket, uploads_cors(origin),
+                       f"let the store page POST files to {n.uploads_bucket} from the "
+                       "dashboard's origin"),
+        IdentityPoolSpec("identity-pool", n.identity_pool),
+        dashboard_role(n, Ref("identity_pool_id")),
+        IdentityPoolRolesSpec("identity-pool-roles", n.identity_pool, n.dashboard_role,
+                              {"unauthenticated": role_arn(n, n.dashboard_role)}),
+        dashboard_bucket,
+        DashboardFilesSpec("dashboard-files", n.dashboard_bucket,
+                           role_arn(n, n.dashboard_role)),
+    )
 
 
-# The public dashboard's resources: absent from a stack provisioned with --no-dashboard.
-DASHBOARD_RESOURCE_IDS: frozenset[str] = frozenset({
-    "identity-pool", "dashboard-role", "identity-pool-roles", "dashboard-bucket",
-    "dashboard-files"})
+def stack_resources_of(names: StackNames) -> tuple[Spec, ...]:
+    """The list as teardown and the resource ids see it: only the names matter."""
+    return stack_resources(DesiredStack(names, threshold=0, code=LambdaZip(b""), assets=()))
+
+
+def dashboard_origin(names: StackNames, endpoint: str | None) -> str:
+    """The origin the dashboard (and the store page) is served from."""
+    parts = urlsplit(dashboard_url(bucket=names.dashboard_bucket, region=names.region,
+                                   endpoint=endpoint))
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def __getattr__(name: str) -> Any:
+    """`RESOURCE_IDS` (every resource id, in list order) and `DASHBOARD_RESOURCE_IDS`, read
+    from `stack_resources` each time so they cannot disagree with it."""
+    if name in ("RESOURCE_IDS", "DASHBOARD_RESOURCE_IDS"):
+        specs = stack_resources_of(StackNames(stack="ids", account_id="000000000000",
+                                              region="us-east-1"))
+        if name == "RESOURCE_IDS":
+            return tuple(spec.id for spec in specs)
+        return frozenset(spec.id for spec in specs if spec.dashboard)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # How a stack remembers it has no dashboard (there is no local state): this tag on the inventory
 # table, read back by `deployed.deployed_dashboard` like the threshold is read from the checker.
 DASHBOARD_TAG = "inventory:dashboard"
 DASHBOARD_OFF = "off"
-
-
-def status_resource_ids(*, dashboard: bool) -> tuple[str, ...]:
-    """The resources a stack should have, in status order."""
-    return tuple(rid for rid in RESOURCE_IDS if dashboard or rid not in DASHBOARD_RESOURCE_IDS)
-
-
-def resource_names(names: StackNames) -> dict[str, str]:
-    """The AWS name shown for each resource id."""
-    return {
-        "load-role": names.load_role,
-        "check-role": names.check_role,
-        "uploads-bucket": names.uploads_bucket,
-        "failures-bucket": names.failures_bucket,
-        "table": names.table,
-        "alert-table": names.alert_table,
-        "topic": names.topic,
-        "load-log-group": names.load_log_group,
-        "check-log-group": names.check_log_group,
-        "load-function": names.load_function,
-        "load-failure-destination": f"{names.load_function} on failure -> "
-                                    f"{names.failures_bucket}",
-        "s3-invoke-permission": f"{names.load_function}/{S3_INVOKE_SID}",
-        "uploads-notification": f"{names.uploads_bucket}/{NOTIFICATION_ID}",
-        "check-function": names.check_function,
-        "stream-mapping": f"{names.table} stream -> {names.check_function}",
-        "summary-table": names.summary_table,
-        "summarize-role": names.summarize_role,
-        "summarize-log-group": names.summarize_log_group,
-        "summarize-function": names.summarize_function,
-        "summary-mapping": f"{names.table} stream -> {names.summarize_function}",
-        "identity-pool": names.identity_pool,
-        "dashboard-role": names.dashboard_role,
-        "identity-pool-roles": f"{names.identity_pool} unauthenticated role",
-        "dashboard-bucket": names.dashboard_bucket,
-        "dashboard-files": f"{names.dashboard_bucket}/*",
-        "store-keys-table": names.store_keys_table,
-        "store-upload-role": names.store_upload_role,
-        "store-upload-log-group": names.store_upload_log_group,
-        "store-upload-function": names.store_upload_function,
-        "store-upload-url": f"{names.store_upload_function} function URL",
-        "uploads-cors": f"{names.uploads_bucket} CORS",
-    }
 
 
 def role_arn(names: StackNames, role: str) -> str:
@@ -429,54 +447,12 @@ DEFAULT_ENCRYPTION = {
 }
 
 
-@dataclass(frozen=True)
-class BucketSpec:
-    resource: str
-    name: str
-    access_block: dict[str, bool]
-    policy: dict[str, Any]
-    versioned: bool
-
-
-@dataclass(frozen=True)
-class RoleSpec:
-    resource: str
-    name: str
-    # A trust policy may contain a Ref (the pool id of a pool not yet created).
-    trust_policy: dict[str, Any]
-    policy: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    resource: str
-    name: str
-    role: str
-    handler: str
-    environment: dict[str, str]
-    timeout: int
-    memory: int
-    description: str
-
-    def configuration(self, names: StackNames) -> dict[str, Any]:
-        """Parameters as CreateFunction and UpdateFunctionConfiguration take them."""
-        return {
-            "Runtime": RUNTIME,
-            "Role": role_arn(names, self.role),
-            "Handler": self.handler,
-            "Environment": {"Variables": dict(self.environment)},
-            "Timeout": self.timeout,
-            "MemorySize": self.memory,
-            "Description": self.description,
-        }
-
-
 def buckets(names: StackNames) -> tuple[BucketSpec, ...]:
     return (
         BucketSpec("uploads-bucket", names.uploads_bucket, PRIVATE_BUCKET_ACCESS_BLOCK,
                    uploads_bucket_policy(names), versioned=True),
         BucketSpec("dashboard-bucket", names.dashboard_bucket, DASHBOARD_BUCKET_ACCESS_BLOCK,
-                   dashboard_bucket_policy(names), versioned=False),
+                   dashboard_bucket_policy(names), versioned=False, dashboard=True),
         # Kept failure records: written once, deleted by `inventory retry`; no versions needed.
         BucketSpec("failures-bucket", names.failures_bucket, PRIVATE_BUCKET_ACCESS_BLOCK,
                    failures_bucket_policy(names), versioned=False),
@@ -496,7 +472,8 @@ def lambda_roles(names: StackNames) -> tuple[RoleSpec, ...]:
 
 def dashboard_role(names: StackNames, identity_pool_id: Any) -> RoleSpec:
     return RoleSpec("dashboard-role", names.dashboard_role,
-                    dashboard_trust_policy(identity_pool_id), dashboard_role_policy(names))
+                    dashboard_trust_policy(identity_pool_id), dashboard_role_policy(names),
+                    dashboard=True)
 
 
 def load_function(names: StackNames) -> FunctionSpec:
@@ -561,29 +538,6 @@ def table_definition(names: StackNames) -> dict[str, Any]:
     return {"TableName": names.table, **TABLE_SCHEMA}
 
 
-@dataclass(frozen=True)
-class TableSpec:
-    """An auxiliary table of the stack (not the inventory table): on-demand, tagged, with an
-    optional TTL attribute. Its keys cannot change once created."""
-
-    resource: str
-    name: str
-    # (attribute, "S" | "N" | "B") for the hash key, then optionally the range key.
-    keys: tuple[tuple[str, str], ...]
-    ttl_attribute: str | None = None
-
-    def definition(self) -> dict[str, Any]:
-        kinds = ("HASH", "RANGE")
-        return {
-            "TableName": self.name,
-            "KeySchema": [{"AttributeName": a, "KeyType": kinds[i]}
-                          for i, (a, _) in enumerate(self.keys)],
-            "AttributeDefinitions": [{"AttributeName": a, "AttributeType": t}
-                                     for a, t in self.keys],
-            "BillingMode": "PAY_PER_REQUEST",
-        }
-
-
 def aux_tables(names: StackNames) -> tuple[TableSpec, ...]:
     """The stack's tables besides the inventory table, in creation order."""
     return (
@@ -602,41 +556,18 @@ def summary_table(names: StackNames) -> TableSpec:
     return TableSpec("summary-table", names.summary_table, (("Kind", "S"), ("Name", "S")))
 
 
-def log_groups(names: StackNames) -> tuple[tuple[str, str], ...]:
-    """(resource id, log group name) of every function's log group."""
-    return (("load-log-group", names.load_log_group),
-            ("check-log-group", names.check_log_group),
-            ("summarize-log-group", names.summarize_log_group),
-            ("store-upload-log-group", names.store_upload_log_group))
-
-
-def teardown_functions(names: StackNames) -> tuple[tuple[str, str, str], ...]:
-    """(mapping resource id, function resource id, function name), in deletion order: the
-    stream's consumers first, so no new invocations start while the rest goes away."""
-    # Deleting a function deletes its URL configuration and its permissions with it.
-    return (("stream-mapping", "check-function", names.check_function),
-            ("summary-mapping", "summarize-function", names.summarize_function),
-            ("load-function", "load-function", names.load_function),
-            ("store-upload-url", "store-upload-function", names.store_upload_function))
-
-
-def teardown_roles(names: StackNames) -> tuple[tuple[str, str], ...]:
-    return (*((role.resource, role.name) for role in lambda_roles(names)),
-            ("dashboard-role", names.dashboard_role))
-
-
 def all_policy_documents(names: StackNames, identity_pool_id: str) -> dict[str, dict[str, Any]]:
     """Every IAM / resource policy document of a stack, by a descriptive name (for audits)."""
     documents: dict[str, dict[str, Any]] = {}
     for role in (*lambda_roles(names), dashboard_role(names, identity_pool_id)):
-        documents[f"{role.resource} trust"] = role.trust_policy
-        documents[f"{role.resource} policy"] = role.policy
+        documents[f"{role.id} trust"] = role.trust_policy
+        documents[f"{role.id} policy"] = role.policy
     for bucket in buckets(names):
-        documents[f"{bucket.resource} policy"] = bucket.policy
+        documents[f"{bucket.id} policy"] = bucket.policy
     return documents
 
 
-# ---- Issue 11: the stores' upload endpoint ---------------------------------------------------
+# ---- the stores' upload endpoint -----------------------------------------------------------
 
 STORE_UPLOAD_HANDLER = "lambda_src.store_upload.lambda_handler"
 # The largest file a store may send through its presigned POST (the policy's content-length-range).

@@ -16,11 +16,7 @@ from inventory_cli.config import StackNames
 from inventory_cli.stack.instructions import APICall
 from inventory_cli.stack.packaging import LambdaZip
 from inventory_cli.stack.provision import desired_stack, plan_provision
-from inventory_cli.stack.resources import (
-    DASHBOARD_RESOURCE_IDS,
-    resource_names,
-    status_resource_ids,
-)
+from inventory_cli.stack.resources import stack_resources
 
 State = Literal["ok", "missing", "drifted"]
 
@@ -60,11 +56,12 @@ class StackStatus:
 def stack_status(aws: Aws, *, code: LambdaZip | None = None) -> StackStatus:
     desired = desired_stack(aws, threshold=None, code=code)
     plan = plan_provision(aws, desired)
-    names = resource_names(desired.names)
+    specs = stack_resources(desired)
     result = []
-    listed = status_resource_ids(dashboard=desired.dashboard)
-    for resource in listed:
-        steps = [s for s in plan.changes if s.resource == resource]
+    for spec in specs:
+        if spec.dashboard and not desired.dashboard:
+            continue
+        steps = [s for s in plan.changes if s.resource == spec.id]
         state: State = "ok"
         if any(isinstance(s, APICall) and s.creates for s in steps):
             state = "missing"
@@ -72,8 +69,9 @@ def stack_status(aws: Aws, *, code: LambdaZip | None = None) -> StackStatus:
             state = "drifted"
         detail = {"ok": "", "missing": "not found",
                   "drifted": "; ".join(s.summary for s in steps)}[state]
-        result.append(ResourceStatus(resource, names[resource], state, detail))
+        result.append(ResourceStatus(spec.id, spec.display, state, detail))
+    dashboard_ids = {spec.id for spec in specs if spec.dashboard}
     leftovers = () if desired.dashboard else tuple(
-        s.summary for s in plan.changes if s.resource in DASHBOARD_RESOURCE_IDS)
+        s.summary for s in plan.changes if s.resource in dashboard_ids)
     return StackStatus(desired.names, tuple(result), dashboard=desired.dashboard,
                        leftovers=leftovers)

@@ -19,7 +19,7 @@ from inventory_cli.aws import Aws, make_aws
 from inventory_cli.config import Settings
 from inventory_cli.local.emulator import EmulatorInfo, start_private, wait_until_idle
 from inventory_cli.local.server import WRITE_LIMIT_ENV
-from inventory_cli.stack.provision import provision
+from inventory_cli.provisioning import provision
 from lambda_src import inventory_csv
 from lambda_src.load_checkpoint import CHECKPOINT_PREFIX
 

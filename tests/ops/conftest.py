@@ -8,7 +8,7 @@ import pytest
 
 from inventory_cli.aws import Aws
 from inventory_cli.config import StackNames
-from inventory_cli.stack.provision import ProvisionResult
+from inventory_cli.provisioning import ProvisionResult
 
 # The threshold `provisioned_stack` (tests/conftest.py) deploys.
 THRESHOLD = 0

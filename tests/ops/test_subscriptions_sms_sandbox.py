@@ -15,7 +15,7 @@ from sms_sandbox_answers import SandboxAnswers, error, sandbox_answers
 from typer.testing import CliRunner, Result
 
 from inventory_cli.aws import Aws
-from inventory_cli.cli import phone_cmds
+from inventory_cli.cli import phone
 from inventory_cli.cli.app import app
 from inventory_cli.config import StackNames
 
@@ -44,7 +44,7 @@ def sandbox(aws: Aws, stack: StackNames) -> Iterator[SandboxAnswers]:
 
 @pytest.fixture
 def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(phone_cmds, "CAN_ASK", lambda: True)
+    monkeypatch.setattr(phone, "CAN_ASK", lambda: True)
 
 
 def test_in_the_sandbox_an_unverified_number_is_explained_and_nothing_is_texted_unasked(

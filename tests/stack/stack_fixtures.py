@@ -16,8 +16,8 @@ import boto3
 from inventory_cli.aws import Aws
 from inventory_cli.config import STACK_TAG, StackNames
 from inventory_cli.local import moto_seam
+from inventory_cli.provisioning import ProvisionResult, provision
 from inventory_cli.stack import resources as r
-from inventory_cli.stack.provision import ProvisionResult, provision
 
 READ_PREFIXES = ("Describe", "Get", "List", "Head")
 

@@ -11,9 +11,9 @@ from stack_fixtures import CallRecorder, fresh_aws, leftovers, provisioned
 
 from inventory_cli.aws import Aws
 from inventory_cli.dashboard import iter_assets
+from inventory_cli.provisioning import provision
 from inventory_cli.stack import resources as r
 from inventory_cli.stack.packaging import build_zip
-from inventory_cli.stack.provision import provision
 from inventory_cli.stack.status import stack_status
 from inventory_cli.stack.teardown import plan_teardown, teardown
 
