@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from stack_fixtures import fresh_aws, leftovers
+from stack_fixtures import CallRecorder, fresh_aws, leftovers
 from typer.testing import CliRunner
 
 from inventory_cli.aws import Aws
@@ -181,3 +181,36 @@ def test_account_settings_that_cannot_be_read(endpoint: str | None, code: str, s
                 account_public_access_block(aws)
         else:
             assert account_public_access_block(aws) is None
+
+
+def _cognito_calls(recorder: CallRecorder) -> list[str]:
+    return [call for call in recorder.calls if call.startswith("cognito-identity.")]
+
+
+def test_a_stack_without_a_dashboard_makes_no_cognito_call(session: boto3.session.Session,
+                                                           aws: Aws) -> None:
+    recorder = CallRecorder(session)
+    code, _, err = _run(fresh_aws(session, "inventory"), "provision", "--no-dashboard",
+                        "--dry-run")
+    assert code == 0, err
+    code, _, err = _run(fresh_aws(session, "inventory"), "provision", "--no-dashboard")
+    assert code == 0, err
+    assert provision(fresh_aws(session, "inventory"), sleep=lambda _: None).plan.is_empty
+    assert stack_status(fresh_aws(session, "inventory")).complete
+    teardown(fresh_aws(session, "inventory"))
+    assert recorder.calls and _cognito_calls(recorder) == []
+    assert leftovers(session, aws.names) == []
+
+
+def test_switching_a_dashboard_off_looks_for_its_pool_once(session: boto3.session.Session,
+                                                           aws: Aws) -> None:
+    provision(aws, sleep=lambda _: None)
+    recorder = CallRecorder(session)
+    off = provision(fresh_aws(session, "inventory"), dashboard=False, sleep=lambda _: None)
+    # The record (the table without the no-dashboard mark) says there was a dashboard.
+    assert "cognito-identity.DeleteIdentityPool" in _cognito_calls(recorder)
+    assert "identity-pool" in {s.resource for s in off.plan.changes}
+
+    recorder.calls.clear()
+    assert provision(fresh_aws(session, "inventory"), sleep=lambda _: None).plan.is_empty
+    assert _cognito_calls(recorder) == []

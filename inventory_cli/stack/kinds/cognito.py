@@ -14,6 +14,17 @@ from inventory_cli.stack.kinds.common import (
 )
 from inventory_cli.stack.model import IdentityPoolRolesSpec, IdentityPoolSpec
 from inventory_cli.stack.remote import RemoteState
+from inventory_cli.stack.resources import DASHBOARD_OFF, DASHBOARD_TAG
+
+
+def had_dashboard(remote: RemoteState, names: StackNames) -> bool:
+    """What the stack's record says: its inventory table exists and is not marked as a stack
+    without a dashboard. (The pool is made after the table and deleted before it, so a stack
+    without its table has no pool of its own.)"""
+    table = remote.table(names.table)
+    if table is None:
+        return False
+    return remote.table_tags(table["TableArn"]).get(DASHBOARD_TAG) != DASHBOARD_OFF
 
 
 def plan_identity_pool(spec: IdentityPoolSpec, remote: RemoteState, ctx: PlanContext) -> Planned:
@@ -45,6 +56,11 @@ def plan_identity_pool(spec: IdentityPoolSpec, remote: RemoteState, ctx: PlanCon
 
 def delete_identity_pool(spec: IdentityPoolSpec, remote: RemoteState,
                          names: StackNames) -> Deleted:
+    """Only for a stack whose own record says it has (had) a dashboard: a stack without one
+    makes no Cognito call at all, so it works on endpoints without Cognito identity pools and
+    for identities without cognito-identity:ListIdentityPools."""
+    if not had_dashboard(remote, names):
+        return []
     steps: Deleted = []
     for pool in remote.identity_pools(spec.name):
         pool_id = pool["IdentityPoolId"]
