@@ -195,6 +195,16 @@ _UNSUPPORTED_CODES = {"NotImplemented", "NotImplementedException", "UnknownOpera
 
 
 def _hint(step: Step, exc: ClientError | WaiterError) -> str:
+    if isinstance(exc, ClientError) and error_code(exc) == "PublicPolicyException":
+        # The account's Lambda Block Public Access refuses a public function policy (Lambda
+        # developer guide, "Block public access to Lambda resources",
+        # https://docs.aws.amazon.com/lambda/latest/dg/access-control-block-public-access.html).
+        return ("this account blocks public Lambda function policies, and the stores' upload "
+                "endpoint is a public function URL (each request is checked against a store's "
+                "key inside): either allow public function policies for this account (Lambda's "
+                "Block Public Access settings, or the organization policy that denies function "
+                "URLs with AuthType NONE), or go without the store endpoint: everything planned "
+                "before this step is in place, and `inventory upload` still loads files")
     if (step.resource in resources.DASHBOARD_RESOURCE_IDS and isinstance(exc, ClientError)
             and (error_code(exc) in _UNSUPPORTED_CODES or _status(exc) >= 500)):
         return ("this endpoint does not seem to support the dashboard's Cognito identity pool: "

@@ -212,14 +212,16 @@ class MappingSpec:
 
 @dataclass(frozen=True)
 class FunctionUrlSpec:
-    """A function's URL and the public permission it needs (the caller is checked inside)."""
+    """A function's URL and the public permissions it needs (the caller is checked inside)."""
 
     kind: ClassVar[str] = "function-url"
     id: str
     function: str
     # CreateFunctionUrlConfig parameters besides the function name.
     config: dict[str, Any]
+    # The Sids of the two public statements: InvokeFunctionUrl, and InvokeFunction through it.
     sid: str
+    invoke_sid: str
     # The URL stores use on an emulator (its own route); None: the URL Lambda chose.
     local_url: str | None = None
     dashboard: bool = False

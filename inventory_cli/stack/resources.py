@@ -142,6 +142,7 @@ def stack_resources(desired: DesiredStack) -> tuple[Spec, ...]:
         store_upload_function(n),
         FunctionUrlSpec("store-upload-url", n.store_upload_function,
                         store_upload_url_config(origin), FUNCTION_URL_SID,
+                        FUNCTION_URL_INVOKE_SID,
                         local_function_url(desired.endpoint, n.store_upload_function)
                         if desired.endpoint else None),
         BucketCorsSpec("uploads-cors", n.uploads_bucket, uploads_cors(origin),
@@ -233,14 +234,25 @@ def _log_statement(names: StackNames, log_group: str) -> dict[str, Any]:
     }
 
 
-def _keep_failures_statement(names: StackNames) -> dict[str, Any]:
-    # Lambda writes a destination record with the function's execution role.
-    return {
+def _keep_failures_statements(names: StackNames) -> list[dict[str, Any]]:
+    """Lambda writes a destination record with the function's execution role, which needs
+    s3:PutObject on the objects and s3:ListBucket on the bucket, for asynchronous invocations
+    and stream mappings alike (Lambda developer guide: "Capturing records of Lambda
+    asynchronous invocations", https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html,
+    and "Retaining discarded batches for a DynamoDB event source",
+    https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html)."""
+    failures = bucket_arn(names.failures_bucket)
+    return [{
         "Sid": "KeepFailedInvocations",
         "Effect": "Allow",
         "Action": "s3:PutObject",
-        "Resource": f"{bucket_arn(names.failures_bucket)}/*",
-    }
+        "Resource": f"{failures}/*",
+    }, {
+        "Sid": "ListFailuresBucket",
+        "Effect": "Allow",
+        "Action": "s3:ListBucket",
+        "Resource": failures,
+    }]
 
 
 def load_role_policy(names: StackNames) -> dict[str, Any]:
@@ -268,7 +280,7 @@ def load_role_policy(names: StackNames) -> dict[str, Any]:
                 "Action": "dynamodb:BatchWriteItem",
                 "Resource": names.table_arn,
             },
-            _keep_failures_statement(names),
+            *_keep_failures_statements(names),
             {
                 # A load that runs short of time hands the rest of the file to a new
                 # asynchronous invocation of this same function, and no other.
@@ -329,7 +341,7 @@ def check_role_policy(names: StackNames) -> dict[str, Any]:
                 "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
                 "Resource": names.table_arn_of(names.alert_table),
             },
-            _keep_failures_statement(names),
+            *_keep_failures_statements(names),
             _log_statement(names, names.check_log_group),
         ],
     }
@@ -349,7 +361,7 @@ def summarize_role_policy(names: StackNames) -> dict[str, Any]:
                            "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
                 "Resource": names.table_arn_of(names.summary_table),
             },
-            _keep_failures_statement(names),
+            *_keep_failures_statements(names),
             _log_statement(names, names.summarize_log_group),
         ],
     }
@@ -576,6 +588,8 @@ STORE_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 STORE_UPLOAD_EXPIRES_S = 300
 # The Sid of the permission that lets anyone call the function URL (the key is checked inside).
 FUNCTION_URL_SID = "function-url-public"
+# The Sid of the permission that lets anyone invoke the function, only through its URL.
+FUNCTION_URL_INVOKE_SID = "function-url-invoke"
 # Where the local emulator serves function URLs: <endpoint>/_inventory/function-urls/<function>.
 LOCAL_FUNCTION_URLS_PATH = "/_inventory/function-urls/"
 

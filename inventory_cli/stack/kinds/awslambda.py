@@ -260,21 +260,93 @@ def _cors_key(cors: dict[str, Any] | None) -> Any:
             cors.get("MaxAge"))
 
 
+def _anyone(statement: dict[str, Any]) -> bool:
+    principal = statement.get("Principal")
+    return principal == "*" or (isinstance(principal, dict) and principal.get("AWS") == "*")
+
+
 def _is_public_url_statement(statement: dict[str, Any]) -> bool:
     """Anyone may invoke the URL, and only through a URL with AuthType NONE."""
-    principal = statement.get("Principal")
-    anyone = principal == "*" or (isinstance(principal, dict) and principal.get("AWS") == "*")
     # moto keeps the parameter as sent instead of turning it into a condition.
     auth_type = _conditions(statement).get("lambda:functionurlauthtype",
                                            statement.get("FunctionUrlAuthType"))
-    return (statement.get("Effect") == "Allow" and anyone and auth_type == "NONE"
+    return (statement.get("Effect") == "Allow" and _anyone(statement) and auth_type == "NONE"
             and canonical_policy([statement.get("Action")]) == "lambda:InvokeFunctionUrl")
 
 
+def _invoked_via_url(statement: dict[str, Any]) -> bool:
+    """The statement holds only for invocations through a function URL (AWS writes the
+    AddPermission parameter as the condition lambda:InvokedViaFunctionUrl; moto keeps it)."""
+    value = _conditions(statement).get("lambda:invokedviafunctionurl",
+                                       statement.get("InvokedViaFunctionUrl"))
+    return value is True or str(value).lower() == "true"
+
+
+def _is_public_invoke(statement: dict[str, Any]) -> bool:
+    return (statement.get("Effect") == "Allow" and _anyone(statement)
+            and canonical_policy([statement.get("Action")]) == "lambda:InvokeFunction")
+
+
+def _is_url_invoke_statement(statement: dict[str, Any]) -> bool:
+    """Anyone may invoke the function, but only through its URL."""
+    return _is_public_invoke(statement) and _invoked_via_url(statement)
+
+
+def _permission_steps(spec: FunctionUrlSpec, statements: dict[Any, dict[str, Any]], *,
+                      new: bool) -> Planned:
+    """The two public statements as they should be, and no public InvokeFunction without the
+    URL condition. `statements`: the function's policy by Sid. `new`: nothing else of the URL
+    exists or is planned, so adding its permission makes it (status: missing, not drifted)."""
+    function, res = spec.function, spec.id
+
+    def permit_url(creates: bool) -> APICall:
+        return APICall(res, "lambda", "add_permission",
+                       {"FunctionName": function, "StatementId": spec.sid,
+                        "Action": "lambda:InvokeFunctionUrl", "Principal": "*",
+                        "FunctionUrlAuthType": "NONE"},
+                       f"allow anyone to call the URL of {function}", creates=creates)
+
+    def permit_invoke(creates: bool) -> APICall:
+        return APICall(res, "lambda", "add_permission",
+                       {"FunctionName": function, "StatementId": spec.invoke_sid,
+                        "Action": "lambda:InvokeFunction", "Principal": "*",
+                        "InvokedViaFunctionUrl": True},
+                       f"allow calls through the URL of {function}, and only those, to "
+                       "invoke it", creates=creates)
+
+    def remove(sid: str, why: str) -> APICall:
+        return APICall(res, "lambda", "remove_permission",
+                       {"FunctionName": function, "StatementId": sid},
+                       f"remove the {why} permission {sid} of {function}")
+
+    steps: Planned = []
+    url_statement = statements.get(spec.sid)
+    if url_statement is None:
+        steps.append(permit_url(new))
+    elif not _is_public_url_statement(url_statement):
+        steps += [remove(spec.sid, "mis-scoped URL"), permit_url(False)]
+    invoke_statement = statements.get(spec.invoke_sid)
+    if invoke_statement is None:
+        steps.append(permit_invoke(new and url_statement is None))
+    elif not _is_url_invoke_statement(invoke_statement):
+        steps += [remove(spec.invoke_sid, "mis-scoped invoke"), permit_invoke(False)]
+    for sid, statement in sorted(statements.items(), key=lambda item: str(item[0])):
+        if sid != spec.invoke_sid and _is_public_invoke(statement) \
+                and not _invoked_via_url(statement):
+            steps.append(remove(str(sid), "public (not limited to the URL) invoke"))
+    return steps
+
+
 def plan_function_url(spec: FunctionUrlSpec, remote: RemoteState, ctx: PlanContext) -> Planned:
-    """The URL (AuthType NONE, CORS for the dashboard) and the public permission. Publishes
-    `store_upload_url`: the emulator's own route locally, else the URL Lambda chose (a Ref
-    until it is created)."""
+    """The URL (AuthType NONE, CORS for the dashboard) and the two public permissions a URL
+    with AuthType NONE needs since October 2025: lambda:InvokeFunctionUrl with
+    FunctionUrlAuthType NONE, and lambda:InvokeFunction with InvokedViaFunctionUrl (Lambda
+    developer guide, "Control access to Lambda function URLs",
+    https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html). A public InvokeFunction
+    without that condition would let anyone invoke the function directly: it is removed.
+
+    Publishes `store_upload_url`: the emulator's own route locally, else the URL Lambda chose
+    (a Ref until it is created)."""
     function, res = spec.function, spec.id
     url_ref = Ref("store_upload_url")
 
@@ -284,16 +356,9 @@ def plan_function_url(spec: FunctionUrlSpec, remote: RemoteState, ctx: PlanConte
                        f"give function {function} a public URL (the key is checked inside)",
                        creates=True, outputs=(("store_upload_url", ("FunctionUrl",)),))
 
-    def permit(creates: bool) -> APICall:
-        return APICall(res, "lambda", "add_permission",
-                       {"FunctionName": function, "StatementId": spec.sid,
-                        "Action": "lambda:InvokeFunctionUrl", "Principal": "*",
-                        "FunctionUrlAuthType": "NONE"},
-                       f"allow anyone to call the URL of {function}", creates=creates)
-
     if not function_exists(remote, function):
         ctx.values["store_upload_url"] = spec.local_url or url_ref
-        return [create(), permit(True)]
+        return [create(), *_permission_steps(spec, {}, new=True)]
     steps: Planned = []
     current = remote.function_url(function)
     url: str | Ref
@@ -307,15 +372,9 @@ def plan_function_url(spec: FunctionUrlSpec, remote: RemoteState, ctx: PlanConte
             steps.append(APICall(res, "lambda", "update_function_url_config",
                                  {"FunctionName": function, **spec.config},
                                  f"reset the auth type and CORS of the URL of {function}"))
-    statement = next((s for s in remote.function_policy(function).get("Statement", [])
-                      if s.get("Sid") == spec.sid), None)
-    if statement is None:
-        steps.append(permit(not steps))
-    elif not _is_public_url_statement(statement):
-        steps += [APICall(res, "lambda", "remove_permission",
-                          {"FunctionName": function, "StatementId": spec.sid},
-                          f"remove the mis-scoped URL permission of {function}"),
-                  permit(False)]
+    policy = remote.function_policy(function)
+    statements = {s.get("Sid"): s for s in policy.get("Statement", [])}
+    steps += _permission_steps(spec, statements, new=not steps)
     ctx.values["store_upload_url"] = spec.local_url or url
     return steps
 
