@@ -185,7 +185,21 @@ def _reason(exc: ClientError | WaiterError) -> str:
         if message.lstrip().startswith("<"):  # an endpoint's HTML error page, not an AWS answer
             message = f"the endpoint answered HTTP {_status(exc)} with an HTML page"
         return f"{err.get('Code', 'Error')}: {message}".rstrip(": ")
-    return str(exc)
+    return str(exc) + _failed_state(exc)
+
+
+def _failed_state(exc: WaiterError) -> str:
+    """Why a resource a waiter watched ended in a failed state, as AWS says it (a function's
+    StateReason or LastUpdateStatusReason)."""
+    answer = exc.last_response if isinstance(exc.last_response, dict) else {}
+    config = answer.get("Configuration", answer)
+    for state, reason, code in (("State", "StateReason", "StateReasonCode"),
+                                ("LastUpdateStatus", "LastUpdateStatusReason",
+                                 "LastUpdateStatusReasonCode")):
+        if config.get(state) == "Failed" and config.get(reason):
+            suffix = f" ({config[code]})" if config.get(code) else ""
+            return f"; {state} Failed: {config[reason]}{suffix}"
+    return ""
 
 
 # Answers of an endpoint that lacks an API (LocalStack's free edition and a plain moto server

@@ -152,3 +152,47 @@ def test_public_policy_refused_names_the_choice(session: boto3.session.Session,
     assert "blocks public Lambda function policies" in hint
     assert "either allow public function policies for this account" in hint
     assert "or go without the store endpoint" in hint
+
+
+# ---- a function AWS reports as Failed --------------------------------------------------------
+
+FAILED_REASON = "The function could not be created: the KMS key is disabled."
+
+
+def _report_failed(session: boto3.session.Session, function: str) -> None:
+    """GetFunction answers for `function` as AWS does for a function whose creation failed
+    (moto's functions are always Active)."""
+    def answer(parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        config = parsed.get("Configuration", {})
+        if model.name == "GetFunction" and config.get("FunctionName") == function:
+            config.update({"State": "Failed", "StateReason": FAILED_REASON,
+                           "StateReasonCode": "KMSKeyNotFound"})
+
+    session.events.register("after-call.lambda", answer)
+
+
+def test_a_failed_function_is_not_ok_in_status_with_aws_reason(
+        session: boto3.session.Session, aws: Aws) -> None:
+    provisioned(aws)
+    _report_failed(session, aws.names.load_function)
+    status = {s.resource: s for s in stack_status(fresh_aws(session, aws.stack)).resources}
+    assert status["load-function"].state == "drifted"
+    assert (f"which Lambda reports as Failed: {FAILED_REASON} (KMSKeyNotFound)"
+            in status["load-function"].detail)
+    assert not stack_status(fresh_aws(session, aws.stack)).complete
+    # Only the function is recreated; what hangs on it is made anew, the mapping-free
+    # loader's S3 wiring included.
+    assert {s.resource for s in stack_status(fresh_aws(session, aws.stack)).resources
+            if s.state != "ok"} == {"load-function", "load-failure-destination",
+                                    "s3-invoke-permission"}
+
+
+def test_provision_names_the_failed_state_and_its_reason(session: boto3.session.Session,
+                                                         aws: Aws) -> None:
+    provisioned(aws)
+    _report_failed(session, aws.names.load_function)
+    with pytest.raises(StepFailed) as failed:
+        provision(fresh_aws(session, aws.stack), sleep=lambda _: None)
+    message = str(failed.value)
+    assert f"wait until function {aws.names.load_function} is active" in message
+    assert f"State Failed: {FAILED_REASON} (KMSKeyNotFound)" in message

@@ -35,6 +35,17 @@ def function_exists(remote: RemoteState, name: str) -> bool:
     return remote.function(name) is not None
 
 
+def _recreated(name: str) -> str:
+    return f"recreate-function:{name}"
+
+
+def function_kept(remote: RemoteState, ctx: PlanContext, name: str) -> bool:
+    """The function exists and this plan keeps it: what hangs on it (permissions, URL,
+    asynchronous settings) is compared, not made anew. Its stream mappings outlive a deleted
+    function (DeleteFunction leaves them), so mappings ask `function_exists`."""
+    return function_exists(remote, name) and not ctx.values.get(_recreated(name))
+
+
 # ---- functions -------------------------------------------------------------------------------
 
 def plan_function(spec: FunctionSpec, remote: RemoteState, ctx: PlanContext) -> Planned:
@@ -44,14 +55,16 @@ def plan_function(spec: FunctionSpec, remote: RemoteState, ctx: PlanContext) -> 
                   f"wait until function {name} is active")
     updated = Wait(res, "lambda", "function_updated_v2", {"FunctionName": name},
                    f"wait until the update of function {name} is done")
+    create = APICall(res, "lambda", "create_function",
+                     {"FunctionName": name, "Code": {"ZipFile": code.data},
+                      "Tags": dict(names.tags), **configuration},
+                     f"create function {name} ({len(code.data)} byte zip)", creates=True)
     current = remote.function(name)
     if current is None:
-        create = APICall(res, "lambda", "create_function",
-                         {"FunctionName": name, "Code": {"ZipFile": code.data},
-                          "Tags": dict(names.tags), **configuration},
-                         f"create function {name} ({len(code.data)} byte zip)", creates=True)
         return [create, active]
     config = current["Configuration"]
+    if config.get("State") == "Failed":
+        return _recreate(spec, ctx, config, create)
     steps: Planned = []
     if config.get("CodeSha256") != code.code_sha256:
         steps += [APICall(res, "lambda", "update_function_code",
@@ -74,6 +87,24 @@ def plan_function(spec: FunctionSpec, remote: RemoteState, ctx: PlanContext) -> 
                              {"Resource": config["FunctionArn"], "Tags": dict(names.tags)},
                              f"tag function {name}"))
     return steps
+
+
+def _recreate(spec: FunctionSpec, ctx: PlanContext, config: dict[str, Any],
+              create: APICall) -> Planned:
+    """A function Lambda reports as Failed (its creation failed) must be deleted and created
+    again (Lambda developer guide, "Lambda function states",
+    https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html). What goes with it
+    (permissions, URL, asynchronous settings) is planned anew."""
+    ctx.values[_recreated(spec.name)] = True
+    reason = config.get("StateReason") or "no reason given"
+    code = f" ({config['StateReasonCode']})" if config.get("StateReasonCode") else ""
+    return [APICall(spec.id, "lambda", "delete_function", {"FunctionName": spec.name},
+                    f"delete function {spec.name}, which Lambda reports as Failed: "
+                    f"{reason}{code}"),
+            APICall(create.resource, create.service, create.method, create.params,
+                    f"create function {spec.name} again"),
+            Wait(spec.id, "lambda", "function_active_v2", {"FunctionName": spec.name},
+                 f"wait until function {spec.name} is active")]
 
 
 def _function_setting(config: dict[str, Any], key: str) -> Any:
@@ -130,7 +161,7 @@ def plan_event_invoke_config(spec: EventInvokeConfigSpec, remote: RemoteState,
                              ctx: PlanContext) -> Planned:
     put = APICall(spec.id, "lambda", "put_function_event_invoke_config", spec.config,
                   spec.summary, creates=True)
-    if not function_exists(remote, spec.function):
+    if not function_kept(remote, ctx, spec.function):
         return [put]
     current = remote.event_invoke_config(spec.function)
     if current is None:
@@ -179,7 +210,7 @@ def plan_invoke_permission(spec: InvokePermissionSpec, remote: RemoteState,
                         "SourceArn": spec.source_arn, "SourceAccount": spec.source_account},
                        spec.summary, creates=creates)
 
-    if not function_exists(remote, spec.function):
+    if not function_kept(remote, ctx, spec.function):
         return [add(True)]
     statement = next((s for s in remote.function_policy(spec.function).get("Statement", [])
                       if s.get("Sid") == spec.sid), None)
@@ -356,7 +387,7 @@ def plan_function_url(spec: FunctionUrlSpec, remote: RemoteState, ctx: PlanConte
                        f"give function {function} a public URL (the key is checked inside)",
                        creates=True, outputs=(("store_upload_url", ("FunctionUrl",)),))
 
-    if not function_exists(remote, function):
+    if not function_kept(remote, ctx, function):
         ctx.values["store_upload_url"] = spec.local_url or url_ref
         return [create(), *_permission_steps(spec, {}, new=True)]
     steps: Planned = []
