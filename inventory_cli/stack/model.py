@@ -162,6 +162,23 @@ class EventInvokeConfigSpec:
 
 
 @dataclass(frozen=True)
+class RecursionConfigSpec:
+    """What Lambda does when it detects that the function is part of a recursive loop."""
+
+    kind: ClassVar[str] = "recursion-config"
+    id: str
+    function: str
+    # "Allow" or "Terminate" (PutFunctionRecursionConfig's RecursiveLoop).
+    recursive_loop: str
+    summary: str
+    dashboard: bool = False
+
+    @property
+    def display(self) -> str:
+        return f"{self.function} recursive loops: {self.recursive_loop}"
+
+
+@dataclass(frozen=True)
 class InvokePermissionSpec:
     """A statement of a function's resource policy letting a service invoke it from one source."""
 
@@ -285,6 +302,6 @@ class DashboardFilesSpec:
 
 
 Spec = (RoleSpec | BucketSpec | InventoryTableSpec | TableSpec | TopicSpec | LogGroupSpec
-        | FunctionSpec | EventInvokeConfigSpec | InvokePermissionSpec | NotificationSpec
-        | MappingSpec | FunctionUrlSpec | BucketCorsSpec | IdentityPoolSpec
+        | FunctionSpec | EventInvokeConfigSpec | RecursionConfigSpec | InvokePermissionSpec
+        | NotificationSpec | MappingSpec | FunctionUrlSpec | BucketCorsSpec | IdentityPoolSpec
         | IdentityPoolRolesSpec | DashboardFilesSpec)

@@ -15,12 +15,22 @@ from typing import Any, Literal, cast
 
 from botocore.exceptions import ClientError
 
+from inventory_cli.aws import error_code
 from inventory_cli.stack.compare import is_not_found, tag_dict
 
 ClientFactory = Callable[[str], Any]
 BucketAccess = Literal["exists", "forbidden"]
 Doc = dict[str, Any]
 _MISSING = object()
+
+
+def _unsupported(exc: ClientError) -> bool:
+    """An endpoint's answer to an API it lacks (moto: 404 "Not yet implemented"; others name
+    the operation unknown)."""
+    error = exc.response.get("Error", {})
+    return (error_code(exc) in {"NotImplemented", "NotImplementedException",
+                                "UnknownOperationException", "InvalidAction", "404", "501"}
+            or "not yet implemented" in str(error.get("Message", "")).lower())
 
 
 def all_pages(client: Any, method: str, key: str, **params: Any) -> list[Any]:
@@ -257,6 +267,26 @@ class RemoteState:
         lam = self._client("lambda")
         return cast("Doc | None", self._read(("event-invoke", name),
             lambda: lam.get_function_event_invoke_config(FunctionName=name)))
+
+    def recursion_config(self, function: str) -> str | None:
+        """The function's RecursiveLoop setting; None if there is no such function;
+        "unsupported" if the endpoint does not implement the call (an emulator without
+        Lambda's recursive loop detection: AWS itself always does)."""
+        key = ("recursion", function)
+        if key not in self._cache:
+            try:
+                answer = self._client("lambda").get_function_recursion_config(
+                    FunctionName=function)
+                self._cache[key] = answer.get("RecursiveLoop")
+            except ClientError as exc:
+                if error_code(exc) == "ResourceNotFoundException":
+                    self._cache[key] = None
+                elif _unsupported(exc):
+                    self._cache[key] = "unsupported"
+                else:
+                    raise
+        value: str | None = self._cache[key]
+        return value
 
     def mappings(self, function: str) -> list[dict[str, Any]]:
         """Every event source mapping of `function`."""

@@ -32,6 +32,7 @@ from inventory_cli.stack.model import (
     LogGroupSpec,
     MappingSpec,
     NotificationSpec,
+    RecursionConfigSpec,
     RoleSpec,
     Spec,
     TableSpec,
@@ -125,6 +126,12 @@ def stack_resources(desired: DesiredStack) -> tuple[Spec, ...]:
             f"keep failed loads of {n.load_function} in {n.failures_bucket} after "
             f"{LOAD_MAX_RETRY_ATTEMPTS} retries",
             f"{n.load_function} on failure -> {n.failures_bucket}"),
+        # The loader's continuations and its checkpoint and report writes into the bucket that
+        # triggers it form a chain Lambda would stop after 16 invocations as a loop; a long
+        # file needs more hand-overs (the loader bounds them itself).
+        RecursionConfigSpec("load-recursion", n.load_function, "Allow",
+                            f"let {n.load_function} continue long loads past Lambda's "
+                            "recursive loop detection"),
         InvokePermissionSpec(
             "s3-invoke-permission", n.load_function, S3_INVOKE_SID, "s3.amazonaws.com",
             bucket_arn(n.uploads_bucket), n.account_id,

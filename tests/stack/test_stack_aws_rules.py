@@ -184,7 +184,7 @@ def test_a_failed_function_is_not_ok_in_status_with_aws_reason(
     # loader's S3 wiring included.
     assert {s.resource for s in stack_status(fresh_aws(session, aws.stack)).resources
             if s.state != "ok"} == {"load-function", "load-failure-destination",
-                                    "s3-invoke-permission"}
+                                    "load-recursion", "s3-invoke-permission"}
 
 
 def test_provision_names_the_failed_state_and_its_reason(session: boto3.session.Session,
@@ -196,3 +196,54 @@ def test_provision_names_the_failed_state_and_its_reason(session: boto3.session.
     message = str(failed.value)
     assert f"wait until function {aws.names.load_function} is active" in message
     assert f"State Failed: {FAILED_REASON} (KMSKeyNotFound)" in message
+
+
+# ---- recursive loop detection ----------------------------------------------------------------
+
+def test_the_loader_may_recurse_and_that_is_drift_checked(session: boto3.session.Session,
+                                                          aws: Aws) -> None:
+    provisioned(aws)
+    lam = session.client("lambda")
+    loader = aws.names.load_function
+    assert lam.get_function_recursion_config(FunctionName=loader)["RecursiveLoop"] == "Allow"
+    # Only the loader hands over to itself.
+    for other in (aws.names.check_function, aws.names.summarize_function,
+                  aws.names.store_upload_function):
+        assert lam.get_function_recursion_config(FunctionName=other)["RecursiveLoop"] == (
+            "Terminate")
+
+    lam.put_function_recursion_config(FunctionName=loader, RecursiveLoop="Terminate")
+    status = {s.resource: s for s in stack_status(fresh_aws(session, aws.stack)).resources}
+    assert (status["load-recursion"].state, status["load-recursion"].detail) == (
+        "drifted", f"set the recursive loop handling of {loader} back to Allow (it is "
+                   "Terminate)")
+    repaired = provision(fresh_aws(session, aws.stack), sleep=lambda _: None)
+    assert [(s.resource, getattr(s, "method", "")) for s in repaired.plan.changes] == [
+        ("load-recursion", "put_function_recursion_config")]
+    assert lam.get_function_recursion_config(FunctionName=loader)["RecursiveLoop"] == "Allow"
+
+
+def test_an_endpoint_without_recursion_config_gets_none(session: boto3.session.Session,
+                                                        moto_mock: None) -> None:
+    """An emulator that lacks the calls has no loop detection to switch off: provision and
+    status go on without them (moto's own answer to an unknown call)."""
+    calls: list[str] = []
+
+    def unknown(model: Any, **_: Any) -> Any:
+        calls.append(model.name)
+        if "RecursionConfig" not in model.name:
+            return None
+
+        class _Http:
+            status_code = 404
+
+        return _Http(), {"Error": {"Code": "404", "Message": "Not yet implemented"},
+                         "ResponseMetadata": {"HTTPStatusCode": 404}}
+
+    session.events.register("before-call.lambda", unknown)
+    aws = Aws(session, stack="shop")
+    result = provision(aws, sleep=lambda _: None)
+    assert "put_function_recursion_config" not in {
+        getattr(s, "method", "") for s in result.plan.steps}
+    assert "GetFunctionRecursionConfig" in calls
+    assert stack_status(fresh_aws(session, "shop")).complete

@@ -41,7 +41,7 @@ def test_provision_prints_a_summary_then_says_no_changes(aws: Aws) -> None:
         ["load-role", "check-role", "summarize-role", "store-upload-role", "uploads-bucket",
          "failures-bucket", "table", "alert-table", "summary-table", "store-keys-table", "topic",
          "load-log-group", "check-log-group", "summarize-log-group", "store-upload-log-group",
-         "load-function", "load-failure-destination", "s3-invoke-permission",
+         "load-function", "load-failure-destination", "load-recursion", "s3-invoke-permission",
          "uploads-notification", "check-function", "stream-mapping", "summarize-function",
          "summary-mapping", "store-upload-function", "store-upload-url", "uploads-cors",
          "identity-pool", "dashboard-role",

@@ -24,6 +24,7 @@ from inventory_cli.stack.model import (
     FunctionUrlSpec,
     InvokePermissionSpec,
     MappingSpec,
+    RecursionConfigSpec,
 )
 from inventory_cli.stack.remote import RemoteState
 
@@ -179,6 +180,30 @@ def plan_event_invoke_config(spec: EventInvokeConfigSpec, remote: RemoteState,
                     f"remove the drifted {', '.join(differs)} of {spec.function}'s "
                     "asynchronous invocations"),
             APICall(put.resource, put.service, put.method, put.params, put.summary)]
+
+
+# ---- recursive loop detection ---------------------------------------------------------------
+
+def plan_recursion_config(spec: RecursionConfigSpec, remote: RemoteState,
+                          ctx: PlanContext) -> Planned:
+    """Lambda stops a chain of invocations it sees as a recursive loop after 16 of them unless
+    the function's recursion config is Allow (Lambda developer guide, "Use Lambda recursive
+    loop detection to prevent infinite loops",
+    https://docs.aws.amazon.com/lambda/latest/dg/invocation-recursion.html). Read even for a
+    function about to be created: an endpoint without the call has no such detection, and
+    then there is nothing to set."""
+    current = remote.recursion_config(spec.function)
+    if current == "unsupported":
+        return []
+    params = {"FunctionName": spec.function, "RecursiveLoop": spec.recursive_loop}
+    if current is None or ctx.values.get(_recreated(spec.function)):
+        return [APICall(spec.id, "lambda", "put_function_recursion_config", params,
+                        spec.summary, creates=True)]
+    if current != spec.recursive_loop:
+        return [APICall(spec.id, "lambda", "put_function_recursion_config", params,
+                        f"set the recursive loop handling of {spec.function} back to "
+                        f"{spec.recursive_loop} (it is {current})")]
+    return []
 
 
 # ---- permissions ------------------------------------------------------------------------------
@@ -415,6 +440,7 @@ KINDS = {
     # These go with their function.
     EventInvokeConfigSpec.kind: Kind(plan_event_invoke_config, no_delete),
     InvokePermissionSpec.kind: Kind(plan_invoke_permission, no_delete),
+    RecursionConfigSpec.kind: Kind(plan_recursion_config, no_delete),
     FunctionUrlSpec.kind: Kind(plan_function_url, no_delete),
     MappingSpec.kind: Kind(plan_mapping, delete_mapping),
 }
