@@ -210,9 +210,10 @@ _UNSUPPORTED_CODES = {"NotImplemented", "NotImplementedException", "UnknownOpera
 
 def _hint(step: Step, exc: ClientError | WaiterError) -> str:
     if isinstance(exc, ClientError) and error_code(exc) == "PublicPolicyException":
-        # The account's Lambda Block Public Access refuses a public function policy (Lambda
-        # developer guide, "Block public access to Lambda resources",
-        # https://docs.aws.amazon.com/lambda/latest/dg/access-control-block-public-access.html).
+        # The account's BlockPublicAccess setting refuses a public function policy (Lambda API
+        # reference, AddPermission, Errors: PublicPolicyException,
+        # https://docs.aws.amazon.com/lambda/latest/api/API_AddPermission.html; the developer
+        # guide's "Block public access to Lambda resources").
         return ("this account blocks public Lambda function policies, and the stores' upload "
                 "endpoint is a public function URL (each request is checked against a store's "
                 "key inside): either allow public function policies for this account (Lambda's "
