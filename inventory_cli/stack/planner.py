@@ -19,8 +19,6 @@ from inventory_cli.stack.model import DesiredStack
 from inventory_cli.stack.remote import RemoteState
 from inventory_cli.stack.resources import stack_resources
 
-__all__ = ["DesiredStack", "StackPlanner"]
-
 ClientFactory = Callable[[str], Any]
 
 

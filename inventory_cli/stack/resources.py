@@ -17,7 +17,6 @@ from inventory_cli.config import StackNames
 from inventory_cli.dashboard import dashboard_url
 from inventory_cli.stack.instructions import Ref
 from inventory_cli.stack.model import (
-    RUNTIME,
     BucketCorsSpec,
     BucketSpec,
     DashboardFilesSpec,
@@ -42,8 +41,6 @@ from inventory_cli.stack.packaging import LambdaZip
 from lambda_src.inventory_csv import REPORTS_PREFIX
 from lambda_src.load_checkpoint import CHECKPOINT_PREFIX
 from lambda_src.store_scope import STORES_PREFIX
-
-__all__ = ["RUNTIME", "BucketSpec", "FunctionSpec", "MappingSpec", "RoleSpec", "TableSpec"]
 
 POLICY_VERSION = "2012-10-17"
 LOAD_HANDLER = "lambda_src.load_inventory.lambda_handler"
