@@ -71,24 +71,28 @@ class RemoteState:
     def role_tags(self, name: str) -> dict[str, str] | None:
         """The role's tags; None if there is no such role."""
         iam = self._client("iam")
-        return cast("dict[str, str] | None", self._read(("role-tags", name),
+        return cast("dict[str, str] | None", self._read(
+            ("role-tags", name),
             lambda: tag_dict(iam.list_role_tags(RoleName=name)["Tags"])))
 
     def role_inline_policies(self, name: str) -> list[str]:
         iam = self._client("iam")
-        return cast("list[str]", self._read(("role-policies", name),
+        return cast("list[str]", self._read(
+            ("role-policies", name),
             lambda: all_pages(iam, "list_role_policies", "PolicyNames",
                               RoleName=name), absent=[]))
 
     def role_policy(self, name: str, policy: str) -> Any:
         iam = self._client("iam")
-        return cast("Any", self._read(("role-policy", name, policy),
+        return cast("Any", self._read(
+            ("role-policy", name, policy),
             lambda: iam.get_role_policy(RoleName=name,
                                         PolicyName=policy)["PolicyDocument"]))
 
     def role_attached_policies(self, name: str) -> list[dict[str, Any]]:
         iam = self._client("iam")
-        return cast("list[Doc]", self._read(("role-attached", name),
+        return cast("list[Doc]", self._read(
+            ("role-attached", name),
             lambda: all_pages(iam, "list_attached_role_policies",
                               "AttachedPolicies", RoleName=name), absent=[]))
 
@@ -114,32 +118,37 @@ class RemoteState:
 
     def bucket_tags(self, name: str) -> dict[str, str]:
         s3 = self._client("s3")
-        return cast("dict[str, str]", self._read(("bucket-tags", name),
+        return cast("dict[str, str]", self._read(
+            ("bucket-tags", name),
             lambda: tag_dict(s3.get_bucket_tagging(Bucket=name)["TagSet"]),
             "NoSuchTagSet", absent={}))
 
     def public_access_block(self, name: str) -> dict[str, Any] | None:
         s3 = self._client("s3")
-        return cast("Doc | None", self._read(("access-block", name),
+        return cast("Doc | None", self._read(
+            ("access-block", name),
             lambda: s3.get_public_access_block(
                 Bucket=name)["PublicAccessBlockConfiguration"],
             "NoSuchPublicAccessBlockConfiguration"))
 
     def bucket_encryption_rules(self, name: str) -> list[dict[str, Any]]:
         s3 = self._client("s3")
-        return cast("list[Doc]", self._read(("encryption", name),
+        return cast("list[Doc]", self._read(
+            ("encryption", name),
             lambda: s3.get_bucket_encryption(
                 Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"],
             "ServerSideEncryptionConfigurationNotFoundError", absent=[]))
 
     def bucket_versioning(self, name: str) -> str | None:
         s3 = self._client("s3")
-        return cast("str | None", self._read(("versioning", name),
+        return cast("str | None", self._read(
+            ("versioning", name),
             lambda: s3.get_bucket_versioning(Bucket=name).get("Status")))
 
     def bucket_policy(self, name: str) -> str | None:
         s3 = self._client("s3")
-        return cast("str | None", self._read(("bucket-policy", name),
+        return cast("str | None", self._read(
+            ("bucket-policy", name),
             lambda: s3.get_bucket_policy(Bucket=name)["Policy"],
             "NoSuchBucketPolicy"))
 
@@ -155,7 +164,8 @@ class RemoteState:
 
     def bucket_cors(self, name: str) -> list[dict[str, Any]] | None:
         s3 = self._client("s3")
-        return cast("list[Doc] | None", self._read(("cors", name),
+        return cast("list[Doc] | None", self._read(
+            ("cors", name),
             lambda: s3.get_bucket_cors(Bucket=name).get("CORSRules", []),
             "NoSuchCORSConfiguration"))
 
@@ -172,8 +182,8 @@ class RemoteState:
 
     def object_head(self, bucket: str, key: str) -> dict[str, Any] | None:
         s3 = self._client("s3")
-        return cast("Doc | None", self._read(("head", bucket, key),
-                               lambda: s3.head_object(Bucket=bucket, Key=key)))
+        return cast("Doc | None", self._read(
+            ("head", bucket, key), lambda: s3.head_object(Bucket=bucket, Key=key)))
 
     def object_version_count(self, bucket: str) -> int:
         """Object versions and delete markers in `bucket`."""
@@ -192,12 +202,14 @@ class RemoteState:
 
     def table_tags(self, arn: str) -> dict[str, str]:
         ddb = self._client("dynamodb")
-        return cast("dict[str, str]", self._read(("table-tags", arn),
+        return cast("dict[str, str]", self._read(
+            ("table-tags", arn),
             lambda: tag_dict(all_pages(ddb, "list_tags_of_resource", "Tags",
                                        ResourceArn=arn)), absent={}))
 
     def point_in_time_recovery(self, name: str) -> str | None:
         ddb = self._client("dynamodb")
+
         def read() -> Any:
             backups = ddb.describe_continuous_backups(TableName=name)
             return backups["ContinuousBackupsDescription"].get(
@@ -214,7 +226,8 @@ class RemoteState:
 
     def topic(self, arn: str) -> dict[str, Any] | None:
         sns = self._client("sns")
-        return cast("Doc | None", self._read(("topic", arn),
+        return cast("Doc | None", self._read(
+            ("topic", arn),
             lambda: sns.get_topic_attributes(TopicArn=arn)["Attributes"]))
 
     def topic_tags(self, arn: str) -> dict[str, str]:
@@ -240,7 +253,8 @@ class RemoteState:
 
     def log_group_tags(self, arn: str) -> dict[str, str]:
         logs = self._client("logs")
-        return cast("dict[str, str]", self._read(("log-group-tags", arn),
+        return cast("dict[str, str]", self._read(
+            ("log-group-tags", arn),
             lambda: logs.list_tags_for_resource(resourceArn=arn).get("tags", {}),
             absent={}))
 
@@ -249,7 +263,8 @@ class RemoteState:
     def function(self, name: str) -> dict[str, Any] | None:
         """GetFunction's answer (Configuration, Code, Tags), or None."""
         lam = self._client("lambda")
-        return cast("Doc | None", self._read(("function", name),
+        return cast("Doc | None", self._read(
+            ("function", name),
                                lambda: lam.get_function(FunctionName=name)))
 
     def function_policy(self, name: str) -> dict[str, Any]:
@@ -260,12 +275,14 @@ class RemoteState:
 
     def function_url(self, name: str) -> dict[str, Any] | None:
         lam = self._client("lambda")
-        return cast("Doc | None", self._read(("function-url", name),
+        return cast("Doc | None", self._read(
+            ("function-url", name),
             lambda: lam.get_function_url_config(FunctionName=name)))
 
     def event_invoke_config(self, name: str) -> dict[str, Any] | None:
         lam = self._client("lambda")
-        return cast("Doc | None", self._read(("event-invoke", name),
+        return cast("Doc | None", self._read(
+            ("event-invoke", name),
             lambda: lam.get_function_event_invoke_config(FunctionName=name)))
 
     def recursion_config(self, function: str) -> str | None:
@@ -313,5 +330,6 @@ class RemoteState:
 
     def identity_pool_roles(self, pool_id: str) -> dict[str, Any]:
         cognito = self._client("cognito-identity")
-        return cast("Doc", self._read(("pool-roles", pool_id),
+        return cast("Doc", self._read(
+            ("pool-roles", pool_id),
             lambda: cognito.get_identity_pool_roles(IdentityPoolId=pool_id)))
