@@ -264,8 +264,7 @@ class RemoteState:
         """GetFunction's answer (Configuration, Code, Tags), or None."""
         lam = self._client("lambda")
         return cast("Doc | None", self._read(
-            ("function", name),
-                               lambda: lam.get_function(FunctionName=name)))
+            ("function", name), lambda: lam.get_function(FunctionName=name)))
 
     def function_policy(self, name: str) -> dict[str, Any]:
         """The function's resource policy ({} if it has none)."""
