@@ -125,6 +125,9 @@ Step = APICall | Wait | EmptyBucket
 @dataclass(frozen=True)
 class Plan:
     steps: tuple[Step, ...] = ()
+    # Resources the endpoint has no equivalent of (an emulator without Lambda's recursion
+    # config): nothing is planned for them and status does not list them.
+    inapplicable: tuple[str, ...] = ()
 
     @property
     def changes(self) -> tuple[APICall | EmptyBucket, ...]:

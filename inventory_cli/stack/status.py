@@ -59,7 +59,7 @@ def stack_status(aws: Aws, *, code: LambdaZip | None = None) -> StackStatus:
     specs = stack_resources(desired)
     result = []
     for spec in specs:
-        if spec.dashboard and not desired.dashboard:
+        if (spec.dashboard and not desired.dashboard) or spec.id in plan.inapplicable:
             continue
         steps = [s for s in plan.changes if s.resource == spec.id]
         state: State = "ok"

@@ -23,6 +23,7 @@ from inventory_cli.stack.kinds.awslambda import _permission_steps
 from inventory_cli.stack.model import EventInvokeConfigSpec, FunctionSpec, MappingSpec
 from inventory_cli.stack.provision import provision
 from inventory_cli.stack.status import stack_status
+from inventory_cli.stack.teardown import teardown
 
 NAMES = StackNames(stack="shop", account_id="123456789012", region="eu-central-1")
 FUNCTION_ARN = "arn:aws:lambda:eu-central-1:123456789012:function:shop-store-upload"
@@ -246,4 +247,9 @@ def test_an_endpoint_without_recursion_config_gets_none(session: boto3.session.S
     assert "put_function_recursion_config" not in {
         getattr(s, "method", "") for s in result.plan.steps}
     assert "GetFunctionRecursionConfig" in calls
-    assert stack_status(fresh_aws(session, "shop")).complete
+    status = stack_status(fresh_aws(session, "shop"))
+    assert status.complete
+    assert "load-recursion" not in {s.resource for s in status.resources}
+    # Nothing of it counts as existing once the stack is gone.
+    teardown(fresh_aws(session, "shop"))
+    assert not stack_status(fresh_aws(session, "shop")).exists

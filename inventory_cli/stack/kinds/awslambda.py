@@ -194,6 +194,7 @@ def plan_recursion_config(spec: RecursionConfigSpec, remote: RemoteState,
     then there is nothing to set."""
     current = remote.recursion_config(spec.function)
     if current == "unsupported":
+        ctx.inapplicable.append(spec.id)
         return []
     params = {"FunctionName": spec.function, "RecursiveLoop": spec.recursive_loop}
     if current is None or ctx.values.get(_recreated(spec.function)):

@@ -21,6 +21,8 @@ class PlanContext:
 
     desired: DesiredStack
     values: dict[str, Any] = field(default_factory=dict)
+    # Ids of resources this endpoint has no equivalent of (`Plan.inapplicable`).
+    inapplicable: list[str] = field(default_factory=list)
 
     @property
     def names(self) -> StackNames:
