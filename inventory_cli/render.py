@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from inventory_cli.ops.stores import StoreRow
     from inventory_cli.ops.subscriptions import Subscription
     from inventory_cli.ops.upload import Duplicate, LoadOutcome, UploadedFile
+    from inventory_cli.provisioning import ProvisionResult
+    from inventory_cli.stack.instructions import Plan
     from inventory_cli.stack.status import StackStatus
 
 LOW_STYLE = "bold red"
@@ -301,3 +303,39 @@ def print_stack_status(console: Console, status: StackStatus) -> None:
         console.print("Dashboard: off (provisioned with --no-dashboard)")
     for leftover in status.leftovers:
         console.print(f"Left from before, provision removes it: {leftover}", soft_wrap=True)
+
+
+def print_plan(console: Console, plan: Plan, *, title: str) -> None:
+    """A plan as numbered steps: `service.method  summary`."""
+    from inventory_cli.stack.instructions import describe_step
+
+    console.print(f"{title}: {len(plan.changes)} change(s)")
+    width = len(str(len(plan.steps)))
+    for index, step in enumerate(plan.steps, 1):
+        console.print(f"  {index:>{width}}. {describe_step(step)}", soft_wrap=True)
+
+
+def print_provision_summary(console: Console, result: ProvisionResult) -> None:
+    """What `provision` made of the stack: its names, what changed, and what to know."""
+    names = result.names
+    console.print(f"Stack {names.stack} ({names.region}, account {names.account_id})")
+    dashboard = result.dashboard_url if result.dashboard else "none (--no-dashboard)"
+    rows = (("Uploads bucket", names.uploads_bucket), ("Table", names.table),
+            ("Alert topic", names.topic_arn), ("Dashboard", dashboard),
+            ("Low-stock threshold", str(result.threshold)))
+    for label, value in rows:
+        console.print(f"  {label:<20} {value}", soft_wrap=True)
+    if result.plan.is_empty:
+        console.print("No changes: the stack is up to date.")
+    else:
+        changed = result.changed_resources
+        console.print(f"Changed: {len(result.plan.changes)} call(s) on {len(changed)} "
+                      f"resource(s): {', '.join(changed)}", soft_wrap=True)
+    if result.summaries_rebuilt is not None:
+        console.print(f"Summaries computed from {result.summaries_rebuilt.rows_scanned} row(s) "
+                      f"of the table (threshold {result.threshold}).", soft_wrap=True)
+    if result.notification_settling:
+        console.print(
+            "Note: S3 takes up to about 5 minutes to apply a new or changed bucket notification. "
+            "A file uploaded before then may be stored but never loaded: `inventory failures` "
+            "lists such files and `inventory retry` loads them.", soft_wrap=True)

@@ -11,13 +11,11 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from inventory_cli.cli.context import AppContext, app_context
 from inventory_cli.errors import KeptFailuresFound, StackIncomplete, StackNotFound
 
 if TYPE_CHECKING:
-    from inventory_cli.provisioning import ProvisionResult
     from inventory_cli.stack.instructions import Plan
     from inventory_cli.stack.status import StackStatus
 
@@ -44,40 +42,6 @@ def _command(app_ctx: AppContext, command: str) -> str:
     return " ".join([*parts, command])
 
 
-def print_plan(console: Console, plan: Plan, *, title: str) -> None:
-    from inventory_cli.stack.instructions import describe_step
-
-    console.print(f"{title}: {len(plan.changes)} change(s)")
-    width = len(str(len(plan.steps)))
-    for index, step in enumerate(plan.steps, 1):
-        console.print(f"  {index:>{width}}. {describe_step(step)}", soft_wrap=True)
-
-
-def print_provision_summary(console: Console, result: ProvisionResult) -> None:
-    names = result.names
-    console.print(f"Stack {names.stack} ({names.region}, account {names.account_id})")
-    dashboard = result.dashboard_url if result.dashboard else "none (--no-dashboard)"
-    rows = (("Uploads bucket", names.uploads_bucket), ("Table", names.table),
-            ("Alert topic", names.topic_arn), ("Dashboard", dashboard),
-            ("Low-stock threshold", str(result.threshold)))
-    for label, value in rows:
-        console.print(f"  {label:<20} {value}", soft_wrap=True)
-    if result.plan.is_empty:
-        console.print("No changes: the stack is up to date.")
-    else:
-        changed = result.changed_resources
-        console.print(f"Changed: {len(result.plan.changes)} call(s) on {len(changed)} "
-                      f"resource(s): {', '.join(changed)}", soft_wrap=True)
-    if result.summaries_rebuilt is not None:
-        console.print(f"Summaries computed from {result.summaries_rebuilt.rows_scanned} row(s) "
-                      f"of the table (threshold {result.threshold}).", soft_wrap=True)
-    if result.notification_settling:
-        console.print(
-            "Note: S3 takes up to about 5 minutes to apply a new or changed bucket notification. "
-            "A file uploaded before then may be stored but never loaded: `inventory failures` "
-            "lists such files and `inventory retry` loads them.", soft_wrap=True)
-
-
 def provision_command(
     ctx: typer.Context,
     low_stock_threshold: Annotated[int | None, typer.Option(
@@ -94,6 +58,7 @@ def provision_command(
              "Default: keep the stack's choice (a dashboard for a new stack).")] = None,
 ) -> None:
     """Create the whole pipeline, or bring an existing stack back to the right state."""
+    from inventory_cli import render
     from inventory_cli.provisioning import provision
 
     app_ctx = app_context(ctx)
@@ -104,10 +69,10 @@ def provision_command(
         if result.plan.is_empty:
             console.print("No changes: the stack is up to date.")
         else:
-            print_plan(console, result.plan, title=f"Plan for stack {result.names.stack}")
+            render.print_plan(console, result.plan, title=f"Plan for stack {result.names.stack}")
             console.print("Dry run: nothing was changed.")
         return
-    print_provision_summary(console, result)
+    render.print_provision_summary(console, result)
 
 
 def status_command(
@@ -174,6 +139,7 @@ def teardown_command(
         "--dry-run", help="Show what would be deleted and delete nothing.")] = False,
 ) -> None:
     """Delete every resource of the stack (buckets with all object versions, logs included)."""
+    from inventory_cli import render
     from inventory_cli.stack.errors import TeardownRefused
     from inventory_cli.stack.teardown import teardown
 
@@ -185,7 +151,7 @@ def teardown_command(
     console = app_ctx.console
 
     def confirm(plan: Plan) -> bool:
-        print_plan(console, plan, title=f"Teardown of stack {stack}")
+        render.print_plan(console, plan, title=f"Teardown of stack {stack}")
         typed = typer.prompt(f"Type the stack name ({stack}) to delete all of this",
                              default="", show_default=False)
         return bool(typed.strip() == stack)
@@ -197,7 +163,7 @@ def teardown_command(
     if result.plan.is_empty:
         console.print(f"Nothing to delete: stack {stack} does not exist in {result.names.region}.")
     elif dry_run:
-        print_plan(console, result.plan, title=f"Teardown of stack {stack}")
+        render.print_plan(console, result.plan, title=f"Teardown of stack {stack}")
         console.print("Dry run: nothing was deleted.")
     else:
         console.print(f"Stack {stack} deleted ({len(result.plan.changes)} call(s)).")
