@@ -90,7 +90,7 @@ TRANSIENT: Mapping[tuple[str, str], TransientRule] = {
     ("lambda", "update_function_configuration"): _ROLE_PROPAGATION,
     ("lambda", "create_event_source_mapping"): _ROLE_PROPAGATION,
     ("lambda", "update_event_source_mapping"): _ROLE_PROPAGATION,
-    # Lambda checks that the role may write to an on-failure destination (issue 9).
+    # Lambda checks that the role may write to an on-failure destination.
     ("lambda", "put_function_event_invoke_config"): TransientRule(
         codes=frozenset({"InvalidParameterValueException"}),
         messages=("execution role does not have permissions",),

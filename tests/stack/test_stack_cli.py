@@ -46,8 +46,8 @@ def test_provision_prints_a_summary_then_says_no_changes(aws: Aws) -> None:
          "summary-mapping", "store-upload-function", "store-upload-url", "uploads-cors",
          "identity-pool", "dashboard-role",
          "identity-pool-roles", "dashboard-bucket", "dashboard-files"]))
-    # On AWS a new notification takes minutes to apply (issue 12); a new summary table is
-    # computed by provision (issue 10).
+    # On AWS a new notification takes minutes to apply; a new summary table is
+    # computed by provision.
     assert lines[7] == "Summaries computed from 0 row(s) of the table (threshold 3)."
     assert lines[8].startswith("Note: S3 takes up to about 5 minutes to apply a new")
 

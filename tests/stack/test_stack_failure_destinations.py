@@ -1,4 +1,4 @@
-"""Issue 9's on-failure destinations: status sees them drift, provision repairs exactly them."""
+"""The on-failure destinations: status sees them drift, provision repairs exactly them."""
 
 from __future__ import annotations
 

@@ -104,7 +104,7 @@ def test_roles_have_exactly_the_permissions_of_the_issue() -> None:
         "logs:CreateLogStream": {f"{logs}shop-update-summaries:*"},
         "logs:PutLogEvents": {f"{logs}shop-update-summaries:*"},
     }
-    # The dashboard reads the summaries too, never writes them (issue 10).
+    # The dashboard reads the summaries too, never writes them.
     assert _allowed("dashboard-role policy") == {
         "dynamodb:Query": {NAMES.table_arn, summaries}, "dynamodb:Scan": {NAMES.table_arn},
         "dynamodb:GetItem": {summaries}}
