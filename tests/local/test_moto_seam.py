@@ -41,6 +41,22 @@ def test_moto_is_the_pinned_version() -> None:
     assert moto.__version__ == pin.group(1) == moto_seam.MOTO_VERSION
 
 
+def test_the_former_module_name_reads_the_seams_own_names() -> None:
+    from inventory_cli.local import seam
+    from inventory_cli.local.seam import awslambda, cognito, dynamodb
+
+    assert moto_seam.install is seam.install and moto_seam.attach is seam.attach
+    assert moto_seam.function_url_target is awslambda.function_url_target
+    assert moto_seam.GUEST_KEY_PREFIX == cognito.GUEST_KEY_PREFIX
+    dynamodb.set_ddb_write_limit(5)
+    try:  # module state is read where it lives, not copied at import
+        assert moto_seam._write_limiter is dynamodb._write_limiter is not None
+    finally:
+        dynamodb.set_ddb_write_limit(None)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = moto_seam.no_such_name
+
+
 def test_every_patched_or_used_moto_attribute_is_where_the_seam_expects_it() -> None:
     from moto.awslambda.models import EventSourceMapping, LambdaBackend, LambdaFunction
     from moto.awslambda.utils import get_backend
