@@ -185,10 +185,19 @@ def attached(session: boto3.session.Session, tmp_path: Path
     moto_seam.detach()
 
 
+# What Lambda's stream poller needs of the function's role to feed it a table's stream.
+STREAM_READS = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Resource": "*",
+     "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams"]}]}
+
+
 def _function(session: boto3.session.Session, name: str = "fn",
               env: dict[str, str] | None = None) -> str:
     iam = session.client("iam")
     role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    iam.put_role_policy(RoleName=f"{name}-role", PolicyName="streams",
+                        PolicyDocument=json.dumps(STREAM_READS))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("app.py", "def handler(e, c):\n    return 1\n")
@@ -457,7 +466,7 @@ def test_the_sms_sandbox_starts_closed_and_verifies_with_the_texted_code(
     assert sns.get_sms_sandbox_account_status()["IsInSandbox"] is False
 
 
-def test_classic_flow_is_kept_and_guest_keys_can_be_denied(
+def test_classic_flow_is_kept_and_enhanced_flow_guests_are_scoped_down(
         session: boto3.session.Session, monkeypatch: pytest.MonkeyPatch) -> None:
     moto_seam.install()
     cognito = session.client("cognito-identity")
@@ -474,7 +483,11 @@ def test_classic_flow_is_kept_and_guest_keys_can_be_denied(
                           "cognito-identity.amazonaws.com:amr": "unauthenticated"}}}]}
     role = iam.create_role(RoleName="dash", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
     ddb = session.client("dynamodb")
-    ddb.create_table(TableName="inv", **TABLE_SCHEMA)
+    table_arn = ddb.create_table(TableName="inv", **TABLE_SCHEMA)["TableDescription"]["TableArn"]
+    iam.put_role_policy(RoleName="dash", PolicyName="read", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "dynamodb:Scan", "Resource": table_arn}]}))
+    cognito.set_identity_pool_roles(IdentityPoolId=pool, Roles={"unauthenticated": role["Arn"]})
 
     identity = cognito.get_id(IdentityPoolId=pool)["IdentityId"]
     enhanced = cognito.get_credentials_for_identity(IdentityId=identity)["Credentials"]
@@ -489,10 +502,23 @@ def test_classic_flow_is_kept_and_guest_keys_can_be_denied(
             aws_session_token=creds["SessionToken"], region_name="us-east-1").client("dynamodb")
         return client.scan(TableName="inv")
 
-    assert scan_with(enhanced, "SecretKey")["Items"] == []  # the switch is off
-    monkeypatch.setenv(moto_seam.DENY_ENHANCED_FLOW_ENV, "1")
     from botocore.exceptions import ClientError
 
+    # AWS's scope-down policy for enhanced-flow guests lists no DynamoDB action; the basic
+    # flow's session has the role's own policy.
+    with pytest.raises(ClientError) as scoped_down:
+        scan_with(enhanced, "SecretKey")
+    assert scoped_down.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert scoped_down.value.response["Error"]["Message"] == (
+        "User: arn:aws:sts::123456789012:assumed-role/dash/CognitoIdentityCredentials is not "
+        f"authorized to perform: dynamodb:Scan on resource: {table_arn} because no session "
+        "policy allows the dynamodb:Scan action")
+    assert scan_with(basic, "SecretAccessKey")["Items"] == []
+
+    # With enforcement off, the test switch alone refuses the enhanced flow's keys.
+    monkeypatch.setenv("INVENTORY_EMULATOR_ENFORCE_IAM", "0")
+    assert scan_with(enhanced, "SecretKey")["Items"] == []
+    monkeypatch.setenv(moto_seam.DENY_ENHANCED_FLOW_ENV, "1")
     with pytest.raises(ClientError) as denied:
         scan_with(enhanced, "SecretKey")
     assert denied.value.response["Error"]["Code"] == "AccessDeniedException"

@@ -12,8 +12,10 @@ service (each module's docstring lists what it changes and why):
 - `sns`: e-mail and SMS deliveries to the outbox; the SMS sandbox.
 - `cognito`: identity pool role mapping, unknown pools, guest credentials (classic flow).
 - `s3`: browser-style POST uploads checked against their policy.
-- `iam`: policy evaluation (bucket policies' conditional denies).
-- `logs`: the sink the runtime writes function logs through.
+- `iam`: policy evaluation (bucket policies' conditional denies) and role enforcement: every
+  request signed with a key STS or Cognito issued on the emulator is checked against its role
+  (each service module says what its requests need); the operator's key passes unchecked.
+- `logs`: the sink the runtime writes function logs through (with the function's role).
 
 Without `attach`, moto behaves as it does upstream apart from the fixes (role mapping, a
 thread-safe stream, conditional denies), so in-process tests that call `install()` are not
@@ -36,6 +38,7 @@ from inventory_cli.local.seam import (
     cognito,
     dynamodb,
     iam,
+    logs,
     s3,
     sns,
 )
@@ -74,6 +77,12 @@ def install() -> None:
         dynamodb.install_untracked_items()
         dynamodb_reads.install()  # a read costs what it returns
         s3.install_s3_post_policy()
+        # Roles: who each issued key is, what each service's requests need, the check itself.
+        iam.install_sts_sessions()
+        iam.install_role_policy_notices()
+        for service in (s3, dynamodb, awslambda, sns, logs):
+            service.install_role_checks()
+        iam.install_role_enforcement()
         _installed = True
 
 

@@ -6,7 +6,15 @@
   queued and return at once, as on AWS; `RequestResponse` invokes wait for the result.
 - Event invoke configs: a put replaces the function's config and an update changes only what it
   names, as on AWS.
-- On-failure destinations: Lambda's invocation records delivered to S3, SQS or SNS.
+- On-failure destinations: Lambda's invocation records delivered to S3, SQS or SNS, with the
+  function's execution role as on AWS (an S3 destination needs s3:PutObject and s3:ListBucket,
+  an SQS one sqs:SendMessage, an SNS one sns:Publish: Lambda Developer Guide, "Capturing records
+  of Lambda asynchronous invocations" and "Retaining discarded batches for a DynamoDB event
+  source"); a record the role may not write is lost, as on AWS.
+- Execution roles: each function runs with temporary credentials of its role
+  (`function_credentials`, handed to the runtime in `FunctionSpec.credentials`), and its calls
+  are checked against the role (`seam/iam.py`; what IAM sees of a Lambda request:
+  `iam_wants`).
 - Function URLs: moto keeps their configuration; `function_url_target` finds the function a
   URL belongs to, for the emulator's own HTTP route (`function_urls.py`).
 """
@@ -18,8 +26,9 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
-from inventory_cli.local.seam import attached
+from inventory_cli.local.seam import attached, iam
 
 if TYPE_CHECKING:
     from inventory_cli.local.lambda_dispatch import AsyncConfig, StreamMapping
@@ -42,7 +51,27 @@ def function_spec(fn: Any) -> FunctionSpec:
         environment={str(k): str(v) for k, v in (fn.environment_vars or {}).items()},
         timeout_s=float(fn.timeout or 3), memory_mb=int(fn.memory_size or 128),
         version=str(fn.version), region=fn.region, account_id=fn.account_id,
-        instance_id=f"{id(fn)}:{code_id}")
+        instance_id=f"{id(fn)}:{code_id}", credentials=function_credentials(fn))
+
+
+def function_credentials(fn: Any) -> dict[str, str]:
+    """The temporary credentials of the function's execution role (STS AssumeRole)."""
+    return iam.function_credentials(account_id=fn.account_id, region=fn.region,
+                                    role_arn=str(fn.role or ""), function_name=fn.function_name)
+
+
+def function_session(function_arn: str) -> iam.Session | None:
+    """The role session a function (by ARN, qualified or not) runs with; None if it is gone."""
+    from moto.awslambda.models import lambda_backends
+
+    parts = function_arn.split(":")
+    if len(parts) < 7 or parts[5] != "function":
+        return None
+    try:
+        fn = lambda_backends[parts[4]][parts[3]].get_function(parts[6])
+    except Exception:  # noqa: BLE001 - moto raises several kinds for "no function"
+        return None
+    return iam.session_of_credentials(function_credentials(fn))
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -165,8 +194,8 @@ def install_event_invoke_config_put() -> None:
 
 class MotoFailureDestinations:
     """Delivers Lambda's invocation records the way Lambda does: an object in an S3 bucket, a
-    message to an SQS queue, or a message published to an SNS topic (with the function's
-    execution role on AWS; moto enforces no IAM here)."""
+    message to an SQS queue, or a message published to an SNS topic, with the function's
+    execution role (the record's requestContext.functionArn names the function)."""
 
     def deliver(self, destination_arn: str, record: dict[str, Any], *, s3_key: str,
                 account_id: str, region: str) -> None:
@@ -174,6 +203,11 @@ class MotoFailureDestinations:
         try:
             service, resource_region, resource_account, name = _arn_parts(destination_arn)
             account = resource_account or account_id
+            refusal = _destination_refusal(record, service, destination_arn, s3_key)
+            if refusal is not None:
+                logger.error("could not deliver an invocation record to %s: %s",
+                             destination_arn, refusal.message)
+                return
             if service == "s3":
                 from moto.s3.models import s3_backends
 
@@ -190,6 +224,22 @@ class MotoFailureDestinations:
                 raise ValueError(f"{service} destinations are not supported by the emulator")
         except Exception:  # noqa: BLE001 - AWS only counts DestinationDeliveryFailures
             logger.exception("could not deliver an invocation record to %s", destination_arn)
+
+
+def _destination_refusal(record: Mapping[str, Any], service: str, destination_arn: str,
+                         s3_key: str) -> iam.Refusal | None:
+    context = record.get("requestContext")
+    function_arn = context.get("functionArn") if isinstance(context, Mapping) else None
+    if not function_arn or not iam.enforcing():
+        return None
+    session = function_session(str(function_arn))
+    if session is None:
+        return None
+    wants = {"s3": [iam.Want("s3:PutObject", f"{destination_arn}/{s3_key}"),
+                    iam.Want("s3:ListBucket", destination_arn)],
+             "sqs": [iam.Want("sqs:SendMessage", destination_arn)],
+             "sns": [iam.Want("sns:Publish", destination_arn)]}.get(service, [])
+    return iam.first_refusal(session, wants)
 
 
 def _arn_parts(arn: str) -> tuple[str, str, str, str]:
@@ -221,3 +271,33 @@ def function_url_target(function: str) -> Any:
             return UrlTarget(spec=function_spec(fn), account_id=account_id,
                              auth_type=str(config.config.get("AuthType") or "NONE"))
     return None
+
+
+
+# -- role enforcement ---------------------------------------------------------------------------
+
+# IAM actions whose name differs from the API's (Service Authorization Reference, AWS Lambda).
+_IAM_ACTIONS = {"Invoke": "InvokeFunction", "InvokeAsync": "InvokeFunction"}
+
+
+def iam_wants(response: Any, _resource: str) -> list[iam.Want]:
+    """The permission a Lambda request needs: its action on the function the path names."""
+    action = str(response._get_action() or "")
+    iam_action = f"lambda:{_IAM_ACTIONS.get(action, action)}"
+    path = str(getattr(response, "path", "") or "").partition("?")[0]
+    name = unquote(path.partition("/functions/")[2].partition("/")[0]) if "/functions/" in path \
+        else ""
+    if not name:
+        return [iam.Want(iam_action, "*")]
+    if not name.startswith("arn:"):
+        prefix = f"arn:aws:lambda:{response.region}:"
+        name = prefix + name if ":function:" in name else \
+            f"{prefix}{response.current_account}:function:{name}"
+    return [iam.Want(iam_action, name)]
+
+
+def install_role_checks() -> None:
+    # Lambda answers a refusal with HTTP 403 AccessDeniedException (Lambda API Reference,
+    # "Common errors").
+    iam.register_service("LambdaResponse", iam_wants,
+                         iam.json_refusal("AccessDeniedException", 403))

@@ -7,6 +7,11 @@
   enhanced flow's keys are recognisable, and with `INVENTORY_LOCAL_DENY_ENHANCED_FLOW=1` in the
   emulator's environment DynamoDB refuses them (a test switch for the dashboard's fallback to
   the basic flow, GetOpenIdToken + AssumeRoleWithWebIdentity).
+- Guest sessions under role enforcement (`seam/iam.py`): an enhanced-flow key acts as the
+  pool's unauthenticated role scoped down by AWS's session policy for unauthenticated
+  identities (`UNAUTHED_SESSION_POLICY`); a basic-flow key (AssumeRoleWithWebIdentity) acts as
+  the role with its own policies only (Amazon Cognito Developer Guide, "Identity pools
+  authentication flow").
 """
 
 from __future__ import annotations
@@ -17,22 +22,25 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from inventory_cli.local.seam import iam
+
 logger = logging.getLogger(__name__)
 
 # -- Cognito identity pool roles ---------------------------------------------------------------
 
 
+def _roles(backend: Any) -> dict[str, dict[str, Any]]:
+    """The roles each pool of a moto Cognito backend maps its identities to."""
+    store: dict[str, dict[str, Any]] | None = getattr(backend, "_inventory_pool_roles", None)
+    if store is None:
+        store = {}
+        backend._inventory_pool_roles = store
+    return store
+
+
 def install_identity_pool_roles() -> None:
     from moto.cognitoidentity.exceptions import ResourceNotFoundError
-    from moto.cognitoidentity.models import CognitoIdentityBackend
     from moto.cognitoidentity.responses import CognitoIdentityResponse
-
-    def _roles(backend: CognitoIdentityBackend) -> dict[str, dict[str, Any]]:
-        store: dict[str, dict[str, Any]] | None = getattr(backend, "_inventory_pool_roles", None)
-        if store is None:
-            store = {}
-            backend._inventory_pool_roles = store  # type: ignore[attr-defined]
-        return store
 
     def set_identity_pool_roles(self: CognitoIdentityResponse) -> str:
         pool_id = self._get_param("IdentityPoolId")
@@ -178,16 +186,51 @@ def _pool_of_identity(account_id: str, identity_id: str) -> str | None:
     return None
 
 
+# AWS's scope-down policy for enhanced-flow sessions of unauthenticated identities, version 3
+# (AWS Managed Policy Reference, AmazonCognitoUnAuthedIdentitiesSessionPolicy): the guest's
+# permissions are its intersection with the role's. It lists no DynamoDB or S3 action.
+UNAUTHED_SESSION_POLICY = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{
+        "Sid": "CognitoUnAuthedIdentitiesSessionPolicy",
+        "Effect": "Allow",
+        "Action": [
+            "rum:PutRumEvents", "sagemaker:InvokeEndpoint", "polly:*", "comprehend:*",
+            "translate:*", "transcribe:*", "rekognition:*", "mobiletargeting:*", "firehose:*",
+            "personalize:*", "geo:GetMap*", "geo:SearchPlaceIndex*", "geo:GetPlace",
+            "geo:CalculateRoute*", "geo:*Geofence", "geo:*Geofences", "geo:*DevicePosition*",
+            "kms:Encrypt", "kms:Decrypt", "kms:ReEncryptTo", "kms:ReEncryptFrom",
+            "kms:GenerateDataKey", "kms:GenerateDataKeyPair",
+            "kms:GenerateDataKeyPairWithoutPlaintext", "kms:GenerateDataKeyWithoutPlaintext",
+        ],
+        "Resource": "*",
+    }],
+})
+# The session name AWS gives enhanced-flow guest sessions.
+ENHANCED_FLOW_SESSION = "CognitoIdentityCredentials"
+
+
 def _get_credentials_for_identity(self: Any) -> str:
-    """moto's answer with keys of their own, recognisable as the enhanced flow's."""
+    """moto's answer with keys of their own, recognisable as the enhanced flow's, acting as the
+    pool's unauthenticated role scoped down as on AWS."""
     import secrets
     import string
 
-    answer = json.loads(self.backend.get_credentials_for_identity(self._get_param("IdentityId")))
+    identity_id = str(self._get_param("IdentityId") or "")
+    answer = json.loads(self.backend.get_credentials_for_identity(identity_id))
     alphabet = string.ascii_uppercase + string.digits
-    answer["Credentials"]["AccessKeyId"] = GUEST_KEY_PREFIX + "".join(
+    key = GUEST_KEY_PREFIX + "".join(
         secrets.choice(alphabet) for _ in range(20 - len(GUEST_KEY_PREFIX)))
+    answer["Credentials"]["AccessKeyId"] = key
     answer["Credentials"]["SecretKey"] = secrets.token_urlsafe(30)
+    pool_id = _pool_of_identity(self.current_account, identity_id) or ""
+    role_arn = str(_roles(self.backend).get(pool_id, {}).get("Roles", {}).get(
+        "unauthenticated") or "")
+    role = iam.role_named(self.current_account, role_arn) if role_arn else None
+    iam.register_session(key, iam.Session(
+        account_id=self.current_account, role_arn=role_arn,
+        session_name=ENHANCED_FLOW_SESSION, role_id=getattr(role, "id", None),
+        session_policies=(UNAUTHED_SESSION_POLICY,)))
     return json.dumps(answer)
 
 

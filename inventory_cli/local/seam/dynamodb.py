@@ -24,15 +24,23 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from inventory_cli.local.seam import attached
+from inventory_cli.local.seam import attached, iam
 from inventory_cli.local.seam.awslambda import function_spec, stream_event_record, stream_mapping
 
 logger = logging.getLogger(__name__)
 
 # One lock for every stream shard: additions are short (the delivery is only queued).
 _stream_lock = threading.RLock()
+# Shards with records a mapping could not read (its function's role lacks the stream read
+# permissions): delivered once the role's policies change.
+_holding_shards: set[Any] = set()
+# What Lambda's stream poller does with the function's execution role (Lambda Developer Guide,
+# "Process DynamoDB records with Lambda", execution role permissions).
+STREAM_READ_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords",
+                       "dynamodb:GetShardIterator")
+
+
 def install_stream_shard() -> None:
-    from moto.awslambda.utils import get_backend
     from moto.dynamodb.models.table import StreamRecord, StreamShard
 
     upstream_add = StreamShard.add
@@ -51,30 +59,73 @@ def install_stream_shard() -> None:
                                   self.starting_sequence_number + added)
             self._inventory_added = added + 1  # type: ignore[attr-defined]
             self.items.append(record)
-            delivered = False
-            for function_arn, esm in list(self.table.lambda_event_source_mappings.items()):
-                region = function_arn.split(":")[3]
-                backend = get_backend(self.account_id, region)
-                # moto leaves a deleted mapping on the table; AWS would stop delivering.
-                if not esm.enabled or backend.get_event_source_mapping(esm.uuid) is None:
-                    continue
-                try:
-                    fn = backend.get_function(function_arn)
-                except Exception:  # noqa: BLE001 - moto raises several kinds for "no function"
-                    logger.warning("stream records for deleted function %s dropped",
-                                   function_arn)
-                    continue
-                # LATEST: only what is written from now on; TRIM_HORIZON: the backlog too.
-                pending = self.items if esm.starting_position == "TRIM_HORIZON" else [record]
-                runtime.submit_stream_records(
-                    function_spec(fn), stream_mapping(esm, shard_id=self.id),
-                    [stream_event_record(i, region=region, source_arn=esm.event_source_arn)
-                     for i in pending])
-                delivered = True
-            if delivered:
+            if _deliver(self, runtime, [record]):
                 self.items = []
 
     StreamShard.add = add  # type: ignore[method-assign]
+    iam.on_role_policy_change(deliver_held_records)
+
+
+def _deliver(shard: Any, runtime: Any, fresh: list[Any]) -> bool:
+    """Hand each mapping of the shard's table its records; True if any mapping took some."""
+    from moto.awslambda.utils import get_backend
+
+    held: dict[str, list[Any]] = shard.__dict__.setdefault("_inventory_held", {})
+    delivered = False
+    for function_arn, esm in list(shard.table.lambda_event_source_mappings.items()):
+        region = function_arn.split(":")[3]
+        backend = get_backend(shard.account_id, region)
+        # moto leaves a deleted mapping on the table; AWS would stop delivering.
+        if not esm.enabled or backend.get_event_source_mapping(esm.uuid) is None:
+            continue
+        try:
+            fn = backend.get_function(function_arn)
+        except Exception:  # noqa: BLE001 - moto raises several kinds for "no function"
+            logger.warning("stream records for deleted function %s dropped", function_arn)
+            continue
+        # LATEST: only what is written from now on; TRIM_HORIZON: the backlog too.
+        pending = shard.items if esm.starting_position == "TRIM_HORIZON" else fresh
+        waiting = held.get(esm.uuid, [])
+        batch = waiting + [r for r in pending if all(r is not w for w in waiting)]
+        if not batch:
+            continue
+        spec = function_spec(fn)
+        refusal = _stream_read_refusal(spec, str(esm.event_source_arn or ""))
+        if refusal is not None:
+            if esm.uuid not in held:
+                logger.warning("stream records for %s wait: %s", fn.function_name,
+                               refusal.message)
+            held[esm.uuid] = batch
+            _holding_shards.add(shard)
+            continue
+        held.pop(esm.uuid, None)
+        runtime.submit_stream_records(
+            spec, stream_mapping(esm, shard_id=shard.id),
+            [stream_event_record(i, region=region, source_arn=esm.event_source_arn)
+             for i in batch])
+        delivered = True
+    return delivered
+
+
+def _stream_read_refusal(spec: Any, stream_arn: str) -> iam.Refusal | None:
+    session = iam.session_of_credentials(spec.credentials) if iam.enforcing() else None
+    if session is None:
+        return None
+    wants = [iam.Want(action, stream_arn) for action in STREAM_READ_ACTIONS]
+    return iam.first_refusal(session, [*wants, iam.Want("dynamodb:ListStreams", "*")])
+
+
+def deliver_held_records() -> None:
+    """Offer the records a role could not read to their mappings again (the poller retries
+    until the role allows it, within the stream's 24-hour retention)."""
+    with _stream_lock:
+        runtime = attached.runtime
+        if runtime is None:
+            return
+        for shard in list(_holding_shards):
+            _deliver(shard, runtime, [])
+            if not shard.__dict__.get("_inventory_held"):
+                _holding_shards.discard(shard)
 
 # -- DynamoDB: a condition and its write are one step --------------------------------------------
 
@@ -289,3 +340,49 @@ def install_item_level_transaction_rollback() -> None:
 
     Table.__deepcopy__ = table_deepcopy  # type: ignore[attr-defined]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+# -- role enforcement ---------------------------------------------------------------------------
+
+# DynamoDB answers a refusal with HTTP 400 AccessDeniedException (DynamoDB Developer Guide,
+# "Error handling with DynamoDB").
+ACCESS_DENIED = "com.amazonaws.dynamodb.v20120810#AccessDeniedException"
+# Each action of a transaction is authorised as the single-item action it stands for
+# (DynamoDB Developer Guide, "Using IAM with DynamoDB transactions").
+_TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                     "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+# Actions that name no table (Service Authorization Reference, Amazon DynamoDB: resource "*").
+_ACCOUNT_ACTIONS = frozenset({"ListTables", "DescribeLimits", "DescribeEndpoints",
+                              "ListBackups", "ListGlobalTables", "ListStreams"})
+
+
+def table_arn(region: str, account_id: str, table: str) -> str:
+    return f"arn:aws:dynamodb:{region}:{account_id}:table/{table}"
+
+
+def iam_wants(handler: Any, _resource: str) -> list[iam.Want]:
+    """The permissions a DynamoDB request needs: its action on each table it names."""
+    action = str(handler._get_action() or "")
+    body = handler.body if isinstance(handler.body, Mapping) else {}
+    arn = functools.partial(table_arn, handler.region, handler.current_account)
+    if action in ("BatchGetItem", "BatchWriteItem"):
+        return [iam.Want(f"dynamodb:{action}", arn(t)) for t in body.get("RequestItems") or {}]
+    if action in ("TransactWriteItems", "TransactGetItems"):
+        wants = []
+        for entry in body.get("TransactItems") or []:
+            for kind, op in entry.items():
+                if isinstance(op, Mapping) and kind in _TRANSACT_ACTIONS:
+                    wants.append(iam.Want(f"dynamodb:{_TRANSACT_ACTIONS[kind]}",
+                                          arn(str(op.get("TableName", "")))))
+        return wants
+    table = body.get("TableName")
+    if action in _ACCOUNT_ACTIONS or not table:
+        return [iam.Want(f"dynamodb:{action}", str(body.get("ResourceArn") or "*"))]
+    resource = arn(str(table))
+    if body.get("IndexName") and action in ("Query", "Scan"):
+        resource += f"/index/{body['IndexName']}"
+    return [iam.Want(f"dynamodb:{action}", resource)]
+
+
+def install_role_checks() -> None:
+    iam.register_service("DynamoHandler", iam_wants, iam.json_refusal(ACCESS_DENIED, 400))

@@ -1,8 +1,13 @@
-"""S3 in moto: browser-style POST uploads.
+"""S3 in moto: browser-style POST uploads, and what IAM sees of an S3 request.
 
 - moto stores whatever is posted; the POST policy's conditions (expiration, bucket, key,
   content-length-range, exact fields) are enforced here as S3 does
-  (`install_s3_post_policy`). Its signature is not checked (moto checks no signatures).
+  (`install_s3_post_policy`). Its signature is not checked (moto checks no signatures), but
+  the role of the key that signed it must allow s3:PutObject on the object, as on S3.
+- Role enforcement (`seam/iam.py`): the permissions a request needs (`iam_wants`). A GET or
+  HEAD of a missing object needs s3:ListBucket on the bucket too: without it S3 answers 403
+  AccessDenied instead of 404 NoSuchKey (S3 API Reference, GetObject and HeadObject,
+  "Permissions").
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+
+from inventory_cli.local.seam import iam
 
 # -- S3 POST policies
 
@@ -84,6 +91,9 @@ def install_s3_post_policy() -> None:
             try:
                 check_post_policy(str(policy), fields, bucket=bucket_name, size=len(body),
                                   now=datetime.now(UTC))
+                refusal = post_refusal(fields, bucket_name)
+                if refusal is not None:
+                    raise PostPolicyViolation(403, "AccessDenied", refusal.message)
             except PostPolicyViolation as exc:
                 xml = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>"
                        f"{exc.code}</Code><Message>{_xml_text(exc.message)}</Message></Error>")
@@ -95,3 +105,70 @@ def install_s3_post_policy() -> None:
 
 def _xml_text(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# -- role enforcement ---------------------------------------------------------------------------
+
+_ARN_PREFIX = "arn:aws:s3:::"
+
+
+def iam_wants(response: Any, resource: str) -> list[iam.Want]:
+    """The permissions an S3 request needs; `resource` is the bucket or object ARN moto names."""
+    action = str(response._get_action() or "")
+    query = getattr(response, "querystring", None) or {}
+    versioned = "versionId" in query
+    if versioned and action in ("GetObject", "DeleteObject"):
+        action += "Version"  # S3 API Reference: reading or deleting a version
+    context: dict[str, list[str]] = {}
+    if action in ("ListBucket", "ListBucketVersions"):
+        # The condition keys of a listing (Service Authorization Reference, Amazon S3).
+        for name in ("prefix", "delimiter", "max-keys"):
+            if name in query:
+                context[f"s3:{name}"] = [str(query[name][0])]
+    wants = [iam.Want(f"s3:{action}", resource, context)]
+    if action in ("GetObject", "GetObjectVersion") and not versioned:
+        bucket, _, key = resource.removeprefix(_ARN_PREFIX).partition("/")
+        if key and _bucket_exists(response, bucket) and not _object_exists(response, bucket, key):
+            wants.append(iam.Want("s3:ListBucket", _ARN_PREFIX + bucket))
+    return wants
+
+
+def _bucket_exists(response: Any, bucket: str) -> bool:
+    try:
+        response.backend.get_bucket(bucket)
+    except Exception:  # noqa: BLE001 - moto's MissingBucket; S3 answers NoSuchBucket itself
+        return False
+    return True
+
+
+def _object_exists(response: Any, bucket: str, key: str) -> bool:
+    from moto.s3.models import FakeKey
+
+    found = response.backend.get_bucket(bucket).keys.get(key)
+    return isinstance(found, FakeKey)  # a delete marker is no object
+
+
+def refuse(refusal: iam.Refusal) -> Exception:
+    from moto.s3.exceptions import S3ClientError
+
+    error = S3ClientError("AccessDenied", refusal.message)
+    error.http_status_code = 403  # type: ignore[attr-defined]
+    return error
+
+
+def post_refusal(fields: Mapping[str, str], bucket: str) -> iam.Refusal | None:
+    """A presigned POST acts as the key that signed its policy (x-amz-credential): the key's
+    role needs s3:PutObject on the object (S3 API Reference, "Browser-based uploads using
+    POST")."""
+    if not iam.enforcing():
+        return None
+    values = {k.lower(): v for k, v in fields.items()}
+    session = iam.session_for_key(values.get("x-amz-credential", "").partition("/")[0])
+    if session is None:
+        return None
+    key = values.get("key", "")
+    return iam.check(session, iam.Want("s3:PutObject", f"{_ARN_PREFIX}{bucket}/{key}"))
+
+
+def install_role_checks() -> None:
+    iam.register_service("S3Response", iam_wants, refuse)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from inventory_cli.local.seam import attached
+from inventory_cli.local.seam import attached, iam
 
 # -- SNS deliveries that cannot leave the machine ----------------------------------------------
 
@@ -169,3 +169,18 @@ def install_sms_sandbox() -> None:
     SNSResponse.create_sms_sandbox_phone_number = _create_sms_sandbox_phone_number  # type: ignore[attr-defined]
     SNSResponse.verify_sms_sandbox_phone_number = _verify_sms_sandbox_phone_number  # type: ignore[attr-defined]
     SNSResponse.delete_sms_sandbox_phone_number = _delete_sms_sandbox_phone_number  # type: ignore[attr-defined]
+
+
+# -- role enforcement ---------------------------------------------------------------------------
+
+def iam_wants(response: Any, _resource: str) -> list[iam.Want]:
+    """The permission an SNS request needs: its action on the topic it names (a Publish to a
+    phone number names none: "*")."""
+    action = str(response._get_action() or "")
+    topic = response._get_param("TopicArn") or response._get_param("TargetArn") or "*"
+    return [iam.Want(f"sns:{action}", str(topic))]
+
+
+def install_role_checks() -> None:
+    # SNS answers a refusal with HTTP 403 AuthorizationError (SNS API Reference, Publish).
+    iam.register_service("SNSResponse", iam_wants, iam.query_refusal("AuthorizationError", 403))
