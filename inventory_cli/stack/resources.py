@@ -215,14 +215,25 @@ def _log_statement(names: StackNames, log_group: str) -> dict[str, Any]:
     }
 
 
-def _keep_failures_statement(names: StackNames) -> dict[str, Any]:
-    # Lambda writes a destination record with the function's execution role.
-    return {
-        "Sid": "KeepFailedInvocations",
-        "Effect": "Allow",
-        "Action": "s3:PutObject",
-        "Resource": f"{bucket_arn(names.failures_bucket)}/*",
-    }
+def _keep_failures_statements(names: StackNames) -> list[dict[str, Any]]:
+    # Lambda writes a destination record with the function's execution role, and an S3
+    # destination needs s3:ListBucket on the bucket as well as s3:PutObject (Lambda Developer
+    # Guide, "Capturing records of Lambda asynchronous invocations": destination permissions).
+    failures = bucket_arn(names.failures_bucket)
+    return [
+        {
+            "Sid": "KeepFailedInvocations",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": f"{failures}/*",
+        },
+        {
+            "Sid": "ListKeptFailures",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": failures,
+        },
+    ]
 
 
 def load_role_policy(names: StackNames) -> dict[str, Any]:
@@ -250,7 +261,7 @@ def load_role_policy(names: StackNames) -> dict[str, Any]:
                 "Action": "dynamodb:BatchWriteItem",
                 "Resource": names.table_arn,
             },
-            _keep_failures_statement(names),
+            *_keep_failures_statements(names),
             {
                 # A load that runs short of time hands the rest of the file to a new
                 # asynchronous invocation of this same function, and no other.
@@ -311,7 +322,7 @@ def check_role_policy(names: StackNames) -> dict[str, Any]:
                 "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
                 "Resource": names.table_arn_of(names.alert_table),
             },
-            _keep_failures_statement(names),
+            *_keep_failures_statements(names),
             _log_statement(names, names.check_log_group),
         ],
     }
@@ -331,7 +342,7 @@ def summarize_role_policy(names: StackNames) -> dict[str, Any]:
                            "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
                 "Resource": names.table_arn_of(names.summary_table),
             },
-            _keep_failures_statement(names),
+            *_keep_failures_statements(names),
             _log_statement(names, names.summarize_log_group),
         ],
     }

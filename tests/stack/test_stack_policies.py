@@ -56,11 +56,14 @@ def _allowed(name: str) -> dict[str, set[str]]:
 def test_roles_have_exactly_the_permissions_of_the_issue() -> None:
     uploads = f"arn:aws:s3:::{NAMES.uploads_bucket}"
     failures = f"arn:aws:s3:::{NAMES.failures_bucket}/*"
+    # An S3 on-failure destination needs ListBucket on the bucket as well (Lambda's guide).
+    failures_bucket = f"arn:aws:s3:::{NAMES.failures_bucket}"
     logs = "arn:aws:logs:eu-central-1:123456789012:log-group:/aws/lambda/"
     assert _allowed("load-role policy") == {
         "s3:GetObject": {f"{uploads}/*"},
         "s3:GetObjectVersion": {f"{uploads}/*"},
         "s3:PutObject": {f"{uploads}/reports/*", failures},
+        "s3:ListBucket": {failures_bucket},
         "dynamodb:BatchWriteItem": {NAMES.table_arn},
         "lambda:InvokeFunction": {
             "arn:aws:lambda:eu-central-1:123456789012:function:shop-load-inventory"},
@@ -81,6 +84,7 @@ def test_roles_have_exactly_the_permissions_of_the_issue() -> None:
         "dynamodb:PutItem": {alert_log},
         "dynamodb:UpdateItem": {alert_log},
         "s3:PutObject": {failures},
+        "s3:ListBucket": {failures_bucket},
         "logs:CreateLogStream": {f"{logs}shop-check-stock:*"},
         "logs:PutLogEvents": {f"{logs}shop-check-stock:*"},
     }
@@ -96,6 +100,7 @@ def test_roles_have_exactly_the_permissions_of_the_issue() -> None:
         "dynamodb:UpdateItem": {summaries},
         "dynamodb:ConditionCheckItem": {summaries},
         "s3:PutObject": {failures},
+        "s3:ListBucket": {failures_bucket},
         "logs:CreateLogStream": {f"{logs}shop-update-summaries:*"},
         "logs:PutLogEvents": {f"{logs}shop-update-summaries:*"},
     }
