@@ -384,5 +384,16 @@ def iam_wants(handler: Any, _resource: str) -> list[iam.Want]:
     return [iam.Want(f"dynamodb:{action}", resource)]
 
 
+def stream_wants(handler: Any, _resource: str) -> list[iam.Want]:
+    """The permission a DynamoDB Streams request needs: its action on the stream (a shard
+    iterator names its stream first, before "|"); ListStreams names none."""
+    action = str(handler._get_action() or "")
+    stream = handler._get_param("StreamArn") or str(
+        handler._get_param("ShardIterator") or "").partition("|")[0]
+    return [iam.Want(f"dynamodb:{action}", str(stream or "*"))]
+
+
 def install_role_checks() -> None:
-    iam.register_service("DynamoHandler", iam_wants, iam.json_refusal(ACCESS_DENIED, 400))
+    refuse = iam.json_refusal(ACCESS_DENIED, 400)
+    iam.register_service("DynamoHandler", iam_wants, refuse)
+    iam.register_service("DynamoDBStreamsHandler", stream_wants, refuse)

@@ -163,7 +163,10 @@ def post_refusal(fields: Mapping[str, str], bucket: str) -> iam.Refusal | None:
     if not iam.enforcing():
         return None
     values = {k.lower(): v for k, v in fields.items()}
-    session = iam.session_for_key(values.get("x-amz-credential", "").partition("/")[0])
+    # A SigV4 policy names its key in x-amz-credential, a legacy (SigV2) one in AWSAccessKeyId.
+    key_id = values.get("x-amz-credential", "").partition("/")[0] or values.get(
+        "awsaccesskeyid", "")
+    session = iam.session_for_key(key_id)
     if session is None:
         return None
     key = values.get("key", "")
