@@ -192,7 +192,7 @@ class Refusal:
     principal: str
     action: str
     resource: str
-    reason: str  # "no identity-based policy allows", "an explicit deny in ...", ...
+    reason: str  # "no identity-based policy allows", "with an explicit deny in ...", ...
     quote_resource: bool = False  # S3 writes the resource in quotes
 
     @property
@@ -275,7 +275,8 @@ def _refusal(session: Session, want: Want) -> Callable[[str], Refusal]:
 
 def _decide(documents: Iterable[Any], action: str, resource: str,
             context: Mapping[str, Sequence[str]]) -> str | None:
-    """"deny" (an explicit Deny applies), "allow" (an Allow applies, no Deny) or None."""
+    """The verdict of some policies: "deny" (an explicit Deny applies), "allow" (an Allow
+    applies and no Deny) or None (nothing applies: an implicit deny)."""
     allowed = False
     for document in documents:
         statements = document.get("Statement", []) if isinstance(document, Mapping) else []
