@@ -146,6 +146,44 @@ def test_what_destinations_and_atomic_writes_rely_on_is_where_the_seam_expects_i
     assert all(b is not None for b in (s3_backends, sqs_backends, sns_backends))
 
 
+def test_what_role_enforcement_relies_on_is_where_the_seam_expects_it() -> None:
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.core.exceptions import JsonRESTError, _RESTError
+    from moto.dynamodbstreams.models import ShardIterator
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+    from moto.iam.models import IAMBackend, ManagedPolicy, Role
+    from moto.logs.models import LogsBackend
+    from moto.s3.exceptions import S3ClientError
+    from moto.s3.models import FakeKey
+    from moto.sts.models import AssumedRole, STSBackend
+
+    # Where every request of every service is authorised (moto calls it with the bucket or
+    # object ARN for S3), and the keywords STS's backend is called with.
+    assert _params(ActionAuthenticatorMixin._authenticate_and_authorize_action) == [
+        "self", "iam_request_cls", "resource"]
+    assert _params(STSBackend.assume_role) == ["self", "region_name", "role_session_name",
+                                               "role_arn", "policy", "duration", "external_id"]
+    assert "self.assume_role(**kwargs)" in inspect.getsource(
+        STSBackend.assume_role_with_web_identity)
+    for attribute in ("self.access_key_id", "self.secret_access_key", "self.session_token",
+                      "self.role_arn", "self.session_name", "self.account_id"):
+        assert attribute in inspect.getsource(AssumedRole.__init__), attribute
+    role_source = inspect.getsource(Role.__init__)
+    assert "self.policies" in role_source and "self.managed_policies" in role_source
+    assert "self.versions" in inspect.getsource(ManagedPolicy.__init__)
+    for name in ("put_role_policy", "delete_role_policy", "attach_role_policy",
+                 "detach_role_policy", "create_policy_version", "set_default_policy_version",
+                 "get_role_by_arn"):
+        assert callable(getattr(IAMBackend, name)), name
+    assert "self.groups" in inspect.getsource(LogsBackend.__init__)
+    assert hasattr(DynamoDBStreamsHandler, "get_records") and FakeKey is not None
+    assert '/stream/{self.stream_shard.table.latest_stream_label}|1|' in inspect.getsource(
+        ShardIterator)
+    assert issubclass(S3ClientError, Exception)
+    assert _params(JsonRESTError.__init__)[:3] == _params(_RESTError.__init__)[:3] == [
+        "self", "error_type", "message"]
+
+
 @dataclass
 class RecordingRuntime:
     events: list[tuple[FunctionSpec, dict[str, Any]]] = field(default_factory=list)

@@ -28,6 +28,7 @@ grant nothing extra here: the stack grants its roles nothing through them.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -140,6 +141,7 @@ def install_sts_sessions() -> None:
 
     upstream = STSBackend.assume_role
 
+    @functools.wraps(upstream)
     def assume_role(self: STSBackend, **kwargs: Any) -> Any:  # moto passes keywords only
         assumed = upstream(self, **kwargs)
         policy = kwargs.get("policy")
