@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from conftest import build_zip
 from local_helpers import until
 
@@ -152,9 +154,22 @@ def test_stream_records_wait_until_the_role_may_read_the_stream(
     records = tmp_path / "records.jsonl"
     _function(clients, f"reader-{tag}", role, handler="stream.handler", code=stream_zip,
               env={"RECORD_FILE": str(records)})
-    clients("lambda").create_event_source_mapping(
-        EventSourceArn=stream_arn, FunctionName=f"reader-{tag}", StartingPosition="LATEST",
-        BatchSize=10)
+
+    def create_mapping() -> Any:
+        return clients("lambda").create_event_source_mapping(
+            EventSourceArn=stream_arn, FunctionName=f"reader-{tag}",
+            StartingPosition="LATEST", BatchSize=10)
+
+    # Lambda checks the role when the mapping is made.
+    with pytest.raises(ClientError) as refused:
+        create_mapping()
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert refused.value.response["Error"]["Message"].startswith(
+        f"Cannot access stream {stream_arn}. Please ensure the role can perform the "
+        "GetRecords, GetShardIterator, DescribeStream, and ListStreams Actions")
+    _policy(clients, f"reader-{tag}", LOGS, list_streams, reads)
+    create_mapping()
+    _policy(clients, f"reader-{tag}", LOGS, list_streams)  # then broken from outside
     for item in ("a", "b", "c"):
         clients("dynamodb").put_item(TableName=table, Item={"Store": {"S": "s"},
                                                             "Item": {"S": item}})

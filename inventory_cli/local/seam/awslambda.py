@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Mapping
@@ -58,6 +59,47 @@ def function_credentials(fn: Any) -> dict[str, str]:
     """The temporary credentials of the function's execution role (STS AssumeRole)."""
     return iam.function_credentials(account_id=fn.account_id, region=fn.region,
                                     role_arn=str(fn.role or ""), function_name=fn.function_name)
+
+
+# What Lambda's stream poller does with the function's execution role (Lambda Developer Guide,
+# "Process DynamoDB records with Lambda", execution role permissions).
+STREAM_READ_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords",
+                       "dynamodb:GetShardIterator")
+
+
+def stream_read_refusal(credentials: Mapping[str, str], stream_arn: str) -> iam.Refusal | None:
+    """Why the role of these credentials may not read the stream for a mapping, or None."""
+    session = iam.session_of_credentials(credentials) if iam.enforcing() else None
+    if session is None:
+        return None
+    wants = [iam.Want(action, stream_arn) for action in STREAM_READ_ACTIONS]
+    return iam.first_refusal(session, [*wants, iam.Want("dynamodb:ListStreams", "*")])
+
+
+def install_stream_mapping_check() -> None:
+    """CreateEventSourceMapping for a DynamoDB stream checks that the function's role may read
+    it, as Lambda does (InvalidParameterValueException, "Cannot access stream ...")."""
+    from moto.awslambda.exceptions import InvalidParameterValueException
+    from moto.awslambda.models import LambdaBackend
+
+    upstream = LambdaBackend.create_event_source_mapping
+
+    @functools.wraps(upstream)
+    def create_event_source_mapping(self: LambdaBackend, spec: dict[str, Any]) -> Any:
+        source = str(spec.get("EventSourceArn") or "")
+        if ":dynamodb:" in source and "/stream/" in source:
+            try:
+                fn = self.get_function(str(spec.get("FunctionName") or ""))
+            except Exception:  # noqa: BLE001 - moto's own answer for a missing function
+                return upstream(self, spec)
+            if stream_read_refusal(function_credentials(fn), source) is not None:
+                raise InvalidParameterValueException(
+                    f"Cannot access stream {source}. Please ensure the role can perform the "
+                    "GetRecords, GetShardIterator, DescribeStream, and ListStreams Actions on "
+                    "your stream in IAM.")
+        return upstream(self, spec)
+
+    LambdaBackend.create_event_source_mapping = create_event_source_mapping  # type: ignore[method-assign]
 
 
 def function_session(function_arn: str) -> iam.Session | None:
@@ -297,6 +339,7 @@ def iam_wants(response: Any, _resource: str) -> list[iam.Want]:
 
 
 def install_role_checks() -> None:
+    install_stream_mapping_check()
     # Lambda answers a refusal with HTTP 403 AccessDeniedException (Lambda API Reference,
     # "Common errors").
     iam.register_service("LambdaResponse", iam_wants,

@@ -25,7 +25,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from inventory_cli.local.seam import attached, iam
-from inventory_cli.local.seam.awslambda import function_spec, stream_event_record, stream_mapping
+from inventory_cli.local.seam.awslambda import (
+    function_spec,
+    stream_event_record,
+    stream_mapping,
+    stream_read_refusal,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +39,6 @@ _stream_lock = threading.RLock()
 # Shards with records a mapping could not read (its function's role lacks the stream read
 # permissions): delivered once the role's policies change.
 _holding_shards: set[Any] = set()
-# What Lambda's stream poller does with the function's execution role (Lambda Developer Guide,
-# "Process DynamoDB records with Lambda", execution role permissions).
-STREAM_READ_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords",
-                       "dynamodb:GetShardIterator")
 
 
 def install_stream_shard() -> None:
@@ -90,7 +91,7 @@ def _deliver(shard: Any, runtime: Any, fresh: list[Any]) -> bool:
         if not batch:
             continue
         spec = function_spec(fn)
-        refusal = _stream_read_refusal(spec, str(esm.event_source_arn or ""))
+        refusal = stream_read_refusal(spec.credentials, str(esm.event_source_arn or ""))
         if refusal is not None:
             if esm.uuid not in held:
                 logger.warning("stream records for %s wait: %s", fn.function_name,
@@ -105,14 +106,6 @@ def _deliver(shard: Any, runtime: Any, fresh: list[Any]) -> bool:
              for i in batch])
         delivered = True
     return delivered
-
-
-def _stream_read_refusal(spec: Any, stream_arn: str) -> iam.Refusal | None:
-    session = iam.session_of_credentials(spec.credentials) if iam.enforcing() else None
-    if session is None:
-        return None
-    wants = [iam.Want(action, stream_arn) for action in STREAM_READ_ACTIONS]
-    return iam.first_refusal(session, [*wants, iam.Want("dynamodb:ListStreams", "*")])
 
 
 def deliver_held_records() -> None:
