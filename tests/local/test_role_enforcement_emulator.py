@@ -256,3 +256,34 @@ def test_a_presigned_post_acts_as_the_role_that_signed_it(
         assert post("elsewhere/in.csv") == 403
     keys = [o["Key"] for o in clients("s3").list_objects_v2(Bucket=bucket)["Contents"]]
     assert keys == ["stores/berlin/in.csv"]
+
+
+def test_a_presigned_url_acts_as_the_role_that_signed_it(
+        emulator: EmulatorInfo, clients: Clients) -> None:
+    tag = uuid.uuid4().hex[:8]
+    bucket = f"reads-{tag}"
+    clients("s3").create_bucket(Bucket=bucket)
+    for key in ("reports/a.json", "private/b.json"):
+        clients("s3").put_object(Bucket=bucket, Key=key, Body=b"{}")
+    role = _role(clients, f"reader-url-{tag}", {
+        "Sid": "Reports", "Effect": "Allow", "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket}/reports/*"})
+    credentials = clients("sts").assume_role(RoleArn=role, RoleSessionName="reader")[
+        "Credentials"]
+    session = boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"], region_name="us-east-1")
+    for version in ("s3v4", "s3"):
+        s3 = session.client("s3", endpoint_url=emulator.endpoint,
+                            config=Config(signature_version=version))
+
+        def status(key: str, s3: Any = s3) -> int:
+            url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key})
+            try:
+                with urllib.request.urlopen(url, timeout=30) as answer:  # noqa: S310 - local
+                    return int(answer.status)
+            except urllib.error.HTTPError as exc:
+                return int(exc.code)
+
+        assert (status("reports/a.json"), status("private/b.json")) == (200, 403), version

@@ -448,17 +448,19 @@ def query_refusal(code: str, status: int) -> Refuse:
 
 
 def request_access_key(response: Any) -> str | None:
-    """The access key that signed a request: the Authorization header's credential, or a
-    presigned URL's X-Amz-Credential."""
+    """The access key that signed a request: the Authorization header's credential (SigV4, or
+    SigV2's "AWS key:signature"), or a presigned URL's X-Amz-Credential (or AWSAccessKeyId)."""
     headers = getattr(response, "headers", None) or {}
     authorization = str(headers.get("Authorization") or headers.get("authorization") or "")
     if "Credential=" in authorization:
         return authorization.partition("Credential=")[2].partition("/")[0] or None
+    if authorization.startswith("AWS "):
+        return authorization[4:].partition(":")[0] or None
     from urllib.parse import parse_qs, urlparse
 
     query = parse_qs(urlparse(str(getattr(response, "uri", "") or "")).query)
     credential = (query.get("X-Amz-Credential") or query.get("x-amz-credential") or [""])[0]
-    return credential.partition("/")[0] or None
+    return credential.partition("/")[0] or (query.get("AWSAccessKeyId") or [""])[0] or None
 
 
 def _signing_service(response: Any) -> str:
