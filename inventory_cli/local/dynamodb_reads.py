@@ -1,6 +1,6 @@
 """DynamoDB reads on the emulator that cost what they return (issue 10).
 
-Patches of moto, installed by `moto_seam.install()`:
+Patches of moto, installed by `seam.install()`:
 
 - Paging: moto's `Table.query` and `Table.scan` start every page from `all_items()`: the whole
   table, sorted, then skipped up to ExclusiveStartKey. Reading 100,000 items page by page costs
@@ -44,7 +44,7 @@ READ_OPERATIONS = frozenset({"Query", "Scan", "GetItem", "BatchGetItem"})
 
 
 def install() -> None:
-    """Patch moto's DynamoDB reads (called once, by `moto_seam.install`)."""
+    """Patch moto's DynamoDB reads (called once, by `seam.install`)."""
     if os.environ.get(PAGING_VARIABLE) == "moto":  # moto as it is, for comparisons
         return
     _install_dynamodb_paging()

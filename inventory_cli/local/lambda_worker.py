@@ -31,7 +31,7 @@ from inventory_cli.local import lambda_bootstrap
 
 logger = logging.getLogger(__name__)
 
-# The credentials a function sees; the emulator accepts any.
+# The credentials a function sees when its spec carries none (its role's, from the seam).
 _FUNCTION_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "inventory-local-function",
     "AWS_SECRET_ACCESS_KEY": "inventory-local-function",
@@ -59,6 +59,8 @@ class FunctionSpec:
     account_id: str = "123456789012"
     # Changes whenever the function object is replaced (delete and re-create).
     instance_id: str = ""
+    # The execution role's temporary credentials (AWS_ACCESS_KEY_ID, ...), as Lambda sets them.
+    credentials: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def log_group(self) -> str:
@@ -68,7 +70,8 @@ class FunctionSpec:
     def generation(self) -> tuple[Any, ...]:
         """Workers serve one generation; new code or configuration means new workers."""
         return (self.code_sha256, self.handler, self.runtime, self.timeout_s, self.memory_mb,
-                tuple(sorted(self.environment.items())), self.instance_id)
+                tuple(sorted(self.environment.items())), self.instance_id,
+                tuple(sorted(self.credentials.items())))
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,7 @@ def function_environment(spec: FunctionSpec, *, endpoint: str, code_dir: Path,
         # Keep the developer's ~/.aws files out of the function, as on Lambda.
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        **_FUNCTION_CREDENTIALS,
+        **(dict(spec.credentials) or _FUNCTION_CREDENTIALS),
     })
     return env
 

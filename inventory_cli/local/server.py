@@ -34,7 +34,7 @@ logger = logging.getLogger("inventory.emulator")
 EXIT_CANNOT_LISTEN = 3
 HEALTH_PATH = "/_inventory/health"
 IDLE_PATH = "/_inventory/idle"
-# DynamoDB writes a second per table the emulator takes (unset: no limit); see moto_seam.
+# DynamoDB writes a second per table the emulator takes (unset: no limit); see seam/dynamodb.py.
 WRITE_LIMIT_ENV = "INVENTORY_LOCAL_DDB_WRITE_LIMIT"
 # Longest a single /_inventory/idle request may wait; callers loop for longer waits.
 _MAX_IDLE_WAIT_S = 60.0
@@ -114,16 +114,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from werkzeug.serving import make_server
 
-    from inventory_cli.local import moto_seam
+    from inventory_cli.local import seam
     from inventory_cli.local.lambda_runtime import LambdaRuntime
     from inventory_cli.local.outbox import Outbox, outbox_path
+    from inventory_cli.local.seam import awslambda, dynamodb, logs
 
-    moto_seam.install()
+    seam.install()
     write_limit = _write_limit(os.environ.get(WRITE_LIMIT_ENV, ""))
     if write_limit:
-        moto_seam.set_ddb_write_limit(write_limit)
+        dynamodb.set_ddb_write_limit(write_limit)
         logger.info("DynamoDB writes limited to %d a second per table", write_limit)
-    moto_app, request_handler = moto_seam.server_app()
+    moto_app, request_handler = seam.server_app()
     holder: dict[str, EmulatorApp] = {}
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -141,12 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     endpoint = f"http://{args.host}:{port}"
     os.environ["MOTO_PORT"] = str(port)
 
-    runtime = LambdaRuntime(home=home, endpoint=endpoint, log_sink=moto_seam.MotoLogSink(),
-                            destinations=moto_seam.MotoFailureDestinations())
+    runtime = LambdaRuntime(home=home, endpoint=endpoint, log_sink=logs.MotoLogSink(),
+                            destinations=awslambda.MotoFailureDestinations())
     outbox = Outbox(outbox_path(home))
     # The outbox belongs to this emulator's lifetime, like every other piece of its state.
     outbox.clear()
-    moto_seam.attach(runtime=runtime, outbox=outbox)
+    seam.attach(runtime=runtime, outbox=outbox)
     info = EmulatorInfo(endpoint=endpoint, pid=os.getpid(), port=port, home=home,
                         started_at=datetime.now(UTC).isoformat(timespec="seconds"))
     def function_url(environ: dict[str, Any]) -> HttpResponse:
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             result = runtime.invoke(spec, event_json)
             return result.ok, result.payload
 
-        return function_urls.handle(environ, find=moto_seam.function_url_target, invoke=invoke,
+        return function_urls.handle(environ, find=awslambda.function_url_target, invoke=invoke,
                                     endpoint=endpoint)
 
     holder["app"] = EmulatorApp(moto_app, info, runtime.stats, runtime.wait_idle, function_url)
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server.serve_forever()
     finally:
-        moto_seam.detach()
+        seam.detach()
         runtime.shutdown()
         clear_state(home, pid=info.pid)
         logger.info("stopped")

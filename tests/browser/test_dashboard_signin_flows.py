@@ -1,11 +1,11 @@
 """The page's guest sign-in in Chromium: the enhanced flow, and the fall back to the basic flow.
 
-AWS scopes the enhanced flow's guest sessions down with a policy of its own; whether DynamoDB
-reads pass it could not be proven from the documentation. So the page falls back to the basic
-flow (GetOpenIdToken + STS AssumeRoleWithWebIdentity with the dashboard role) when a read is
-denied. The denied case runs on an emulator process of its own, started with the test switch
-INVENTORY_LOCAL_DENY_ENHANCED_FLOW=1: DynamoDB then refuses every key issued by
-GetCredentialsForIdentity, and accepts the keys STS issues for the dashboard role.
+AWS scopes the enhanced flow's guest sessions down with a policy of its own
+(AmazonCognitoUnAuthedIdentitiesSessionPolicy), which lists no DynamoDB action; the emulator
+applies it, so the page's first reads are refused and it falls back to the basic flow
+(GetOpenIdToken + STS AssumeRoleWithWebIdentity with the dashboard role). The test switch
+INVENTORY_LOCAL_DENY_ENHANCED_FLOW=1 refuses the enhanced flow's keys even with role
+enforcement off; the other cases run on an emulator process of their own started with it.
 """
 
 from __future__ import annotations
@@ -63,14 +63,20 @@ def expect_all_stores(page: Any) -> None:
     expect(page.locator("#content")).to_be_visible()
 
 
-def test_the_enhanced_flow_reads_without_falling_back(page: Any, lab_stack: DashboardStack,
-                                                      screenshot: Any) -> None:
+def test_the_enhanced_flow_is_scoped_down_as_on_aws_and_the_page_falls_back(
+        page: Any, lab_stack: DashboardStack, screenshot: Any) -> None:
     calls = SignInCalls(page)
     open_dashboard(page, lab_stack)
     expect_all_stores(page)
-    # All stores and the store menu read the summary table: Queries, none denied, no fallback.
+    # AWS's scope-down policy for enhanced-flow guests lists no DynamoDB action, and the
+    # emulator applies it: the first reads are refused (400), one basic sign-in follows, and
+    # every read then succeeds with the dashboard role's own policy.
+    names = [name for name, _ in calls.calls]
     assert calls.calls[:2] == [("GetId", 200), ("GetCredentialsForIdentity", 200)]
-    assert calls.calls[2:] and set(calls.calls[2:]) == {("Query", 200)}
+    switch = names.index("GetOpenIdToken")
+    assert calls.calls[switch + 1] == ("AssumeRoleWithWebIdentity", 200)
+    assert calls.calls[2:switch] and set(calls.calls[2:switch]) == {("Query", 400)}
+    assert calls.calls[switch + 2:] and set(calls.calls[switch + 2:]) == {("Query", 200)}
     assert lab_stack.config()["dashboardRoleArn"] == (
         f"arn:aws:iam::{lab_stack.names.account_id}:role/{lab_stack.names.dashboard_role}")
     screenshot(page, "signin-enhanced-flow")

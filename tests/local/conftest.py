@@ -53,6 +53,15 @@ def role_arn(clients: Callable[[str], Any]) -> str:
             "Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Action": "sts:AssumeRole",
                 "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+    # The emulator enforces execution roles: this one may do what the probe functions and
+    # Lambda itself do with it here (write logs, read streams, keep failures, use the tables
+    # and topics of the tests), all within the test's own account.
+    clients("iam").put_role_policy(
+        RoleName="test-function-role", PolicyName="test-functions", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Resource": "*",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                           "dynamodb:*", "s3:*", "sns:Publish", "lambda:InvokeFunction"]}]}))
     return arn
 
 

@@ -41,6 +41,22 @@ def test_moto_is_the_pinned_version() -> None:
     assert moto.__version__ == pin.group(1) == moto_seam.MOTO_VERSION
 
 
+def test_the_former_module_name_reads_the_seams_own_names() -> None:
+    from inventory_cli.local import seam
+    from inventory_cli.local.seam import awslambda, cognito, dynamodb
+
+    assert moto_seam.install is seam.install and moto_seam.attach is seam.attach
+    assert moto_seam.function_url_target is awslambda.function_url_target
+    assert moto_seam.GUEST_KEY_PREFIX == cognito.GUEST_KEY_PREFIX
+    dynamodb.set_ddb_write_limit(5)
+    try:  # module state is read where it lives, not copied at import
+        assert moto_seam._write_limiter is dynamodb._write_limiter is not None
+    finally:
+        dynamodb.set_ddb_write_limit(None)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = moto_seam.no_such_name
+
+
 def test_every_patched_or_used_moto_attribute_is_where_the_seam_expects_it() -> None:
     from moto.awslambda.models import EventSourceMapping, LambdaBackend, LambdaFunction
     from moto.awslambda.utils import get_backend
@@ -130,6 +146,44 @@ def test_what_destinations_and_atomic_writes_rely_on_is_where_the_seam_expects_i
     assert all(b is not None for b in (s3_backends, sqs_backends, sns_backends))
 
 
+def test_what_role_enforcement_relies_on_is_where_the_seam_expects_it() -> None:
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.core.exceptions import JsonRESTError, _RESTError
+    from moto.dynamodbstreams.models import ShardIterator
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+    from moto.iam.models import IAMBackend, ManagedPolicy, Role
+    from moto.logs.models import LogsBackend
+    from moto.s3.exceptions import S3ClientError
+    from moto.s3.models import FakeKey
+    from moto.sts.models import AssumedRole, STSBackend
+
+    # Where every request of every service is authorised (moto calls it with the bucket or
+    # object ARN for S3), and the keywords STS's backend is called with.
+    assert _params(ActionAuthenticatorMixin._authenticate_and_authorize_action) == [
+        "self", "iam_request_cls", "resource"]
+    assert _params(STSBackend.assume_role) == ["self", "region_name", "role_session_name",
+                                               "role_arn", "policy", "duration", "external_id"]
+    assert "self.assume_role(**kwargs)" in inspect.getsource(
+        STSBackend.assume_role_with_web_identity)
+    for attribute in ("self.access_key_id", "self.secret_access_key", "self.session_token",
+                      "self.role_arn", "self.session_name", "self.account_id"):
+        assert attribute in inspect.getsource(AssumedRole.__init__), attribute
+    role_source = inspect.getsource(Role.__init__)
+    assert "self.policies" in role_source and "self.managed_policies" in role_source
+    assert "self.versions" in inspect.getsource(ManagedPolicy.__init__)
+    for name in ("put_role_policy", "delete_role_policy", "attach_role_policy",
+                 "detach_role_policy", "create_policy_version", "set_default_policy_version",
+                 "get_role_by_arn"):
+        assert callable(getattr(IAMBackend, name)), name
+    assert "self.groups" in inspect.getsource(LogsBackend.__init__)
+    assert hasattr(DynamoDBStreamsHandler, "get_records") and FakeKey is not None
+    assert '/stream/{self.stream_shard.table.latest_stream_label}|1|' in inspect.getsource(
+        ShardIterator)
+    assert issubclass(S3ClientError, Exception)
+    assert _params(JsonRESTError.__init__)[:3] == _params(_RESTError.__init__)[:3] == [
+        "self", "error_type", "message"]
+
+
 @dataclass
 class RecordingRuntime:
     events: list[tuple[FunctionSpec, dict[str, Any]]] = field(default_factory=list)
@@ -169,10 +223,19 @@ def attached(session: boto3.session.Session, tmp_path: Path
     moto_seam.detach()
 
 
+# What Lambda's stream poller needs of the function's role to feed it a table's stream.
+STREAM_READS = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Resource": "*",
+     "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams"]}]}
+
+
 def _function(session: boto3.session.Session, name: str = "fn",
               env: dict[str, str] | None = None) -> str:
     iam = session.client("iam")
     role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    iam.put_role_policy(RoleName=f"{name}-role", PolicyName="streams",
+                        PolicyDocument=json.dumps(STREAM_READS))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("app.py", "def handler(e, c):\n    return 1\n")
@@ -441,7 +504,7 @@ def test_the_sms_sandbox_starts_closed_and_verifies_with_the_texted_code(
     assert sns.get_sms_sandbox_account_status()["IsInSandbox"] is False
 
 
-def test_classic_flow_is_kept_and_guest_keys_can_be_denied(
+def test_classic_flow_is_kept_and_enhanced_flow_guests_are_scoped_down(
         session: boto3.session.Session, monkeypatch: pytest.MonkeyPatch) -> None:
     moto_seam.install()
     cognito = session.client("cognito-identity")
@@ -458,7 +521,11 @@ def test_classic_flow_is_kept_and_guest_keys_can_be_denied(
                           "cognito-identity.amazonaws.com:amr": "unauthenticated"}}}]}
     role = iam.create_role(RoleName="dash", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
     ddb = session.client("dynamodb")
-    ddb.create_table(TableName="inv", **TABLE_SCHEMA)
+    table_arn = ddb.create_table(TableName="inv", **TABLE_SCHEMA)["TableDescription"]["TableArn"]
+    iam.put_role_policy(RoleName="dash", PolicyName="read", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "dynamodb:Scan", "Resource": table_arn}]}))
+    cognito.set_identity_pool_roles(IdentityPoolId=pool, Roles={"unauthenticated": role["Arn"]})
 
     identity = cognito.get_id(IdentityPoolId=pool)["IdentityId"]
     enhanced = cognito.get_credentials_for_identity(IdentityId=identity)["Credentials"]
@@ -473,10 +540,23 @@ def test_classic_flow_is_kept_and_guest_keys_can_be_denied(
             aws_session_token=creds["SessionToken"], region_name="us-east-1").client("dynamodb")
         return client.scan(TableName="inv")
 
-    assert scan_with(enhanced, "SecretKey")["Items"] == []  # the switch is off
-    monkeypatch.setenv(moto_seam.DENY_ENHANCED_FLOW_ENV, "1")
     from botocore.exceptions import ClientError
 
+    # AWS's scope-down policy for enhanced-flow guests lists no DynamoDB action; the basic
+    # flow's session has the role's own policy.
+    with pytest.raises(ClientError) as scoped_down:
+        scan_with(enhanced, "SecretKey")
+    assert scoped_down.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert scoped_down.value.response["Error"]["Message"] == (
+        "User: arn:aws:sts::123456789012:assumed-role/dash/CognitoIdentityCredentials is not "
+        f"authorized to perform: dynamodb:Scan on resource: {table_arn} because no session "
+        "policy allows the dynamodb:Scan action")
+    assert scan_with(basic, "SecretAccessKey")["Items"] == []
+
+    # With enforcement off, the test switch alone refuses the enhanced flow's keys.
+    monkeypatch.setenv("INVENTORY_EMULATOR_ENFORCE_IAM", "0")
+    assert scan_with(enhanced, "SecretKey")["Items"] == []
+    monkeypatch.setenv(moto_seam.DENY_ENHANCED_FLOW_ENV, "1")
     with pytest.raises(ClientError) as denied:
         scan_with(enhanced, "SecretKey")
     assert denied.value.response["Error"]["Code"] == "AccessDeniedException"

@@ -1,0 +1,107 @@
+"""The one place where inventory reaches into moto's internals.
+
+moto (pinned in pyproject.toml) is the engine of the built-in emulator. What it lacks for this
+pipeline is supplied here, by patching moto classes when `install()` is called, one module per
+service (each module's docstring lists what it changes and why):
+
+- `awslambda`: invocations handed to the emulator's Lambda runtime once one is attached, event
+  invoke configs as AWS keeps them, on-failure destinations, function URL lookup.
+- `dynamodb`: thread-safe, uniquely numbered stream shards; conditional writes that hold under a
+  threaded server; an optional write limit; items moto does not keep forever; transactions that
+  copy items, not tables. Reads that cost what they return: `inventory_cli.local.dynamodb_reads`.
+- `sns`: e-mail and SMS deliveries to the outbox; the SMS sandbox.
+- `cognito`: identity pool role mapping, unknown pools, guest credentials (classic flow).
+- `s3`: browser-style POST uploads checked against their policy.
+- `iam`: policy evaluation (bucket policies' conditional denies) and role enforcement: every
+  request signed with a key STS or Cognito issued on the emulator is checked against its role
+  (each service module says what its requests need); the operator's key passes unchecked.
+- `logs`: the sink the runtime writes function logs through (with the function's role).
+
+Without `attach`, moto behaves as it does upstream apart from the fixes (role mapping, a
+thread-safe stream, conditional denies), so in-process tests that call `install()` are not
+affected by the runtime.
+Everything else of the emulator works on the plain data this package hands over
+(`FunctionSpec`, stream records as dicts). `tests/local/test_moto_seam.py` fails loudly if an
+upgrade of moto moves what we patch or rely on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from inventory_cli.local import dynamodb_reads
+from inventory_cli.local.seam import (
+    attached,
+    awslambda,
+    cognito,
+    dynamodb,
+    iam,
+    logs,
+    s3,
+    sns,
+)
+
+if TYPE_CHECKING:
+    from inventory_cli.local.lambda_runtime import LambdaRuntime
+    from inventory_cli.local.outbox import Outbox
+
+MOTO_VERSION = "5.2.5"
+
+_installed = False
+_install_lock = threading.Lock()
+
+
+def install() -> None:
+    """Patch moto once per process."""
+    global _installed  # noqa: PLW0603 - a process-wide, idempotent switch is the point
+    with _install_lock:
+        if _installed:
+            return
+        cognito.install_identity_pool_roles()
+        dynamodb.install_stream_shard()
+        # Transactions roll back item by item (snapshot, write, restore on failure); the lock
+        # below must hold around all three, so it wraps this, not the other way round.
+        dynamodb.install_item_level_transaction_rollback()
+        # Before anything else wraps DynamoDB writes: a wrapper that waits (a write limiter)
+        # must wait outside the lock, not while holding it.
+        dynamodb.install_atomic_conditional_writes()
+        awslambda.install_lambda_invoke()
+        sns.install_sns_outbox()
+        iam.install_conditional_bucket_policy_denies()
+        awslambda.install_event_invoke_config_put()
+        sns.install_sms_sandbox()
+        cognito.install_guest_credentials()
+        dynamodb.install_ddb_write_limit()
+        dynamodb.install_untracked_items()
+        dynamodb_reads.install()  # a read costs what it returns
+        s3.install_s3_post_policy()
+        # Roles: who each issued key is, what each service's requests need, the check itself.
+        iam.install_sts_sessions()
+        iam.install_role_policy_notices()
+        for service in (s3, dynamodb, awslambda, sns, logs):
+            service.install_role_checks()
+        iam.install_role_enforcement()
+        _installed = True
+
+
+def attach(*, runtime: LambdaRuntime | None = None, outbox: Outbox | None = None) -> None:
+    """Route Lambda invocations to `runtime` and e-mail/SMS deliveries to `outbox`."""
+    install()
+    attached.runtime, attached.outbox = runtime, outbox
+
+
+def detach() -> None:
+    attach(runtime=None, outbox=None)
+
+
+def server_app() -> tuple[Callable[..., Any], type]:
+    """moto's WSGI application (all services, dispatched by host and path) and its handler."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+
+    return DomainDispatcherApplication(create_backend_app), MotoRequestHandler
