@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from werkzeug.serving import make_server
 
-    from inventory_cli.local import moto_seam
+    from inventory_cli.local import lambda_recursion, moto_seam
     from inventory_cli.local.lambda_runtime import LambdaRuntime
     from inventory_cli.local.outbox import Outbox, outbox_path
 
@@ -142,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["MOTO_PORT"] = str(port)
 
     runtime = LambdaRuntime(home=home, endpoint=endpoint, log_sink=moto_seam.MotoLogSink(),
-                            destinations=moto_seam.MotoFailureDestinations())
+                            destinations=moto_seam.MotoFailureDestinations(),
+                            loop_allowed=lambda_recursion.loop_allowed)
     outbox = Outbox(outbox_path(home))
     # The outbox belongs to this emulator's lifetime, like every other piece of its state.
     outbox.clear()
