@@ -59,7 +59,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from inventory_cli.local import dynamodb_reads, lambda_recursion
+from inventory_cli.local import dynamodb_reads, function_url_permissions, lambda_recursion
 
 if TYPE_CHECKING:
     from inventory_cli.local.lambda_dispatch import AsyncConfig, StreamMapping
@@ -104,6 +104,7 @@ def install() -> None:
         dynamodb_reads.install()  # issue 10: a read costs what it returns
         _install_s3_post_policy()
         lambda_recursion.install()
+        function_url_permissions.install()
         _installed = True
 
 

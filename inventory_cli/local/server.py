@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from werkzeug.serving import make_server
 
-    from inventory_cli.local import lambda_recursion, moto_seam
+    from inventory_cli.local import function_url_permissions, lambda_recursion, moto_seam
     from inventory_cli.local.lambda_runtime import LambdaRuntime
     from inventory_cli.local.outbox import Outbox, outbox_path
 
@@ -155,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             result = runtime.invoke(spec, event_json)
             return result.ok, result.payload
 
-        return function_urls.handle(environ, find=moto_seam.function_url_target, invoke=invoke,
-                                    endpoint=endpoint)
+        return function_urls.handle(environ, find=function_url_permissions.find_target,
+                                    invoke=invoke, endpoint=endpoint)
 
     holder["app"] = EmulatorApp(moto_app, info, runtime.stats, runtime.wait_idle, function_url)
 
