@@ -59,7 +59,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from inventory_cli.local import dynamodb_reads, function_url_permissions, lambda_recursion
+from inventory_cli.local import (
+    dynamodb_reads,
+    function_url_permissions,
+    lambda_recursion,
+    s3_event_versions,
+)
 
 if TYPE_CHECKING:
     from inventory_cli.local.lambda_dispatch import AsyncConfig, StreamMapping
@@ -105,6 +110,7 @@ def install() -> None:
         _install_s3_post_policy()
         lambda_recursion.install()
         function_url_permissions.install()
+        s3_event_versions.install()
         _installed = True
 
 
