@@ -20,7 +20,7 @@ pipeline is supplied here, by patching moto classes when `install()` is called:
   serialised here, so a condition holds as on DynamoDB (the alert log's claims rely on it).
 - Browser-style S3 POST uploads: moto stores whatever is posted; the POST policy's conditions
   (expiration, bucket, key, content-length-range, exact fields) are enforced here as S3 does
-  (`_install_s3_post_policy`). Its signature is not checked (moto checks no signatures).
+  (`_install_s3_post_policy`); its SigV4 signature is checked in `s3_post_signatures.py`.
 - Function URLs: moto keeps their configuration; `function_url_target` finds the function a
   URL belongs to, for the emulator's own HTTP route (`function_urls.py`).
 - Bucket policies: a Deny conditioned on keys moto never supplies (aws:SecureTransport) is
@@ -64,6 +64,7 @@ from inventory_cli.local import (
     function_url_permissions,
     lambda_recursion,
     s3_event_versions,
+    s3_post_signatures,
 )
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ def install() -> None:
         lambda_recursion.install()
         function_url_permissions.install()
         s3_event_versions.install()
+        s3_post_signatures.install()  # after _install_s3_post_policy: it runs first
         _installed = True
 
 
