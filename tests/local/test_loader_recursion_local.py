@@ -11,18 +11,17 @@ file, with the condition `RecursiveInvocationException`.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
+from local_helpers import write_limited_emulator
 
 from inventory_cli.aws import Aws, make_aws
 from inventory_cli.config import Settings, StackNames
-from inventory_cli.local.emulator import EmulatorInfo, start_private, wait_until_idle
+from inventory_cli.local.emulator import EmulatorInfo, wait_until_idle
 from inventory_cli.local.lambda_lineage import MAX_CHAIN_INVOCATIONS
-from inventory_cli.local.server import WRITE_LIMIT_ENV
 from inventory_cli.stack.provision import provision
 from lambda_src.continuation import CONTINUATION_FIELD
 
@@ -37,9 +36,7 @@ ROWS = 20_000
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorInfo]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    environ[WRITE_LIMIT_ENV] = str(WRITE_LIMIT)
-    with start_private(tmp_path_factory.mktemp("chain-home"), environ=environ) as info:
+    with write_limited_emulator(tmp_path_factory.mktemp("chain-home"), WRITE_LIMIT) as info:
         yield info
 
 
