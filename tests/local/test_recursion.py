@@ -1,7 +1,8 @@
 """Recursive loop detection on a real emulator process, as Lambda does it.
 
 A function that feeds itself, half of its hops through its own bucket (an S3 event) and half
-through a direct asynchronous Invoke, runs 16 times in one chain; the 17th invocation is stopped
+through a direct asynchronous Invoke (or, in another test, through an SNS topic it is
+subscribed to), runs 16 times in one chain; the 17th invocation is stopped
 and its event kept in the on-failure destination. With the function's recursion config set to
 Allow (by another client) the chain goes on. The chain travels as AWS's does: in the trace
 header the function's SDK sends on every call.
@@ -15,6 +16,7 @@ import textwrap
 import zipfile
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -51,11 +53,25 @@ LOOP_HANDLER = textwrap.dedent('''
 ''')
 
 
+# Each hop records itself under seen/<n> and publishes n+1 to the topic it is subscribed to.
+SNS_LOOP_HANDLER = textwrap.dedent('''
+    import os
+    import boto3
+
+    def handler(event, context):
+        n = int(event["Records"][0]["Sns"]["Message"])
+        boto3.client("s3").put_object(Bucket=os.environ["BUCKET"], Key=f"seen/{n}", Body=b"")
+        if n < int(os.environ["LAST"]):
+            boto3.client("sns").publish(TopicArn=os.environ["TOPIC"], Message=str(n + 1))
+''')
+
+
 @pytest.fixture(scope="module")
 def loop_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("loop.py", LOOP_HANDLER)
+        archive.writestr("sns_loop.py", SNS_LOOP_HANDLER)
     return buffer.getvalue()
 
 
@@ -160,6 +176,31 @@ def test_with_allow_set_by_another_client_the_loop_goes_on_and_terminate_stops_i
     assert record["requestContext"]["condition"] == "RecursiveInvocationException"
 
 
+def test_a_loop_through_an_sns_topic_stops_after_16_invocations(
+        clients: Clients, role_arn: str, loop_zip: bytes, emulator: EmulatorInfo) -> None:
+    name = "loop-sns"
+    s3, sns = clients("s3"), clients("sns")
+    bucket, failures = f"{name}-bucket", f"{name}-failures"
+    s3.create_bucket(Bucket=bucket)
+    s3.create_bucket(Bucket=failures)
+    topic = sns.create_topic(Name=name)["TopicArn"]
+    arn = clients("lambda").create_function(
+        FunctionName=name, Runtime="python3.12", Role=role_arn, Handler="sns_loop.handler",
+        Code={"ZipFile": loop_zip}, Timeout=30, Environment={"Variables": {
+            "BUCKET": bucket, "LAST": "40", "TOPIC": topic}})["FunctionArn"]
+    clients("lambda").put_function_event_invoke_config(
+        FunctionName=name, MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": f"arn:aws:s3:::{failures}"}})
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=arn)
+
+    sns.publish(TopicArn=topic, Message="1")
+    assert wait_until_idle(emulator, 120)
+    assert _hops(clients, bucket) == list(range(1, MAX_CHAIN_INVOCATIONS + 1))
+    [record] = _kept(clients, failures)
+    assert record["requestContext"]["condition"] == "RecursiveInvocationException"
+    assert record["requestPayload"]["Records"][0]["Sns"]["Message"] == "17"
+
+
 def test_a_synchronous_invoke_in_a_long_chain_answers_recursive_invocation_exception(
         clients: Clients, role_arn: str, probe_zip: bytes, other_lambda: Any) -> None:
     name = "loop-sync"
@@ -198,3 +239,15 @@ def test_the_recursion_config_is_validated_and_unknown_functions_are_not_found(
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.put_function_recursion_config(FunctionName="no-such-function",
                                           RecursiveLoop="Allow")
+
+
+def test_the_trace_header_round_trips_and_foreign_headers_start_no_count() -> None:
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:f"
+    chain = Lineage().after(arn).after(arn).after("arn:aws:lambda:us-east-1:1:function:g")
+    parsed = lambda_lineage.parse(quote(chain.header(), safe="-=;:+&[]{}\"',"))  # as botocore
+    assert parsed is not None and parsed.root == chain.root and parsed.counts == chain.counts
+    assert parsed.count(arn) == 2 and parsed.count(f"{arn}:$LATEST") == 2  # qualified: same
+    assert lambda_lineage.parse(None) is None
+    assert lambda_lineage.parse("Sampled=1") is None  # no root: not a chain
+    foreign = lambda_lineage.parse("Root=1-5759e988-bd862e3fe1be46a994272793;Lineage=zz:x")
+    assert foreign is not None and foreign.count(arn) == 0
