@@ -15,6 +15,7 @@ hands the function URL route.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 from inventory_cli.local.function_urls import UrlTarget
@@ -28,6 +29,7 @@ def install() -> None:
 
     upstream = Policy.decode_policy
 
+    @functools.wraps(upstream)
     def decode_policy(self: Policy, obj: dict[str, Any]) -> Policy:
         auth_type = obj.pop("FunctionUrlAuthType", None)
         via_url = obj.pop("InvokedViaFunctionUrl", None)

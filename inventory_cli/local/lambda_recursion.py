@@ -18,6 +18,7 @@ hands the Lambda runtime.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -62,6 +63,7 @@ def _install_request_lineage() -> None:
 
     upstream = BaseResponse.setup_class
 
+    @functools.wraps(upstream)
     def setup_class(self: BaseResponse, request: Any, full_url: str | None = None,
                     headers: Any = None, use_raw_body: bool | None = None) -> None:
         carried = request.headers if headers is None else headers
@@ -114,6 +116,7 @@ def _install_stopped_invoke() -> None:
 
     upstream = LambdaFunction.invoke
 
+    @functools.wraps(upstream)
     def invoke(self: LambdaFunction, body: Any, request_headers: Any,
                response_headers: Any) -> Any:
         try:

@@ -12,6 +12,7 @@ event whose key holds a newer version by now. Here the record carries it.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 
@@ -20,6 +21,7 @@ def install() -> None:
 
     upstream = notifications._get_s3_event
 
+    @functools.wraps(upstream)
     def get_s3_event(event_name: str, bucket: Any, key: Any,
                      notification_id: str) -> dict[str, list[dict[str, Any]]]:
         event = upstream(event_name, bucket, key, notification_id)

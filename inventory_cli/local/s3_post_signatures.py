@@ -20,6 +20,7 @@ this check runs first, as S3 authenticates before it evaluates the policy).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Mapping
@@ -143,6 +144,7 @@ def install() -> None:
 
     upstream = S3Response._bucket_response_post
 
+    @functools.wraps(upstream)
     def bucket_response_post(self: S3Response, request: Any, bucket_name: str) -> Any:
         self.path = self._get_path(request)  # what is_delete_keys reads, set as upstream does
         if not self.is_delete_keys():  # every other bucket POST is a form upload
