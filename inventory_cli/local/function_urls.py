@@ -6,6 +6,13 @@ function's answer becomes the HTTP response, as Lambda does it: a dict with `sta
 as is (headers, body, `isBase64Encoded`), anything else is returned as a JSON body with 200. A
 function without a URL configuration answers 404, a failed invocation 502, as on AWS.
 
+A URL with AuthType NONE answers 403 `{"Message": "Forbidden"}` unless the function's resource
+policy grants the public both `lambda:InvokeFunctionUrl` (for AuthType NONE) and
+`lambda:InvokeFunction` through the URL (the `lambda:InvokedViaFunctionUrl` condition): Lambda
+asks both of new function URLs since October 2025 (AWS Lambda developer guide, "Control access
+to Lambda function URLs"). A public InvokeFunction without that condition does not count here:
+the stack never grants one, so a policy that relies on it is a mistake to catch.
+
 The emulator serves the URL on its own origin (so the dashboard needs no CORS) and tells the
 function where it is mounted in the `x-inventory-url-base` header, since the path prefix is not
 part of `rawPath`.
@@ -14,14 +21,18 @@ part of `rawPath`.
 from __future__ import annotations
 
 import base64
+import fnmatch
 import json
+import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote
+
+logger = logging.getLogger(__name__)
 
 PREFIX = "/_inventory/function-urls/"
 URL_BASE_HEADER = "x-inventory-url-base"
@@ -36,6 +47,8 @@ class UrlTarget:
     spec: Any  # lambda_worker.FunctionSpec
     account_id: str
     auth_type: str
+    # The statements of the function's resource policy (none: nobody may call the URL).
+    statements: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,6 +144,81 @@ def response_from_result(payload: str) -> HttpResponse:
     return HttpResponse(int(result["statusCode"]), headers, data)
 
 
+# What a request through a function URL with AuthType NONE brings to the policy's conditions.
+def _request_context(auth_type: str) -> dict[str, str]:
+    return {"lambda:functionurlauthtype": auth_type, "lambda:invokedviafunctionurl": "true"}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _public(statement: Mapping[str, Any]) -> bool:
+    principal = statement.get("Principal")
+    if isinstance(principal, Mapping):
+        principal = principal.get("AWS")
+    return "*" in _as_list(principal)
+
+
+def _names(statement: Mapping[str, Any], action: str) -> bool:
+    return any(str(a).lower() in (action.lower(), "lambda:*", "*")
+               for a in _as_list(statement.get("Action")))
+
+
+def _conditions(statement: Mapping[str, Any]) -> list[tuple[str, str, list[str]]]:
+    """(operator, key in lower case, values) of each condition of a statement."""
+    found = []
+    for operator, block in (statement.get("Condition") or {}).items():
+        for key, values in (block or {}).items():
+            found.append((str(operator), str(key).lower(), [str(v) for v in _as_list(values)]))
+    return found
+
+
+def _holds(operator: str, actual: str | None, values: Sequence[str]) -> bool:
+    if actual is None:
+        return False  # a key the request does not bring matches no condition on it
+    name = operator.lower()
+    if name in ("stringequals", "bool"):
+        return actual.lower() in [v.lower() for v in values] if name == "bool" \
+            else actual in values
+    if name == "stringequalsignorecase":
+        return actual.lower() in [v.lower() for v in values]
+    if name == "stringlike":
+        return any(fnmatch.fnmatchcase(actual, v) for v in values)
+    return False  # an operator the emulator does not evaluate grants nothing
+
+
+def _applies(statement: Mapping[str, Any], action: str, context: Mapping[str, str]) -> bool:
+    return (_public(statement) and _names(statement, action)
+            and all(_holds(op, context.get(key), values)
+                    for op, key, values in _conditions(statement)))
+
+
+def missing_public_permissions(statements: Sequence[Mapping[str, Any]],
+                               auth_type: str = "NONE") -> list[str]:
+    """What the resource policy lacks for anyone to call the function's URL (empty: nothing)."""
+    context = _request_context(auth_type)
+    allows = [s for s in statements if s.get("Effect", "Allow") == "Allow"]
+    denies = [s for s in statements if s.get("Effect") == "Deny"]
+    missing = []
+    for action in ("lambda:InvokeFunctionUrl", "lambda:InvokeFunction"):
+        if any(_applies(s, action, context) for s in denies):
+            missing.append(f"{action} (a statement denies it)")
+            continue
+        granted = [s for s in allows if _applies(s, action, context)]
+        if action == "lambda:InvokeFunction":
+            # Only a grant made for the URL counts (AddPermission InvokedViaFunctionUrl=True).
+            granted = [s for s in granted if any(key == "lambda:invokedviafunctionurl"
+                                                 for _, key, _ in _conditions(s))]
+            if not granted:
+                missing.append("lambda:InvokeFunction for anyone with the condition "
+                               "lambda:InvokedViaFunctionUrl")
+        elif not granted:
+            missing.append(f"lambda:InvokeFunctionUrl for anyone with FunctionUrlAuthType "
+                           f"{auth_type}")
+    return missing
+
+
 def handle(environ: dict[str, Any], *, find: FindTarget, invoke: Invoke,
            endpoint: str) -> HttpResponse:
     """Serve one request under PREFIX."""
@@ -144,6 +232,14 @@ def handle(environ: dict[str, Any], *, find: FindTarget, invoke: Invoke,
         # AWS_IAM URLs need SigV4-signed requests; the emulator does not check signatures.
         return _json_response(403, {"Message": "only AuthType NONE function URLs are served "
                                                "by the local emulator"})
+    missing = missing_public_permissions(target.statements, target.auth_type)
+    if missing:
+        # Lambda says no more than this; the emulator's log says what is missing.
+        logger.warning("function URL of %s refused: its resource policy lacks %s", function,
+                       " and ".join(missing))
+        forbidden = _json_response(403, {"Message": "Forbidden"})
+        forbidden.headers.append(("x-amzn-ErrorType", "AccessDeniedException"))
+        return forbidden
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:

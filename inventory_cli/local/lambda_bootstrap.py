@@ -7,10 +7,15 @@ environment only, in the folder its zip was extracted to. Standard library only,
 Protocol, JSON lines:
 - stdin, first line: {"handler", "code_dir", "function_name", "function_version", "function_arn",
   "memory_mb", "log_group", "log_stream"}; then one line per invocation:
-  {"request_id", "event" (JSON text), "deadline_ms" (epoch milliseconds)}.
+  {"request_id", "event" (JSON text), "deadline_ms" (epoch milliseconds), "trace_header"}.
 - protocol channel (the original stdout): {"type": "ready", "init_ms", "output"} or
   {"type": "init_error", "payload", "output"} once, then per invocation
   {"type": "result", "request_id", "ok", "payload", "output", "duration_ms", "max_memory_mb"}.
+
+The invocation's trace header is set as `_X_AMZN_TRACE_ID` while the handler runs, as the Lambda
+Python runtime does; botocore sends it on every request as `X-Amzn-Trace-Id` whenever
+`AWS_LAMBDA_FUNCTION_NAME` is set too (its `add_recursion_detection_header`), which is how the
+emulator follows a chain of requests for recursive loop detection.
 
 What the handler prints or logs is captured per invocation and returned as "output"; file
 descriptor 1 is pointed at stderr so that stray low-level writes cannot corrupt the protocol.
@@ -30,6 +35,9 @@ import time
 import traceback
 from collections.abc import Callable
 from typing import Any, TextIO
+
+# The variable the Lambda runtime sets per invocation to the X-Ray trace header.
+TRACE_ENV = "_X_AMZN_TRACE_ID"
 
 
 class _Capture(io.TextIOBase):
@@ -164,6 +172,11 @@ def _invoke(handler: Callable[..., Any], setup: dict[str, Any], request: dict[st
     request_id = request["request_id"]
     request_filter.request_id = request_id
     context = LambdaContext(setup, request_id, int(request["deadline_ms"]))
+    trace_header = request.get("trace_header")
+    if trace_header:
+        os.environ[TRACE_ENV] = str(trace_header)
+    else:
+        os.environ.pop(TRACE_ENV, None)
     started = time.perf_counter()
     ok = True
     try:

@@ -6,7 +6,9 @@ function runs), and both honour the function's error handling settings
 - Asynchronous events (S3 notifications, SNS, `InvocationType=Event`) run on a few concurrent
   workers per function and are retried on error as the function's event invoke config says
   (MaximumRetryAttempts 0-2, default 2; MaximumEventAgeInSeconds). An event that still fails
-  goes to the config's on-failure destination as Lambda's own invocation record.
+  goes to the config's on-failure destination as Lambda's own invocation record. An event
+  that recursive loop detection stops (`lambda_lineage`) is not run at all and goes there at
+  once, with the condition `RecursiveInvocationException`.
 - Stream records (a DynamoDB stream event source mapping) are delivered in order, one batch at a
   time per mapping (a shard), up to the mapping's BatchSize. A failed batch is retried; with
   `ReportBatchItemFailures`, from the lowest failed sequence number on (AWS's checkpoint rule);
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from inventory_cli.local.lambda_lineage import Lineage, RecursionStopped
 from inventory_cli.local.lambda_worker import FunctionSpec
 
 logger = logging.getLogger(__name__)
@@ -57,6 +60,9 @@ class InvocationOutcome(Protocol):
 
 
 Invoke = Callable[[FunctionSpec, str], InvocationOutcome]
+# An asynchronous invocation continues the chain of requests of whoever queued the event;
+# raises RecursionStopped when loop detection stops it.
+AsyncInvoke = Callable[[FunctionSpec, str, Lineage | None], InvocationOutcome]
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
 
@@ -114,10 +120,27 @@ def _json_or_text(text: str) -> Any:
 
 
 def _response_context(spec: FunctionSpec, outcome: InvocationOutcome) -> dict[str, Any]:
+    if isinstance(outcome, StoppedOutcome):
+        # The function never ran: no executed version, Lambda's own error instead.
+        return {"statusCode": 400, "functionError": "Unhandled"}
     context: dict[str, Any] = {"statusCode": 200, "executedVersion": spec.version}
     if not outcome.ok:
         context["functionError"] = "Unhandled"
     return context
+
+
+@dataclass(frozen=True)
+class StoppedOutcome:
+    """The outcome of an invocation that recursive loop detection stopped before it ran."""
+
+    request_id: str
+    payload: str
+    ok: bool = False
+
+    @classmethod
+    def of(cls, stop: RecursionStopped) -> StoppedOutcome:
+        return cls(str(uuid.uuid4()), json.dumps({"errorMessage": str(stop),
+                                                   "errorType": stop.error_type}))
 
 
 def async_failure_record(spec: FunctionSpec, event_json: str, outcome: InvocationOutcome, *,
@@ -165,7 +188,7 @@ class AsyncInvoker:
     """Runs asynchronous events of each function on a small pool; retries and destinations as
     the function's event invoke config says."""
 
-    def __init__(self, invoke: Invoke, activity: Activity, *, concurrency: int = 3,
+    def __init__(self, invoke: AsyncInvoke, activity: Activity, *, concurrency: int = 3,
                  retry_delays_s: Sequence[float] = (1.0, 2.0), sleep: Sleep,
                  destinations: FailureDestinations | None = None,
                  clock: Clock = time.time) -> None:
@@ -180,8 +203,8 @@ class AsyncInvoker:
         self._lock = threading.Lock()
         self._closed = False
 
-    def submit(self, spec: FunctionSpec, event_json: str,
-               config: AsyncConfig | None = None) -> None:
+    def submit(self, spec: FunctionSpec, event_json: str, config: AsyncConfig | None = None,
+               lineage: Lineage | None = None) -> None:
         with self._lock:
             if self._closed:
                 return
@@ -192,15 +215,15 @@ class AsyncInvoker:
                 self._executors[spec.arn] = executor
             self._activity.begin()
             executor.submit(self._run, spec, event_json, config or AsyncConfig(),
-                            self._clock())
+                            self._clock(), lineage)
 
     def _delay(self, retry: int) -> float:
         if not self._retry_delays:
             return 0.0
         return self._retry_delays[min(retry, len(self._retry_delays)) - 1]
 
-    def _run(self, spec: FunctionSpec, event_json: str, config: AsyncConfig,
-             queued_at: float) -> None:
+    def _run(self, spec: FunctionSpec, event_json: str, config: AsyncConfig,  # noqa: PLR0917
+             queued_at: float, lineage: Lineage | None) -> None:
         retries = max(0, min(config.max_retry_attempts, ASYNC_RETRIES))
         try:
             attempts = 0
@@ -215,7 +238,13 @@ class AsyncInvoker:
                             and self._clock() - queued_at > config.max_event_age_s):
                         condition = "EventAgeExceeded"
                         break
-                outcome = self._invoke(spec, event_json)
+                try:
+                    outcome = self._invoke(spec, event_json, lineage)
+                except RecursionStopped as stop:
+                    # Not retried: the chain is as long on every attempt.
+                    self._discard(spec, event_json, config, StoppedOutcome.of(stop),
+                                  stop.error_type, attempts)
+                    return
                 attempts += 1
                 if outcome.ok:
                     return

@@ -5,6 +5,12 @@ plain `FunctionSpec`s and writes logs through a `LogSink`. Each function has its
 worker processes (execution environments); a pool serves one generation of the function (code,
 handler, environment, timeout), so an update replaces the workers. Every invocation's output
 goes to the function's log group between START and END/REPORT lines, as on AWS.
+
+Every invocation belongs to a chain of requests (`lambda_lineage`): the one of the request that
+caused it (an S3 PUT, an SNS publish or an Invoke made from inside a function carries it in its
+trace header), or a new one. The runtime hands the chain to the worker, whose SDK sends it on,
+and stops the 17th invocation of one function in one chain unless `loop_allowed` says the
+function's recursion config is Allow.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from inventory_cli.local import lambda_lineage
 from inventory_cli.local.lambda_dispatch import (
     Activity,
     AsyncConfig,
@@ -33,12 +40,25 @@ from inventory_cli.local.lambda_dispatch import (
     StreamDispatcher,
     StreamMapping,
 )
+from inventory_cli.local.lambda_lineage import Lineage, RecursionStopped
 from inventory_cli.local.lambda_worker import FunctionSpec, Worker, WorkerReply, extract_code
 
 logger = logging.getLogger(__name__)
 
 # Lambda returns at most the last 4 KB of the log with LogType=Tail.
 _LOG_TAIL_BYTES = 4096
+
+
+class _FromRequest:
+    """The chain of the request the calling thread is serving (see lambda_lineage)."""
+
+
+FROM_REQUEST = _FromRequest()
+LoopAllowed = Callable[[FunctionSpec], bool]
+
+
+def _never(spec: FunctionSpec) -> bool:
+    return False  # Terminate, Lambda's default recursion config
 
 
 class CodeUnavailable(Exception):
@@ -184,8 +204,9 @@ class LambdaRuntime:
                  stream_retry_delay_s: float = 0.2, idle_ttl_s: float = 600.0,
                  sleep: Sleep = time.sleep, python: str = sys.executable,
                  destinations: FailureDestinations | None = None,
-                 clock: Clock = time.time) -> None:
+                 clock: Clock = time.time, loop_allowed: LoopAllowed = _never) -> None:
         self.home = home
+        self._loop_allowed = loop_allowed
         self.endpoint = endpoint
         self._log_sink = log_sink
         self._code_root = home / "lambda" / "code"
@@ -201,7 +222,8 @@ class LambdaRuntime:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self.activity = Activity()
-        self._async = AsyncInvoker(self.invoke, self.activity, concurrency=async_concurrency,
+        self._async = AsyncInvoker(self._invoke_in_chain, self.activity,
+                                   concurrency=async_concurrency,
                                    retry_delays_s=async_retry_delays_s, sleep=sleep,
                                    destinations=destinations, clock=clock)
         self._reaper = threading.Thread(target=self._reap_loop, daemon=True,
@@ -210,8 +232,31 @@ class LambdaRuntime:
 
     # -- invocation ---------------------------------------------------------------------------
 
-    def invoke(self, spec: FunctionSpec, event_json: str) -> InvocationResult:
-        """One synchronous invocation (RequestResponse); its log goes to the log group."""
+    def _invoke_in_chain(self, spec: FunctionSpec, event_json: str,
+                         lineage: Lineage | None) -> InvocationResult:
+        return self.invoke(spec, event_json, lineage=lineage)
+
+    def chain_for(self, spec: FunctionSpec, lineage: Lineage | None) -> Lineage:
+        """The chain an invocation of `spec` runs in, or RecursionStopped when loop detection
+        stops it (the function's 17th in this chain, and its recursion config not Allow)."""
+        chain = (lineage or Lineage()).after(spec.arn)
+        count = chain.count(spec.arn)
+        if count > lambda_lineage.MAX_CHAIN_INVOCATIONS and not self._loop_allowed(spec):
+            logger.warning("recursive loop detection stopped %s (invocation %d of one chain)",
+                           spec.name, count)
+            raise RecursionStopped(spec.name, count)
+        return chain
+
+    def invoke(self, spec: FunctionSpec, event_json: str,
+               lineage: Lineage | None | _FromRequest = FROM_REQUEST) -> InvocationResult:
+        """One synchronous invocation (RequestResponse); its log goes to the log group.
+
+        `lineage`: the chain of requests it continues (default: the one of the request this
+        thread serves; None: a new chain). Raises RecursionStopped when loop detection stops it.
+        """
+        if isinstance(lineage, _FromRequest):
+            lineage = lambda_lineage.request_lineage()
+        chain = self.chain_for(spec, lineage)
         request_id = str(uuid.uuid4())
         started_ms = int(time.time() * 1000)
         if not spec.runtime.startswith("python"):
@@ -232,7 +277,8 @@ class LambdaRuntime:
                                 stream=f"invalid-code-{request_id}")
         reply: WorkerReply | None = None
         try:
-            reply = worker.invoke(event_json, request_id=request_id, timeout_s=spec.timeout_s)
+            reply = worker.invoke(event_json, request_id=request_id, timeout_s=spec.timeout_s,
+                                  trace_header=chain.header())
         finally:
             pool.release(worker, reusable=reply is not None and not reply.worker_lost)
         return self._finish(spec, reply, request_id, started_ms, stream=worker.log_stream)
@@ -251,8 +297,13 @@ class LambdaRuntime:
     def submit_event(self, spec: FunctionSpec, event_json: str,
                      config: AsyncConfig | None = None) -> None:
         """Queue an asynchronous invocation (S3, SNS, InvocationType=Event) and return at once;
-        `config`: the function's event invoke config (retries, event age, on-failure)."""
-        self._async.submit(spec, event_json, config)
+        `config`: the function's event invoke config (retries, event age, on-failure). The event
+        continues the chain of the request this thread serves (the PUT, publish or Invoke that
+        caused it)."""
+        self._async.submit(spec, event_json, config, lambda_lineage.request_lineage())
+
+    def _invoke_new_chain(self, spec: FunctionSpec, event_json: str) -> InvocationResult:
+        return self.invoke(spec, event_json, lineage=None)
 
     def submit_stream_records(self, spec: FunctionSpec, mapping: StreamMapping,
                               records: Sequence[dict[str, Any]]) -> None:
@@ -264,7 +315,9 @@ class LambdaRuntime:
                 return
             dispatcher = self._streams.get(mapping.uuid)
             if dispatcher is None:
-                dispatcher = StreamDispatcher(mapping, self.invoke, self.activity,
+                # Stream records start chains of their own: DynamoDB streams are not among
+                # the sources loop detection follows.
+                dispatcher = StreamDispatcher(mapping, self._invoke_new_chain, self.activity,
                                               sleep=self._sleep,
                                               retry_delay_s=self._stream_retry_delay_s,
                                               destinations=self._destinations,

@@ -251,8 +251,11 @@ class Worker:
         self._init_ms = float(message.get("init_ms", 0.0))
         return None
 
-    def invoke(self, event_json: str, *, request_id: str, timeout_s: float) -> WorkerReply:
-        """Run one invocation; on timeout or crash the worker is killed and marked lost."""
+    def invoke(self, event_json: str, *, request_id: str, timeout_s: float,
+               trace_header: str | None = None) -> WorkerReply:
+        """Run one invocation; on timeout or crash the worker is killed and marked lost.
+        `trace_header`: the X-Ray trace header of the invocation's chain of requests, which the
+        runtime sets as `_X_AMZN_TRACE_ID` for the handler (and its SDK sends on)."""
         self.last_used = time.monotonic()
         failed_init = self._await_init()
         if failed_init is not None:
@@ -261,7 +264,8 @@ class Worker:
         init_output, self._init_output = self._init_output, ""
         deadline_ms = int(time.time() * 1000 + timeout_s * 1000)
         started = time.monotonic()
-        request = {"request_id": request_id, "event": event_json, "deadline_ms": deadline_ms}
+        request = {"request_id": request_id, "event": event_json, "deadline_ms": deadline_ms,
+                   "trace_header": trace_header}
         try:
             assert self._process.stdin is not None
             self._process.stdin.write(json.dumps(request) + "\n")

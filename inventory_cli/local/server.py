@@ -117,7 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     from inventory_cli.local import seam
     from inventory_cli.local.lambda_runtime import LambdaRuntime
     from inventory_cli.local.outbox import Outbox, outbox_path
-    from inventory_cli.local.seam import awslambda, dynamodb, logs
+    from inventory_cli.local.seam import (
+        awslambda,
+        dynamodb,
+        function_url_permissions,
+        lambda_recursion,
+        logs,
+    )
 
     seam.install()
     write_limit = _write_limit(os.environ.get(WRITE_LIMIT_ENV, ""))
@@ -143,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["MOTO_PORT"] = str(port)
 
     runtime = LambdaRuntime(home=home, endpoint=endpoint, log_sink=logs.MotoLogSink(),
-                            destinations=awslambda.MotoFailureDestinations())
+                            destinations=awslambda.MotoFailureDestinations(),
+                            loop_allowed=lambda_recursion.loop_allowed)
     outbox = Outbox(outbox_path(home))
     # The outbox belongs to this emulator's lifetime, like every other piece of its state.
     outbox.clear()
@@ -155,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             result = runtime.invoke(spec, event_json)
             return result.ok, result.payload
 
-        return function_urls.handle(environ, find=awslambda.function_url_target, invoke=invoke,
-                                    endpoint=endpoint)
+        return function_urls.handle(environ, find=function_url_permissions.find_target,
+                                    invoke=invoke, endpoint=endpoint)
 
     holder["app"] = EmulatorApp(moto_app, info, runtime.stats, runtime.wait_idle, function_url)
 

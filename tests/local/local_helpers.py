@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+from inventory_cli.local.emulator import EmulatorInfo, start_private
+from inventory_cli.local.server import WRITE_LIMIT_ENV
 
 
 def until(predicate: Callable[[], Any], timeout_s: float = 20.0) -> Any:
@@ -16,3 +22,14 @@ def until(predicate: Callable[[], Any], timeout_s: float = 20.0) -> Any:
             return value
         time.sleep(0.1)
     raise AssertionError("condition not met within the bounded wait")
+
+
+@contextmanager
+def write_limited_emulator(home: Path, write_limit: int) -> Iterator[EmulatorInfo]:
+    """A private emulator whose DynamoDB tables take `write_limit` writes a second (set in its
+    environment, as `inventory local start --ddb-write-limit` does), without the caller's AWS_
+    variables."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    environ[WRITE_LIMIT_ENV] = str(write_limit)
+    with start_private(home, environ=environ) as info:
+        yield info

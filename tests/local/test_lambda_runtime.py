@@ -179,7 +179,8 @@ def test_functions_see_only_their_own_environment(
                   "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_LOG_GROUP_NAME",
                   "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_REGION", "AWS_DEFAULT_REGION",
                   "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
-                  "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+                  "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                  "_X_AMZN_TRACE_ID"}  # set per invocation, as the Lambda runtime does
     # Python itself adds LC_CTYPE when the en_US.UTF-8 locale is not installed (PEP 538).
     assert set(env_two) - lambda_own - {"LC_CTYPE"} == {"ONLY_TWO"}
 

@@ -7,18 +7,17 @@ must then neither lose rows nor start a second chain (see lambda_src/load_checkp
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from local_helpers import write_limited_emulator
 
 from inventory_cli.aws import Aws, make_aws
 from inventory_cli.config import Settings
-from inventory_cli.local.emulator import EmulatorInfo, start_private, wait_until_idle
-from inventory_cli.local.server import WRITE_LIMIT_ENV
+from inventory_cli.local.emulator import EmulatorInfo, wait_until_idle
 from inventory_cli.provisioning import provision
 from lambda_src import inventory_csv
 from lambda_src.load_checkpoint import CHECKPOINT_PREFIX
@@ -31,9 +30,7 @@ TIMEOUT_S = 5
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorInfo]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    environ[WRITE_LIMIT_ENV] = str(WRITE_LIMIT)
-    with start_private(tmp_path_factory.mktemp("scale-home"), environ=environ) as info:
+    with write_limited_emulator(tmp_path_factory.mktemp("scale-home"), WRITE_LIMIT) as info:
         yield info
 
 

@@ -104,7 +104,7 @@ def _failure_calls(names: StackNames) -> list[RoleCall]:
         RoleCall("KeepFailedInvocations", "s3", "PutObject failures",
                  lambda c: c("s3").put_object(Bucket=bucket, Key=f"aws/lambda/{uuid.uuid4()}",
                                               Body=b"{}")),
-        RoleCall("ListKeptFailures", "s3", "ListObjectsV2 failures",
+        RoleCall("ListFailuresBucket", "s3", "ListObjectsV2 failures",
                  lambda c: c("s3").list_objects_v2(Bucket=bucket)),
     ]
 
@@ -254,13 +254,13 @@ ROLES: dict[str, tuple[Callable[[StackNames], str], Callable[..., list[RoleCall]
 }
 # Every statement of every role, so a statement added to a role without a call here fails.
 CASES = [("load", sid) for sid in ("ReadUploadedFiles", "WriteLoadReports", "WriteInventory",
-                                   "KeepFailedInvocations", "ListKeptFailures",
+                                   "KeepFailedInvocations", "ListFailuresBucket",
                                    "ContinueLongLoads", "RemoveLoadCheckpoints", "WriteOwnLogs")]
 CASES += [("check", sid) for sid in ("ReadInventoryStream", "ListStreams", "PublishAlerts",
                                      "KeepAlertLog", "KeepFailedInvocations",
-                                     "ListKeptFailures", "WriteOwnLogs")]
+                                     "ListFailuresBucket", "WriteOwnLogs")]
 CASES += [("summarize", sid) for sid in ("ReadInventoryStream", "ListStreams", "KeepSummaries",
-                                         "KeepFailedInvocations", "ListKeptFailures",
+                                         "KeepFailedInvocations", "ListFailuresBucket",
                                          "WriteOwnLogs")]
 CASES += [("store-upload", sid) for sid in ("CheckStoreKeys", "PresignStoreUploads",
                                             "ReadStoreReports", "ListStoreReports",

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from inventory_cli.local import moto_seam, recursion_config
+from inventory_cli.local import moto_seam
 
 
 @pytest.fixture
@@ -14,6 +14,5 @@ def moto_mock(aws_credentials: None) -> Iterator[None]:
     from moto import mock_aws
 
     moto_seam.install()  # Cognito role mapping and the bucket-policy fix (see moto_seam)
-    recursion_config.install()  # moto lacks Lambda's recursion config
     with mock_aws():
         yield

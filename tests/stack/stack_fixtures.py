@@ -15,7 +15,7 @@ import boto3
 
 from inventory_cli.aws import Aws
 from inventory_cli.config import STACK_TAG, StackNames
-from inventory_cli.local import moto_seam, recursion_config
+from inventory_cli.local import moto_seam
 from inventory_cli.provisioning import ProvisionResult, provision
 from inventory_cli.stack import resources as r
 
@@ -25,7 +25,6 @@ READ_PREFIXES = ("Describe", "Get", "List", "Head")
 def provisioned(aws: Aws, threshold: int = 0) -> ProvisionResult:
     """Provision the stack of `aws` (no sleeping, no output) and return the result."""
     moto_seam.install()
-    recursion_config.install()
     return provision(aws, threshold=threshold, sleep=lambda _: None)
 
 

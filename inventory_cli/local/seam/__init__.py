@@ -11,7 +11,10 @@ service (each module's docstring lists what it changes and why):
   copy items, not tables. Reads that cost what they return: `inventory_cli.local.dynamodb_reads`.
 - `sns`: e-mail and SMS deliveries to the outbox; the SMS sandbox.
 - `cognito`: identity pool role mapping, unknown pools, guest credentials (classic flow).
-- `s3`: browser-style POST uploads checked against their policy.
+- `s3`: browser-style POST uploads checked against their policy; `s3_post_signatures`: and
+  against their signature; `s3_event_versions`: event records carry `versionId`.
+- `lambda_recursion`: recursive loop detection and Put/GetFunctionRecursionConfig;
+  `function_url_permissions`: a URL answers only with both public permissions.
 - `iam`: policy evaluation (bucket policies' conditional denies) and role enforcement: every
   request signed with a key STS or Cognito issued on the emulator is checked against its role
   (each service module says what its requests need); the operator's key passes unchecked.
@@ -37,9 +40,13 @@ from inventory_cli.local.seam import (
     awslambda,
     cognito,
     dynamodb,
+    function_url_permissions,
     iam,
+    lambda_recursion,
     logs,
     s3,
+    s3_event_versions,
+    s3_post_signatures,
     sns,
 )
 
@@ -77,6 +84,10 @@ def install() -> None:
         dynamodb.install_untracked_items()
         dynamodb_reads.install()  # a read costs what it returns
         s3.install_s3_post_policy()
+        lambda_recursion.install()
+        function_url_permissions.install()
+        s3_event_versions.install()
+        s3_post_signatures.install()  # after install_s3_post_policy: it runs first
         # Roles: who each issued key is, what each service's requests need, the check itself.
         iam.install_sts_sessions()
         iam.install_role_policy_notices()
