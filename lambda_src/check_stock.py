@@ -18,11 +18,10 @@ JSON line and recorded as `sent` (with its MessageId) in the alert log.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -31,10 +30,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_src.alert_log import AlertKey, AlertLog, Claim
 from lambda_src.aws_clients import client
+from lambda_src.environment import ALERT_TOPIC_ARN, alert_log_table, threshold_from_env
+from lambda_src.stream_batch import batch_response
 from lambda_src.stream_images import RecordError, string_attribute
-from lambda_src.threshold import threshold_from_env
-
-Log = Callable[[str], None]
+from lambda_src.structured_log import Log, event_line, write_line
 
 SUBJECT_PREFIX = "Inventory Alert: "
 # SNS subjects: ASCII, no control characters, fewer than 100 characters.
@@ -103,9 +102,8 @@ def low_stock_by_store(records: Iterable[Mapping[str, Any]], threshold: int, *,
         try:
             alert = low_stock_in_record(record, threshold)
         except RecordError as exc:
-            log(json.dumps({"event": "record_skipped", "reason": str(exc),
-                            "sequence_number": (record.get("dynamodb") or {}).get(
-                                "SequenceNumber")}, ensure_ascii=False))
+            log(event_line("record_skipped", reason=str(exc),
+                           sequence_number=(record.get("dynamodb") or {}).get("SequenceNumber")))
             continue
         if alert is not None:
             by_store.setdefault(alert.store, []).append(alert)
@@ -178,10 +176,8 @@ def claim_alerts(by_store: Mapping[str, list[LowStock]], *, alert_log: AlertLog 
                     continue
                 if outcome is Claim.BUSY:
                     claimed.retry.append(alert.sequence_number)
-                log(json.dumps({"event": "alert_" + ("skipped" if outcome is Claim.ALREADY_SENT
-                                                     else "busy"),
-                                "store": store, "item": alert.item,
-                                "event_id": alert.key.event_id}, ensure_ascii=False))
+                log(event_line("alert_skipped" if outcome is Claim.ALREADY_SENT else "alert_busy",
+                               store=store, item=alert.item, event_id=alert.key.event_id))
     except (ClientError, BotoCoreError) as exc:
         _release_all(claimed, alert_log, f"claiming failed: {type(exc).__name__}: {exc}", log)
         raise
@@ -197,9 +193,8 @@ def _release_all(claimed: Claimed, alert_log: AlertLog | None, error: str, log: 
                 alert_log.release(alert.key, claim_expires=claimed.expiry[alert.key],
                                   error=error)
             except (ClientError, BotoCoreError) as exc:  # the claim then simply expires
-                log(json.dumps({"event": "alert_release_failed", "store": alert.store,
-                                "item": alert.item, "error": f"{type(exc).__name__}: {exc}"},
-                               ensure_ascii=False))
+                log(event_line("alert_release_failed", store=alert.store, item=alert.item,
+                               error=f"{type(exc).__name__}: {exc}"))
 
 
 def publish_alerts(claimed: Claimed, *, sns: Any, topic_arn: str, threshold: int,
@@ -215,9 +210,8 @@ def publish_alerts(claimed: Claimed, *, sns: Any, topic_arn: str, threshold: int
                     MessageAttributes={"store": {"DataType": "String", "StringValue": store}})
             except (ClientError, BotoCoreError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
-                log(json.dumps({"event": "alert_failed", "store": store,
-                                "items": [a.item for a in members], "error": error},
-                               ensure_ascii=False))
+                log(event_line("alert_failed", store=store, items=[a.item for a in members],
+                               error=error))
                 _release_all(Claimed(by_store={store: members}, expiry=claimed.expiry),
                              alert_log, error, log)
                 failed.extend(a.sequence_number for a in members)
@@ -225,9 +219,9 @@ def publish_alerts(claimed: Claimed, *, sns: Any, topic_arn: str, threshold: int
             message_id = str(response.get("MessageId", ""))
             for alert in members:
                 _mark_sent(alert, alert_log, message_id, log)
-                log(json.dumps({"event": "alert_sent", "store": store, "item": alert.item,
-                                "count": _number(alert.count), "threshold": threshold,
-                                "message_id": message_id}, ensure_ascii=False))
+                log(event_line("alert_sent", store=store, item=alert.item,
+                               count=_number(alert.count), threshold=threshold,
+                               message_id=message_id))
     return failed
 
 
@@ -239,36 +233,31 @@ def _mark_sent(alert: LowStock, alert_log: AlertLog | None, message_id: str, log
     except (ClientError, BotoCoreError) as exc:
         # The message is out; failing the record would publish it again once the claim
         # expires. The record stays in_progress and says so to whoever reads the log.
-        log(json.dumps({"event": "alert_state_unsaved", "store": alert.store,
-                        "item": alert.item, "message_id": message_id,
-                        "error": f"{type(exc).__name__}: {exc}"}, ensure_ascii=False))
+        log(event_line("alert_state_unsaved", store=alert.store, item=alert.item,
+                       message_id=message_id, error=f"{type(exc).__name__}: {exc}"))
 
 
 def handle_event(event: Mapping[str, Any], *, sns: Any, topic_arn: str, threshold: int,
                  alert_log: AlertLog | None = None, claim_until: float | None = None,
-                 log: Log = print) -> dict[str, Any]:
+                 log: Log = write_line) -> dict[str, Any]:
     """`claim_until`: when this invocation's claims expire (epoch s; default in a minute)."""
     by_store = low_stock_by_store(event.get("Records") or [], threshold, log=log)
     claimed = claim_alerts(by_store, alert_log=alert_log, threshold=threshold,
                            claim_until=claim_until or time.time() + DEFAULT_CLAIM_S, log=log)
     failed = claimed.retry + publish_alerts(claimed, sns=sns, topic_arn=topic_arn,
                                             threshold=threshold, alert_log=alert_log, log=log)
-    return {"batchItemFailures": [{"itemIdentifier": number} for number in failed]}
+    return batch_response(failed)
 
 
 def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    table = os.environ.get("ALERT_LOG_TABLE", "").strip()
+    table = alert_log_table(os.environ)
     alert_log = AlertLog(client("dynamodb"), table) if table else None
     # The claims expire when this invocation is over for sure (powertools does the same).
     claim_until = time.time() + context.get_remaining_time_in_millis() / 1000 + 1
-    return handle_event(event, sns=client("sns"), topic_arn=os.environ["ALERT_TOPIC_ARN"],
+    return handle_event(event, sns=client("sns"), topic_arn=os.environ[ALERT_TOPIC_ARN],
                         threshold=threshold_from_env(os.environ), alert_log=alert_log,
-                        claim_until=claim_until, log=_log)
+                        claim_until=claim_until, log=write_line)
 
 
 def _number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
-
-
-def _log(line: str) -> None:
-    print(line, flush=True)
