@@ -58,7 +58,13 @@ from lambda_src.inventory_csv import (
     normalize_etag,
     report_key_for,
 )
-from lambda_src.load_checkpoint import Checkpoint, CheckpointGone, StepTaken, checkpoint_key
+from lambda_src.load_checkpoint import (
+    Checkpoint,
+    CheckpointGone,
+    CheckpointUnreadable,
+    StepTaken,
+    checkpoint_key,
+)
 from lambda_src.load_report import LoadReport, ObjectSource, summarize
 from lambda_src.store_scope import row_rule_for_key
 from lambda_src.structured_log import Log, event_line, write_line
@@ -392,6 +398,11 @@ class EventRun:
             self.log(event_line("load_continuation_done", bucket=bucket,
                                 key=pointer.get("key"), reason=str(exc)))
             return False
+        except CheckpointUnreadable as exc:
+            # Not a finished load: fail loudly, so the event is kept as a failure to retry
+            # once the role is repaired.
+            self._failed(bucket, str(pointer.get("key") or key), exc)
+            raise
         load = FileLoad.from_checkpoint(checkpoint, key, version)
         return self._run(self.loader(), load, rest, adopted=bool(pointer.get("adopted")))
 

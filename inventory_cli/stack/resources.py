@@ -271,6 +271,17 @@ def load_role_policy(names: StackNames) -> dict[str, Any]:
                 "Resource": function_arn(names, names.load_function),
             },
             {
+                # Without s3:ListBucket, S3 answers GetObject of a missing key with 403, not
+                # 404 (Amazon S3 API reference, GetObject, "Permissions"); the loader tells a
+                # finished chain (its checkpoint gone) from a refusal by listing the
+                # checkpoint's key, and may list nothing else.
+                "Sid": "FindLoadCheckpoints",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": uploads,
+                "Condition": {"StringLike": {"s3:prefix": f"{CHECKPOINT_PREFIX}*"}},
+            },
+            {
                 # Its checkpoints (written under reports/) are deleted, every version, once
                 # the report is out.
                 "Sid": "RemoveLoadCheckpoints",
