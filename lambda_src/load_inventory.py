@@ -40,7 +40,9 @@ from lambda_src.aws_clients import client
 from lambda_src.batch_writer import DEFAULT_WORKERS, ConcurrentBatchWriter, backoff_delay
 from lambda_src.continuation import (
     CONTINUATION_FIELD,
+    MAX_HAND_OVERS,
     HandOver,
+    LoadCannotFinish,
     TimeBudget,
     invoke_self,
 )
@@ -375,6 +377,8 @@ class EventRun:
     loaded: list[dict[str, Any]] = field(default_factory=list)
     ignored: list[dict[str, str]] = field(default_factory=list)
     continued: dict[str, Any] | None = None
+    # Hand-overs in a row that led to this invocation (0: started by S3 or by `retry`).
+    hops: int = 0
 
     def summary(self) -> dict[str, Any]:
         summary: dict[str, Any] = {"files": self.loaded, "ignored": self.ignored}
@@ -404,6 +408,15 @@ class EventRun:
             self._failed(bucket, str(pointer.get("key") or key), exc)
             raise
         load = FileLoad.from_checkpoint(checkpoint, key, version)
+        self.hops = int(pointer.get("hops") or 0)
+        if self.hops > MAX_HAND_OVERS:
+            stop = LoadCannotFinish(
+                f"the load of s3://{bucket}/{load.source.key} did not finish in "
+                f"{MAX_HAND_OVERS} hand-overs (stopped in the {load.phase} pass at line "
+                f"{load.position.lines_read}, {load.report.loaded} items written so far); "
+                f"`inventory retry` goes on from there")
+            self._failed(bucket, load.source.key, stop)
+            raise stop
         return self._run(self.loader(), load, rest, adopted=bool(pointer.get("adopted")))
 
     def load(self, obj: S3Object, rest: list[Any]) -> bool:
@@ -451,8 +464,11 @@ class EventRun:
             raise RuntimeError("the load ran short of time and has no way to continue")
         source = load.source
         key = checkpoint_key(source.key, load.version_token, load.continuations + 1)
+        # The file's version and ETag name the load to whoever reads a kept failure of this
+        # event (`inventory failures`, `upload --wait`); `hops` bounds the chain.
         pointer: dict[str, Any] = {"bucket": source.bucket, "key": source.key,
-                                   "checkpoint_key": key}
+                                   "version_id": source.version_id, "etag": source.etag,
+                                   "checkpoint_key": key, "hops": self.hops + 1}
         try:
             pointer["checkpoint_version"] = load_checkpoint.save(
                 load.to_checkpoint(), s3=self.s3, bucket=source.bucket, key=key)
