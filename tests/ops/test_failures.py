@@ -461,3 +461,22 @@ def test_retry_of_a_stopped_continuation_of_a_replaced_file_loads_only_the_rest(
     [(_, event)] = player.calls
     assert CONTINUATION_FIELD not in event
     assert [r["s3"]["object"]["key"] for r in event["Records"]] == ["pusan.csv"]
+
+
+@pytest.mark.parametrize("payload_as_string", [False, True], ids=["object", "string"])
+def test_a_kept_stream_batch_is_read_with_its_payload_an_object_or_a_string(
+        aws: Aws, stack: StackNames, player: FunctionPlayer, payload_as_string: bool) -> None:
+    kept = keep_stream_failure(aws, stack, STREAM_RECORDS, "batch-1",
+                               payload_as_string=payload_as_string)
+    raw = json.loads(aws.client("s3").get_object(Bucket=stack.failures_bucket,
+                                                 Key=kept)["Body"].read())
+    assert isinstance(raw["payload"], str) is payload_as_string
+    [batch] = json.loads(invoke(aws, "failures").stdout)
+    assert (batch["id"], batch["kind"]) == ("batch-1", "stream")
+    assert batch["items"] == [{"store": "Berlin", "item": "Echo Plus"},
+                              {"store": "Berlin", "item": "Echo Dot"}]
+    result = invoke(aws, "retry", "batch-1", "--output", "json")
+    assert result.exit_code == 0, result.output
+    # Either way the checker gets the kept records themselves.
+    assert player.calls == [(stack.check_function, {"Records": STREAM_RECORDS})]
+    assert kept_keys(aws, stack) == []
