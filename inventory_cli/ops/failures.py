@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from inventory_cli.aws import error_code
 from inventory_cli.ops.stack_info import missing_resource
 from lambda_src.continuation import CONTINUATION_FIELD
+from lambda_src.inventory_csv import is_inventory_key
 
 if TYPE_CHECKING:
     from inventory_cli.aws import Aws
@@ -184,10 +185,16 @@ def _async_failure(failure_id: str, object_key: str, record: dict[str, Any],
         if "LoadCannotFinish" not in error:  # that one names the file and the count itself
             error = (f"the load of {continued.key} stopped after {hops or 'some'} hand-over"
                      f"{'' if hops == 1 else 's'}: {error}")
+    elif files and not any(is_inventory_key(f.key) for f in files):
+        # The loader's own checkpoint or report writes notify it too (and are skipped); such an
+        # event is kept only when Lambda stopped it as part of a loop, or the loader was broken.
+        error += (" (an event the loader skips: none of its keys is an upload; `inventory "
+                  "retry` clears it)")
     if loop_stopped(record):
         error += (" (Lambda's recursive loop detection stopped it: the loader's recursion "
-                  "config must be Allow, which `inventory provision` sets; `inventory retry` "
-                  "then goes on from where it stopped)")
+                  "config must be Allow, which `inventory provision` sets"
+                  + ("; `inventory retry` then goes on from where it stopped)" if continued
+                     else ")"))
     return KeptFailure(id=failure_id, kind="async", when=_when(record, stored),
                        function=function, error=error, attempts=attempts,
                        object_key=object_key, files=files, record=record)

@@ -480,3 +480,22 @@ def test_a_kept_stream_batch_is_read_with_its_payload_an_object_or_a_string(
     # Either way the checker gets the kept records themselves.
     assert player.calls == [(stack.check_function, {"Records": STREAM_RECORDS})]
     assert kept_keys(aws, stack) == []
+
+
+def test_a_stopped_event_of_the_loaders_own_writes_says_there_is_nothing_to_load(
+        aws: Aws, stack: StackNames) -> None:
+    s3 = aws.client("s3")
+    checkpoint = "reports/.loading/berlin.csv.v1.3.checkpoint"
+    s3.put_object(Bucket=stack.uploads_bucket, Key=checkpoint, Body=b"x")
+    object_key = keep_load_failure(aws, stack, checkpoint, "loop-2")
+    record = json.loads(s3.get_object(Bucket=stack.failures_bucket,
+                                      Key=object_key)["Body"].read())
+    record["requestContext"]["condition"] = "RecursiveInvocationLoopDetected"
+    record["responseContext"] = {}
+    del record["responsePayload"]
+    s3.put_object(Bucket=stack.failures_bucket, Key=object_key, Body=json.dumps(record).encode())
+    [kept] = json.loads(invoke(aws, "failures").stdout)
+    assert kept["error"] == (
+        "RecursiveInvocationLoopDetected (an event the loader skips: none of its keys is an "
+        "upload; `inventory retry` clears it) (Lambda's recursive loop detection stopped it: "
+        "the loader's recursion config must be Allow, which `inventory provision` sets)")
