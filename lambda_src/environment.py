@@ -1,7 +1,6 @@
 """The deployed functions' environment: every variable a function reads, by name, and its parser.
 
-The stack (`inventory_cli/stack/resources.py`) builds each function's environment from these
-names, and the CLI reads the deployed threshold through `threshold_from_env`, so the name and
+The stack's resource list builds each function's environment from these names, and the CLI reads the deployed threshold through `threshold_from_env`, so the name and
 the rule of every setting live in this one place. Standard library only (deployed code).
 """
 
