@@ -1,7 +1,8 @@
 """The deployed functions' environment: every variable a function reads, by name, and its parser.
 
-The stack's resource list builds each function's environment from these names, and the CLI reads the deployed threshold through `threshold_from_env`, so the name and
-the rule of every setting live in this one place. Standard library only (deployed code).
+The stack's resource list builds each function's environment from these names, and the CLI
+reads the deployed threshold through `threshold_from_env`, so the name and the rule of every
+setting live in this one place. Standard library only (deployed code).
 """
 
 from __future__ import annotations
