@@ -12,7 +12,9 @@ idempotency utility, written here in a few conditional writes:
 - A claim succeeds only if there is no record, the record is `failed`, or it is `in_progress`
   with an expired claim (`ClaimExpires` in the past). The claim expires when the claiming
   invocation can no longer be running (its remaining time), so a crash between claiming and
-  publishing is taken over by Lambda's retry: the alert is published then, never lost.
+  publishing is taken over by Lambda's retry: the alert is published then, never lost. The
+  retry waits for such a claim rather than failing on it (`check_stock.ClaimWait`), so the
+  mapping's retries outlast it.
 - A record that is `sent` is never published again, however often its stream record arrives.
 - `ExpiresAt` (the table's TTL attribute) removes records 90 days after the alert.
 

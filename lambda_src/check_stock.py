@@ -18,7 +18,6 @@ JSON line and recorded as `sent` (with its MessageId) in the alert log.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import unicodedata
@@ -31,10 +30,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_src.alert_log import AlertKey, AlertLog, Claim
 from lambda_src.aws_clients import client
+from lambda_src.environment import ALERT_TOPIC_ARN, alert_log_table, threshold_from_env
+from lambda_src.stream_batch import batch_response
 from lambda_src.stream_images import RecordError, string_attribute
-from lambda_src.threshold import threshold_from_env
-
-Log = Callable[[str], None]
+from lambda_src.structured_log import Log, event_line, write_line
 
 SUBJECT_PREFIX = "Inventory Alert: "
 # SNS subjects: ASCII, no control characters, fewer than 100 characters.
@@ -44,6 +43,10 @@ MAX_SUBJECT = 99
 MAX_MESSAGE_BYTES = 200_000
 # How long claims last when the caller gives no deadline (tests, direct calls).
 DEFAULT_CLAIM_S = 60.0
+# Waiting for another invocation's claim: how often the alert log is read again, and how much
+# of the invocation's time is kept back for publishing what the wait won.
+CLAIM_POLL_S = 1.0
+CLAIM_WAIT_MARGIN_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -103,9 +106,8 @@ def low_stock_by_store(records: Iterable[Mapping[str, Any]], threshold: int, *,
         try:
             alert = low_stock_in_record(record, threshold)
         except RecordError as exc:
-            log(json.dumps({"event": "record_skipped", "reason": str(exc),
-                            "sequence_number": (record.get("dynamodb") or {}).get(
-                                "SequenceNumber")}, ensure_ascii=False))
+            log(event_line("record_skipped", reason=str(exc),
+                           sequence_number=(record.get("dynamodb") or {}).get("SequenceNumber")))
             continue
         if alert is not None:
             by_store.setdefault(alert.store, []).append(alert)
@@ -149,6 +151,26 @@ def alert_messages(alerts: list[LowStock], threshold: int) -> list[tuple[str, li
     return messages
 
 
+@dataclass(frozen=True)
+class ClaimWait:
+    """How long an invocation may wait for claims held by another invocation.
+
+    A claim lives until the invocation that made it is over for sure. An invocation that dies
+    between claiming and publishing (a timeout, the runtime killed) leaves its claims, and the
+    stream mapping retries the batch at once, well within their life: without waiting, every
+    retry would find them busy, and the mapping's 5 retries could all run out before they expire
+    (the batch then kept as a failure for `inventory retry`). So a retry waits for the holder:
+    until the alert is sent (skip it), released or expired (claim and publish it), or until
+    `until` (then it reports the record as failed and the mapping's next retry goes on). A claim
+    lives at most one checker timeout plus a second, and each retry waits up to its own timeout
+    less a margin, so the second retry at the latest takes the claim over."""
+
+    until: float  # epoch s: stop waiting
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time
+    poll_s: float = CLAIM_POLL_S
+
+
 @dataclass
 class Claimed:
     """The alerts this invocation holds claims on, by store, and what it must retry."""
@@ -159,11 +181,14 @@ class Claimed:
 
 
 def claim_alerts(by_store: Mapping[str, list[LowStock]], *, alert_log: AlertLog | None,
-                 threshold: int, claim_until: float, log: Log) -> Claimed:
-    """Claim every alert in the alert log. Alerts already sent are dropped; alerts another live
-    invocation holds are to be retried. If the log cannot be written at all, the claims taken so
-    far are released and the error is raised (the invocation fails and Lambda retries it)."""
+                 threshold: int, claim_until: float, log: Log,
+                 wait: ClaimWait | None = None) -> Claimed:
+    """Claim every alert in the alert log. Alerts already sent are dropped; alerts another
+    invocation holds are waited for (`wait`), else to be retried. If the log cannot be written
+    at all, the claims taken so far are released and the error is raised (the invocation fails
+    and Lambda retries it)."""
     claimed = Claimed()
+    busy: list[LowStock] = []
     try:
         for store, alerts in by_store.items():
             for alert in alerts:
@@ -177,15 +202,42 @@ def claim_alerts(by_store: Mapping[str, list[LowStock]], *, alert_log: AlertLog 
                     claimed.expiry[alert.key] = expires
                     continue
                 if outcome is Claim.BUSY:
-                    claimed.retry.append(alert.sequence_number)
-                log(json.dumps({"event": "alert_" + ("skipped" if outcome is Claim.ALREADY_SENT
-                                                     else "busy"),
-                                "store": store, "item": alert.item,
-                                "event_id": alert.key.event_id}, ensure_ascii=False))
+                    busy.append(alert)
+                log(event_line("alert_skipped" if outcome is Claim.ALREADY_SENT else "alert_busy",
+                               store=store, item=alert.item, event_id=alert.key.event_id))
+        if busy and wait is not None and alert_log is not None:
+            busy = _wait_for_holders(busy, claimed, alert_log=alert_log, threshold=threshold,
+                                     claim_until=claim_until, wait=wait, log=log)
+        claimed.retry.extend(alert.sequence_number for alert in busy)
     except (ClientError, BotoCoreError) as exc:
         _release_all(claimed, alert_log, f"claiming failed: {type(exc).__name__}: {exc}", log)
         raise
     return claimed
+
+
+def _wait_for_holders(busy: list[LowStock], claimed: Claimed, *, alert_log: AlertLog,
+                      threshold: int, claim_until: float, wait: ClaimWait,
+                      log: Log) -> list[LowStock]:
+    """Try the busy alerts again until each is ours or sent, or time is up; the rest."""
+    started = wait.clock()
+    while busy and wait.clock() + wait.poll_s <= wait.until:
+        wait.sleep(wait.poll_s)
+        still: list[LowStock] = []
+        for alert in busy:
+            outcome, expires = alert_log.claim(alert.key, item=alert.item, count=alert.count,
+                                               threshold=threshold, claim_until=claim_until)
+            if outcome is Claim.BUSY:
+                still.append(alert)
+                continue
+            if outcome is Claim.CLAIMED:
+                claimed.by_store.setdefault(alert.store, []).append(alert)
+                claimed.expiry[alert.key] = expires
+            log(event_line("alert_claimed_after_wait" if outcome is Claim.CLAIMED
+                           else "alert_skipped", store=alert.store, item=alert.item,
+                           event_id=alert.key.event_id,
+                           waited_s=round(wait.clock() - started, 1)))
+        busy = still
+    return busy
 
 
 def _release_all(claimed: Claimed, alert_log: AlertLog | None, error: str, log: Log) -> None:
@@ -197,9 +249,8 @@ def _release_all(claimed: Claimed, alert_log: AlertLog | None, error: str, log: 
                 alert_log.release(alert.key, claim_expires=claimed.expiry[alert.key],
                                   error=error)
             except (ClientError, BotoCoreError) as exc:  # the claim then simply expires
-                log(json.dumps({"event": "alert_release_failed", "store": alert.store,
-                                "item": alert.item, "error": f"{type(exc).__name__}: {exc}"},
-                               ensure_ascii=False))
+                log(event_line("alert_release_failed", store=alert.store, item=alert.item,
+                               error=f"{type(exc).__name__}: {exc}"))
 
 
 def publish_alerts(claimed: Claimed, *, sns: Any, topic_arn: str, threshold: int,
@@ -215,9 +266,8 @@ def publish_alerts(claimed: Claimed, *, sns: Any, topic_arn: str, threshold: int
                     MessageAttributes={"store": {"DataType": "String", "StringValue": store}})
             except (ClientError, BotoCoreError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
-                log(json.dumps({"event": "alert_failed", "store": store,
-                                "items": [a.item for a in members], "error": error},
-                               ensure_ascii=False))
+                log(event_line("alert_failed", store=store, items=[a.item for a in members],
+                               error=error))
                 _release_all(Claimed(by_store={store: members}, expiry=claimed.expiry),
                              alert_log, error, log)
                 failed.extend(a.sequence_number for a in members)
@@ -225,9 +275,9 @@ def publish_alerts(claimed: Claimed, *, sns: Any, topic_arn: str, threshold: int
             message_id = str(response.get("MessageId", ""))
             for alert in members:
                 _mark_sent(alert, alert_log, message_id, log)
-                log(json.dumps({"event": "alert_sent", "store": store, "item": alert.item,
-                                "count": _number(alert.count), "threshold": threshold,
-                                "message_id": message_id}, ensure_ascii=False))
+                log(event_line("alert_sent", store=store, item=alert.item,
+                               count=_number(alert.count), threshold=threshold,
+                               message_id=message_id))
     return failed
 
 
@@ -239,36 +289,41 @@ def _mark_sent(alert: LowStock, alert_log: AlertLog | None, message_id: str, log
     except (ClientError, BotoCoreError) as exc:
         # The message is out; failing the record would publish it again once the claim
         # expires. The record stays in_progress and says so to whoever reads the log.
-        log(json.dumps({"event": "alert_state_unsaved", "store": alert.store,
-                        "item": alert.item, "message_id": message_id,
-                        "error": f"{type(exc).__name__}: {exc}"}, ensure_ascii=False))
+        log(event_line("alert_state_unsaved", store=alert.store, item=alert.item,
+                       message_id=message_id, error=f"{type(exc).__name__}: {exc}"))
 
 
 def handle_event(event: Mapping[str, Any], *, sns: Any, topic_arn: str, threshold: int,
                  alert_log: AlertLog | None = None, claim_until: float | None = None,
-                 log: Log = print) -> dict[str, Any]:
-    """`claim_until`: when this invocation's claims expire (epoch s; default in a minute)."""
+                 log: Log = write_line, wait: ClaimWait | None = None) -> dict[str, Any]:
+    """`claim_until`: when this invocation's claims expire (epoch s; default in a minute).
+    `wait`: how long to wait for alerts another invocation holds (None: not at all)."""
     by_store = low_stock_by_store(event.get("Records") or [], threshold, log=log)
     claimed = claim_alerts(by_store, alert_log=alert_log, threshold=threshold,
-                           claim_until=claim_until or time.time() + DEFAULT_CLAIM_S, log=log)
-    failed = claimed.retry + publish_alerts(claimed, sns=sns, topic_arn=topic_arn,
-                                            threshold=threshold, alert_log=alert_log, log=log)
-    return {"batchItemFailures": [{"itemIdentifier": number} for number in failed]}
+                           claim_until=claim_until or time.time() + DEFAULT_CLAIM_S, log=log,
+                           wait=wait)
+    try:
+        published = publish_alerts(claimed, sns=sns, topic_arn=topic_arn, threshold=threshold,
+                                   alert_log=alert_log, log=log)
+    except Exception as exc:
+        # A fault of ours between claiming and publishing: give the claims back, so Lambda's
+        # retry sends at once (claims already marked sent are not ours to release any more).
+        _release_all(claimed, alert_log, f"invocation failed: {type(exc).__name__}: {exc}", log)
+        raise
+    return batch_response(claimed.retry + published)
 
 
 def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    table = os.environ.get("ALERT_LOG_TABLE", "").strip()
+    table = alert_log_table(os.environ)
     alert_log = AlertLog(client("dynamodb"), table) if table else None
     # The claims expire when this invocation is over for sure (powertools does the same).
-    claim_until = time.time() + context.get_remaining_time_in_millis() / 1000 + 1
-    return handle_event(event, sns=client("sns"), topic_arn=os.environ["ALERT_TOPIC_ARN"],
+    remaining_s = context.get_remaining_time_in_millis() / 1000
+    now = time.time()
+    return handle_event(event, sns=client("sns"), topic_arn=os.environ[ALERT_TOPIC_ARN],
                         threshold=threshold_from_env(os.environ), alert_log=alert_log,
-                        claim_until=claim_until, log=_log)
+                        claim_until=now + remaining_s + 1, log=write_line,
+                        wait=ClaimWait(until=now + remaining_s - CLAIM_WAIT_MARGIN_S))
 
 
 def _number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
-
-
-def _log(line: str) -> None:
-    print(line, flush=True)

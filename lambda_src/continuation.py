@@ -24,6 +24,19 @@ WRITER_STOP_SHARE = 0.6
 
 # The key of a continuation event; S3 events never have it.
 CONTINUATION_FIELD = "inventory_continuation"
+# A load may hand over this often in a row (`hops` in the continuation event). A chain that
+# has not finished by then (at a 60 s timeout, over two and a half hours of loading; 1,000,000
+# rows take a dozen) is not going to: it ends as a kept failure of its file instead of running
+# on. `inventory retry` of that failure goes on from the last checkpoint with a new allowance.
+# Lambda's own recursive loop detection stops such a chain after 16 invocations unless the
+# function's recursion config is Allow (Lambda developer guide, "Use Lambda recursive loop
+# detection to prevent infinite loops"); the stack sets Allow and this bound takes its place.
+MAX_HAND_OVERS = 200
+
+
+class LoadCannotFinish(RuntimeError):
+    """A chain of hand-overs reached `MAX_HAND_OVERS`: the invocation fails on purpose, so that
+    Lambda keeps the continuation event (which names the file) as a failure."""
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,11 @@ class CheckpointGone(RuntimeError):
     """The checkpoint a continuation names no longer exists: its load is finished."""
 
 
+class CheckpointUnreadable(RuntimeError):
+    """S3 refused the checkpoint and the loader cannot tell whether it exists: a permission is
+    missing from the loader's role (the message names it). Not a finished load."""
+
+
 @dataclass
 class Checkpoint:
     """Everything a load needs to go on from `position` in its `phase`."""
@@ -114,6 +119,12 @@ def load(*, s3: Any, bucket: str, key: str, version: str | None
     except ClientError as exc:
         if _code(exc) in ("NoSuchKey", "NoSuchVersion", "404"):
             raise CheckpointGone(f"s3://{bucket}/{key} is gone") from None
+        if _code(exc) in ("AccessDenied", "403"):
+            # Without s3:ListBucket, S3 answers a missing key with 403 AccessDenied, not 404
+            # (Amazon S3 API reference, GetObject, "Permissions": "If you don't have the
+            # s3:ListBucket permission, Amazon S3 returns an HTTP status code 403"). Ask the
+            # listing, which the role may read under the checkpoint prefix, which one it is.
+            _raise_for_refusal(s3, bucket, key, exc)
         raise
     body = response["Body"]
     found = response.get("VersionId")
@@ -121,6 +132,28 @@ def load(*, s3: Any, bucket: str, key: str, version: str | None
         return Checkpoint.from_bytes(body.read()), None if found in (None, "", "null") else found
     finally:
         body.close()
+
+
+def _raise_for_refusal(s3: Any, bucket: str, key: str, refused: ClientError) -> None:
+    """Raise CheckpointGone if the listing shows the key is not there; CheckpointUnreadable
+    naming the missing permission otherwise."""
+    where = f"s3://{bucket}/{key}"
+    try:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+    except ClientError as exc:
+        if _code(exc) not in ("AccessDenied", "403"):
+            raise
+        raise CheckpointUnreadable(
+            f"S3 refused the checkpoint {where} (AccessDenied), and the loader's role may not "
+            f"list arn:aws:s3:::{bucket} under {CHECKPOINT_PREFIX} to tell a missing checkpoint "
+            f"from a refused one: the role lacks s3:ListBucket on the uploads bucket (with "
+            f"s3:prefix {CHECKPOINT_PREFIX}*); `inventory provision` restores it") from None
+    if not any(entry.get("Key") == key for entry in listed.get("Contents") or []):
+        raise CheckpointGone(f"{where} is gone") from None
+    raise CheckpointUnreadable(
+        f"S3 refused the checkpoint {where} although it exists ({_code(refused)}): the "
+        f"loader's role lacks s3:GetObject or s3:GetObjectVersion on it; `inventory provision` "
+        f"restores them") from None
 
 
 def delete(*, s3: Any, bucket: str, written: list[list[str | None]]) -> None:

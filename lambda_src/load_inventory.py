@@ -26,7 +26,6 @@ the invocation fails and Lambda retries it (loading is idempotent), so no row is
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -41,11 +40,14 @@ from lambda_src.aws_clients import client
 from lambda_src.batch_writer import DEFAULT_WORKERS, ConcurrentBatchWriter, backoff_delay
 from lambda_src.continuation import (
     CONTINUATION_FIELD,
+    MAX_HAND_OVERS,
     HandOver,
+    LoadCannotFinish,
     TimeBudget,
     invoke_self,
 )
 from lambda_src.duplicate_index import DuplicateLines, KeyIndex
+from lambda_src.environment import INVENTORY_TABLE
 from lambda_src.inventory_csv import (
     CHUNK_SIZE,
     DuplicateRow,
@@ -58,11 +60,17 @@ from lambda_src.inventory_csv import (
     normalize_etag,
     report_key_for,
 )
-from lambda_src.load_checkpoint import Checkpoint, CheckpointGone, StepTaken, checkpoint_key
+from lambda_src.load_checkpoint import (
+    Checkpoint,
+    CheckpointGone,
+    CheckpointUnreadable,
+    StepTaken,
+    checkpoint_key,
+)
 from lambda_src.load_report import LoadReport, ObjectSource, summarize
 from lambda_src.store_scope import row_rule_for_key
+from lambda_src.structured_log import Log, event_line, write_line
 
-Log = Callable[[str], None]
 # A rule a valid row must also meet to load in this file: the reason to reject it, or None.
 RowRule = Callable[[InventoryRow], "str | None"]
 # The time budget is looked at every this many rows (it is a clock read, cheap but not free).
@@ -354,10 +362,6 @@ def write_report(report: LoadReport, *, s3: Any) -> str:
     return key
 
 
-def _json_line(**fields: Any) -> str:
-    return json.dumps(fields, ensure_ascii=False)
-
-
 @dataclass
 class EventRun:
     """What one invocation did with its event."""
@@ -373,6 +377,8 @@ class EventRun:
     loaded: list[dict[str, Any]] = field(default_factory=list)
     ignored: list[dict[str, str]] = field(default_factory=list)
     continued: dict[str, Any] | None = None
+    # Hand-overs in a row that led to this invocation (0: started by S3 or by `retry`).
+    hops: int = 0
 
     def summary(self) -> dict[str, Any]:
         summary: dict[str, Any] = {"files": self.loaded, "ignored": self.ignored}
@@ -393,10 +399,24 @@ class EventRun:
                                                        version=version)
         except CheckpointGone as exc:
             # A retry of a step whose chain has finished since (and cleaned up): done already.
-            self.log(_json_line(event="load_continuation_done", bucket=bucket,
+            self.log(event_line("load_continuation_done", bucket=bucket,
                                 key=pointer.get("key"), reason=str(exc)))
             return False
+        except CheckpointUnreadable as exc:
+            # Not a finished load: fail loudly, so the event is kept as a failure to retry
+            # once the role is repaired.
+            self._failed(bucket, str(pointer.get("key") or key), exc)
+            raise
         load = FileLoad.from_checkpoint(checkpoint, key, version)
+        self.hops = int(pointer.get("hops") or 0)
+        if self.hops > MAX_HAND_OVERS:
+            stop = LoadCannotFinish(
+                f"the load of s3://{bucket}/{load.source.key} did not finish in "
+                f"{MAX_HAND_OVERS} hand-overs (stopped in the {load.phase} pass at line "
+                f"{load.position.lines_read}, {load.report.loaded} items written so far); "
+                f"`inventory retry` goes on from there")
+            self._failed(bucket, load.source.key, stop)
+            raise stop
         return self._run(self.loader(), load, rest, adopted=bool(pointer.get("adopted")))
 
     def load(self, obj: S3Object, rest: list[Any]) -> bool:
@@ -415,7 +435,7 @@ class EventRun:
             outcome = loader.run(load, row_rule_for(source.key))
         except ObjectReplaced as exc:
             # No report: it would overwrite the report of the newer version's own load.
-            self.log(_json_line(event="load_skipped", bucket=source.bucket, key=source.key,
+            self.log(event_line("load_skipped", bucket=source.bucket, key=source.key,
                                 reason=str(exc)))
             self.ignored.append({"key": source.key, "reason": str(exc)})
             self._clean_up(load)
@@ -436,7 +456,7 @@ class EventRun:
         return True
 
     def _failed(self, bucket: str, key: str, exc: Exception) -> None:
-        self.log(_json_line(event="load_failed", bucket=bucket, key=key,
+        self.log(event_line("load_failed", bucket=bucket, key=key,
                             error=f"{type(exc).__name__}: {exc}"))
 
     def _pause(self, load: FileLoad, rest: list[Any], *, adopted: bool) -> None:
@@ -444,15 +464,18 @@ class EventRun:
             raise RuntimeError("the load ran short of time and has no way to continue")
         source = load.source
         key = checkpoint_key(source.key, load.version_token, load.continuations + 1)
+        # The file's version and ETag name the load to whoever reads a kept failure of this
+        # event (`inventory failures`, `upload --wait`); `hops` bounds the chain.
         pointer: dict[str, Any] = {"bucket": source.bucket, "key": source.key,
-                                   "checkpoint_key": key}
+                                   "version_id": source.version_id, "etag": source.etag,
+                                   "checkpoint_key": key, "hops": self.hops + 1}
         try:
             pointer["checkpoint_version"] = load_checkpoint.save(
                 load.to_checkpoint(), s3=self.s3, bucket=source.bucket, key=key)
         except StepTaken:
             # Another run of this step got there first (see load_checkpoint): this one is a
             # retry, or itself an adopted second run.
-            self.log(_json_line(event="load_step_taken", bucket=source.bucket,
+            self.log(event_line("load_step_taken", bucket=source.bucket,
                                 key=source.key, checkpoint=key, adopted=adopted))
             if adopted:
                 return
@@ -460,7 +483,7 @@ class EventRun:
         self.hand_over({CONTINUATION_FIELD: pointer, "Records": rest})
         self.continued = {"key": source.key, "phase": load.phase,
                           "line": load.position.lines_read, "continuation": load.continuations + 1}
-        self.log(_json_line(event="load_continued", bucket=source.bucket, key=source.key,
+        self.log(event_line("load_continued", bucket=source.bucket, key=source.key,
                             phase=load.phase, line=load.position.lines_read,
                             loaded=load.report.loaded, continuation=load.continuations + 1))
 
@@ -471,12 +494,12 @@ class EventRun:
         try:
             load_checkpoint.delete(s3=self.s3, bucket=source.bucket, written=load.written)
         except ClientError as exc:  # the load itself is done; a stale checkpoint only costs
-            self.log(_json_line(event="checkpoint_not_deleted", bucket=source.bucket,
+            self.log(event_line("checkpoint_not_deleted", bucket=source.bucket,
                                 key=source.key, error=str(exc)))
 
 
 def handle_event(event: Mapping[str, Any], *, s3: Any, dynamodb: Any, table: str,
-                 log: Log = print, sleep: Callable[[float], None] = time.sleep,
+                 log: Log = write_line, sleep: Callable[[float], None] = time.sleep,
                  max_workers: int = DEFAULT_WORKERS, budget: TimeBudget | None = None,
                  hand_over: HandOver | None = None) -> dict[str, Any]:
     """Load every CSV object the event names (first a paused load the event continues, if
@@ -493,7 +516,7 @@ def handle_event(event: Mapping[str, Any], *, s3: Any, dynamodb: Any, table: str
             continue
         if not is_inventory_key(obj.key):
             reason = "a load report" if obj.key.startswith("reports/") else "not a .csv key"
-            log(_json_line(event="load_ignored", bucket=obj.bucket, key=obj.key, reason=reason))
+            log(event_line("load_ignored", bucket=obj.bucket, key=obj.key, reason=reason))
             run.ignored.append({"key": obj.key, "reason": reason})
             continue
         if not run.load(obj, records[position + 1:]):
@@ -506,10 +529,5 @@ def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     hand_over = (invoke_self(client("lambda"), context.invoked_function_arn)
                  if budget is not None else None)
     return handle_event(event, s3=client("s3"), dynamodb=client("dynamodb"),
-                        table=os.environ["INVENTORY_TABLE"], log=_log, budget=budget,
+                        table=os.environ[INVENTORY_TABLE], log=write_line, budget=budget,
                         hand_over=hand_over)
-
-
-def _log(line: str) -> None:
-    # One line per print: CloudWatch keeps it as one event, which `inventory` parses as JSON.
-    print(line, flush=True)

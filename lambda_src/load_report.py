@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lambda_src.inventory_csv import DuplicateRow, RejectedRow
+from lambda_src.structured_log import event_line
 
 Status = Literal["loaded", "empty", "rejected"]
 
@@ -89,7 +90,7 @@ class LoadReport:
         return json.dumps(self.as_dict(), ensure_ascii=False, indent=2) + "\n"
 
     def log_line(self) -> str:
-        return json.dumps({"event": "load_report", **self.as_dict()}, ensure_ascii=False)
+        return event_line("load_report", **self.as_dict())
 
 
 def summarize(report: LoadReport) -> str:

@@ -34,9 +34,16 @@ from urllib.parse import quote, unquote
 from botocore.exceptions import ClientError
 
 from lambda_src.aws_clients import client
+from lambda_src.environment import (
+    MAX_UPLOAD_BYTES,
+    STORE_KEYS_TABLE,
+    UPLOAD_EXPIRES_S,
+    UPLOADS_BUCKET,
+)
 from lambda_src.inventory_csv import REPORTS_PREFIX, report_key_for
 from lambda_src.store_keys import ACTIVE, REPLACED, KeyRecord, parse_key
 from lambda_src.store_scope import store_from_key, store_prefix
+from lambda_src.structured_log import write_line
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_EXPIRES_S = 300
@@ -257,12 +264,12 @@ def handle_event(event: Mapping[str, Any], *, lookup: KeyLookup, s3: Any, settin
 
 
 def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    settings = Settings(bucket=os.environ["UPLOADS_BUCKET"],
-                        max_bytes=int(os.environ.get("MAX_UPLOAD_BYTES", DEFAULT_MAX_BYTES)),
-                        expires_in=int(os.environ.get("UPLOAD_EXPIRES_S", DEFAULT_EXPIRES_S)))
+    settings = Settings(bucket=os.environ[UPLOADS_BUCKET],
+                        max_bytes=int(os.environ.get(MAX_UPLOAD_BYTES, DEFAULT_MAX_BYTES)),
+                        expires_in=int(os.environ.get(UPLOAD_EXPIRES_S, DEFAULT_EXPIRES_S)))
     return handle_event(event, lookup=dynamodb_lookup(client("dynamodb"),
-                                                      os.environ["STORE_KEYS_TABLE"]),
-                        s3=_s3_for_presigning(), settings=settings, log=_log)
+                                                      os.environ[STORE_KEYS_TABLE]),
+                        s3=_s3_for_presigning(), settings=settings, log=write_line)
 
 
 _presigning: list[Any] = []
@@ -279,7 +286,3 @@ def _s3_for_presigning() -> Any:
         _presigning.append(boto3.client("s3", region_name=os.environ.get("AWS_REGION"),
                                         config=config))
     return _presigning[0]
-
-
-def _log(line: str) -> None:
-    print(line, flush=True)

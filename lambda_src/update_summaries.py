@@ -39,8 +39,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_src.aws_clients import client
+from lambda_src.environment import SUMMARY_TABLE, threshold_from_env
+from lambda_src.stream_batch import batch_response
 from lambda_src.stream_images import RecordError, string_attribute
-from lambda_src.threshold import threshold_from_env
+from lambda_src.structured_log import write_line
 
 Log = Callable[[str], None]
 
@@ -405,7 +407,7 @@ def handle_event(event: Mapping[str, Any], *, ddb: Any, table: str, threshold: i
                  ) -> dict[str, Any]:
     changes = list(_readable_changes(event.get("Records") or [], log))
     if not changes:
-        return {"batchItemFailures": []}
+        return batch_response([])
     # The newest record of a cell in this batch decides its state; older ones are superseded.
     newest: dict[tuple[str, str], Change] = {}
     for change in changes:
@@ -419,7 +421,7 @@ def handle_event(event: Mapping[str, Any], *, ddb: Any, table: str, threshold: i
 
     failed_cells = apply_cells(ddb, table, by_item(newest), decide, log=log, sleep=sleep)
     failed = [c.raw_sequence for c in changes if c.cell in failed_cells]
-    return {"batchItemFailures": [{"itemIdentifier": number} for number in failed]}
+    return batch_response(failed)
 
 
 def _readable_changes(records: Iterable[Mapping[str, Any]], log: Log) -> Iterable[Change]:
@@ -433,9 +435,5 @@ def _readable_changes(records: Iterable[Mapping[str, Any]], log: Log) -> Iterabl
 
 
 def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    return handle_event(event, ddb=client("dynamodb"), table=os.environ["SUMMARY_TABLE"],
-                        threshold=threshold_from_env(os.environ), log=_log)
-
-
-def _log(line: str) -> None:
-    print(line, flush=True)
+    return handle_event(event, ddb=client("dynamodb"), table=os.environ[SUMMARY_TABLE],
+                        threshold=threshold_from_env(os.environ), log=write_line)

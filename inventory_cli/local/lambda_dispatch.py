@@ -315,7 +315,7 @@ def stream_failure_record(spec: FunctionSpec, mapping: StreamMapping,  # noqa: P
                           records: Sequence[dict[str, Any]], outcome: InvocationOutcome, *,
                           condition: str, invoke_count: int, now: float) -> dict[str, Any]:
     """Lambda's record of a discarded stream batch (`payload`: what only an S3 destination
-    receives, the invocation's event as a JSON string)."""
+    receives, the invocation's event as a JSON object, as AWS writes it)."""
     first, last = records[0], records[-1]
     return {
         "requestContext": {"requestId": outcome.request_id, "functionArn": spec.arn,
@@ -329,7 +329,7 @@ def stream_failure_record(spec: FunctionSpec, mapping: StreamMapping,  # noqa: P
             "approximateArrivalOfFirstRecord": _timestamp(_arrival(first, now))[:-5] + "Z",
             "approximateArrivalOfLastRecord": _timestamp(_arrival(last, now))[:-5] + "Z",
             "batchSize": len(records), "streamArn": mapping.stream_arn},
-        "payload": json.dumps({"Records": list(records)}),
+        "payload": {"Records": list(records)},
     }
 
 

@@ -26,6 +26,8 @@ from botocore.exceptions import ClientError
 
 from inventory_cli.aws import error_code
 from inventory_cli.ops.stack_info import missing_resource
+from lambda_src.continuation import CONTINUATION_FIELD
+from lambda_src.inventory_csv import is_inventory_key
 
 if TYPE_CHECKING:
     from inventory_cli.aws import Aws
@@ -173,9 +175,52 @@ def _async_failure(failure_id: str, object_key: str, record: dict[str, Any],
     if not isinstance(payload, dict):
         raise _Unreadable("requestPayload is not an event object")
     files = tuple(f for f in (file_in_record(r) for r in payload.get("Records") or []) if f)
+    error = _error(record)
+    continued = continued_file(payload)
+    if continued is not None:
+        # A load that had handed over: the file it was loading comes first, then the files
+        # of the event still waiting behind it.
+        files = (continued, *(f for f in files if f != continued))
+        hops = payload[CONTINUATION_FIELD].get("hops")
+        if "LoadCannotFinish" not in error:  # that one names the file and the count itself
+            error = (f"the load of {continued.key} stopped after {hops or 'some'} hand-over"
+                     f"{'' if hops == 1 else 's'}: {error}")
+    elif files and not any(is_inventory_key(f.key) for f in files):
+        # The loader's own checkpoint or report writes notify it too (and are skipped); such an
+        # event is kept only when Lambda stopped it as part of a loop, or the loader was broken.
+        error += (" (an event the loader skips: none of its keys is an upload; `inventory "
+                  "retry` clears it)")
+    if loop_stopped(record):
+        error += (" (Lambda's recursive loop detection stopped it: the loader's recursion "
+                  "config must be Allow, which `inventory provision` sets"
+                  + ("; `inventory retry` then goes on from where it stopped)" if continued
+                     else ")"))
     return KeptFailure(id=failure_id, kind="async", when=_when(record, stored),
-                       function=function, error=_error(record), attempts=attempts,
+                       function=function, error=error, attempts=attempts,
                        object_key=object_key, files=files, record=record)
+
+
+def continued_file(payload: Mapping[str, Any]) -> StoredFile | None:
+    """The file a continuation event goes on loading (the loader's hand-over), or None."""
+    pointer = payload.get(CONTINUATION_FIELD)
+    if not isinstance(pointer, dict) or not pointer.get("bucket") or not pointer.get("key"):
+        return None
+    return StoredFile(bucket=str(pointer["bucket"]), key=str(pointer["key"]),
+                      version_id=pointer.get("version_id") or None,
+                      etag=pointer.get("etag") or None)
+
+
+def loop_stopped(record: Mapping[str, Any]) -> bool:
+    """Whether Lambda's recursive loop detection stopped this invocation (the record's
+    condition, or the error it carries, names the recursive loop)."""
+    context = record.get("requestContext") or {}
+    response = record.get("responseContext") or {}
+    payload = record.get("responsePayload")
+    said = " ".join(str(part) for part in (
+        context.get("condition") if isinstance(context, dict) else None,
+        response.get("functionError") if isinstance(response, dict) else None,
+        json.dumps(payload) if payload is not None else None) if part)
+    return "recursive" in said.lower()
 
 
 def file_in_record(record: Any) -> StoredFile | None:

@@ -33,10 +33,12 @@ from inventory_cli.ops.failures import (
     FailureReader,
     KeptFailure,
     StoredFile,
+    continued_file,
     file_in_record,
     stream_records,
     unloaded_files,
 )
+from lambda_src.continuation import CONTINUATION_FIELD
 
 if TYPE_CHECKING:
     from inventory_cli.aws import Aws
@@ -156,10 +158,19 @@ def _retry_async(aws: Aws, names: StackNames, failure: KeptFailure) -> RetryOutc
             failure, "superseded",
             "; ".join(f"{f.key} was replaced by version {v} uploaded later (that upload has "
                       f"its own event)" for f, v in superseded))
-    if superseded:
-        skipped = {(f.key, f.version_id) for f, _ in superseded}
+    skipped = {(f.key, f.version_id) for f, _ in superseded}
+    if skipped:
         event["Records"] = [r for r in event.get("Records") or []
                             if _record_file(r) not in skipped]
+    pointer = event.get(CONTINUATION_FIELD)
+    if isinstance(pointer, dict):
+        continued = continued_file(event)
+        if continued is not None and (continued.key, continued.version_id) in skipped:
+            del event[CONTINUATION_FIELD]  # a newer upload of that file has its own load
+        else:
+            # A chain stopped by its length or by Lambda's loop detection goes on from its
+            # last checkpoint with a new allowance of hand-overs.
+            event[CONTINUATION_FIELD] = {**pointer, "hops": 0}
     return _invoked(failure, _invoke(aws, failure.function, event))
 
 

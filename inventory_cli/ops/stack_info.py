@@ -7,11 +7,13 @@ low-stock threshold (`LOW_STOCK_THRESHOLD` in its environment, as provisioned).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from inventory_cli.config import StackNames
 from inventory_cli.errors import StackIncomplete, StackNotFound
+from lambda_src.environment import threshold_from_env
 
 if TYPE_CHECKING:
     from inventory_cli.aws import Aws
@@ -19,8 +21,6 @@ if TYPE_CHECKING:
 PROVISION_HINT = ("create it with `inventory provision` (or choose another one with --stack / "
                   "--region)")
 REPAIR_HINT = "`inventory provision` creates what is missing"
-# The checker's own default when the variable is absent (TEAM-CONTRACTS.md).
-DEFAULT_THRESHOLD = 0
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class StackInfo:
 
 def find_stack(aws: Aws) -> StackInfo:
     """The stack `aws.stack` in `aws.region`, or StackNotFound naming what was looked up."""
-    from inventory_cli.stack.deployed import THRESHOLD_VARIABLE, checker_variables
+    from inventory_cli.stack.deployed import checker_variables
 
     names = aws.names
     variables = checker_variables(aws)
@@ -41,18 +41,17 @@ def find_stack(aws: Aws) -> StackInfo:
             f"(function {names.check_function} not found)",
             hint=PROVISION_HINT,
         )
-    return StackInfo(names=names, threshold=parse_threshold(variables.get(THRESHOLD_VARIABLE),
-                                                            names.check_function))
+    return StackInfo(names=names, threshold=parse_threshold(variables, names.check_function))
 
 
-def parse_threshold(raw: str | None, function: str) -> int:
-    if raw is None or raw.strip() == "":
-        return DEFAULT_THRESHOLD
+def parse_threshold(variables: Mapping[str, str], function: str) -> int:
+    """The threshold of the checker's environment, read by the checker's own parser (absent or
+    blank: 0, as the checker takes it)."""
     try:
-        return int(raw)
-    except ValueError:
+        return threshold_from_env(variables)
+    except ValueError as exc:
         raise StackIncomplete(
-            f"function {function} has LOW_STOCK_THRESHOLD={raw!r}, which is not a whole number",
+            f"function {function}: {exc}",
             hint="`inventory provision` writes the function's configuration again",
         ) from None
 

@@ -6,8 +6,7 @@ from botocore.exceptions import ClientError
 
 from inventory_cli.aws import Aws
 from inventory_cli.stack.compare import is_not_found
-
-THRESHOLD_VARIABLE = "LOW_STOCK_THRESHOLD"
+from lambda_src.environment import threshold_from_env
 
 
 def checker_variables(aws: Aws) -> dict[str, str] | None:
@@ -31,9 +30,8 @@ def deployed_threshold(aws: Aws) -> int | None:
     variables = checker_variables(aws)
     if variables is None:
         return None
-    value = variables.get(THRESHOLD_VARIABLE, "0")
     try:
-        return int(value)
+        return threshold_from_env(variables)
     except ValueError:
         return 0  # a hand-edited, unparsable value: the checker's own default
 

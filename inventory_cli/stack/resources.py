@@ -38,6 +38,17 @@ from inventory_cli.stack.model import (
     TopicSpec,
 )
 from inventory_cli.stack.packaging import LambdaZip
+from lambda_src.environment import (
+    ALERT_LOG_TABLE,
+    ALERT_TOPIC_ARN,
+    INVENTORY_TABLE,
+    LOW_STOCK_THRESHOLD,
+    MAX_UPLOAD_BYTES,
+    STORE_KEYS_TABLE,
+    SUMMARY_TABLE,
+    UPLOAD_EXPIRES_S,
+    UPLOADS_BUCKET,
+)
 from lambda_src.inventory_csv import REPORTS_PREFIX
 from lambda_src.load_checkpoint import CHECKPOINT_PREFIX
 from lambda_src.store_scope import STORES_PREFIX
@@ -294,6 +305,17 @@ def load_role_policy(names: StackNames) -> dict[str, Any]:
                 "Resource": function_arn(names, names.load_function),
             },
             {
+                # Without s3:ListBucket, S3 answers GetObject of a missing key with 403, not
+                # 404 (Amazon S3 API reference, GetObject, "Permissions"); the loader tells a
+                # finished chain (its checkpoint gone) from a refusal by listing the
+                # checkpoint's key, and may list nothing else.
+                "Sid": "FindLoadCheckpoints",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": uploads,
+                "Condition": {"StringLike": {"s3:prefix": f"{CHECKPOINT_PREFIX}*"}},
+            },
+            {
                 # Its checkpoints (written under reports/) are deleted, every version, once
                 # the report is out.
                 "Sid": "RemoveLoadCheckpoints",
@@ -495,7 +517,7 @@ def dashboard_role(names: StackNames, identity_pool_id: Any) -> RoleSpec:
 def load_function(names: StackNames) -> FunctionSpec:
     return FunctionSpec(
         "load-function", names.load_function, names.load_role, LOAD_HANDLER,
-        {"INVENTORY_TABLE": names.table}, timeout=60, memory=256,
+        {INVENTORY_TABLE: names.table}, timeout=60, memory=256,
         description=f"inventory stack {names.stack}: loads uploaded CSV files into the table",
     )
 
@@ -503,8 +525,8 @@ def load_function(names: StackNames) -> FunctionSpec:
 def check_function(names: StackNames, threshold: int) -> FunctionSpec:
     return FunctionSpec(
         "check-function", names.check_function, names.check_role, CHECK_HANDLER,
-        {"ALERT_TOPIC_ARN": names.topic_arn, "LOW_STOCK_THRESHOLD": str(threshold),
-         "ALERT_LOG_TABLE": names.alert_table},
+        {ALERT_TOPIC_ARN: names.topic_arn, LOW_STOCK_THRESHOLD: str(threshold),
+         ALERT_LOG_TABLE: names.alert_table},
         timeout=30, memory=128,
         description=f"inventory stack {names.stack}: alerts when stock drops to the threshold",
     )
@@ -513,7 +535,7 @@ def check_function(names: StackNames, threshold: int) -> FunctionSpec:
 def summarize_function(names: StackNames, threshold: int) -> FunctionSpec:
     return FunctionSpec(
         "summarize-function", names.summarize_function, names.summarize_role, SUMMARIZE_HANDLER,
-        {"SUMMARY_TABLE": names.summary_table, "LOW_STOCK_THRESHOLD": str(threshold)},
+        {SUMMARY_TABLE: names.summary_table, LOW_STOCK_THRESHOLD: str(threshold)},
         timeout=60, memory=128,
         description=f"inventory stack {names.stack}: keeps per-store and per-item summaries",
     )
@@ -645,9 +667,9 @@ def store_upload_function(names: StackNames) -> FunctionSpec:
     return FunctionSpec(
         "store-upload-function", names.store_upload_function, names.store_upload_role,
         STORE_UPLOAD_HANDLER,
-        {"UPLOADS_BUCKET": names.uploads_bucket, "STORE_KEYS_TABLE": names.store_keys_table,
-         "MAX_UPLOAD_BYTES": str(STORE_UPLOAD_MAX_BYTES),
-         "UPLOAD_EXPIRES_S": str(STORE_UPLOAD_EXPIRES_S)},
+        {UPLOADS_BUCKET: names.uploads_bucket, STORE_KEYS_TABLE: names.store_keys_table,
+         MAX_UPLOAD_BYTES: str(STORE_UPLOAD_MAX_BYTES),
+         UPLOAD_EXPIRES_S: str(STORE_UPLOAD_EXPIRES_S)},
         timeout=10, memory=128,
         description=f"inventory stack {names.stack}: the stores' upload endpoint",
     )

@@ -21,7 +21,7 @@ from lambda_src.check_stock import (
     handle_event,
     low_stock_in_record,
 )
-from lambda_src.threshold import threshold_from_env
+from lambda_src.environment import threshold_from_env
 
 
 class LambdaContext:

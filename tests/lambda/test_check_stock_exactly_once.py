@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -20,7 +21,7 @@ from lambda_helpers import Logs, canned_event
 
 from inventory_cli.local import moto_seam
 from lambda_src.alert_log import RETENTION_S, AlertKey, AlertLog, Claim
-from lambda_src.check_stock import handle_event
+from lambda_src.check_stock import CLAIM_WAIT_MARGIN_S, handle_event
 
 ALERT_TABLE = "inventory-alert-log"
 NOW = 1_800_000_000.0
@@ -331,3 +332,121 @@ def test_an_alert_log_that_cannot_be_written_fails_the_invocation_and_releases_i
     assert run(records, outbox, AlertLog(dynamodb, ALERT_TABLE, clock=Clock())) == {
         "batchItemFailures": []}
     assert [m["store"] for m in outbox.messages] == ["Berlin", "Karachi"]
+
+
+def test_an_error_between_claim_and_publish_gives_the_claims_back_at_once(
+        dynamodb: Any, alert_log: AlertLog) -> None:
+    records = several_stores()[:2]
+    outbox = Outbox()
+    # A fault of the function's own (not AWS's answer), raised between claiming and publishing.
+    outbox.fail_next["Berlin"] = RuntimeError("a bug between claim and publish")
+    with pytest.raises(RuntimeError, match="a bug"):
+        run(records, outbox, alert_log)
+    states = log_items(dynamodb)
+    assert {k: r["State"] for k, r in states.items()} == {
+        ("Berlin", "event-100"): "failed", ("Karachi", "event-101"): "failed"}
+    assert "RuntimeError: a bug" in states[("Berlin", "event-100")]["Error"]
+    # Lambda's immediate retry (same moment) sends each alert once, with nothing to wait for.
+    assert run(records, outbox, alert_log) == {"batchItemFailures": []}
+    assert sorted(outbox.lines().values()) == [1, 1]
+
+
+@dataclass
+class StreamRetries:
+    """Lambda's stream mapping around the checker, on a simulated clock: the batch is invoked,
+    and invoked again at once after a failure, at most `max_retries` times (the stack's
+    MaximumRetryAttempts). Each invocation has `timeout_s`; waiting advances the clock."""
+
+    alert_log: AlertLog
+    clock: Clock
+    outbox: Outbox
+    timeout_s: float = 30.0
+    max_retries: int = 5
+    gap_s: float = 0.1  # between the end of one invocation and the start of the retry
+    waits: bool = True  # False: the checker as it was, failing busy alerts at once
+    invocations: int = 0
+    sent_at: dict[str, float] = field(default_factory=dict)
+
+    def sleep(self, seconds: float) -> None:
+        self.clock.now += seconds
+
+    def invoke(self, records: list[dict[str, Any]], *, killed: bool = False) -> dict[str, Any]:
+        from lambda_src.check_stock import ClaimWait
+
+        self.invocations += 1
+        start = self.clock.now
+        if killed:  # the execution environment dies inside the publish call
+            self.outbox.fail_next["Berlin"] = SystemExit("killed")
+        before = len(self.outbox.messages)
+        result = handle_event(
+            {"Records": records}, sns=self.outbox, topic_arn="arn:topic", threshold=0,
+            alert_log=self.alert_log, claim_until=start + self.timeout_s + 1, log=Logs(),
+            wait=ClaimWait(until=start + self.timeout_s - CLAIM_WAIT_MARGIN_S,
+                           sleep=self.sleep, clock=self.clock) if self.waits else None)
+        for message in self.outbox.messages[before:]:
+            self.sent_at.setdefault(message["store"], self.clock.now)
+        return result
+
+    def run(self, records: list[dict[str, Any]], *, kill_first: bool) -> dict[str, Any]:
+        try:
+            result = self.invoke(records, killed=kill_first)
+        except SystemExit:
+            result = {"batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]}
+                                            for r in records]}
+        for _ in range(self.max_retries):
+            if not result["batchItemFailures"]:
+                return result
+            self.clock.now += self.gap_s
+            result = self.invoke(retry_from(records, result))
+        return result
+
+
+def test_a_checker_killed_between_claim_and_publish_costs_a_delay_and_no_operator_step(
+        dynamodb: Any) -> None:
+    create_alert_table(dynamodb)
+    clock = Clock()
+    mapping = StreamRetries(AlertLog(dynamodb, ALERT_TABLE, clock=clock), clock, Outbox())
+    records = several_stores()[:2]  # Berlin, Karachi
+    # Killed right after claiming, at the start of its 30 s: the longest its claims can outlive
+    # it. Nothing is released; the retries wait for the claims instead of failing on them.
+    final = mapping.run(records, kill_first=True)
+    assert final == {"batchItemFailures": []}  # not kept: nothing for the operator to do
+    assert sorted(mapping.outbox.lines().values()) == [1, 1]  # each alert exactly once
+    assert {r["State"] for r in log_items(dynamodb).values()} == {"sent"}
+    # What it cost (the numbers docs/faults.md gives): the first retry waits out its own
+    # time, the second takes the expired claims over.
+    assert mapping.invocations == 3  # the killed one and 2 of the 5 retries
+    delay = mapping.sent_at["Berlin"] - NOW
+    assert 31 < delay <= 34, delay
+    # Without waiting, every one of the 5 retries finds the claims live and the batch is kept.
+    create_alert_table(dynamodb, "no-wait")
+    clock2 = Clock()
+    impatient = StreamRetries(AlertLog(dynamodb, "no-wait", clock=clock2), clock2, Outbox(),
+                              waits=False)
+    assert impatient.run(records, kill_first=True)["batchItemFailures"] != []
+    assert impatient.outbox.messages == []
+
+
+def test_a_waiting_retry_skips_what_the_live_holder_sends(dynamodb: Any) -> None:
+    from lambda_src.check_stock import ClaimWait
+
+    create_alert_table(dynamodb)
+    clock = Clock()
+    alert_log = AlertLog(dynamodb, ALERT_TABLE, clock=clock)
+    key = AlertKey("Pusan", "event-102")
+    assert alert_log.claim(key, item="Item 0", count=0, threshold=0,
+                           claim_until=NOW + 30)[0] is Claim.CLAIMED
+
+    def sleep(seconds: float) -> None:
+        clock.now += seconds
+        if clock.now >= NOW + 3:  # the holder publishes 3 s in
+            alert_log.mark_sent(key, message_id="theirs")
+
+    outbox, logs = Outbox(), Logs()
+    result = handle_event({"Records": several_stores()[2:3]}, sns=outbox, topic_arn="arn:topic",
+                          threshold=0, alert_log=alert_log, claim_until=NOW + 31, log=logs,
+                          wait=ClaimWait(until=NOW + 25, sleep=sleep, clock=clock))
+    assert result == {"batchItemFailures": []}
+    assert outbox.messages == []
+    assert [(e["event"], e["waited_s"]) for e in logs.events() if "waited_s" in e] == [
+        ("alert_skipped", 3.0)]

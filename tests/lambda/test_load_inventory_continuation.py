@@ -403,3 +403,53 @@ def test_a_continuation_of_a_finished_load_does_nothing(
         "checkpoint_key": f"{CHECKPOINT_PREFIX}done.csv.x.1.checkpoint",
         "checkpoint_version": None}, "Records": []}, retries=0)
     assert [e["event"] for e in late.logs.events()] == ["load_continuation_done"]
+
+
+def test_each_hand_over_names_its_file_and_counts_the_chain(
+        s3: Any, dynamodb: Any, bucket: str, table: str) -> None:
+    body, _ = big_file(3_000)
+    put, event = _start(s3, bucket, "north region/Berlin.csv", body)
+    seen: list[dict[str, Any]] = []
+    chain = Chain(s3, dynamodb, context=quick,
+                  before=lambda number, current: seen.append(current))
+    chain.run(event)
+    pointers = [e[CONTINUATION_FIELD] for e in seen if CONTINUATION_FIELD in e]
+    assert len(pointers) >= 3
+    assert [p["hops"] for p in pointers] == list(range(1, len(pointers) + 1))
+    assert {(p["key"], p["version_id"], p["etag"]) for p in pointers} == {
+        ("north region/Berlin.csv", put["VersionId"], put["ETag"].strip('"'))}
+
+
+def test_a_chain_that_cannot_finish_fails_visibly_and_goes_on_when_retried(
+        s3: Any, dynamodb: Any, bucket: str, table: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambda_src import load_inventory
+    from lambda_src.continuation import LoadCannotFinish
+
+    body, expected = big_file(3_000)
+    _, event = _start(s3, bucket, "long.csv", body)
+    monkeypatch.setattr(load_inventory, "MAX_HAND_OVERS", 2)
+    seen: list[dict[str, Any]] = []
+    chain = Chain(s3, dynamodb, context=quick,
+                  before=lambda number, current: seen.append(current))
+    with pytest.raises(LoadCannotFinish, match=r"the load of s3://.*/long\.csv did not finish "
+                                               r"in 2 hand-overs \(stopped in the \w+ pass at "
+                                               r"line \d+, \d+ items written so far\)"):
+        chain.run(event)
+    # Lambda's own retries (2) fail the same way: what it keeps is the continuation event.
+    kept = seen[-1]
+    assert [e is kept for e in seen[-3:]] == [True, True, True]
+    assert kept[CONTINUATION_FIELD]["key"] == "long.csv" and kept[CONTINUATION_FIELD]["hops"] == 3
+    failed = chain.logs.events("load_failed")
+    assert [f["key"] for f in failed] == ["long.csv"] * 3
+    assert failed[0]["error"].startswith("LoadCannotFinish: the load of s3://")
+    assert chain.reports() == [] and table_items(dynamodb) != expected["items"]
+
+    # `inventory retry` re-drives the kept event with a new allowance: the load goes on from
+    # its checkpoint and finishes with one report and every row.
+    monkeypatch.setattr(load_inventory, "MAX_HAND_OVERS", 200)
+    again = Chain(s3, dynamodb, context=quick)
+    again.run({**kept, CONTINUATION_FIELD: {**kept[CONTINUATION_FIELD], "hops": 0}}, retries=0)
+    assert len(again.reports()) == 1 and again.reports()[0]["loaded"] == len(expected["items"])
+    assert table_items(dynamodb) == expected["items"]
+    assert _checkpoints_left(s3, bucket) == []

@@ -143,12 +143,15 @@ def keep_load_failure(aws: Aws, names: StackNames, key: str, failure_id: str,
 
 
 def keep_stream_failure(aws: Aws, names: StackNames, records: list[dict[str, Any]],
-                        failure_id: str) -> str:
-    """What Lambda writes for a stream batch that failed after the mapping's retries."""
+                        failure_id: str, *, payload_as_string: bool = False) -> str:
+    """What Lambda writes for a stream batch that failed after the mapping's retries: the
+    batch as a JSON object in `payload`, as AWS writes it (`payload_as_string`: as a JSON
+    string, the form older records of the emulator hold)."""
     record = canned("failure_stream_check.json")
     record["requestContext"]["functionArn"] = (
         f"arn:aws:lambda:{names.region}:{names.account_id}:function:{names.check_function}")
-    record["payload"] = json.dumps({"Records": records})
+    payload = {"Records": records}
+    record["payload"] = json.dumps(payload) if payload_as_string else payload
     object_key = f"aws/lambda/mapping-uuid/shardId-0001/2024/05/14/{failure_id}"
     aws.client("s3").put_object(Bucket=names.failures_bucket, Key=object_key,
                                 Body=json.dumps(record).encode())

@@ -339,3 +339,163 @@ def test_status_names_kept_failures_when_every_resource_is_fine(
     assert json.loads(as_json.stdout)[-1] == {
         "resource": "kept-failures", "name": stack.failures_bucket, "state": "failures",
         "detail": "2 kept: see `inventory failures`", "count": 2}
+
+
+def keep_stopped_continuation(aws: Aws, names: StackNames, key: str, failure_id: str, *,
+                              waiting: str | None = None, hops: int = 16,
+                              loop_stopped: bool = True) -> tuple[str, dict[str, Any]]:
+    """What Lambda keeps for a load that had handed over and was then stopped: by its
+    recursive loop detection (the event never ran: a condition, no response), or by the
+    loader's own bound (its LoadCannotFinish error). The payload is the loader's hand-over."""
+    from lambda_src.continuation import CONTINUATION_FIELD
+
+    s3 = aws.client("s3")
+    head = s3.head_object(Bucket=names.uploads_bucket, Key=key)
+    record = canned("failure_async_load.json")
+    record["requestContext"]["functionArn"] = (
+        f"arn:aws:lambda:{names.region}:{names.account_id}:function:{names.load_function}")
+    pointer = {"bucket": names.uploads_bucket, "key": key, "version_id": head["VersionId"],
+               "etag": head["ETag"].strip('"'),
+               "checkpoint_key": f"reports/.loading/{key}.{head['VersionId']}.{hops}.checkpoint",
+               "checkpoint_version": "cp-version", "hops": hops}
+    rest = []
+    if waiting is not None:
+        rest = canned("failure_async_load.json")["requestPayload"]["Records"]
+        other = s3.head_object(Bucket=names.uploads_bucket, Key=waiting)
+        rest[0]["s3"]["bucket"]["name"] = names.uploads_bucket
+        rest[0]["s3"]["object"].update(key=waiting, versionId=other["VersionId"],
+                                       eTag=other["ETag"].strip('"'))
+    record["requestPayload"] = {CONTINUATION_FIELD: pointer, "Records": rest}
+    if loop_stopped:
+        record["requestContext"].update(condition="RecursiveInvocationLoopDetected",
+                                        approximateInvokeCount=1)
+        record["responseContext"] = {}
+        del record["responsePayload"]
+    else:
+        record["responsePayload"]["errorType"] = "LoadCannotFinish"
+        record["responsePayload"]["errorMessage"] = (
+            f"the load of s3://{names.uploads_bucket}/{key} did not finish in 200 hand-overs "
+            "(stopped in the write pass at line 900, 800 items written so far); `inventory "
+            "retry` goes on from there")
+    object_key = f"aws/lambda/async/{names.load_function}/2024/05/14/{failure_id}"
+    s3.put_object(Bucket=names.failures_bucket, Key=object_key,
+                  Body=json.dumps(record).encode())
+    return object_key, pointer
+
+
+@pytest.mark.usefixtures("later")
+def test_a_stopped_continuation_is_listed_as_the_load_of_its_file(aws: Aws,
+                                                                  stack: StackNames) -> None:
+    version = upload(aws, stack, "north region/berlin.csv")
+    waiting = upload(aws, stack, "pusan.csv")
+    keep_stopped_continuation(aws, stack, "north region/berlin.csv", "loop-1",
+                              waiting="pusan.csv")
+    listed = json.loads(invoke(aws, "failures", "--output", "json").stdout)
+    # Listed once, as the load of its file (not also as a file never loaded).
+    assert [f["id"] for f in listed] == ["loop-1"]
+    [loop] = listed
+    assert loop["files"] == [
+        {"bucket": stack.uploads_bucket, "key": "north region/berlin.csv", "version_id": version},
+        {"bucket": stack.uploads_bucket, "key": "pusan.csv", "version_id": waiting}]
+    assert loop["error"] == (
+        "the load of north region/berlin.csv stopped after 16 hand-overs: "
+        "RecursiveInvocationLoopDetected (Lambda's recursive loop detection stopped it: the "
+        "loader's recursion config must be Allow, which `inventory provision` sets; "
+        "`inventory retry` then goes on from where it stopped)")
+
+
+def test_upload_wait_ends_at_the_kept_failure_of_a_stopped_continuation(
+        aws: Aws, stack: StackNames) -> None:
+    from pathlib import Path
+
+    from inventory_cli.ops.failures import FailureReader
+    from inventory_cli.ops.upload import UploadedFile, wait_for_reports
+
+    version = upload(aws, stack, "berlin.csv")
+    etag = aws.client("s3").head_object(Bucket=stack.uploads_bucket,
+                                        Key="berlin.csv")["ETag"].strip('"')
+    keep_stopped_continuation(aws, stack, "berlin.csv", "long-1", loop_stopped=False)
+    uploaded = UploadedFile(path=Path("berlin.csv"), key="berlin.csv", size=len(ROWS),
+                            version_id=version, etag=etag)
+    [outcome] = wait_for_reports(aws, stack.uploads_bucket, [uploaded], timeout=5,
+                                 sleep=lambda _: None, failures=FailureReader(aws, stack))
+    assert outcome.report is None and outcome.failure is not None
+    assert outcome.failure.id == "long-1"
+    # The loader's own reason, which names the file and the bound, is kept as it is.
+    assert outcome.failure.error == (
+        f"LoadCannotFinish: the load of s3://{stack.uploads_bucket}/berlin.csv did not finish "
+        "in 200 hand-overs (stopped in the write pass at line 900, 800 items written so far); "
+        "`inventory retry` goes on from there")
+
+
+def test_retry_goes_on_with_a_stopped_continuation(aws: Aws, stack: StackNames,
+                                                   player: FunctionPlayer) -> None:
+    from lambda_src.continuation import CONTINUATION_FIELD
+
+    version = upload(aws, stack, "berlin.csv")
+    upload(aws, stack, "pusan.csv")
+    keep_stopped_continuation(aws, stack, "berlin.csv", "loop-1", waiting="pusan.csv")
+    result = invoke(aws, "retry", "loop-1", "--output", "table")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"loop-1: done: berlin.csv (version {version}), pusan.csv")
+    [(function, event)] = player.calls
+    assert function == stack.load_function
+    # The same hand-over, from the same checkpoint, with a new allowance of hand-overs.
+    pointer = event[CONTINUATION_FIELD]
+    assert (pointer["key"], pointer["checkpoint_version"], pointer["hops"]) == (
+        "berlin.csv", "cp-version", 0)
+    assert [r["s3"]["object"]["key"] for r in event["Records"]] == ["pusan.csv"]
+    assert kept_keys(aws, stack) == []
+
+
+def test_retry_of_a_stopped_continuation_of_a_replaced_file_loads_only_the_rest(
+        aws: Aws, stack: StackNames, player: FunctionPlayer) -> None:
+    from lambda_src.continuation import CONTINUATION_FIELD
+
+    upload(aws, stack, "berlin.csv")
+    upload(aws, stack, "pusan.csv")
+    keep_stopped_continuation(aws, stack, "berlin.csv", "loop-1", waiting="pusan.csv")
+    upload(aws, stack, "berlin.csv", b"store,item,count\nBerlin,Echo Dot,9\n")  # newer upload
+    result = invoke(aws, "retry", "loop-1", "--output", "json")
+    assert result.exit_code == 0, result.output
+    [(_, event)] = player.calls
+    assert CONTINUATION_FIELD not in event
+    assert [r["s3"]["object"]["key"] for r in event["Records"]] == ["pusan.csv"]
+
+
+@pytest.mark.parametrize("payload_as_string", [False, True], ids=["object", "string"])
+def test_a_kept_stream_batch_is_read_with_its_payload_an_object_or_a_string(
+        aws: Aws, stack: StackNames, player: FunctionPlayer, payload_as_string: bool) -> None:
+    kept = keep_stream_failure(aws, stack, STREAM_RECORDS, "batch-1",
+                               payload_as_string=payload_as_string)
+    raw = json.loads(aws.client("s3").get_object(Bucket=stack.failures_bucket,
+                                                 Key=kept)["Body"].read())
+    assert isinstance(raw["payload"], str) is payload_as_string
+    [batch] = json.loads(invoke(aws, "failures").stdout)
+    assert (batch["id"], batch["kind"]) == ("batch-1", "stream")
+    assert batch["items"] == [{"store": "Berlin", "item": "Echo Plus"},
+                              {"store": "Berlin", "item": "Echo Dot"}]
+    result = invoke(aws, "retry", "batch-1", "--output", "json")
+    assert result.exit_code == 0, result.output
+    # Either way the checker gets the kept records themselves.
+    assert player.calls == [(stack.check_function, {"Records": STREAM_RECORDS})]
+    assert kept_keys(aws, stack) == []
+
+
+def test_a_stopped_event_of_the_loaders_own_writes_says_there_is_nothing_to_load(
+        aws: Aws, stack: StackNames) -> None:
+    s3 = aws.client("s3")
+    checkpoint = "reports/.loading/berlin.csv.v1.3.checkpoint"
+    s3.put_object(Bucket=stack.uploads_bucket, Key=checkpoint, Body=b"x")
+    object_key = keep_load_failure(aws, stack, checkpoint, "loop-2")
+    record = json.loads(s3.get_object(Bucket=stack.failures_bucket,
+                                      Key=object_key)["Body"].read())
+    record["requestContext"]["condition"] = "RecursiveInvocationLoopDetected"
+    record["responseContext"] = {}
+    del record["responsePayload"]
+    s3.put_object(Bucket=stack.failures_bucket, Key=object_key, Body=json.dumps(record).encode())
+    [kept] = json.loads(invoke(aws, "failures").stdout)
+    assert kept["error"] == (
+        "RecursiveInvocationLoopDetected (an event the loader skips: none of its keys is an "
+        "upload; `inventory retry` clears it) (Lambda's recursive loop detection stopped it: "
+        "the loader's recursion config must be Allow, which `inventory provision` sets)")

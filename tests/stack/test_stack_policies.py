@@ -69,6 +69,7 @@ def test_roles_have_exactly_the_permissions_of_the_issue() -> None:
             "arn:aws:lambda:eu-central-1:123456789012:function:shop-load-inventory"},
         "s3:DeleteObject": {f"{uploads}/reports/.loading/*"},
         "s3:DeleteObjectVersion": {f"{uploads}/reports/.loading/*"},
+        "s3:ListBucket": {uploads},  # only under reports/.loading/ (s3:prefix condition)
         "logs:CreateLogStream": {f"{logs}shop-load-inventory:*"},
         "logs:PutLogEvents": {f"{logs}shop-load-inventory:*"},
     }
