@@ -314,9 +314,9 @@ class InventoryReader:
             self._mark(columns)
             row = validate_row(fields, columns, line=start)
             if self._store_rule is not None and isinstance(row, InventoryRow):
-                reason = self._store_rule(row.store)
-                if reason is not None:
-                    row = RejectedRow(row.line, reason)
+                other = self._store_rule(row.store)
+                if other is not None:
+                    row = RejectedRow(row.line, other)
             yield row
 
     def _mark(self, columns: tuple[int, int, int] | None) -> None:

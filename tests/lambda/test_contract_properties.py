@@ -19,6 +19,7 @@ from lambda_helpers import create_table, table_items, upload_and_load
 
 from lambda_src.inventory_csv import MAX_COUNT, MAX_ITEM_BYTES, MAX_STORE_BYTES, check_chunks
 
+
 # Names: any text without surrogates or control characters, trimmed and non-empty (trimming is
 # part of the contract, covered by unit tests), within the contract's byte limits.
 def _name(limit: int) -> st.SearchStrategy[str]:
