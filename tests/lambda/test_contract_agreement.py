@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,19 @@ class PageCheck:
         self._process.wait(timeout=30)
 
 
+@dataclass(frozen=True)
+class Moto:
+    session: boto3.session.Session
+    s3: Any
+    dynamodb: Any
+    bucket: str
+
+
+@pytest.fixture
+def moto(session: boto3.session.Session, s3: Any, dynamodb: Any, bucket: str) -> Moto:
+    return Moto(session, s3, dynamodb, bucket)
+
+
 @pytest.fixture(scope="module")
 def page_check() -> Iterator[PageCheck]:
     runner = PageCheck()
@@ -101,7 +115,7 @@ def names(limit: int) -> st.SearchStrategy[str]:
     return st.one_of(
         st.sampled_from(["Berlin", "Pusan", "München", "東京", 'The "Tap"', "a,b", "it's", "\\",
                          " spaced ", "😀"]),
-        st.text(st.characters(exclude_categories=("Cs",)), min_size=0, max_size=8),
+        st.text(st.characters(codec="utf-8"), min_size=0, max_size=8),
         st.text(st.sampled_from(list('ab"\\,é東😀 \t\x00\x85\u200b\u3000')), max_size=10),
         _near(limit), _near(limit),
     )
@@ -131,9 +145,9 @@ def field(draw: st.DrawFn, value: str) -> str:
 
 @st.composite
 def hostile_files(draw: st.DrawFn) -> bytes:
-    header = draw(st.sampled_from([
-        "store,item,count", "Store,Item,Count,notes", " count , ITEM ,store", "\ufeffstore,item,count"]
-        * 4 + ["store,item", '"store,item,count']))
+    valid = ["store,item,count", "Store,Item,Count,notes", " count , ITEM ,store",
+             "\ufeffstore,item,count"]
+    header = draw(st.sampled_from(valid * 4 + ["store,item", '"store,item,count']))
     columns = [name.strip().lower() for name in header.lstrip("\ufeff").split(",")]
     stores = draw(st.lists(names(contract.MAX_STORE_BYTES), min_size=1, max_size=3))
     items = draw(st.lists(names(contract.MAX_ITEM_BYTES), min_size=1, max_size=4))
@@ -164,8 +178,8 @@ _tables = itertools.count()
                                  HealthCheck.data_too_large])
 @given(data=hostile_files())
 def test_the_loader_the_summaries_and_the_page_agree_row_by_row(
-        session: boto3.session.Session, s3: Any, dynamodb: Any, bucket: str,
-        page_check: PageCheck, data: bytes) -> None:
+        moto: Moto, page_check: PageCheck, data: bytes) -> None:
+    session, s3, dynamodb, bucket = moto.session, moto.s3, moto.dynamodb, moto.bucket
     expected = _python_result(data)
     assert page_check.check(data) == expected
 
