@@ -224,3 +224,17 @@ def test_the_loader_the_summaries_and_the_page_agree_row_by_row(
     # Every sum is a number DynamoDB holds (38 significant digits; moto does not check).
     assert all(len(str(row["Units"]).rstrip("0")) <= 38
                for kind in stored.values() for row in kind.values())
+
+
+def test_a_stray_quote_costs_the_loader_one_counted_row(moto: Moto) -> None:
+    lines = [f"Berlin,Item {n:03d},{n}" for n in range(300)]
+    lines[40] = 'Berlin,"Item 040,40'  # line 42 of the file
+    body = ("store,item,count\n" + "\n".join(lines) + "\n").encode()
+    table = create_table(moto.dynamodb, "stray-quote")
+    loaded = upload_and_load(moto.s3, moto.dynamodb, moto.bucket, "stray.csv", body, table=table)
+    report = loaded.report(moto.s3, moto.bucket, "stray.csv")
+    assert (report["status"], report["rows_read"], report["loaded"], report["rejected_count"]) \
+        == ("loaded", 300, 299, 1)
+    assert report["rejected"] == [{"line": 42, "reason": contract.UNCLOSED_QUOTE_REASON}]
+    rows = table_items(moto.dynamodb, table)
+    assert len(rows) == 299 and rows[("Berlin", "Item 299")] == 299
