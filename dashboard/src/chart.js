@@ -2,7 +2,7 @@
 // tinted band, a red bar and a red value (so the marking does not rely on colour alone: the band
 // and the bold value label carry it too). Every name is set with textContent.
 
-import { axisTicks, formatCount, shortCount } from "./inventory.js";
+import { axisTicks, formatCount, shortCount, wholeThreshold } from "./inventory.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const ROW = 30;
@@ -48,7 +48,7 @@ export function renderChart(host, lines, { threshold, title }) {
   const plotLeft = labelWidth;
   const plotWidth = Math.max(60, width - plotLeft - valueRoom);
   const height = TOP + lines.length * ROW + AXIS;
-  let max = BigInt(threshold);
+  let max = wholeThreshold(threshold);
   for (const l of lines) if (l.count > max) max = l.count;
   const ticks = axisTicks(max);
   const axisMax = Number(ticks[ticks.length - 1]);

@@ -261,7 +261,7 @@ export function summaryView(storeRows, itemRows, threshold) {
       store: "All stores",
       item: r.Name.S,
       count: exact(r.Units),
-      low: exact(r.Units) <= BigInt(threshold),
+      low: exact(r.Units) <= BigInt(Math.floor(threshold)), // count <= 2.5 is count <= 2
       lowIn: names(r.LowStores),
     }))
     .sort((a, b) => compareNames(a.item, b.item));

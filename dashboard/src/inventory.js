@@ -20,7 +20,13 @@ export const ALL_STORES = "All stores";
  * @param {bigint} count
  * @param {number} threshold
  */
-export const isLow = (count, threshold) => count <= BigInt(threshold);
+export const isLow = (count, threshold) => count <= wholeThreshold(threshold);
+
+/**
+ * The threshold as a bigint to compare whole counts with: count <= 2.5 is count <= 2.
+ * @param {number} threshold
+ */
+export const wholeThreshold = (threshold) => BigInt(Math.floor(threshold));
 
 /** Ascending order of two bigints, for sort(). @param {bigint} a @param {bigint} b */
 export const compareCounts = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
