@@ -384,6 +384,16 @@ def _apply_isolating(ddb: Any, table: str, chunk: list[Cell], decide: Decide, *,
         half = len(chunk) // 2
         return (_apply_isolating(ddb, table, chunk[:half], decide, log=log, sleep=sleep)
                 | _apply_isolating(ddb, table, chunk[half:], decide, log=log, sleep=sleep))
+    if failure.per_cell and _apply_with_retries(ddb, table, chunk, decide, sleep,
+                                                low_lists=False) is None:
+        # What did not fit was the store's (or item's) list of low members: a summary row is
+        # one item of at most 400 KB ("Constraints in Amazon DynamoDB"), and a store with
+        # thousands of low items of long names outgrows it. The sums and LowCount stay exact;
+        # the list lacks this member, and the log says so.
+        store, item = chunk[0]
+        log(json.dumps({"event": "summary_low_list_full", "store": store, "item": item,
+                        "error": failure.error}, ensure_ascii=False))
+        return set()
     entry: dict[str, Any] = {"event": "summary_update_failed", "cells": len(chunk),
                              "retriable": failure.retriable, "error": failure.error}
     if len(chunk) == 1:
@@ -393,11 +403,12 @@ def _apply_isolating(ddb: Any, table: str, chunk: list[Cell], decide: Decide, *,
 
 
 def _apply_with_retries(ddb: Any, table: str, chunk: list[Cell], decide: Decide,
-                        sleep: Callable[[float], None]) -> _Failure | None:
+                        sleep: Callable[[float], None], *,
+                        low_lists: bool = True) -> _Failure | None:
     """None once the chunk is applied; otherwise why not (after retrying what may pass)."""
     for attempt in range(MAX_ATTEMPTS):
         try:
-            _apply_chunk(ddb, table, chunk, decide)
+            _apply_chunk(ddb, table, chunk, decide, low_lists=low_lists)
             return None
         except ClientError as exc:
             failure = _failure_of(exc)
@@ -434,7 +445,8 @@ def transaction_chunks(cells: Sequence[tuple[str, str]]) -> Iterator[list[tuple[
         yield chunk
 
 
-def _apply_chunk(ddb: Any, table: str, chunk: list[tuple[str, str]], decide: Decide) -> None:
+def _apply_chunk(ddb: Any, table: str, chunk: list[tuple[str, str]], decide: Decide, *,
+                 low_lists: bool = True) -> None:
     states = read_cells(ddb, table, chunk)
     actions: list[dict[str, Any]] = []
     stores: dict[str, RowDelta] = {}
@@ -452,6 +464,10 @@ def _apply_chunk(ddb: Any, table: str, chunk: list[tuple[str, str]], decide: Dec
         return
     for kind, rows in ((STORE_KIND, stores), (ITEM_KIND, items)):
         for name, delta in rows.items():
+            if not low_lists and delta.low_set:
+                # Out of the list rather than in it with a stale count.
+                delta.low_removed = {*(delta.low_removed or set()), *delta.low_set}
+                delta.low_set = None
             if delta.is_empty:
                 continue
             if delta.low_set:

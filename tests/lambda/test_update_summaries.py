@@ -362,3 +362,70 @@ def test_counts_beyond_a_floats_precision_sum_exactly(dynamodb: Any, summaries: 
     assert stored["item"]["Echo"]["Units"] == 3 * big
     assert stored["store"]["A"]["Units"] == big + 2**53 + 1
     assert stored == expected_summaries(model.rows, 2)
+
+
+class _ItemSizeLimit:
+    """A DynamoDB client whose store rows hold at most `entries` low items: what AWS's 400 KB
+    item limit does to a store low on a few thousand items of long names, at a size a test can
+    reach (AWS cancels the transaction with a ValidationError reason)."""
+
+    def __init__(self, real: Any, entries: int) -> None:
+        self._real = real
+        self._entries = entries
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        actions = kwargs["TransactItems"]
+        reasons = [self._reason(action.get("Update")) for action in actions]
+        if any(reason["Code"] != "None" for reason in reasons):
+            raise ClientError({"Error": {"Code": "TransactionCanceledException",
+                                         "Message": "Transaction cancelled"},
+                               "CancellationReasons": reasons}, "TransactWriteItems")
+        return self._real.transact_write_items(**kwargs)
+
+    def _reason(self, update: dict[str, Any] | None) -> dict[str, str]:
+        if not update or update["Key"]["Kind"]["S"] != "store" or " SET " not in update[
+                "UpdateExpression"]:
+            return {"Code": "None"}
+        row = self._real.get_item(TableName=update["TableName"], Key=update["Key"]).get("Item")
+        listed = set((row or {}).get("LowItems", {}).get("M", {}))
+        added = {update["ExpressionAttributeNames"][name]
+                 for name in update["ExpressionAttributeNames"] if name.startswith("#s")}
+        if len(listed | added) > self._entries:
+            return {"Code": "ValidationError",
+                    "Message": "Item size to update has exceeded the maximum allowed size"}
+        return {"Code": "None"}
+
+
+def test_a_store_whose_low_list_outgrows_one_item_keeps_exact_sums_and_fails_nothing(
+        dynamodb: Any, summaries: str) -> None:
+    """Nothing is kept as a failure: the sums and LowCount stay exact, the list lacks the
+    members that did not fit, and the log names them."""
+    model = StreamModel()
+    for n in range(120):
+        model.put("Big", f"item {n:03d}", n % 3)  # two in three low at threshold 1
+    for n in range(5):
+        model.put("Small", f"item {n:03d}", 0)
+    logs = Logs()
+    result = handle_event({"Records": copy.deepcopy(model.records)},
+                          ddb=_ItemSizeLimit(dynamodb, entries=50), table=SUMMARY_TABLE,
+                          threshold=1, log=logs, sleep=lambda _: None)
+    assert result == {"batchItemFailures": []}
+    assert logs.events("summary_update_failed") == []
+    full = logs.events("summary_low_list_full")
+    assert len(full) == 80 - 50 and {e["store"] for e in full} == {"Big"}
+    stored = stored_summaries(dynamodb)
+    expected = expected_summaries(model.rows, 1)
+    big, want = stored["store"]["Big"], expected["store"]["Big"]
+    assert (big["Items"], big["Units"], big["LowCount"]) == (120, 120, 80) == (
+        want["Items"], want["Units"], want["LowCount"])
+    assert len(big["LowItems"]) == 50
+    assert all(want["LowItems"][item] == count for item, count in big["LowItems"].items())
+    assert stored["store"]["Small"] == expected["store"]["Small"]
+    # The item rows keep their whole lists, apart from the members set aside with the store's.
+    for item, row in stored["item"].items():
+        assert (row["Stores"], row["Units"], row["LowCount"]) == (
+            expected["item"][item]["Stores"], expected["item"][item]["Units"],
+            expected["item"][item]["LowCount"])
