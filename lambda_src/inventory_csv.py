@@ -65,10 +65,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # The summaries add counts: a store row sums one count per item of the store, an item row one per
 # store holding the item. A sum must fit too, or the summaries could not be kept (a summary that
 # cannot be written would be a kept failure for good). With counts below 10^28 a sum stays below
-# 10^38 up to 10^10 terms: ten billion rows under one store name (over 200 GB of items in one
-# table and some $12,000 of writes at on-demand prices) before a summary could overflow, far
-# beyond any inventory; a count nobody can mean (28 digits is ten thousand trillion trillion) is
-# refused instead.
+# 10^38 up to 10^10 terms: ten billion rows under one store name (ten billion writes, over
+# 200 GB in one table) before a summary could overflow, far beyond any inventory; a count nobody
+# can mean (28 digits is ten thousand trillion trillion) is refused instead.
 MAX_COUNT_DIGITS = 28
 MAX_COUNT = 10**MAX_COUNT_DIGITS - 1
 # One physical line may not exceed this; it keeps an unterminated quote or a file without any
