@@ -14,12 +14,13 @@ Same targets and variables as `test_e2e_pipeline.py` (default: an emulator of th
 from __future__ import annotations
 
 import json
+import subprocess
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_target import Target, loaded_rows
+from e2e_target import INVENTORY, Target, loaded_rows
 
 from lambda_src.inventory_csv import MAX_COUNT, MAX_ITEM_BYTES, MAX_STORE_BYTES
 
@@ -35,8 +36,10 @@ def quoted(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
 
-def bad_file(path: Path) -> tuple[Path, dict[tuple[str, str], int], dict[int, str]]:
-    """The file, the rows that must load, and line -> the reason each bad line must get."""
+def bad_file(path: Path, stores: tuple[str, ...] = ("Berlin", "Pusan", "Lyon"),
+             ) -> tuple[Path, dict[tuple[str, str], int], dict[int, str]]:
+    """The file, the rows that must load, and line -> the reason each bad line must get.
+    With one store, every valid row is that store's (a store's own upload)."""
     lines = ["store,item,count"]
     good: dict[tuple[str, str], int] = {}
     bad: dict[int, str] = {}
@@ -49,10 +52,10 @@ def bad_file(path: Path) -> tuple[Path, dict[tuple[str, str], int], dict[int, st
         else:
             bad[len(lines)] = reason
 
-    for store in ("Berlin", "Pusan", "Lyon"):
+    for store in stores:
         row(store, "Echo", str(BIG))
     row("Berlin", "Tap", str(ODD))
-    row(QUOTES_STORE, BACKSLASH_ITEM, "3")
+    row(QUOTES_STORE if len(stores) > 1 else "Berlin", BACKSLASH_ITEM, "3")
     row("Berlin", "Dot", "0")
     row("s" * (MAX_STORE_BYTES + 1), "Echo", "1",
         reason=f"store is {MAX_STORE_BYTES + 1} bytes long in UTF-8 (at most {MAX_STORE_BYTES})")
@@ -65,9 +68,24 @@ def bad_file(path: Path) -> tuple[Path, dict[tuple[str, str], int], dict[int, st
         reason='a quoted value does not close on its line (a stray "?): '
                'a value may not span lines')
     for n in range(200):  # what an open quote used to swallow
-        row("Pusan", f"Item {n:03d}", str(n + 1))
+        row(stores[-1], f"Item {n:03d}", str(n + 1))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path, good, bad
+
+
+def assert_summaries_equal_the_table(target: Target, good: dict[tuple[str, str], int]) -> None:
+    """The table holds exactly `good`; `show --totals` is its sums; nothing was kept as failed."""
+    assert scan(target) == good
+    totals: dict[str, int] = defaultdict(int)
+    stores: dict[str, int] = defaultdict(int)
+    for (_store, item), count in good.items():
+        totals[item] += count
+        stores[item] += 1
+    shown = target.json("show", "--totals", "--output", "json")
+    assert {t["item"]: (t["count"], t["stores"]) for t in shown} == {
+        item: (totals[item], stores[item]) for item in totals}
+    failures: list[Any] = target.json("failures", "--output", "json")
+    assert failures == []
 
 
 def scan(target: Target) -> dict[tuple[str, str], int]:
@@ -97,22 +115,35 @@ def test_every_class_of_bad_row_is_refused_with_its_limit_and_nothing_valid_is_l
     assert loaded_rows(sent.stdout) == {
         path.name: ("loaded", len(good) + len(bad), len(good), len(bad))}
     e2e.settle(expected_alerts=1)  # Berlin's Dot at 0
-    assert scan(e2e) == good
-
-    # The summaries hold every row, exactly: `show --totals` is the full scan's sums.
-    totals: dict[str, int] = defaultdict(int)
-    stores: dict[str, int] = defaultdict(int)
-    for (_store, item), count in good.items():
-        totals[item] += count
-        stores[item] += 1
-    shown = e2e.json("show", "--totals", "--output", "json")
-    assert {t["item"]: (t["count"], t["stores"]) for t in shown} == {
-        item: (totals[item], stores[item]) for item in totals}
-    assert totals["Echo"] == 3 * BIG and len(str(3 * BIG)) == 29
-
-    # Nothing was kept as a failure, and the stack says it is healthy.
-    failures: list[Any] = e2e.json("failures", "--output", "json")
-    assert failures == []
+    # The summaries hold every row, exactly (29-digit sums), and nothing was kept as failed.
+    assert_summaries_equal_the_table(e2e, good)
+    assert sum(count for (_, item), count in good.items() if item == "Echo") == 3 * BIG
     status = e2e.run("status", "--output", "json", expect=None)
     assert status.returncode == 0, status.stdout + status.stderr
     assert json.loads(status.stdout)
+
+
+def test_a_stores_own_upload_of_bad_input_loads_exactly_its_valid_rows(e2e: Target) -> None:
+    """The same classes of bad row through the store endpoint (`upload --store-key`, no AWS
+    credentials): the loader's report names them in the same words, and loads the rest."""
+    path, good, bad = bad_file(e2e.work / "berlin.csv", stores=("Berlin",))
+    e2e.run("provision")
+    issued = e2e.json("stores", "add", "Berlin", "--output", "json")
+    env = {**e2e.env, "INVENTORY_STORE_KEY": issued["key"],
+           "INVENTORY_UPLOAD_URL": issued["upload_url"]}
+    env = {name: value for name, value in env.items()
+           if not name.startswith("AWS_") or name in ("AWS_CONFIG_FILE",
+                                                      "AWS_SHARED_CREDENTIALS_FILE")}
+    env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent"
+    sent = subprocess.run([str(INVENTORY), "upload", "--skip-invalid", "--wait", path.name],
+                          cwd=e2e.work, env=env, capture_output=True, text=True,
+                          timeout=e2e.timeout_s * 2, check=False)
+    assert sent.returncode == 1, sent.stdout + sent.stderr  # rows were rejected
+    # The loader's report, as `--wait` prints it: every bad line with the contract's words.
+    said = " ".join((sent.stdout + sent.stderr).split())
+    assert loaded_rows(sent.stdout).popitem()[1] == ("loaded", len(good) + len(bad), len(good),
+                                                     len(bad))
+    for line, reason in bad.items():
+        assert f"line {line}: {reason}" in said, (line, reason, said)
+    e2e.settle(expected_alerts=1)
+    assert_summaries_equal_the_table(e2e, good)
