@@ -9,10 +9,13 @@ The rules:
   UTF-8 is rejected whole, naming the line where decoding failed.
 - A header row; column names match case-insensitively after trimming; `store`, `item` and
   `count` are required, other columns are ignored.
-- Values are trimmed. `store` and `item` are non-empty and at most 1024 bytes of UTF-8 (the
-  DynamoDB key limit); `count` is a base-10 integer >= 0 (`007` is 7). Blank lines are ignored.
-- A bad row is rejected with its 1-based line (where the row starts; a quoted value may span
-  lines) and a reason; the other rows still load.
+- Values are trimmed. `store` is non-empty, at most MAX_STORE_BYTES bytes of UTF-8, `item` at
+  most MAX_ITEM_BYTES, neither holds a control character (see "Name limits" below); `count` is a
+  base-10 integer >= 0 of at most MAX_COUNT_DIGITS digits (`007` is 7). Blank lines are ignored.
+- A quoted value opens and closes on one line: a quote left open at the end of its line rejects
+  that row (the line is named and counted with the rejected rows) and reading goes on at the next
+  line, so a stray `"` costs its own row and never the rest of the file.
+- A bad row is rejected with its 1-based line and a reason; the other rows still load.
 - The same (store, item) twice: the last row wins, and the duplicate is reported.
 
 Parsing streams: input is any iterable of byte chunks (an S3 body, a file), split into physical
@@ -30,10 +33,43 @@ from typing import Any, BinaryIO
 
 REPORTS_PREFIX = "reports/"
 REQUIRED_COLUMNS = ("store", "item", "count")
-# DynamoDB's limit for a partition or sort key value.
-MAX_KEY_BYTES = 1024
-# A DynamoDB number holds at most 38 significant digits; a larger count would fail the write.
-MAX_COUNT = 10**38 - 1
+# --- Name limits ----------------------------------------------------------------------------
+# Every place a store or item name goes must hold every name the contract accepts; a row that
+# fails further down the pipeline is kept as a failure for good, so the contract refuses it here.
+# AWS limits ("Constraints in Amazon DynamoDB", formerly "Service, account, and table quotas in
+# Amazon DynamoDB": a partition key value at most 2,048 bytes, a sort key value 1,024; "Naming
+# Amazon S3 objects": a key at most 1,024 bytes of UTF-8) against each consumer:
+# - inventory table: Store (partition key) <= 2,048, Item (sort key) <= 1,024;
+# - alert table: Store (partition key) <= 2,048 (EventId is the stream's, a few dozen bytes);
+# - summary table, sort key Name: a store row is named by the store, an item row by the item
+#   (<= 1,024 each), and a cell by the JSON of [store, item] (`update_summaries.cell_name`):
+#   8 bytes of brackets, quotes and separator plus each name escaped. With control characters
+#   refused, JSON escapes only `"` and `\` (one byte each, two escaped), so a name takes at most
+#   twice its bytes: 8 + 2 * (store + item) <= 1,024, i.e. store + item <= 508;
+# - a store's uploads: `stores/<percent-encoded store>/<16-char stamp>-<8 hex>-<stem of at most
+#   60>.csv` (`store_scope`, `store_upload`): 98 + 3 * store bytes; its report adds `reports/`
+#   and `.json` (111 + 3 * store) and the loader's checkpoint `reports/.loading/` and
+#   `.<version>.<step>.checkpoint` (128 + 3 * store + the version id's length, 32 characters on
+#   S3 today); a 200-byte store leaves that checkpoint 296 bytes for the version id and step.
+# Hence a store name of at most 200 bytes and an item name of at most 300 (200 + 300 <= 508).
+MAX_STORE_BYTES = 200
+MAX_ITEM_BYTES = 300
+MAX_NAME_BYTES = {"store": MAX_STORE_BYTES, "item": MAX_ITEM_BYTES}
+# C0 and C1 controls and DEL (Unicode category Cc). JSON escapes C0 controls as six bytes
+# (`\u0001`), which would break the bound above, and no real name holds one: a tab or a NUL in a
+# name is a mistake that would make two names look the same.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+# --- Count limit --------------------------------------------------------------------------
+# A DynamoDB number holds 38 significant digits ("Constraints in Amazon DynamoDB", data types).
+# The summaries add counts: a store row sums one count per item of the store, an item row one per
+# store holding the item. A sum must fit too, or the summaries could not be kept (a summary that
+# cannot be written would be a kept failure for good). With counts below 10^28 a sum stays below
+# 10^38 up to 10^10 terms: ten billion rows under one store name (ten billion writes, over
+# 200 GB in one table) before a summary could overflow, far beyond any inventory; a count nobody
+# can mean (28 digits is ten thousand trillion trillion) is refused instead.
+MAX_COUNT_DIGITS = 28
+MAX_COUNT = 10**MAX_COUNT_DIGITS - 1
 # One physical line may not exceed this; it keeps an unterminated quote or a file without any
 # newline from filling memory (Lambda's default is 128 MB).
 MAX_LINE_BYTES = 1024 * 1024
@@ -240,18 +276,31 @@ class InventoryReader:
             yield text
 
     def __iter__(self) -> Iterator[InventoryRow | RejectedRow]:
-        # csv pulls one physical line at a time and stops at the end of a record, so after each
-        # row the bytes consumed end exactly where the next row starts.
-        reader = csv.reader(self._decoded_lines(), strict=False)
+        # csv pulls one physical line at a time; the feed gives it one line per record, so after
+        # each row the bytes consumed end exactly where the next row starts.
+        feed = _OneLinePerRecord(self._decoded_lines())
+        reader = csv.reader(feed, strict=False)
         columns = self._start_columns
         while True:
             start = self._lines_read + 1
+            feed.next_record()
             try:
                 fields = next(reader)
             except StopIteration:
                 return
-            except csv.Error as exc:
-                raise MalformedCsv(_csv_error_reason(exc), line=start) from None
+            except (_QuoteLeftOpen, csv.Error) as exc:
+                reason = (UNCLOSED_QUOTE_REASON if isinstance(exc, _QuoteLeftOpen)
+                          else _csv_error_reason(exc))
+                one_row = isinstance(exc, _QuoteLeftOpen) or reason.startswith(_TOO_LONG)
+                if columns is None or not one_row:
+                    # Before the header nothing can load; a bare CR means a whole file of them.
+                    raise MalformedCsv(reason, line=start) from None
+                # The line is read to its end (the feed refused the next one): only this row
+                # is lost, and reading goes on at the next line.
+                self.rows_read += 1
+                self._mark(columns)
+                yield RejectedRow(start, reason)
+                continue
             if _is_blank(fields):
                 self._mark(columns)
                 continue
@@ -264,9 +313,9 @@ class InventoryReader:
             self._mark(columns)
             row = validate_row(fields, columns, line=start)
             if self._store_rule is not None and isinstance(row, InventoryRow):
-                reason = self._store_rule(row.store)
-                if reason is not None:
-                    row = RejectedRow(row.line, reason)
+                other = self._store_rule(row.store)
+                if other is not None:
+                    row = RejectedRow(row.line, other)
             yield row
 
     def _mark(self, columns: tuple[int, int, int] | None) -> None:
@@ -274,13 +323,52 @@ class InventoryReader:
         self._marked = (self._offset, self._lines_read, self.rows_read, columns)
 
 
-def _csv_error_reason(exc: csv.Error) -> str:
+UNCLOSED_QUOTE_REASON = ('a quoted value does not close on its line (a stray "?): '
+                         'a value may not span lines')
+
+
+_TOO_LONG = "a value is longer than"
+
+
+class _QuoteLeftOpen(Exception):
+    """The csv reader asked for a second line for one record: a quote was left open."""
+
+
+class _OneLinePerRecord:
+    """The lines of a file, given to csv.reader one per record.
+
+    csv.reader takes the next line whenever a quoted value is still open at the end of one; a
+    stray quote would then swallow the file up to the next quote, or to its end. Here asking for
+    a second line raises `_QuoteLeftOpen` instead (csv.reader resets its state on every record,
+    so reading goes on cleanly at the next line).
+    """
+
+    __slots__ = ("_lines", "_open")
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self._open = False
+
+    def next_record(self) -> None:
+        self._open = True
+
+    def __iter__(self) -> _OneLinePerRecord:
+        return self
+
+    def __next__(self) -> str:
+        if not self._open:
+            raise _QuoteLeftOpen
+        self._open = False
+        return next(self._lines)
+
+
+def _csv_error_reason(exc: Exception) -> str:
     text = str(exc)
     if "new-line character" in text:
         return ("carriage return (CR) inside an unquoted value: use LF or CRLF line endings, "
                 "and quote values that contain line breaks")
     if "field larger than field limit" in text:
-        return f"a value is longer than {csv.field_size_limit()} characters (an unclosed quote?)"
+        return f"{_TOO_LONG} {csv.field_size_limit()} characters"
     return f"not valid CSV: {text}"
 
 
@@ -318,8 +406,9 @@ def validate_row(fields: list[str], columns: tuple[int, int, int], *,
         if not _COUNT.fullmatch(count_text):
             shown = repr(count_text) if len(count_text) <= 40 else repr(count_text[:40]) + "..."
             problems.append(f"count {shown} is not a whole number >= 0")
-        elif int(count_text) > MAX_COUNT:
-            problems.append("count has more than 38 digits")
+        elif (digits := len(count_text.lstrip("0"))) > MAX_COUNT_DIGITS:
+            # Counted, never converted: int() refuses strings over 4,300 digits.
+            problems.append(f"count has {digits} digits (at most {MAX_COUNT_DIGITS})")
     if problems:
         return RejectedRow(line, "; ".join(problems))
     return InventoryRow(line, store, item, int(count_text))
@@ -328,10 +417,17 @@ def validate_row(fields: list[str], columns: tuple[int, int, int], *,
 def _key_problems(name: str, value: str) -> list[str]:
     if not value:
         return [f"{name} is empty"]
-    size = len(value.encode("utf-8"))
-    if size > MAX_KEY_BYTES:
-        return [f"{name} is {size} bytes long in UTF-8 (at most {MAX_KEY_BYTES})"]
-    return []
+    problems = []
+    limit = MAX_NAME_BYTES[name]
+    # At most 3 UTF-8 bytes per code point below U+10000 and 4 above (2 UTF-16 units in JS):
+    # most names are judged without encoding them.
+    if len(value) * 4 > limit and (size := len(value.encode("utf-8"))) > limit:
+        problems.append(f"{name} is {size} bytes long in UTF-8 (at most {limit})")
+    control = _CONTROL.search(value)
+    if control is not None:
+        problems.append(f"{name} holds a control character (U+{ord(control.group()):04X}), "
+                        f"which no name may hold")
+    return problems
 
 
 class DuplicateTracker:

@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -102,6 +104,27 @@ def is_low(count: int | None, threshold: int) -> bool:
 
 # ---- reading stream records -------------------------------------------------------------------
 
+_DIGITS = re.compile(r"-?[0-9]+")
+
+
+def whole_number(text: str) -> int:
+    """A DynamoDB number (the text of an `N`) that holds a whole number, exactly.
+
+    Never through a float: a float keeps 53 bits, and counts have up to 28 digits. DynamoDB
+    sends numbers as plain digits; the exponent form ("1E+30") is read exactly too. Raises
+    ValueError for anything else.
+    """
+    if _DIGITS.fullmatch(text):
+        return int(text)
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"not a number: {text!r}") from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise ValueError(f"not a whole number: {text!r}")
+    return int(number)
+
+
 def _count(image: Mapping[str, Any]) -> int:
     value = image.get("Count")
     if value is None:
@@ -109,12 +132,9 @@ def _count(image: Mapping[str, Any]) -> int:
     if not isinstance(value, Mapping) or "N" not in value:
         raise RecordError(f"Count is not a number attribute: {value!r}")
     try:
-        number = float(value["N"])
-    except ValueError:
-        raise RecordError(f"Count is not a number: {value['N']!r}") from None
-    if number != int(number):
-        raise RecordError(f"Count is not a whole number: {value['N']!r}")
-    return int(number)
+        return whole_number(str(value["N"]))
+    except ValueError as exc:
+        raise RecordError(f"Count is {exc}") from None
 
 
 def change_of(record: Mapping[str, Any]) -> Change:
@@ -199,7 +219,7 @@ def cell_from_item(item: Mapping[str, Any] | None) -> CellState:
     if not item:
         return NO_CELL
     return CellState(
-        count=int(item["Count"]["N"]) if "Count" in item else None,
+        count=whole_number(item["Count"]["N"]) if "Count" in item else None,
         low=bool(item.get("Low", {}).get("BOOL", False)),
         sequence=item.get("Seq", {}).get("S", ""),
         created_at=float(item.get("At", {}).get("N", "0")),
@@ -309,34 +329,97 @@ def read_cells(ddb: Any, table: str,
 Decide = Callable[[tuple[str, str], CellState], CellState | None]
 
 
-def apply_cells(ddb: Any, table: str, cells: Sequence[tuple[str, str]], decide: Decide, *,
-                log: Log, sleep: Callable[[float], None] = time.sleep) -> set[tuple[str, str]]:
+Cell = tuple[str, str]
+
+# Answers worth the same transaction again: another writer, or capacity.
+_RETRIABLE = frozenset({"TransactionConflictException", "ProvisionedThroughputExceededException",
+                        "ThrottlingException", "RequestLimitExceeded"})
+# Cancellation reasons of TransactWriteItems that one item's content causes ("TransactWriteItems",
+# DynamoDB API Reference: ValidationError covers a key or item over its size, a number out of
+# range); every other reason (ConditionalCheckFailed, TransactionConflict, throttling) is a race.
+_ITEM_REASONS = frozenset({"ValidationError", "ItemCollectionSizeLimitExceeded"})
+
+
+@dataclass(frozen=True)
+class _Failure:
+    error: str
+    retriable: bool
+    # Caused by what one of the cells holds (a ValidationException, say): the other cells of the
+    # transaction are worth trying without it.
+    per_cell: bool
+
+
+def _failure_of(exc: ClientError) -> _Failure:
+    code = exc.response.get("Error", {}).get("Code", "")
+    error = f"{code}: {exc}"
+    if code == "TransactionCanceledException":
+        reasons = {reason.get("Code", "") for reason in
+                   exc.response.get("CancellationReasons") or []}
+        if reasons & _ITEM_REASONS:
+            return _Failure(error, retriable=False, per_cell=True)
+        return _Failure(error, retriable=True, per_cell=False)
+    if code == "ValidationException":
+        return _Failure(error, retriable=False, per_cell=True)
+    return _Failure(error, retriable=code in _RETRIABLE, per_cell=False)
+
+
+def apply_cells(ddb: Any, table: str, cells: Sequence[Cell], decide: Decide, *,
+                log: Log, sleep: Callable[[float], None] = time.sleep) -> set[Cell]:
     """Move each cell to `decide(cell, current state)` together with the summary rows, in
-    transactions conditioned on the cells' versions. Returns the cells that could not be done."""
-    failed: set[tuple[str, str]] = set()
+    transactions conditioned on the cells' versions. Returns the cells that could not be done.
+
+    A transaction that fails for what one cell holds (DynamoDB refuses the whole transaction) is
+    split in halves and each half tried again, down to that one cell: only its records fail.
+    """
+    failed: set[Cell] = set()
     for chunk in transaction_chunks(cells):
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                _apply_chunk(ddb, table, chunk, decide)
-                break
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                retriable = code in ("TransactionCanceledException",
-                                     "TransactionConflictException",
-                                     "ProvisionedThroughputExceededException",
-                                     "ThrottlingException")
-                if not retriable or attempt == MAX_ATTEMPTS - 1:
-                    log(json.dumps({"event": "summary_update_failed", "cells": len(chunk),
-                                    "error": f"{code}: {exc}"}, ensure_ascii=False))
-                    failed.update(chunk)
-                    break
-                sleep(min(0.05 * 2 ** attempt, 1.0))
-            except BotoCoreError as exc:
-                log(json.dumps({"event": "summary_update_failed", "cells": len(chunk),
-                                "error": f"{type(exc).__name__}: {exc}"}, ensure_ascii=False))
-                failed.update(chunk)
-                break
+        failed |= _apply_isolating(ddb, table, chunk, decide, log=log, sleep=sleep)
     return failed
+
+
+def _apply_isolating(ddb: Any, table: str, chunk: list[Cell], decide: Decide, *, log: Log,
+                     sleep: Callable[[float], None]) -> set[Cell]:
+    failure = _apply_with_retries(ddb, table, chunk, decide, sleep)
+    if failure is None:
+        return set()
+    if failure.per_cell and len(chunk) > 1:
+        half = len(chunk) // 2
+        return (_apply_isolating(ddb, table, chunk[:half], decide, log=log, sleep=sleep)
+                | _apply_isolating(ddb, table, chunk[half:], decide, log=log, sleep=sleep))
+    if failure.per_cell and _apply_with_retries(ddb, table, chunk, decide, sleep,
+                                                low_lists=False) is None:
+        # What did not fit was the store's (or item's) list of low members: a summary row is
+        # one item of at most 400 KB ("Constraints in Amazon DynamoDB"), and a store with
+        # thousands of low items of long names outgrows it. The sums and LowCount stay exact;
+        # the list lacks this member, and the log says so.
+        store, item = chunk[0]
+        log(json.dumps({"event": "summary_low_list_full", "store": store, "item": item,
+                        "error": failure.error}, ensure_ascii=False))
+        return set()
+    entry: dict[str, Any] = {"event": "summary_update_failed", "cells": len(chunk),
+                             "retriable": failure.retriable, "error": failure.error}
+    if len(chunk) == 1:
+        entry["store"], entry["item"] = chunk[0]
+    log(json.dumps(entry, ensure_ascii=False))
+    return set(chunk)
+
+
+def _apply_with_retries(ddb: Any, table: str, chunk: list[Cell], decide: Decide,
+                        sleep: Callable[[float], None], *,
+                        low_lists: bool = True) -> _Failure | None:
+    """None once the chunk is applied; otherwise why not (after retrying what may pass)."""
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            _apply_chunk(ddb, table, chunk, decide, low_lists=low_lists)
+            return None
+        except ClientError as exc:
+            failure = _failure_of(exc)
+            if not failure.retriable or attempt == MAX_ATTEMPTS - 1:
+                return failure
+            sleep(min(0.05 * 2 ** attempt, 1.0))
+        except BotoCoreError as exc:
+            return _Failure(f"{type(exc).__name__}: {exc}", retriable=True, per_cell=False)
+    raise AssertionError("unreachable: the last attempt returns")
 
 
 def by_item(cells: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -364,7 +447,8 @@ def transaction_chunks(cells: Sequence[tuple[str, str]]) -> Iterator[list[tuple[
         yield chunk
 
 
-def _apply_chunk(ddb: Any, table: str, chunk: list[tuple[str, str]], decide: Decide) -> None:
+def _apply_chunk(ddb: Any, table: str, chunk: list[tuple[str, str]], decide: Decide, *,
+                 low_lists: bool = True) -> None:
     states = read_cells(ddb, table, chunk)
     actions: list[dict[str, Any]] = []
     stores: dict[str, RowDelta] = {}
@@ -382,6 +466,10 @@ def _apply_chunk(ddb: Any, table: str, chunk: list[tuple[str, str]], decide: Dec
         return
     for kind, rows in ((STORE_KIND, stores), (ITEM_KIND, items)):
         for name, delta in rows.items():
+            if not low_lists and delta.low_set:
+                # Out of the list rather than in it with a stale count.
+                delta.low_removed = {*(delta.low_removed or set()), *delta.low_set}
+                delta.low_set = None
             if delta.is_empty:
                 continue
             if delta.low_set:

@@ -7,8 +7,11 @@
 // str.strip()'s whitespace, repr() of strings and bytes, and where UTF-8 decoding fails.
 
 export const REQUIRED_COLUMNS = ["store", "item", "count"];
-export const MAX_KEY_BYTES = 1024; // DynamoDB's limit for a key value
-export const MAX_COUNT_DIGITS = 38; // a DynamoDB number's precision
+// The largest names every part of the stack can hold, and the largest count whose sums still fit
+// a DynamoDB number (lambda_src/inventory_csv.py says how they were worked out).
+export const MAX_STORE_BYTES = 200;
+export const MAX_ITEM_BYTES = 300;
+export const MAX_COUNT_DIGITS = 28;
 export const MAX_LINE_BYTES = 1024 * 1024;
 export const CSV_FIELD_LIMIT = 131072; // Python's csv.field_size_limit() default
 export const NOTIFIED_SUFFIXES = [".csv", ".CSV"]; // what S3 announces to the loader
@@ -189,10 +192,15 @@ const IN_QUOTED_FIELD = 3;
 const QUOTE_IN_QUOTED_FIELD = 4;
 const EAT_CRNL = 5;
 
+const UNCLOSED_QUOTE_REASON =
+  'a quoted value does not close on its line (a stray "?): a value may not span lines';
 const CR_REASON =
   "carriage return (CR) inside an unquoted value: use LF or CRLF line endings, " +
   "and quote values that contain line breaks";
-const FIELD_LIMIT_REASON = `a value is longer than ${CSV_FIELD_LIMIT} characters (an unclosed quote?)`;
+const FIELD_LIMIT_REASON = `a value is longer than ${CSV_FIELD_LIMIT} characters`;
+
+/** A line that cannot be read as a row (the rest of the file still can). */
+class RowError extends Error {}
 
 /**
  * The fields of a line that holds a whole record without quotes or stray CRs (most lines), split
@@ -212,16 +220,22 @@ function simpleRecord(line) {
 }
 
 /**
- * Records of the file: {fields, line} where line is where the record starts. A port of
- * CPython's Modules/_csv.c parse_process_char / Reader_iternext.
+ * Records of the file, one per line: {fields, line}, or {error, line} for a line that cannot be
+ * read as a record (a quote left open at its end, a value over the field limit). A port of
+ * CPython's Modules/_csv.c parse_process_char / Reader_iternext, fed one line per record as
+ * lambda_src/inventory_csv.py feeds it: a quoted value never continues on the next line.
  * @param {Iterable<string>} lines
- * @returns {Generator<{fields: string[], line: number}>}
+ * @returns {Generator<{fields: string[], line: number} | {error: string, line: number}>}
  */
 function* csvRecords(lines) {
-  const iterator = lines[Symbol.iterator]();
-  let linesRead = 0;
-  for (;;) {
-    const start = linesRead + 1;
+  let line = 0;
+  for (const text of lines) {
+    line++;
+    const simple = simpleRecord(text);
+    if (simple) {
+      yield { fields: simple, line };
+      continue;
+    }
     /** @type {string[]} */
     const fields = [];
     let field = "";
@@ -234,7 +248,7 @@ function* csvRecords(lines) {
     };
     /** @param {string} ch */
     const add = (ch) => {
-      if (fieldLen >= CSV_FIELD_LIMIT) throw new InvalidFile(FIELD_LIMIT_REASON, start);
+      if (fieldLen >= CSV_FIELD_LIMIT) throw new RowError(FIELD_LIMIT_REASON);
       field += ch;
       fieldLen++;
     };
@@ -292,33 +306,21 @@ function* csvRecords(lines) {
         case EAT_CRNL:
           if (c === "\n" || c === "\r") return;
           if (c === null) state = START_RECORD;
-          else throw new InvalidFile(CR_REASON, start);
+          else throw new InvalidFile(CR_REASON, line);
           return;
       }
     };
-    let ended = false;
-    do {
-      const next = iterator.next();
-      if (next.done) {
-        // The end of the data inside a quoted value still yields the record (strict=False).
-        if (fieldLen !== 0 || state === IN_QUOTED_FIELD) {
-          save();
-          ended = true;
-          break;
-        }
-        return;
-      }
-      linesRead++;
-      const simple = state === START_RECORD ? simpleRecord(next.value) : null;
-      if (simple) {
-        fields.push(...simple);
-        continue; // the state stays START_RECORD: the record is complete
-      }
-      for (const c of next.value) step(c);
+    try {
+      for (const c of text) step(c);
       step(null);
-    } while (state !== START_RECORD);
-    yield { fields, line: start };
-    if (ended) return;
+    } catch (err) {
+      if (!(err instanceof RowError)) throw err;
+      yield { error: err.message, line };
+      continue;
+    }
+    // Only an open quote keeps the state machine from ending its record at the end of a line.
+    if (state === IN_QUOTED_FIELD) yield { error: UNCLOSED_QUOTE_REASON, line };
+    else yield { fields, line };
   }
 }
 
@@ -355,13 +357,25 @@ function requiredColumns(header, line) {
   return REQUIRED_COLUMNS.map((name) => /** @type {number} */ (positions.get(name)));
 }
 
-/** @param {string} name @param {string} value */
+// Unicode category Cc: C0 and C1 controls and DEL (inventory_csv.py: _CONTROL).
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** @param {"store" | "item"} name @param {string} value */
 function keyProblems(name, value) {
   if (!value) return [`${name} is empty`];
-  if (value.length * 3 <= MAX_KEY_BYTES) return []; // at most 3 UTF-8 bytes per UTF-16 unit
-  const size = utf8Length(value);
-  if (size > MAX_KEY_BYTES) return [`${name} is ${size} bytes long in UTF-8 (at most ${MAX_KEY_BYTES})`];
-  return [];
+  const problems = [];
+  const limit = name === "store" ? MAX_STORE_BYTES : MAX_ITEM_BYTES;
+  // At most 3 UTF-8 bytes per UTF-16 unit: most names are judged without encoding them.
+  if (value.length * 3 > limit) {
+    const size = utf8Length(value);
+    if (size > limit) problems.push(`${name} is ${size} bytes long in UTF-8 (at most ${limit})`);
+  }
+  const control = CONTROL.exec(value);
+  if (control) {
+    const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
+    problems.push(`${name} holds a control character (U+${code}), which no name may hold`);
+  }
+  return problems;
 }
 
 /**
@@ -390,8 +404,9 @@ export function validateRow(fields, columns, line) {
     if (!/^[0-9]+$/.test(countText)) {
       const shown = pyLen(countText) <= 40 ? pyRepr(countText) : pyRepr([...countText].slice(0, 40).join("")) + "...";
       problems.push(`count ${shown} is not a whole number >= 0`);
-    } else if (countText.replace(/^0+/, "").length > MAX_COUNT_DIGITS) {
-      problems.push(`count has more than ${MAX_COUNT_DIGITS} digits`);
+    } else {
+      const digits = countText.replace(/^0+/, "").length;
+      if (digits > MAX_COUNT_DIGITS) problems.push(`count has ${digits} digits (at most ${MAX_COUNT_DIGITS})`);
     }
   }
   if (problems.length) return { line, reason: problems.join("; ") };
@@ -428,7 +443,16 @@ export function checkBytes(bytes, { store } = {}) {
   const duplicates = [];
   /** @type {Map<string, InventoryRow>} latest row per (store, item), in first-seen order */
   const latest = new Map();
-  for (const { fields, line } of csvRecords(decodedLines(bytes))) {
+  for (const record of csvRecords(decodedLines(bytes))) {
+    const { line } = record;
+    if ("error" in record) {
+      // Before the header nothing can load: the whole file is refused, as the loader does.
+      if (columns === null) throw new InvalidFile(record.error, line);
+      rowsRead++;
+      rejected.push({ line, reason: record.error });
+      continue;
+    }
+    const { fields } = record;
     if (isBlank(fields)) continue;
     if (columns === null) {
       columns = requiredColumns(fields, line);

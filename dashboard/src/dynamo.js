@@ -29,7 +29,7 @@ export class GuestReadDenied extends Error {
 const NAMES = { "#s": "Store", "#i": "Item", "#c": "Count" };
 
 /**
- * @typedef {{store: string, item: string, count: number}} Row
+ * @typedef {{store: string, item: string, count: bigint}} Row  count: exact, whatever its size
  * @typedef {{rows: Row[], skipped: number}} ReadResult  skipped: items without a numeric Count
  */
 
@@ -197,6 +197,27 @@ export class InventoryReader {
 }
 
 /**
+ * A DynamoDB number (the text of an `N`) that holds a whole number, exactly, or null.
+ * Never through a JavaScript number: that keeps 53 bits, and counts and their sums run to 38
+ * digits. DynamoDB sends plain digits; the exponent form ("1E+30") is read exactly too.
+ * @param {unknown} text
+ * @returns {bigint | null}
+ */
+export function wholeNumber(text) {
+  if (typeof text !== "string") return null;
+  if (/^-?[0-9]+$/.test(text)) return BigInt(text);
+  const m = /^(-?)([0-9]*)(?:\.([0-9]*))?[eE]([+-]?[0-9]+)$/.exec(text);
+  if (!m || (m[2] + (m[3] ?? "")) === "") return null;
+  const fraction = m[3] ?? "";
+  const shift = Number(m[4]) - fraction.length;
+  const digits = m[2] + fraction;
+  if (shift >= 0) return BigInt(m[1] + digits + "0".repeat(shift));
+  const cut = digits.length + shift;
+  if (!/^0*$/.test(digits.slice(Math.max(0, cut)))) return null; // not whole
+  return BigInt(m[1] + (digits.slice(0, Math.max(0, cut)) || "0"));
+}
+
+/**
  * @param {any[]} items  DynamoDB items in the JSON wire format
  * @returns {ReadResult}
  */
@@ -207,8 +228,8 @@ export function toRows(items) {
   for (const item of items) {
     const store = item.Store?.S;
     const name = item.Item?.S;
-    const count = Number(item.Count?.N);
-    if (typeof store !== "string" || typeof name !== "string" || !Number.isFinite(count)) {
+    const count = wholeNumber(item.Count?.N);
+    if (typeof store !== "string" || typeof name !== "string" || count === null) {
       skipped += 1;
       continue;
     }
@@ -230,15 +251,17 @@ export function compareNames(/** @type {string} */ a, /** @type {string} */ b) {
  * @param {number} threshold
  */
 export function summaryView(storeRows, itemRows, threshold) {
+  // Members (Items, Stores) are counted in numbers; Units and counts are exact.
   const num = (/** @type {any} */ v) => Number(v?.N ?? 0);
+  const exact = (/** @type {any} */ v) => wholeNumber(v?.N ?? "0") ?? 0n;
   const names = (/** @type {any} */ m) => Object.keys(m?.M ?? {}).sort(compareNames);
   const lines = itemRows
     .filter((r) => typeof r.Name?.S === "string" && num(r.Stores) > 0)
     .map((r) => ({
       store: "All stores",
       item: r.Name.S,
-      count: num(r.Units),
-      low: num(r.Units) <= threshold,
+      count: exact(r.Units),
+      low: exact(r.Units) <= BigInt(Math.floor(threshold)), // count <= 2.5 is count <= 2
       lowIn: names(r.LowStores),
     }))
     .sort((a, b) => compareNames(a.item, b.item));
@@ -247,7 +270,7 @@ export function summaryView(storeRows, itemRows, threshold) {
     .map((r) => ({
       store: r.Name.S,
       itemCount: num(r.Items),
-      items: names(r.LowItems).map((item) => ({ item, count: num(r.LowItems.M[item]) })),
+      items: names(r.LowItems).map((item) => ({ item, count: exact(r.LowItems.M[item]) })),
     }))
     .sort((a, b) => b.items.length - a.items.length || compareNames(a.store, b.store));
   return { lines, lowStores };

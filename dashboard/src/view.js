@@ -2,7 +2,7 @@
 // never as HTML, so a store called `<img src=x onerror=alert(1)>` is shown as those characters.
 
 import { renderChart } from "./chart.js";
-import { ALL_STORES } from "./inventory.js";
+import { ALL_STORES, compareCounts, formatCount } from "./inventory.js";
 
 /** @param {string} id */
 function byId(id) {
@@ -45,12 +45,23 @@ export function matching(lines, query) {
  */
 export function lowestLines(lines, max) {
   if (lines.length <= max) return lines;
-  const keep = new Set([...lines].sort((a, b) => a.count - b.count || (a.item < b.item ? -1 : 1)).slice(0, max));
+  const keep = new Set([...lines].sort((a, b) => compareCounts(a.count, b.count) || (a.item < b.item ? -1 : 1)).slice(0, max));
   return lines.filter((l) => keep.has(l));
 }
 
-/** @param {number} n */
-const formatNumber = (n) => n.toLocaleString("en");
+const formatNumber = formatCount;
+
+/**
+ * The children that show a count: its digits with a break opportunity (<wbr>) after each
+ * thousands separator, so a 38-digit count wraps between groups on a narrow screen, never in
+ * the middle of one (the text is the same, copied or read).
+ * @param {bigint | number} n
+ * @returns {(string | HTMLElement)[]}
+ */
+function countParts(n) {
+  const groups = formatNumber(n).split(",");
+  return groups.flatMap((group, i) => (i < groups.length - 1 ? [`${group},`, h("wbr")] : [group]));
+}
 
 /** @param {string[]} names */
 function namesList(names, max = 3) {
@@ -227,7 +238,7 @@ export class View {
    * @param {number} data.threshold
    * @param {number} data.storeCount
    * @param {number} data.lowRows  all stores: store rows at or below the threshold
-   * @param {{store: string, items: {item: string, count: number}[], itemCount: number}[]} data.lowStores
+   * @param {{store: string, items: {item: string, count: bigint}[], itemCount: number}[]} data.lowStores
    * @param {number} data.skipped
    */
   showInventory({ lines, store, threshold, storeCount, lowRows, lowStores, skipped }) {
@@ -238,7 +249,7 @@ export class View {
 
     byId("stat-items").textContent = formatNumber(lines.length);
     byId("stat-items-label").textContent = lines.length === 1 ? "item" : "items";
-    byId("stat-units").textContent = formatNumber(lines.reduce((sum, l) => sum + l.count, 0));
+    byId("stat-units").replaceChildren(...countParts(lines.reduce((sum, l) => sum + l.count, 0n)));
     const low = all ? lowRows : lines.filter((l) => l.low).length;
     byId("stat-low").textContent = formatNumber(low);
     byId("stat-low-label").textContent = all
@@ -283,14 +294,16 @@ function tableRow(line) {
   }
   tr.append(itemCell);
   const countCell = h("td", undefined, "num");
-  countCell.append(h("span", formatNumber(line.count), "count"));
+  const count = h("span", undefined, "count");
+  count.append(...countParts(line.count));
+  countCell.append(count);
   if (line.low) countCell.append(h("span", "low", "badge"));
   tr.append(countCell);
   return tr;
 }
 
 /**
- * @param {{store: string, items: {item: string, count: number}[], itemCount: number}} entry
+ * @param {{store: string, items: {item: string, count: bigint}[], itemCount: number}} entry
  * @param {number} threshold
  */
 function lowStoreItem(entry, threshold) {

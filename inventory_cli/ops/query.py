@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from inventory_cli.aws import error_code
 from inventory_cli.errors import InventoryError
 from inventory_cli.ops.stack_info import missing_resource
+from lambda_src.update_summaries import whole_number
 
 if TYPE_CHECKING:
     from inventory_cli.aws import Aws
@@ -117,4 +118,4 @@ def _rows(pages: Iterable[list[dict[str, Any]]]) -> Iterator[StockRow]:
         for item in page:
             count = item.get("Count", {}).get("N")
             yield StockRow(store=item["Store"]["S"], item=item["Item"]["S"],
-                           count=int(count) if count is not None else 0)
+                           count=whole_number(count) if count is not None else 0)

@@ -19,15 +19,16 @@ from botocore.exceptions import ClientError
 from inventory_cli.config import StackNames
 from inventory_cli.errors import InventoryError, StackIncomplete, UsageError
 from lambda_src import store_keys
+from lambda_src.inventory_csv import MAX_STORE_BYTES
 from lambda_src.store_scope import STORES_PREFIX, store_from_key
 
 if TYPE_CHECKING:
     from inventory_cli.aws import Aws
 
 Clock = Callable[[], datetime]
-# The encoded prefix of the longest name (3 bytes per byte at worst) plus the file name the
-# endpoint picks stays well inside S3's 1,024-byte key limit.
-MAX_STORE_NAME_BYTES = 256
+# The CSV contract's limit: the longest store name every consumer holds (its keys, its uploads'
+# prefix; see inventory_csv). A longer store could never load a row.
+MAX_STORE_NAME_BYTES = MAX_STORE_BYTES
 PAGE_KEY = "upload.html"
 
 

@@ -172,7 +172,8 @@ def _scan_inventory(aws: Aws, names: StackNames) -> Iterator[tuple[tuple[str, st
         for page in paginator.paginate(TableName=names.table, ConsistentRead=True):
             for item in page.get("Items", []):
                 count = item.get("Count", {}).get("N")
-                yield (item["Store"]["S"], item["Item"]["S"]), int(count) if count else 0
+                yield ((item["Store"]["S"], item["Item"]["S"]),
+                       summarizer.whole_number(count) if count else 0)
     except ClientError as exc:
         if error_code(exc) == "ResourceNotFoundException":
             raise missing_resource("table", names.table) from None
@@ -205,10 +206,11 @@ def _query_kind(aws: Aws, names: StackNames, kind: str,
 
 
 def _number(item: dict[str, Any], name: str) -> int:
+    # Exact: sums of counts run to 38 digits, far past a float's 53 bits.
     value = item.get(name, {}).get("N")
-    return int(value) if value is not None else 0
+    return summarizer.whole_number(value) if value is not None else 0
 
 
 def _count_map(item: dict[str, Any], name: str) -> dict[str, int]:
     entries = item.get(name, {}).get("M", {})
-    return {key: int(value["N"]) for key, value in sorted(entries.items())}
+    return {key: summarizer.whole_number(value["N"]) for key, value in sorted(entries.items())}

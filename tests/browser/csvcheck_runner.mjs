@@ -1,12 +1,16 @@
 // Runs the page's CSV checker (dashboard/src/csvcheck.js) on files given as base64 JSON on stdin
 // and prints, per file, what it found, in the shape tests/browser/test_upload_page_csvcheck.py
 // compares with lambda_src.inventory_csv.check_bytes.
+//
+// Input: [[base64, store or null], ...]; a store checks the file as that store's own upload.
+// With --lines, one [base64, store or null] per input line and one result per output line, as
+// they come (a property test keeps one Node process for all its examples).
 import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { checkBytes, InvalidFile } from "../../dashboard/src/csvcheck.js";
 
-// Input: [[base64, store or null], ...]; a store checks the file as that store's own upload.
-const files = JSON.parse(readFileSync(0, "utf8"));
-const results = files.map(([encoded, store]) => {
+/** @param {string} encoded @param {string | null} store */
+function check(encoded, store) {
   const bytes = new Uint8Array(Buffer.from(encoded, "base64"));
   try {
     const r = checkBytes(bytes, store === null ? {} : { store });
@@ -22,5 +26,14 @@ const results = files.map(([encoded, store]) => {
     if (!(err instanceof InvalidFile)) throw err;
     return { invalid: [err.line, err.reason, err.message] };
   }
-});
-process.stdout.write(JSON.stringify(results));
+}
+
+if (process.argv.includes("--lines")) {
+  for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+    const [encoded, store] = JSON.parse(line);
+    process.stdout.write(JSON.stringify(check(encoded, store)) + "\n");
+  }
+} else {
+  const files = JSON.parse(readFileSync(0, "utf8"));
+  process.stdout.write(JSON.stringify(files.map(([encoded, store]) => check(encoded, store))));
+}

@@ -35,12 +35,19 @@ CASES: list[bytes] = [
     b'store,item,count\nBerlin,"Echo\nShow",4\nBerlin,Echo Dot,x\n',
     b" Count ,notes, ITEM,Store \n5,ignore me,Echo Dot,Berlin,and,more,fields\n",
     b"store,item,count\n  Berlin ,\tEcho Dot  , 12 \n",
-    *(f"store,item,count\nB,I,{c}\n".encode() for c in ("12", "007", "0", "1" + "0" * 37)),
+    *(f"store,item,count\nB,I,{c}\n".encode() for c in ("12", "007", "0", "1" + "0" * 27,
+                                                        "9" * 28, "0" * 30 + "9" * 28)),
     *(f'store,item,count\nB,I,"{c}"\n'.encode()
       for c in ("-3", "1.5", "", "twelve", "+3", "1 2", "\u00b2", "1e3", "\u0661")),
-    b"store,item,count\nB,I," + b"9" * 39 + b"\n",
-    b"store,item,count\nB,I," + b"0" * 5 + b"9" * 38 + b"\n",
-    f"store,item,count\n{'é' * 512},x,1\nB,{'é' * 512 + 'a'},1\n{'s' * 1025},x,1\n".encode(),
+    b"store,item,count\nB,I," + b"9" * 29 + b"\n",
+    b"store,item,count\nB,I," + b"0" * 5 + b"9" * 29 + b"\n",
+    b"store,item,count\nB,I," + b"9" * 5000 + b"\n",
+    # Names at and over their limits, in bytes of UTF-8 (not characters, not UTF-16 units).
+    f"store,item,count\n{'é' * 100},x,1\nB,{'é' * 150},1\n{'é' * 100}a,x,1\nB,a{'é' * 150},1\n"
+    f"{'s' * 201},{'i' * 301},1\n{'😀' * 50},{'😀' * 75},1\n{'😀' * 50}a,{'😀' * 75}a,1\n"
+    f"{'東' * 66}ab,{'東' * 100},2\n{'東' * 67},{'東' * 101},2\n".encode(),
+    # Control characters in names (C0, DEL, C1), quoted or not; trimmed ones at the ends are fine.
+    "store,item,count\nA,\"b\tc\",1\nA\x00,b,1\nA,b\x7f,1\nA\x85x,b,1\n\tA\t,\x1fb\x1f,1\n".encode(),
     b"store,item,count\n,,\nBerlin\n , Echo ,1\n",
     b"store,item,count\nA,a,1\nA,b,-1\nA,c,2\n",
     b"\n\nstore,item,count\n\nA,a,1\n   \n\r\nA,b,x\n\n",
@@ -49,6 +56,11 @@ CASES: list[bytes] = [
     b"store,item,count\nA,a,1\nA,b,2\nA,a,3\nA,a,4\n",
     b"store,item,count\nA,a,1\n A , a ,2\n",
     b'store,item,count\nA,"multi\nline",1\nA,b,2\nA,caf\xe9,3\nA,d,4\n',
+    # Quotes left open: each costs its own line, never the lines after it.
+    b'store,item,count\nA,"b,1\nC,d,2\nE,"f""g,3\nH,i,"4\r\nJ,k,5\nL,m,"6',
+    b'store,item,count\nA,b,1,"\nC,"d"e"f,2\n"\n"""\n',
+    b'"store,item,count\nA,b,1\n',
+    b'store,"item\n,count\nA,b,1\n',
     "store,item,count,größe\n".encode("latin-1"),
     b"\n Store ;item;qty\nA;b;1\n",
     b"store,item\nA,b\n",
@@ -93,8 +105,8 @@ CASES: list[bytes] = [
 # Pieces of values the rules care about: whitespace Python strips (and JavaScript's trim() does
 # not, or the reverse), quotes, digits, non-ASCII, the column names.
 _PIECES = ["a", "b", "Berlin", "東京", "é", "\U0001f600", "0", "7", "007", "-1", "1.5", " ", "\t",
-           "\ufeff", "\x85", "\u3000", "\x1c", "\x00", "'", "\\", '"', '""', "store", "item",
-           "count", " Count ", ""]
+           "\ufeff", "\x85", "\u3000", "\x1c", "\x00", "\x7f", "'", "\\", '"', '""', "store",
+           "item", "count", " Count ", "", "9" * 14, "é" * 50, "x" * 101, "東" * 33]
 _NOISE = [",", '"', "\n", "\r", "\r\n", " "]
 _BAD_BYTES = [b"\xe9", b"\x80", b"\xed\xa0\x80", b"\xf0\x9f\x98", b"\xc3"]
 
@@ -195,9 +207,14 @@ def test_the_corpus_covers_every_outcome() -> None:
     outcomes = [python_result(data) for data in CASES + random_files(1500, 1)]
     reasons = [o["invalid"][1] for o in outcomes if "invalid" in o]
     for start in ("not valid UTF-8", "missing columns store, item, count", "missing column count",
-                  "line is longer than 1048576 bytes", "a value is longer than 131072 characters",
+                  "line is longer than 1048576 bytes", "a quoted value does not close",
                   "carriage return (CR) inside an unquoted value"):
         assert any(reason.startswith(start) for reason in reasons), start
+    row_reasons = [reason for o in outcomes for _, reason in o.get("rejected", [])]
+    for part in ("a quoted value does not close on its line", "bytes long in UTF-8 (at most 300)",
+                 "bytes long in UTF-8 (at most 200)", "holds a control character",
+                 "digits (at most 28)", "a value is longer than 131072 characters"):
+        assert any(part in reason for reason in row_reasons), part
     assert sum(bool(o.get("rows")) for o in outcomes) > 100
     assert sum(bool(o.get("rejected")) for o in outcomes) > 100
     assert sum(bool(o.get("duplicates")) for o in outcomes) > 10

@@ -17,15 +17,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lambda_helpers import create_table, table_items, upload_and_load
 
-from lambda_src.inventory_csv import check_chunks
+from lambda_src.inventory_csv import MAX_COUNT, MAX_ITEM_BYTES, MAX_STORE_BYTES, check_chunks
 
-# Keys: any text without surrogates, trimmed and non-empty (trimming is part of the contract,
-# covered by unit tests); DynamoDB's 1024-byte limit is kept by the size bound.
-key_text = st.text(
-    alphabet=st.characters(exclude_categories=("Cs",)), min_size=1, max_size=40,
-).map(str.strip).filter(lambda s: 0 < len(s.encode()) <= 1024)
-count = st.integers(min_value=0, max_value=10**12)
-valid_row = st.tuples(st.sampled_from(["Berlin", "Pusan", "M\u00fcnchen"]) | key_text,
+
+# Names: any text without surrogates or control characters, trimmed and non-empty (trimming is
+# part of the contract, covered by unit tests), within the contract's byte limits.
+def _name(limit: int) -> st.SearchStrategy[str]:
+    return st.text(
+        alphabet=st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=40,
+    ).map(str.strip).filter(lambda s: 0 < len(s.encode()) <= limit)
+
+
+key_text = _name(MAX_ITEM_BYTES)
+count = st.integers(min_value=0, max_value=10**12) | st.integers(0, MAX_COUNT)
+valid_row = st.tuples(st.sampled_from(["Berlin", "Pusan", "M\u00fcnchen"]) | _name(MAX_STORE_BYTES),
                       key_text, count)
 
 _counter = itertools.count()
@@ -76,7 +81,10 @@ def test_valid_rows_read_back_exactly(data: st.DataObject, rows: list[tuple[str,
 invalid_row = st.one_of(
     st.tuples(st.just(""), key_text, count.map(str)),
     st.tuples(key_text, st.just("   "), count.map(str)),
-    st.tuples(key_text, st.just("x" * 1025), count.map(str)),
+    st.tuples(key_text, st.just("x" * (MAX_ITEM_BYTES + 1)), count.map(str)),
+    st.tuples(st.just("s" * (MAX_STORE_BYTES + 1)), key_text, count.map(str)),
+    st.tuples(key_text, st.just("a\tb"), count.map(str)),
+    st.tuples(key_text, key_text, st.just(str(MAX_COUNT + 1))),
     st.tuples(key_text, key_text, st.sampled_from(["-3", "1.5", "", "twelve", "1e3", "+1"])),
     st.tuples(key_text, key_text, st.integers(-(10**6), -1).map(str)),
 )

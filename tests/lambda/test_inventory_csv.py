@@ -46,11 +46,16 @@ def test_quoted_comma_and_quote() -> None:
     assert rows_of(data) == [(2, "Berlin", "Echo, 2nd Gen", 4), (3, "Berlin", 'The "Tap"', 5)]
 
 
-def test_quoted_value_spanning_lines_reports_the_line_where_the_row_starts() -> None:
+def test_a_quoted_value_may_not_span_lines() -> None:
+    # Line 2 opens a quote it does not close; line 3 is then read as a row of its own.
     data = b'store,item,count\nBerlin,"Echo\nShow",4\nBerlin,Echo Dot,x\n'
     result = check_bytes(data)
-    assert [(r.line, r.item) for r in result.rows] == [(2, "Echo\nShow")]
-    assert result.rejected == [RejectedRow(4, "count 'x' is not a whole number >= 0")]
+    assert result.rows == []
+    assert result.rejected == [
+        RejectedRow(2, contract.UNCLOSED_QUOTE_REASON),
+        RejectedRow(3, "no count value (the row has 2 fields)"),
+        RejectedRow(4, "count 'x' is not a whole number >= 0")]
+    assert result.rows_read == 3
 
 
 def test_headers_are_case_insensitive_trimmed_and_extra_columns_ignored() -> None:
@@ -65,7 +70,8 @@ def test_values_are_trimmed() -> None:
 
 
 @pytest.mark.parametrize("count,expected", [("12", 12), ("007", 7), ("0", 0),
-                                            ("1" + "0" * 37, 10**37)])
+                                            ("1" + "0" * 27, 10**27),
+                                            ("0" * 40 + "9" * 28, contract.MAX_COUNT)])
 def test_valid_counts(count: str, expected: int) -> None:
     assert rows_of(f"store,item,count\nB,I,{count}\n".encode()) == [(2, "B", "I", expected)]
 
@@ -78,21 +84,53 @@ def test_invalid_counts(count: str) -> None:
     assert result.rejected == [RejectedRow(2, f"count {count!r} is not a whole number >= 0")]
 
 
-def test_count_beyond_dynamodb_precision_is_rejected() -> None:
-    result = check_bytes(b"store,item,count\nB,I," + b"9" * 39 + b"\n")
-    assert result.rejected == [RejectedRow(2, "count has more than 38 digits")]
+def test_a_count_whose_sums_could_overflow_a_dynamodb_number_is_rejected() -> None:
+    # 28 digits at most, so that a summary (a sum of up to 10**10 counts) keeps within 38.
+    result = check_bytes(b"store,item,count\nB,I," + b"9" * 29 + b"\nB,J," + b"9" * 5000 + b"\n")
+    assert result.rejected == [RejectedRow(2, "count has 29 digits (at most 28)"),
+                               RejectedRow(3, "count has 5000 digits (at most 28)")]
+    assert 10**10 * contract.MAX_COUNT < 10**38
 
 
-def test_key_limit_is_1024_bytes_of_utf8_not_characters() -> None:
-    at_limit = "\u00e9" * 512  # 1024 bytes, 512 characters
-    over = "\u00e9" * 512 + "a"  # 1025 bytes
-    data = f"store,item,count\n{at_limit},x,1\nB,{over},1\n{'s' * 1025},x,1\n".encode()
+def test_name_limits_are_bytes_of_utf8_not_characters() -> None:
+    store_at_limit = "\u00e9" * 100  # 200 bytes, 100 characters
+    item_at_limit = "\U0001f600" * 75  # 300 bytes, 75 characters (150 UTF-16 units)
+    data = (f"store,item,count\n{store_at_limit},{item_at_limit},1\n"
+            f"B,{item_at_limit}a,1\n{store_at_limit}a,x,1\n{'s' * 201},{'i' * 301},1\n").encode()
     result = check_bytes(data)
-    assert [(r.line, r.store) for r in result.rows] == [(2, at_limit)]
+    assert [(r.line, r.store, r.item) for r in result.rows] == [
+        (2, store_at_limit, item_at_limit)]
     assert result.rejected == [
-        RejectedRow(3, "item is 1025 bytes long in UTF-8 (at most 1024)"),
-        RejectedRow(4, "store is 1025 bytes long in UTF-8 (at most 1024)"),
+        RejectedRow(3, "item is 301 bytes long in UTF-8 (at most 300)"),
+        RejectedRow(4, "store is 201 bytes long in UTF-8 (at most 200)"),
+        RejectedRow(5, "store is 201 bytes long in UTF-8 (at most 200); "
+                       "item is 301 bytes long in UTF-8 (at most 300)"),
     ]
+
+
+def test_names_at_the_limits_fit_every_key_they_become() -> None:
+    # The worst case of each: names of quotes (JSON doubles them) and of bytes percent-encoding
+    # triples; the summaries' cell key and a store upload's checkpoint key must still fit.
+    from lambda_src.load_checkpoint import checkpoint_key
+    from lambda_src.store_scope import store_prefix
+    from lambda_src.update_summaries import cell_name
+
+    store, item = '"' * contract.MAX_STORE_BYTES, "\\" * contract.MAX_ITEM_BYTES
+    assert len(cell_name(store, item).encode()) <= 1024  # the summary table's sort key
+    assert max(len(store.encode()), len(item.encode())) <= 1024  # inventory / alert tables
+    upload = f"{store_prefix('é' * (contract.MAX_STORE_BYTES // 2))}20260101T000000Z-" \
+             f"0123abcd-{'s' * 60}.csv"
+    assert len(contract.report_key_for(upload).encode()) <= 1024  # an S3 object key
+    assert len(checkpoint_key(upload, "v" * 64, 99999).encode()) <= 1024
+
+
+@pytest.mark.parametrize("name", ["A\tB", "A\x00", "\x7fA", "A\x85B", "A\x9fB", "A\rB"])
+def test_names_with_control_characters_are_rejected(name: str) -> None:
+    code = next(ord(ch) for ch in name if ord(ch) < 0x20 or 0x7f <= ord(ch) <= 0x9f)
+    data = f'store,item,count\n"{name}",x,1\nB,"{name}",2\n'.encode()
+    assert check_bytes(data).rejected == [
+        RejectedRow(2, f"store holds a control character (U+{code:04X}), which no name may hold"),
+        RejectedRow(3, f"item holds a control character (U+{code:04X}), which no name may hold")]
 
 
 def test_empty_values_and_short_rows_are_rejected_with_every_reason() -> None:
@@ -194,10 +232,23 @@ def test_an_overlong_line_is_refused_without_reading_on(monkeypatch: pytest.Monk
     assert (caught.value.line, caught.value.reason) == (3, "line is longer than 100 bytes")
 
 
-def test_an_unclosed_quote_is_rejected_as_a_row() -> None:
-    result = check_bytes(b'store,item,count\nA,"b,1\nC,d,2\n')
-    assert result.rows == []
-    assert result.rejected == [RejectedRow(2, "no count value (the row has 2 fields)")]
+def test_an_unclosed_quote_costs_its_own_row_and_no_other() -> None:
+    lines = [f"S,item {n},{n}" for n in range(300)]
+    lines[10] = 'S,"item 10,10'
+    lines[200] = 'S,item 200,"200'
+    result = check_bytes(("store,item,count\n" + "\n".join(lines)).encode())
+    assert result.rejected == [RejectedRow(12, contract.UNCLOSED_QUOTE_REASON),
+                               RejectedRow(202, contract.UNCLOSED_QUOTE_REASON)]
+    assert len(result.rows) == 298
+    assert result.rows_read == 300
+
+
+def test_an_unclosed_quote_at_the_end_of_the_file_or_in_the_header() -> None:
+    assert check_bytes(b'store,item,count\nA,b,"1').rejected == [
+        RejectedRow(2, contract.UNCLOSED_QUOTE_REASON)]
+    with pytest.raises(MalformedCsv) as error:
+        check_bytes(b'store,"item,count\nA,b,1\n')
+    assert (error.value.line, error.value.reason) == (1, contract.UNCLOSED_QUOTE_REASON)
 
 
 def test_chunk_boundaries_do_not_matter() -> None:

@@ -228,3 +228,204 @@ def test_cells_in_item_order_share_item_rows_so_a_rebuild_needs_fewer_transactio
     assert len(in_store_order) == 205  # 49 cells (49 + 49 items + 1 store rows) each
     assert len(in_item_order) == 133  # about 76 cells (76 + 4 items + 20 stores)
     assert sum(map(_actions, in_item_order)) < 0.7 * sum(map(_actions, in_store_order))
+
+
+# ---- one bad cell takes no other cell with it --------------------------------------------------
+
+def _poisoned_batch() -> tuple[StreamModel, dict[str, Any], dict[tuple[str, str], int]]:
+    """Forty healthy rows and, among them, one whose cell key DynamoDB refuses: the JSON of
+    [store, item] doubles each quote, so 600 quotes (an item name the inventory table holds)
+    make a 1,208-byte sort key. The contract no longer accepts such a name; data loaded before
+    it, or written to the table by other means, still reaches the stream."""
+    model = StreamModel()
+    for n in range(40):
+        model.put(f"S{n % 4}", f"item {n}", n)
+    poison = model.put("S1", '"' * 600, 5)
+    healthy = {cell: count for cell, count in model.rows.items() if cell != ("S1", '"' * 600)}
+    return model, poison, healthy
+
+
+def test_a_cell_dynamodb_refuses_fails_alone_and_the_others_apply(
+        dynamodb: Any, summaries: str) -> None:
+    model, poison, healthy = _poisoned_batch()
+    logs = Logs()
+    result = handle_event({"Records": copy.deepcopy(model.records)}, ddb=dynamodb,
+                          table=SUMMARY_TABLE, threshold=2, log=logs, sleep=lambda _: None)
+    assert result == {"batchItemFailures": [
+        {"itemIdentifier": poison["dynamodb"]["SequenceNumber"]}]}
+    assert stored_summaries(dynamodb) == expected_summaries(healthy, 2)
+    [failure] = logs.events("summary_update_failed")
+    assert (failure["cells"], failure["store"], failure["retriable"]) == (1, "S1", False)
+    assert "ValidationException" in failure["error"]
+    # Delivered again (Lambda's retry): still only that record, nothing applied twice.
+    again = handle_event({"Records": copy.deepcopy(model.records)}, ddb=dynamodb,
+                         table=SUMMARY_TABLE, threshold=2, log=Logs(), sleep=lambda _: None)
+    assert again == result
+    assert stored_summaries(dynamodb) == expected_summaries(healthy, 2)
+
+
+class _StrictKeys:
+    """A DynamoDB client that refuses, as AWS does, a BatchGetItem with an over-long sort key,
+    and cancels a transaction whose item holds a number out of range (a ValidationError
+    cancellation reason: "TransactWriteItems", DynamoDB API Reference)."""
+
+    def __init__(self, real: Any, refused_item: str) -> None:
+        self._real = real
+        self._refused_item = refused_item
+        self.transactions = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def batch_get_item(self, **kwargs: Any) -> Any:
+        for request in kwargs["RequestItems"].values():
+            if any(len(key["Name"]["S"].encode()) > 1024 for key in request["Keys"]):
+                raise ClientError({"Error": {"Code": "ValidationException", "Message":
+                                             "Aggregated size of all range keys has exceeded "
+                                             "the size limit of 1024 bytes"}}, "BatchGetItem")
+        return self._real.batch_get_item(**kwargs)
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        self.transactions += 1
+        actions = kwargs["TransactItems"]
+        if any(a.get("Put", {}).get("Item", {}).get("Item", {}).get("S") == self._refused_item
+               for a in actions):
+            reasons = [{"Code": "ValidationError", "Message": "Number overflow"}
+                       if a.get("Put", {}).get("Item", {}).get("Item", {}).get("S")
+                       == self._refused_item else {"Code": "None"} for a in actions]
+            raise ClientError({"Error": {"Code": "TransactionCanceledException",
+                                         "Message": "Transaction cancelled"},
+                               "CancellationReasons": reasons}, "TransactWriteItems")
+        return self._real.transact_write_items(**kwargs)
+
+
+def test_a_refused_read_or_a_validation_cancellation_isolates_one_cell(
+        dynamodb: Any, summaries: str) -> None:
+    model, poison, healthy = _poisoned_batch()
+    overflow = model.put("S2", "big item", 10**27)  # this client refuses the item's cell
+    strict = _StrictKeys(dynamodb, "big item")
+    logs = Logs()
+    result = handle_event({"Records": copy.deepcopy(model.records)}, ddb=strict,
+                          table=SUMMARY_TABLE, threshold=2, log=logs, sleep=lambda _: None)
+    assert {f["itemIdentifier"] for f in result["batchItemFailures"]} == {
+        overflow["dynamodb"]["SequenceNumber"], poison["dynamodb"]["SequenceNumber"]}
+    assert stored_summaries(dynamodb) == expected_summaries(healthy, 2)
+    assert sorted((e["store"], e["retriable"]) for e in logs.events("summary_update_failed")) \
+        == [("S1", False), ("S2", False)]
+    # Halving: a few dozen transactions for 41 cells, not one per cell plus retries of the lot.
+    assert strict.transactions < 30
+
+
+def test_a_race_is_retried_whole_not_split(dynamodb: Any, summaries: str,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    model = StreamModel()
+    for n in range(10):
+        model.put("Berlin", f"item {n}", n)
+    real = dynamodb.transact_write_items
+    calls: list[int] = []
+
+    def lose_once(**kwargs: Any) -> Any:
+        calls.append(len(kwargs["TransactItems"]))
+        if len(calls) == 1:
+            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "x"},
+                               "CancellationReasons": [{"Code": "ConditionalCheckFailed"}]},
+                              "TransactWriteItems")
+        return real(**kwargs)
+
+    monkeypatch.setattr(dynamodb, "transact_write_items", lose_once)
+    assert deliver(dynamodb, model.records) == {"batchItemFailures": []}
+    assert calls == [calls[0], calls[0]]  # the same whole transaction, twice
+    assert stored_summaries(dynamodb) == expected_summaries(model.rows, 2)
+
+
+@pytest.mark.parametrize("text,expected", [("0", 0), ("9" * 38, 10**38 - 1),
+                                           ("9007199254740993", 2**53 + 1), ("1E+30", 10**30),
+                                           ("-12", -12), ("1.0E2", 100)])
+def test_numbers_are_read_exactly(text: str, expected: int) -> None:
+    assert summarizer.whole_number(text) == expected
+
+
+@pytest.mark.parametrize("text", ["1.5", "x", "NaN", "Infinity", ""])
+def test_numbers_that_are_not_whole_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        summarizer.whole_number(text)
+
+
+def test_counts_beyond_a_floats_precision_sum_exactly(dynamodb: Any, summaries: str) -> None:
+    model = StreamModel()
+    big = 10**27 + 1  # a float would read it as 10**27
+    for store in ("A", "B", "C"):
+        model.put(store, "Echo", big)
+    model.put("A", "Tap", 2**53 + 1)
+    assert deliver(dynamodb, model.records) == {"batchItemFailures": []}
+    stored = stored_summaries(dynamodb)
+    assert stored["item"]["Echo"]["Units"] == 3 * big
+    assert stored["store"]["A"]["Units"] == big + 2**53 + 1
+    assert stored == expected_summaries(model.rows, 2)
+
+
+class _ItemSizeLimit:
+    """A DynamoDB client whose store rows hold at most `entries` low items: what AWS's 400 KB
+    item limit does to a store low on a few thousand items of long names, at a size a test can
+    reach (AWS cancels the transaction with a ValidationError reason)."""
+
+    def __init__(self, real: Any, entries: int) -> None:
+        self._real = real
+        self._entries = entries
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        actions = kwargs["TransactItems"]
+        reasons = [self._reason(action.get("Update")) for action in actions]
+        if any(reason["Code"] != "None" for reason in reasons):
+            raise ClientError({"Error": {"Code": "TransactionCanceledException",
+                                         "Message": "Transaction cancelled"},
+                               "CancellationReasons": reasons}, "TransactWriteItems")
+        return self._real.transact_write_items(**kwargs)
+
+    def _reason(self, update: dict[str, Any] | None) -> dict[str, str]:
+        if not update or update["Key"]["Kind"]["S"] != "store" or " SET " not in update[
+                "UpdateExpression"]:
+            return {"Code": "None"}
+        row = self._real.get_item(TableName=update["TableName"], Key=update["Key"]).get("Item")
+        listed = set((row or {}).get("LowItems", {}).get("M", {}))
+        added = {update["ExpressionAttributeNames"][name]
+                 for name in update["ExpressionAttributeNames"] if name.startswith("#s")}
+        if len(listed | added) > self._entries:
+            return {"Code": "ValidationError",
+                    "Message": "Item size to update has exceeded the maximum allowed size"}
+        return {"Code": "None"}
+
+
+def test_a_store_whose_low_list_outgrows_one_item_keeps_exact_sums_and_fails_nothing(
+        dynamodb: Any, summaries: str) -> None:
+    """Nothing is kept as a failure: the sums and LowCount stay exact, the list lacks the
+    members that did not fit, and the log names them."""
+    model = StreamModel()
+    for n in range(120):
+        model.put("Big", f"item {n:03d}", n % 3)  # two in three low at threshold 1
+    for n in range(5):
+        model.put("Small", f"item {n:03d}", 0)
+    logs = Logs()
+    result = handle_event({"Records": copy.deepcopy(model.records)},
+                          ddb=_ItemSizeLimit(dynamodb, entries=50), table=SUMMARY_TABLE,
+                          threshold=1, log=logs, sleep=lambda _: None)
+    assert result == {"batchItemFailures": []}
+    assert logs.events("summary_update_failed") == []
+    full = logs.events("summary_low_list_full")
+    assert len(full) == 80 - 50 and {e["store"] for e in full} == {"Big"}
+    stored = stored_summaries(dynamodb)
+    expected = expected_summaries(model.rows, 1)
+    big, want = stored["store"]["Big"], expected["store"]["Big"]
+    assert (big["Items"], big["Units"], big["LowCount"]) == (120, 120, 80) == (
+        want["Items"], want["Units"], want["LowCount"])
+    assert len(big["LowItems"]) == 50
+    assert all(want["LowItems"][item] == count for item, count in big["LowItems"].items())
+    assert stored["store"]["Small"] == expected["store"]["Small"]
+    # The item rows keep their whole lists, apart from the members set aside with the store's.
+    for item, row in stored["item"].items():
+        assert (row["Stores"], row["Units"], row["LowCount"]) == (
+            expected["item"][item]["Stores"], expected["item"][item]["Units"],
+            expected["item"][item]["LowCount"])

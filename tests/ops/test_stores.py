@@ -72,7 +72,7 @@ def test_add_json_and_a_second_add_is_refused(aws: Aws, stack: StackNames) -> No
 @pytest.mark.parametrize(("name", "message"), [
     ("   ", "Error: a store name cannot be empty\n"),
     ("Ber\nlin", "Error: store name 'Ber\\nlin' contains control characters\n"),
-    ("x" * 257, "Error: store name is longer than 256 bytes of UTF-8\n"),
+    ("x" * 201, "Error: store name is longer than 200 bytes of UTF-8\n"),
 ])
 def test_invalid_store_names_are_usage_errors(aws: Aws, stack: StackNames, name: str,
                                               message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from ops_doubles import put_rows
 from typer.testing import CliRunner, Result
 
@@ -91,3 +92,32 @@ def test_totals_without_a_summary_table_say_how_to_repair(aws: Aws, stack: Stack
     result = invoke(aws, "show", "--totals")
     assert result.exit_code == 1
     assert "summary table inventory-summaries does not exist" in result.stderr
+
+
+def test_big_counts_read_back_exactly_through_show_totals(aws: Aws, stack: StackNames) -> None:
+    big = 10**28 - 1  # the contract's largest count; three make 29 digits
+    put_rows(aws, stack, [("Berlin", "Echo", big), ("Paris", "Echo", big), ("Lyon", "Echo", big),
+                          ("Berlin", "Tap", 2**53 + 1)])
+    result = invoke(aws, "show", "--totals", "--output", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [{"item": "Echo", "count": 3 * big, "stores": 3},
+                                         {"item": "Tap", "count": 2**53 + 1, "stores": 1}]
+    table = invoke(aws, "show", "--totals", "--output", "table")
+    assert f"{3 * big}" in table.stdout  # the table prints every digit, not 3e+28
+    assert summaries.read_store_summaries(aws, stack)[0].units == big + 2**53 + 1
+
+
+def test_a_rebuild_isolates_a_cell_dynamodb_refuses_and_names_it(
+        aws: Aws, stack: StackNames) -> None:
+    """A row written around the contract (an item of 600 quotes: its summaries' key would be
+    1,208 bytes) fails alone; every other cell is rebuilt and the error says how many failed."""
+    put_rows(aws, stack, [(f"S{n % 3}", f"Item {n}", n) for n in range(30)])
+    aws.client("dynamodb").put_item(TableName=stack.table, Item={
+        "Store": {"S": "S1"}, "Item": {"S": '"' * 600}, "Count": {"N": "5"}})
+    with pytest.raises(summaries.SummaryRebuildFailed) as failed:
+        summaries.rebuild_summaries(aws, stack, threshold=0, sleep=lambda _: None)
+    assert str(failed.value).startswith(
+        "1 of 31 summary cells could not be updated: ValidationException")
+    by_store = {s.store: s for s in summaries.read_store_summaries(aws, stack)}
+    assert {name: s.units for name, s in by_store.items()} == {
+        f"S{k}": sum(n for n in range(30) if n % 3 == k) for k in range(3)}
