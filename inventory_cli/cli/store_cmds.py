@@ -48,7 +48,7 @@ def _print_issued(ctx: typer.Context, issued: object, output: OutputFormat | Non
         "",
         f"  Key          {issued.key}",
         f"  Upload URL   {issued.upload_url}",
-        f"  Upload page  {issued.page_url}",
+        *([f"  Upload page  {issued.page_url}"] if issued.page_url else []),
         "",
         "A script or nightly job (no AWS account needed):",
         f"  {script}",

@@ -44,9 +44,9 @@ class IssuedKey:
     store: str
     key: str
     upload_url: str
-    page_url: str
+    page_url: str | None  # None: the stack has no dashboard, so no page
 
-    def as_json(self) -> dict[str, str]:
+    def as_json(self) -> dict[str, str | None]:
         return {"store": self.store, "key": self.key, "upload_url": self.upload_url,
                 "page_url": self.page_url}
 
@@ -80,11 +80,11 @@ def _now_text(clock: Clock) -> str:
 
 
 def upload_url_of(aws: Aws, names: StackNames) -> str:
-    """The endpoint's URL: the emulator's route locally, else the function URL Lambda chose."""
+    """The endpoint's URL as the endpoint itself reports it (GetFunctionUrlConfig): Lambda's URL
+    on AWS, LocalStack's on LocalStack. Only the built-in emulator serves function URLs under a
+    route of its own, which the URL it reports does not name."""
     from inventory_cli.stack.resources import local_function_url
 
-    if aws.is_local and aws.endpoint_url:
-        return local_function_url(aws.endpoint_url, names.store_upload_function)
     try:
         config = aws.client("lambda").get_function_url_config(
             FunctionName=names.store_upload_function)
@@ -94,12 +94,44 @@ def upload_url_of(aws: Aws, names: StackNames) -> str:
                                   f"({names.store_upload_function} has no URL)",
                                   hint="`inventory provision` creates it") from None
         raise
+    if aws.endpoint_url and is_builtin_emulator(aws):
+        return local_function_url(aws.endpoint_url, names.store_upload_function)
     return str(config["FunctionUrl"]).rstrip("/")
 
 
-def page_url_of(aws: Aws, names: StackNames) -> str:
+def is_builtin_emulator(aws: Aws) -> bool:
+    """True for `--local`, or an `--endpoint-url` where the built-in emulator answers its own
+    health route (any other endpoint, e.g. LocalStack, does not have it)."""
+    if aws.builtin_emulator:
+        return True
+    if not aws.endpoint_url:
+        return False
+    import json
+    import urllib.request
+
+    from inventory_cli.local.server import HEALTH_PATH
+
+    # No proxy: the endpoint is usually on this machine, and a proxy would answer for it.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(aws.endpoint_url.rstrip("/") + HEALTH_PATH, timeout=2.0) as response:
+            answer = json.loads(response.read())
+    except (OSError, ValueError):
+        return False
+    return isinstance(answer, dict) and "lambda" in answer
+
+
+def page_url_of(aws: Aws, names: StackNames) -> str | None:
+    """The upload page's URL, or None for a stack without a dashboard (nowhere serves it)."""
     from inventory_cli.dashboard import dashboard_url
 
+    try:
+        aws.client("s3").head_object(Bucket=names.dashboard_bucket, Key=PAGE_KEY)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchBucket",
+                                                          "403", "AccessDenied"):
+            return None
+        raise
     index = dashboard_url(bucket=names.dashboard_bucket, region=names.region,
                           endpoint=aws.endpoint_url if aws.is_local else None)
     return f"{index.rsplit('/', 1)[0]}/{PAGE_KEY}"

@@ -141,3 +141,60 @@ def test_store_key_and_upload_url_go_together(aws: Aws, tmp_path: object) -> Non
     result = invoke(aws, "upload", str(csv), "--store-key", "k", "--upload-url", "ftp://x")
     assert (result.exit_code, result.stderr) == (
         2, "Error: --upload-url 'ftp://x' is not an http(s) URL\n")
+
+
+def _health_server(answer: bytes) -> tuple[str, object]:
+    """A tiny HTTP server answering every GET with `answer` (as the emulator's health route
+    would, or as an endpoint that is not the emulator would)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            status = 200 if self.path == "/_inventory/health" else 404
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}", server
+
+
+@pytest.mark.parametrize(("answer", "builtin"), [
+    (b'{"endpoint": "x", "lambda": {"running": 0}}', True),  # the built-in emulator
+    (b'{"services": {"lambda": "running"}}', False),         # an endpoint of another kind
+    (b"not json", False),
+])
+def test_add_prints_the_url_the_endpoint_reports_except_on_the_builtin_emulator(
+        aws: Aws, stack: StackNames, answer: bytes, builtin: bool) -> None:
+    reported = aws.client("lambda").get_function_url_config(
+        FunctionName=stack.store_upload_function)["FunctionUrl"].rstrip("/")
+    aws.client("s3")  # the clients keep moto's AWS endpoints; only the probe goes to the server
+    endpoint, server = _health_server(answer)
+    aws.endpoint_url = endpoint
+    try:
+        issued = core.add_store(aws, stack, "Berlin")
+    finally:
+        server.shutdown()  # type: ignore[attr-defined]
+    expected = (f"{endpoint}/_inventory/function-urls/{stack.store_upload_function}"
+                if builtin else reported)
+    assert issued.upload_url == expected
+    assert issued.page_url == f"{endpoint}/{stack.dashboard_bucket}/upload.html"
+
+
+def test_add_prints_no_page_url_for_a_stack_without_a_dashboard(aws: Aws,
+                                                                stack: StackNames) -> None:
+    from inventory_cli.stack.provision import provision
+
+    provision(aws, threshold=0, sleep=lambda _: None, dashboard=False)
+    result = invoke(aws, "stores", "add", "Berlin", "--output", "table")
+    assert result.exit_code == 0, result.stderr
+    assert "Upload page" not in result.stdout and "upload.html" not in result.stdout
+    assert "  Upload URL   https://" in result.stdout
+    issued = json.loads(invoke(aws, "stores", "rotate", "Berlin", "--output", "json").stdout)
+    assert issued["page_url"] is None
