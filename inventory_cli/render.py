@@ -259,8 +259,10 @@ def retry_outcomes(console: Console, rows: Sequence[RetryOutcome], *, fmt: Outpu
                            style=style), soft_wrap=True)
 
 
-def log_line(console: Console, line: LogLine, label: str) -> None:
-    console.out(f"{timestamp(line.time)} {label:<5} {line.message}", highlight=False)
+def log_line(console: Console, line: LogLine, label: str, width: int = 5) -> None:
+    """One log line: time, the function's name padded to `width` (the longest name shown), the
+    message."""
+    console.out(f"{timestamp(line.time)} {label:<{width}} {line.message}", highlight=False)
 
 
 # -- stores (issue 11) -------------------------------------------------------------------------

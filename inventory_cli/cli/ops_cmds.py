@@ -306,40 +306,45 @@ def alerts(
 def logs(
     ctx: typer.Context,
     function: Annotated[str | None, typer.Argument(
-        metavar="[load|check]", help="One function's log (default: both).")] = None,
+        metavar="[load|check|summaries|store-upload]",
+        help="One function's log (default: all four).")] = None,
     since: SinceOption = "1h",
     follow: Annotated[bool, typer.Option(
         "--follow", "-f", help="Keep printing new lines until Ctrl-C.")] = False,
 ) -> None:
-    """Log lines of the pipeline's functions, oldest first."""
+    """Log lines of the pipeline's functions, oldest first (lines of one moment in the order
+    the function wrote them)."""
     from inventory_cli.ops.durations import parse_since
 
-    if function not in (None, "load", "check"):
-        raise UsageError(f"unknown function {function!r}: use load or check")
+    functions = ("load", "check", "summaries", "store-upload")  # ops.logs.FUNCTION_LOGS
+    if function is not None and function not in functions:
+        raise UsageError(f"unknown function {function!r}: use {', '.join(functions[:-1])} or "
+                         f"{functions[-1]}")
     window = parse_since(since)
 
     from inventory_cli import render
-    from inventory_cli.ops.logs import follow_log_lines, read_log_lines, utc_now
+    from inventory_cli.ops.logs import follow_log_lines, log_groups, read_log_lines, utc_now
     from inventory_cli.ops.stack_info import find_stack
 
     app = app_context(ctx)
     names = find_stack(app.aws()).names
-    groups = {"load": names.load_log_group, "check": names.check_log_group}
+    groups = log_groups(names)
     if function is not None:
         groups = {function: groups[function]}
     labels = {group: label for label, group in groups.items()}
+    width = max(len(label) for label in groups)
     start = utc_now() - window
     if not follow:
         lines = read_log_lines(app.aws(), list(groups.values()), start=start)
         for line in lines:
-            render.log_line(app.console, line, labels[line.group])
+            render.log_line(app.console, line, labels[line.group], width)
         if not lines:
             app.err.print(f"No log lines in the last {since.strip()}.", markup=False,
                           soft_wrap=True)
         return
     try:
         for line in follow_log_lines(app.aws(), list(groups.values()), start=start, sleep=SLEEP):
-            render.log_line(app.console, line, labels[line.group])
+            render.log_line(app.console, line, labels[line.group], width)
     except KeyboardInterrupt:
         return  # Ctrl-C is how one stops following: a normal end, not an error
 
