@@ -27,6 +27,10 @@ ACTIVE = "active"
 REVOKED = "revoked"
 REPLACED = "replaced"
 
+# The S3 user metadata name (x-amz-meta-...) under which an upload made through the endpoint
+# records the id of the key that asked for it; the loader checks that key is still active.
+ISSUING_KEY_METADATA = "store-key-id"
+
 # The table's hash key, and the attributes of a record.
 KEY_ID = "KeyId"
 STORE = "Store"
