@@ -226,7 +226,7 @@ HOSTILE_BODIES = [
 @pytest.mark.parametrize(("body", "status", "error"),
                          [pytest.param(b, s, e, id=name) for name, b, s, e in HOSTILE_BODIES])
 def test_hostile_bodies_get_the_documented_shape_and_a_4xx(
-        keys: Keys, s3: Any, settings: Settings, body: str, status: int,
+        keys: Keys, s3: Any, settings: Settings, *, body: str, status: int,
         error: str | None) -> None:
     key = keys.add("Berlin")
     event = {"version": "2.0", "rawPath": "/uploads", "body": body, "isBase64Encoded": False,
