@@ -37,7 +37,7 @@ from urllib.parse import quote, unquote
 from botocore.exceptions import ClientError
 
 from lambda_src.aws_clients import client
-from lambda_src.inventory_csv import REPORTS_PREFIX, report_key_for
+from lambda_src.inventory_csv import REPORTS_PREFIX, is_inventory_key, report_key_for
 from lambda_src.store_keys import ACTIVE, ISSUING_KEY_METADATA, REPLACED, KeyRecord, parse_key
 from lambda_src.store_scope import store_from_key, store_prefix
 
@@ -187,7 +187,7 @@ def _new_upload(request: Request, record: KeyRecord, *, s3: Any,
     if isinstance(body, Response):
         return body
     filename, size = body.get("filename"), body.get("size")
-    if not isinstance(filename, str) or not filename.lower().endswith(".csv"):
+    if not isinstance(filename, str) or not is_inventory_key(filename.rsplit("/", 1)[-1]):
         return _error(400, "bad_request", "filename must be a name ending in .csv", store)
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
         return _error(400, "bad_request", "size must be a whole number of bytes >= 0", store)

@@ -192,13 +192,12 @@ def check_files(paths: Sequence[Path], *, skip_invalid: bool = False) -> list[Ch
 
 
 def check_file(path: Path) -> CheckedFile:
-    from inventory_cli.stack.resources import NOTIFIED_SUFFIXES
+    from lambda_src.inventory_csv import is_inventory_key
 
     name = str(path)
-    if not path.name.endswith(NOTIFIED_SUFFIXES):
-        # S3 announces only these spellings to the loader; anything else would never load.
-        reason = (f"the file name must end in {' or '.join(NOTIFIED_SUFFIXES)}: the stack loads "
-                  "only those")
+    if not is_inventory_key(path.name):
+        # The loader's own rule (the object key is the file's name): anything else never loads.
+        reason = "the file name must end in .csv (any letter case): the stack loads only those"
         raise InvalidInventoryFile(f"{name}: {reason}", problems=[(name, None, reason)])
     try:
         size = path.stat().st_size
