@@ -73,6 +73,17 @@ def _json(data: bytes) -> dict[str, Any]:
 
 
 def _refused(status: int, body: dict[str, Any]) -> StoreEndpointError:
+    if status == 403 and "error" not in body:
+        # Every answer of the endpoint's function carries "error"; a 403 without it comes from
+        # Lambda in front of the function (its body is {"Message": "Forbidden"}): the function
+        # URL's public permissions are missing and the key was never looked at.
+        said = str(body.get("Message") or body.get("message") or "Forbidden")
+        return StoreEndpointError(
+            f"the upload endpoint itself refused the request (HTTP 403 {said}) before any key "
+            "was checked: not an answer about the key; the stack's function URL does not let "
+            "the public call it", status=status, error="endpoint_forbidden",
+            hint="ask the stack's operator to run `inventory provision`, which restores the "
+                 "function URL's permissions (`inventory status` shows them as drifted)")
     error = str(body.get("error") or f"http_{status}")
     message = str(body.get("message") or body.get("Message") or "")
     return StoreEndpointError(f"the upload endpoint refused the request ({status} {error}): "

@@ -1,0 +1,90 @@
+"""`inventory upload --store-key` against endpoints that answer what the endpoint's function
+never does: Lambda's own 403 in front of a function URL whose public permissions are missing.
+The endpoint is a tiny local HTTP server; the files never reach S3."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from inventory_cli.cli.app import app
+
+runner = CliRunner()
+KEY = "sk1." + "0" * 20 + "." + "A" * 43
+
+
+def serve(status: int, body: bytes) -> tuple[str, ThreadingHTTPServer, list[str]]:
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            seen.append(f"{self.command} {self.path}")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer  # noqa: N815 - http.server's names
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}", server, seen
+
+
+@pytest.fixture
+def csv(tmp_path: Path) -> Path:
+    path = tmp_path / "berlin.csv"
+    path.write_text("store,item,count\nBerlin,Echo Dot,1\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def lambda_forbidden() -> Iterator[tuple[str, list[str]]]:
+    url, server, seen = serve(403, b'{"Message":"Forbidden"}')
+    yield url, seen
+    server.shutdown()
+
+
+def test_a_403_from_the_function_url_itself_is_not_called_a_refused_key(
+        csv: Path, lambda_forbidden: tuple[str, list[str]]) -> None:
+    url, seen = lambda_forbidden
+    result = runner.invoke(app, ["upload", str(csv), "--store-key", KEY, "--upload-url", url])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "Error: the upload endpoint itself refused the request (HTTP 403 Forbidden) before any "
+        "key was checked: not an answer about the key; the stack's function URL does not let "
+        "the public call it",
+        "Hint: ask the stack's operator to run `inventory provision`, which restores the function "
+        "URL's permissions (`inventory status` shows them as drifted)"]
+    assert seen == ["GET /whoami"]  # nothing was sent
+
+
+@pytest.mark.parametrize(("status", "answer", "first", "hint"), [
+    (403, {"error": "revoked_key", "message": "this key no longer works: it was revoked"},
+     "Error: the upload endpoint refused the request (403 revoked_key): this key no longer "
+     "works: it was revoked",
+     "Hint: ask the stack's operator for a new key (`inventory stores rotate STORE`)"),
+    (401, {"error": "unknown_key", "message": "this key is not a key of this stack"},
+     "Error: the upload endpoint refused the request (401 unknown_key): this key is not a key "
+     "of this stack",
+     "Hint: ask the stack's operator for a key (`inventory stores add STORE`)"),
+])
+def test_the_endpoints_own_key_answers_stay_key_answers(
+        csv: Path, status: int, answer: dict[str, str], first: str, hint: str) -> None:
+    url, server, _ = serve(status, json.dumps(answer).encode())
+    try:
+        result = runner.invoke(app, ["upload", str(csv), "--store-key", KEY, "--upload-url", url])
+    finally:
+        server.shutdown()
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [first, hint]
