@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from inventory_cli.ops.retry import RetryOutcome
     from inventory_cli.ops.stores import StoreRow
     from inventory_cli.ops.subscriptions import Subscription
-    from inventory_cli.ops.upload import Duplicate, LoadOutcome, UploadedFile
+    from inventory_cli.ops.upload import Duplicate, LoadOutcome, Problem, UploadedFile
 
 LOW_STYLE = "bold red"
 # The upload format's header: `show --output csv` output can be uploaded again as it is.
@@ -125,6 +125,13 @@ def duplicates(console: Console, rows: Sequence[Duplicate]) -> None:
         console.print(Text(f"Warning: {dup.file} line {dup.line} repeats {dup.store} / "
                            f"{dup.item} from line {dup.previous_line}; the later row wins"),
                       soft_wrap=True)
+
+
+def other_store_rows(console: Console, rows: Sequence[Problem]) -> None:
+    """Rows of other stores in a store's own upload: the loader rejects them (as the store's
+    page warns)."""
+    for row in rows:
+        console.print(Text(f"Warning: {row.file} line {row.line}: {row.reason}"), soft_wrap=True)
 
 
 def uploaded(console: Console, bucket: str, rows: Sequence[UploadedFile]) -> None:

@@ -149,10 +149,15 @@ def upload_file(upload_url: str, key: str, file: CheckedFile) -> StoreUpload:
                        report_url=str(body["report_url"]))
 
 
-def upload_files(upload_url: str, key: str, files: Sequence[CheckedFile]) -> list[StoreUpload]:
+def valid_upload_url(upload_url: str) -> str:
     if not upload_url.startswith(("http://", "https://")):
         raise UsageError(f"--upload-url {upload_url!r} is not an http(s) URL")
-    whoami(upload_url, key)
+    return upload_url
+
+
+def upload_files(upload_url: str, key: str, files: Sequence[CheckedFile]) -> list[StoreUpload]:
+    """Send each file (the key was checked with `whoami` before the files were)."""
+    valid_upload_url(upload_url)
     return [upload_file(upload_url, key, file) for file in files]
 
 

@@ -88,3 +88,54 @@ def test_the_endpoints_own_key_answers_stay_key_answers(
         server.shutdown()
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [first, hint]
+
+
+@pytest.fixture
+def berlin_endpoint() -> Iterator[tuple[str, list[str]]]:
+    """An endpoint whose key is Berlin's; any POST is recorded and refused."""
+    url, server, seen = serve(200, json.dumps({"store": "Berlin"}).encode())
+    yield url, seen
+    server.shutdown()
+
+
+def test_a_file_with_only_another_stores_rows_is_refused_before_sending(
+        tmp_path: Path, berlin_endpoint: tuple[str, list[str]]) -> None:
+    url, seen = berlin_endpoint
+    path = tmp_path / "pusan.csv"
+    path.write_text("store,item,count\nPusan,Echo Dot,1\nPusan,Echo Show,2\n", encoding="utf-8")
+    result = runner.invoke(app, ["upload", str(path), "--store-key", KEY, "--upload-url", url],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 1
+    words = " ".join(result.stderr.split())
+    assert (f"{path} - none of its 2 rows is a row of store 'Berlin' (the key's store), so "
+            "nothing would load") in words
+    assert (f"{path} 2 row of store 'Pusan': this file was uploaded with the key of store "
+            "'Berlin', which may change only its own stock") in words
+    assert words.endswith("Error: 1 file refused, nothing was sent Hint: fix the rows, or send "
+                          "the files anyway with --skip-invalid (the loader then skips those "
+                          "rows)")
+    assert seen == ["GET /whoami"]  # nothing was sent
+
+
+def test_rows_of_another_store_beside_the_stores_own_are_warnings(
+        tmp_path: Path, berlin_endpoint: tuple[str, list[str]]) -> None:
+    url, seen = berlin_endpoint
+    path = tmp_path / "mixed.csv"
+    path.write_text("store,item,count\nBerlin,Echo Dot,1\nPusan,Echo Show,2\n", encoding="utf-8")
+    result = runner.invoke(app, ["upload", str(path), "--store-key", KEY, "--upload-url", url],
+                           env={"COLUMNS": "200"})
+    # The stub answers the upload request with no POST: the CLI got as far as sending.
+    assert result.stderr.splitlines()[0] == (
+        f"Warning: {path} line 3: row of store 'Pusan': this file was uploaded with the key of "
+        "store 'Berlin', which may change only its own stock")
+    assert seen[:2] == ["GET /whoami", "POST /uploads"]
+
+
+def test_skip_invalid_sends_a_file_of_another_store_anyway(
+        tmp_path: Path, berlin_endpoint: tuple[str, list[str]]) -> None:
+    url, seen = berlin_endpoint
+    path = tmp_path / "pusan.csv"
+    path.write_text("store,item,count\nPusan,Echo Dot,1\n", encoding="utf-8")
+    runner.invoke(app, ["upload", str(path), "--store-key", KEY, "--upload-url", url,
+                        "--skip-invalid"])
+    assert seen[:2] == ["GET /whoami", "POST /uploads"]
