@@ -12,6 +12,7 @@ import unicodedata
 # but U+0020, and combining marks (so "é" and "e" + U+0301 never look alike).
 _ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp", "Zs", "Mn", "Mc",
                                  "Me"})
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 class InventoryError(Exception):
@@ -76,6 +77,8 @@ def printable(name: str) -> str:
     for char in name:
         if char in "'\\":
             out.append("\\" + char)
+        elif char in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[char])
         elif char != " " and unicodedata.category(char) in _ESCAPED_CATEGORIES:
             code = ord(char)
             out.append(f"\\x{code:02x}" if code < 0x100 else
@@ -83,3 +86,11 @@ def printable(name: str) -> str:
         else:
             out.append(char)
     return "'" + "".join(out) + "'"
+
+
+def visible(name: str) -> str:
+    """The name as it is when nothing in it needs escaping, else `printable(name)`: for tables,
+    where two names that look the same must not."""
+    quoted = printable(name)
+    return name if quoted == "'" + name.replace("\\", "\\\\").replace("'", "\\'") + "'" \
+        else quoted

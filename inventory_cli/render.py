@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
+from inventory_cli.errors import visible
 from inventory_cli.long_table import print_table, rich_table, write_plain
 
 if TYPE_CHECKING:
@@ -288,6 +289,8 @@ def stores(console: Console, rows: Sequence[StoreRow], *, fmt: OutputFormat) -> 
         return
     table = _table("Store", "Created", "Last upload", "State")
     for row in rows:
-        table.add_row(Text(row.store), row.created, row.last_upload or "never",
+        # Names with invisible or combining characters are shown quoted and escaped, so two
+        # stores never look the same in the table.
+        table.add_row(Text(visible(row.store)), row.created, row.last_upload or "never",
                       Text(row.state, style="" if row.state == "active" else LOW_STYLE))
     console.print(table)

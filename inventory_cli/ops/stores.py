@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from inventory_cli.config import StackNames
-from inventory_cli.errors import InventoryError, StackIncomplete, UsageError
+from inventory_cli.errors import InventoryError, StackIncomplete, UsageError, printable
 from lambda_src import store_keys
 from lambda_src.store_scope import STORES_PREFIX, store_from_key
 
@@ -63,13 +63,48 @@ class StoreRow:
                 "state": self.state}
 
 
-def valid_store_name(name: str) -> str:
-    """The name as stored (trimmed, as the CSV contract trims values) or UsageError."""
+# Characters a new store name may not hold: they are invisible or look like others, so two
+# different names could look the same (in `stores list`, in a file, in an error): format
+# characters (zero-width, bidi marks: Cf), private-use and unassigned code points, line and
+# paragraph separators, and every space but U+0020.
+_LOOK_ALIKE_CATEGORIES = frozenset({"Cf", "Co", "Cn", "Zl", "Zp"})
+
+
+def store_name(name: str) -> str:
+    """The name as stored and matched (trimmed, as the CSV contract trims values) or UsageError:
+    any existing store is found with it, whatever it holds."""
     store = name.strip()
     if not store:
         raise UsageError("a store name cannot be empty")
+    return store
+
+
+def valid_store_name(name: str) -> str:
+    """A new store's name (`stores add`), or UsageError saying why not.
+
+    Refused, not silently changed, because the store's files must spell the name exactly as it
+    is stored: control, invisible and look-alike characters (a name that differs from another
+    only in them would look the same), and names not in Unicode NFC (the composed "é", not
+    "e" + a combining accent), with the NFC spelling to use instead."""
+    store = store_name(name)
     if any(unicodedata.category(c) in ("Cc", "Cs") for c in store):
-        raise UsageError(f"store name {store!r} contains control characters")
+        raise UsageError(f"store name {printable(store)} contains control characters")
+    odd = [c for c in store if unicodedata.category(c) in _LOOK_ALIKE_CATEGORIES
+           or (unicodedata.category(c) == "Zs" and c != " ")]
+    if odd:
+        shown = ", ".join(dict.fromkeys(f"U+{ord(c):04X} {unicodedata.name(c, 'unnamed')}"
+                                        for c in odd))
+        raise UsageError(
+            f"store name {printable(store)} contains invisible or look-alike characters "
+            f"({shown}): a name that differs only in them would look the same",
+            hint="type the name with plain spaces and no hidden characters")
+    nfc = unicodedata.normalize("NFC", store)
+    if nfc != store:
+        raise UsageError(
+            f"store name {printable(store)} is not in Unicode normal form NFC: it looks the same "
+            f"as {printable(nfc)} but is spelled with other code points",
+            hint=f"use the NFC spelling, `inventory stores add {_quoted(nfc)}`, and make sure "
+                 "the store's files spell it the same way")
     if len(store.encode("utf-8")) > MAX_STORE_NAME_BYTES:
         raise UsageError(f"store name is longer than {MAX_STORE_NAME_BYTES} bytes of UTF-8")
     return store
@@ -185,7 +220,7 @@ def add_store(aws: Aws, names: StackNames, name: str, *,
     upload_url_of(aws, names)  # a stack without the endpoint gets no key it could not use
     active = [r for r in _records(aws, names) if r.store == store and r.state == store_keys.ACTIVE]
     if active:
-        raise StoreExists(f"store {store!r} already has an upload key",
+        raise StoreExists(f"store {printable(store)} already has an upload key",
                           hint=f"`inventory stores rotate {_quoted(store)}` makes a new one")
     return _issued(aws, names, store, _put_new_key(aws, names, store, _now_text(clock)))
 
@@ -193,10 +228,11 @@ def add_store(aws: Aws, names: StackNames, name: str, *,
 def rotate_store(aws: Aws, names: StackNames, name: str, *,
                  clock: Clock = lambda: datetime.now(UTC)) -> IssuedKey:
     """A new key for the store; its previous keys stop working."""
-    store = valid_store_name(name)
-    records = [r for r in _records(aws, names) if r.store == store]
+    store = store_name(name)
+    every = _records(aws, names)
+    records = [r for r in every if r.store == store]
     if not records:
-        raise StoreNotFound(f"no store {store!r}",
+        raise StoreNotFound(f"no store {printable(store)}{_near(store, every)}",
                             hint=f"`inventory stores add {_quoted(store)}` creates it")
     now = _now_text(clock)
     key = _put_new_key(aws, names, store, now)
@@ -208,10 +244,11 @@ def rotate_store(aws: Aws, names: StackNames, name: str, *,
 def revoke_store(aws: Aws, names: StackNames, name: str, *,
                  clock: Clock = lambda: datetime.now(UTC)) -> int:
     """Stop every key of the store; returns how many were working."""
-    store = valid_store_name(name)
-    records = [r for r in _records(aws, names) if r.store == store]
+    store = store_name(name)
+    every = _records(aws, names)
+    records = [r for r in every if r.store == store]
     if not records:
-        raise StoreNotFound(f"no store {store!r}",
+        raise StoreNotFound(f"no store {printable(store)}{_near(store, every)}",
                             hint="`inventory stores list` shows the stores")
     return _retire(aws, names, [r for r in records if r.state == store_keys.ACTIVE],
                    store_keys.REVOKED, _now_text(clock))
@@ -243,6 +280,18 @@ def list_stores(aws: Aws, names: StackNames) -> list[StoreRow]:
                 "+00:00", "Z") if last else None),
             state=store_keys.ACTIVE if active else store_keys.REVOKED))
     return rows
+
+
+def _near(store: str, records: list[store_keys.KeyRecord]) -> str:
+    """", but there is '...'" for stores whose names look the same once invisible characters
+    are dropped and both are in NFC: the one the operator most likely meant."""
+    def plain(name: str) -> str:
+        return "".join(c for c in unicodedata.normalize("NFC", name)
+                       if unicodedata.category(c) not in _LOOK_ALIKE_CATEGORIES)
+
+    alike = sorted({r.store for r in records if r.store != store and plain(r.store) ==
+                    plain(store)})
+    return f" (but there is {', '.join(printable(s) for s in alike)})" if alike else ""
 
 
 def _quoted(store: str) -> str:
