@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,3 +98,17 @@ def new_key(store: str, *, now: str) -> tuple[str, KeyRecord]:
     record = KeyRecord(key_id=key_id, store=store, salt=salt, digest=key_digest(salt, secret),
                        state=ACTIVE, created=now)
     return f"{KEY_VERSION}.{key_id}.{secret}", record
+
+
+KeyLookup = Callable[[str], "KeyRecord | None"]
+
+
+def dynamodb_lookup(dynamodb: Any, table: str) -> KeyLookup:
+    """Find a key's record by id with one strongly consistent GetItem (a key revoked a moment
+    ago reads as revoked)."""
+    def lookup(key_id: str) -> KeyRecord | None:
+        item = dynamodb.get_item(TableName=table, Key={KEY_ID: {"S": key_id}},
+                                 ConsistentRead=True).get("Item")
+        return KeyRecord.from_item(item) if item else None
+
+    return lookup

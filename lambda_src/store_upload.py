@@ -38,7 +38,15 @@ from botocore.exceptions import ClientError
 
 from lambda_src.aws_clients import client
 from lambda_src.inventory_csv import REPORTS_PREFIX, is_inventory_key, report_key_for
-from lambda_src.store_keys import ACTIVE, ISSUING_KEY_METADATA, REPLACED, KeyRecord, parse_key
+from lambda_src.store_keys import (
+    ACTIVE,
+    ISSUING_KEY_METADATA,
+    REPLACED,
+    KeyLookup,
+    KeyRecord,
+    dynamodb_lookup,
+    parse_key,
+)
 from lambda_src.store_scope import store_from_key, store_prefix
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
@@ -59,7 +67,6 @@ URL_BASE_HEADER = "x-inventory-url-base"
 _STEM = re.compile(r"[^A-Za-z0-9_-]+")
 
 Log = Callable[[str], None]
-KeyLookup = Callable[[str], "KeyRecord | None"]
 
 
 @dataclass(frozen=True)
@@ -308,15 +315,6 @@ def request_from_event(event: Mapping[str, Any]) -> Request:
     return Request(method=str(http.get("method", "GET")),
                    path=str(event.get("rawPath") or http.get("path") or "/"),
                    headers=headers, body=body, base_url=base.rstrip("/"))
-
-
-def dynamodb_lookup(dynamodb: Any, table: str) -> KeyLookup:
-    def lookup(key_id: str) -> KeyRecord | None:
-        item = dynamodb.get_item(TableName=table, Key={"KeyId": {"S": key_id}},
-                                 ConsistentRead=True).get("Item")
-        return KeyRecord.from_item(item) if item else None
-
-    return lookup
 
 
 def handle_event(event: Mapping[str, Any], *, lookup: KeyLookup, s3: Any, settings: Settings,
