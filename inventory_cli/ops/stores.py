@@ -208,8 +208,9 @@ def _retire(aws: Aws, names: StackNames, records: list[store_keys.KeyRecord], st
     return len(records)
 
 
-def _issued(aws: Aws, names: StackNames, store: str, key: str) -> IssuedKey:
-    return IssuedKey(store=store, key=key, upload_url=upload_url_of(aws, names),
+def _issued(aws: Aws, names: StackNames, store: str, key: str,
+            upload_url: str | None = None) -> IssuedKey:
+    return IssuedKey(store=store, key=key, upload_url=upload_url or upload_url_of(aws, names),
                      page_url=page_url_of(aws, names))
 
 
@@ -217,12 +218,12 @@ def add_store(aws: Aws, names: StackNames, name: str, *,
               clock: Clock = lambda: datetime.now(UTC)) -> IssuedKey:
     """A first key for a store (or a new one for a store whose keys were all revoked)."""
     store = valid_store_name(name)
-    upload_url_of(aws, names)  # a stack without the endpoint gets no key it could not use
+    url = upload_url_of(aws, names)  # a stack without the endpoint gets no key it cannot use
     active = [r for r in _records(aws, names) if r.store == store and r.state == store_keys.ACTIVE]
     if active:
         raise StoreExists(f"store {printable(store)} already has an upload key",
                           hint=f"`inventory stores rotate {_quoted(store)}` makes a new one")
-    return _issued(aws, names, store, _put_new_key(aws, names, store, _now_text(clock)))
+    return _issued(aws, names, store, _put_new_key(aws, names, store, _now_text(clock)), url)
 
 
 def rotate_store(aws: Aws, names: StackNames, name: str, *,
