@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from inventory_cli.cli.app import app
 
@@ -98,13 +98,18 @@ def berlin_endpoint() -> Iterator[tuple[str, list[str]]]:
     server.shutdown()
 
 
+def upload_as_store(path: Path, text: str, url: str, *extra: str) -> Result:
+    path.write_text(text, encoding="utf-8")
+    return runner.invoke(app, ["upload", str(path), "--store-key", KEY, "--upload-url", url,
+                               *extra], env={"COLUMNS": "200"})
+
+
 def test_a_file_with_only_another_stores_rows_is_refused_before_sending(
         tmp_path: Path, berlin_endpoint: tuple[str, list[str]]) -> None:
     url, seen = berlin_endpoint
     path = tmp_path / "pusan.csv"
-    path.write_text("store,item,count\nPusan,Echo Dot,1\nPusan,Echo Show,2\n", encoding="utf-8")
-    result = runner.invoke(app, ["upload", str(path), "--store-key", KEY, "--upload-url", url],
-                           env={"COLUMNS": "200"})
+    result = upload_as_store(path, "store,item,count\nPusan,Echo Dot,1\nPusan,Echo Show,2\n",
+                             url)
     assert result.exit_code == 1
     words = " ".join(result.stderr.split())
     assert (f"{path} - none of its 2 rows is a row of store 'Berlin' (the key's store), so "
@@ -121,9 +126,8 @@ def test_rows_of_another_store_beside_the_stores_own_are_warnings(
         tmp_path: Path, berlin_endpoint: tuple[str, list[str]]) -> None:
     url, seen = berlin_endpoint
     path = tmp_path / "mixed.csv"
-    path.write_text("store,item,count\nBerlin,Echo Dot,1\nPusan,Echo Show,2\n", encoding="utf-8")
-    result = runner.invoke(app, ["upload", str(path), "--store-key", KEY, "--upload-url", url],
-                           env={"COLUMNS": "200"})
+    result = upload_as_store(path, "store,item,count\nBerlin,Echo Dot,1\nPusan,Echo Show,2\n",
+                             url)
     # The stub answers the upload request with no POST: the CLI got as far as sending.
     assert result.stderr.splitlines()[0] == (
         f"Warning: {path} line 3: row of store 'Pusan': this file was uploaded with the key of "
@@ -134,8 +138,6 @@ def test_rows_of_another_store_beside_the_stores_own_are_warnings(
 def test_skip_invalid_sends_a_file_of_another_store_anyway(
         tmp_path: Path, berlin_endpoint: tuple[str, list[str]]) -> None:
     url, seen = berlin_endpoint
-    path = tmp_path / "pusan.csv"
-    path.write_text("store,item,count\nPusan,Echo Dot,1\n", encoding="utf-8")
-    runner.invoke(app, ["upload", str(path), "--store-key", KEY, "--upload-url", url,
-                        "--skip-invalid"])
+    upload_as_store(tmp_path / "pusan.csv", "store,item,count\nPusan,Echo Dot,1\n", url,
+                    "--skip-invalid")
     assert seen[:2] == ["GET /whoami", "POST /uploads"]
