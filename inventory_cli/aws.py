@@ -229,6 +229,12 @@ def translate_aws_error(exc: BaseException) -> InventoryError | None:
     if not isinstance(exc, botocore.exceptions.ClientError | botocore.exceptions.BotoCoreError
                       | boto3.exceptions.Boto3Error):
         return None
+    if isinstance(exc, boto3.exceptions.Boto3Error):
+        # boto3's transfers re-raise the failed call's error as their own (S3UploadFailedError):
+        # the call's own error says more.
+        inner = exc.__cause__ or exc.__context__
+        if isinstance(inner, botocore.exceptions.ClientError | botocore.exceptions.BotoCoreError):
+            exc = inner
     call = getattr(exc, FAILED_CALL_ATTRIBUTE, None) or "an AWS call"
     if isinstance(exc, botocore.exceptions.ClientError):
         code = error_code(exc) or str(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
@@ -291,8 +292,13 @@ def upload_files(aws: Aws, bucket: str, files: Iterable[CheckedFile], *,
                 Config=transfer_config,
                 Callback=(lambda sent: progress.advanced(file.key, sent)) if progress else None,
             )
-        except ClientError as exc:
-            raise InventoryError(f"upload of {file.path} failed: {exc}") from exc
+        except (ClientError, S3UploadFailedError) as exc:
+            from inventory_cli.aws import translate_aws_error
+
+            error = translate_aws_error(exc)
+            raise InventoryError(f"upload of {file.path} failed: "
+                                 f"{error.message if error else exc}",
+                                 hint=error.hint if error else None) from exc
         finally:
             if progress is not None:
                 progress.finished(file.key)

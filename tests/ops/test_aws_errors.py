@@ -110,6 +110,22 @@ def test_a_failure_inside_a_worker_thread_still_names_its_call(
         "Hint: AWS is throttling this account's calls; try again in a moment"]
 
 
+def test_a_refused_upload_names_the_file_and_s3s_answer(aws: Aws, stack: StackNames,
+                                                       tmp_path: Any) -> None:
+    """boto3's transfer wraps the failed PutObject in S3UploadFailedError: the line still names
+    the call and S3's code."""
+    aws.client("s3").meta.events.register(
+        "before-call.s3.PutObject", aws_answer("AccessDenied", "Access Denied", 403))
+    path = tmp_path / "a.csv"
+    path.write_text("store,item,count\nBerlin,Echo,3\n")
+    result = invoke(aws, "upload", str(path))
+    assert result.exit_code == 1
+    first, hint = result.stderr.splitlines()
+    assert first == (f"Error: upload of {path} failed: S3 PutObject failed: AccessDenied: "
+                     "Access Denied")
+    assert hint.startswith("Hint: your identity lacks this permission")
+
+
 def test_errors_that_are_not_aws_errors_are_not_translated() -> None:
     assert translate_aws_error(ValueError("x")) is None
     assert translate_aws_error(KeyError("x")) is None
