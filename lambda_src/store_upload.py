@@ -176,10 +176,21 @@ def _request_body(request: Request, store: str) -> dict[str, Any] | Response:
 
 
 def _nesting(text: str) -> int:
-    """How deep brackets nest in `text` (strings included: an upper bound, cheap and safe)."""
+    """How deep arrays and objects nest in JSON `text` (brackets inside strings not counted);
+    linear and without recursion, so it is safe on any input."""
     depth = deepest = 0
+    in_string = escaped = False
     for char in text:
-        if char in "[{":
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
             depth += 1
             deepest = max(deepest, depth)
         elif char in "]}":

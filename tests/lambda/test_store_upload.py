@@ -220,6 +220,7 @@ HOSTILE_BODIES = [
     ("not JSON", "filename=a.csv", 400, "bad_request"),
     ("a huge body", '{"filename": "a.csv", "pad": "' + "x" * 200_000 + '"}', 413, "too_large"),
     ("a lone surrogate escape", '{"filename": "\\ud800.csv", "size": 1}', 200, None),
+    ("brackets inside a string", '{"filename": "[[[[[[[[[[{{{{{{{{{\\"[[.csv"}', 200, None),
 ]
 
 
