@@ -60,6 +60,13 @@ def test_hostile_bodies_get_the_documented_answer(e2e: Target) -> None:
     listed = e2e.boto3_client("s3").list_objects_v2(Bucket=e2e.uploads_bucket(), Prefix="stores/")
     assert listed.get("KeyCount", 0) == 0
     assert call(f"{url}/whoami", key) == (200, {"store": "Berlin"})
+    # `inventory logs store-upload`: one line per request (never the key), in the order made.
+    lines = e2e.run("logs", "store-upload", "--since", "1h").stdout.splitlines()
+    requests = [json.loads(line[line.index("{"):]) for line in lines
+                if '"store_request"' in line]
+    assert [r["status"] for r in requests] == [s for _, _, s in HOSTILE] + [400, 200]
+    assert all(line.split()[2] == "store-upload" for line in lines)
+    assert key not in "\n".join(lines)
 
 
 @pytest.mark.parametrize("change", ["revoke", "rotate"])
