@@ -273,7 +273,7 @@ def log_line(console: Console, line: LogLine, label: str, width: int = 5) -> Non
     console.out(f"{timestamp(line.time)} {label:<{width}} {line.message}", highlight=False)
 
 
-# -- stores (issue 11) -------------------------------------------------------------------------
+# -- stores --------------------------------------------------------------------------------
 
 def stores(console: Console, rows: Sequence[StoreRow], *, fmt: OutputFormat) -> None:
     if fmt is OutputFormat.json:

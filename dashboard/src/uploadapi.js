@@ -1,4 +1,4 @@
-// The store upload endpoint (docs/TEAM-CONTRACTS.md, "Issue 11") and S3's presigned POST.
+// The store upload endpoint (docs/store-uploads.md) and S3's presigned POST.
 //
 // Every failure becomes an UploadError with what the page needs to explain it: the HTTP status
 // (0: the request never got an answer), the endpoint's or S3's error code, and its message.

@@ -3,7 +3,7 @@
 No AWS credentials and no AWS SDK call: plain HTTPS to the endpoint (the key in
 `Authorization: Bearer`), which answers with a presigned S3 POST; the file then goes straight to
 S3 as a form upload (fields first, the file last, as S3 requires). `--wait` polls the endpoint for
-the store's own load report. The endpoint's API is in docs/TEAM-CONTRACTS.md (issue 11).
+the store's own load report. The endpoint's API is in docs/store-uploads.md.
 """
 
 from __future__ import annotations
