@@ -32,14 +32,18 @@ class Aws:
 
     def __init__(self, session: boto3.session.Session, *, endpoint_url: str | None = None,
                  stack: str = "inventory", config: Config | None = None,
-                 account_id: str | None = None) -> None:
+                 account_id: str | None = None, builtin_emulator: bool = False) -> None:
         self.session = session
+        # True when `endpoint_url` is the built-in emulator (`--local`), which serves some
+        # things (function URLs) under routes of its own.
+        self.builtin_emulator = builtin_emulator
         self.endpoint_url = endpoint_url
         self.stack = stack
         self._config = config or _RETRY_CONFIG
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._account_id = account_id  # None: asked of STS on first use
+        name_failed_calls(session)
 
     @property
     def region(self) -> str:
@@ -132,7 +136,8 @@ def make_aws(settings: Settings, *, endpoint_url: str | None = None) -> Aws:
     # The built-in emulator answers for one account (its fixed credentials map to it): no STS
     # call, which with its client is a tenth of a short command's time.
     return Aws(session, endpoint_url=endpoint, stack=settings.stack,
-               account_id=LOCAL_ACCOUNT_ID if settings.local else None)
+               account_id=LOCAL_ACCOUNT_ID if settings.local else None,
+               builtin_emulator=settings.local)
 
 
 def error_code(exc: botocore.exceptions.ClientError) -> str:
@@ -140,24 +145,104 @@ def error_code(exc: botocore.exceptions.ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+# The attribute a failed call's exception carries: "<Service> <Operation>", e.g. "S3 HeadBucket".
+FAILED_CALL_ATTRIBUTE = "inventory_call"
+
+
+class _CallNaming:
+    """Mixed into every client class of our sessions: an exception leaving an API call (an AWS
+    answer, an unreachable endpoint, missing credentials, an invalid parameter) is tagged with
+    the call's name, so the CLI can say which call failed even when it surfaces in another
+    thread or far from the call. botocore documents `creating-client-class` for adding bases."""
+
+    def _make_api_call(self, operation_name: str, api_params: Any) -> Any:
+        try:
+            return super()._make_api_call(operation_name, api_params)  # type: ignore[misc]
+        except Exception as exc:
+            if not hasattr(exc, FAILED_CALL_ATTRIBUTE):
+                service = self.meta.service_model.service_id  # type: ignore[attr-defined]
+                setattr(exc, FAILED_CALL_ATTRIBUTE, f"{service} {operation_name}")
+            raise
+
+
+def _add_call_naming(base_classes: list[type], **_: Any) -> None:
+    if _CallNaming not in base_classes:
+        base_classes.insert(0, _CallNaming)
+
+
+def name_failed_calls(session: boto3.session.Session) -> None:
+    """Tag every exception of an API call made through `session` with the call's name."""
+    session.events.register("creating-client-class", _add_call_naming,
+                            unique_id="inventory-call-naming")
+
+
+_CREDENTIAL_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId",
+                               "UnrecognizedClientException", "SignatureDoesNotMatch",
+                               "InvalidAccessKeyId", "InvalidToken", "TokenRefreshRequired"})
+_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "AuthorizationError",
+                           "AuthorizationErrorException", "UnauthorizedOperation",
+                           "NotAuthorizedException"})
+_THROTTLE_CODES = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException",
+                             "RequestLimitExceeded", "SlowDown", "RequestThrottled",
+                             "ProvisionedThroughputExceededException",
+                             "RequestThrottledException"})
+_CONNECTION_ERRORS = (botocore.exceptions.EndpointConnectionError,
+                      botocore.exceptions.ConnectionClosedError,
+                      botocore.exceptions.ConnectTimeoutError,
+                      botocore.exceptions.ReadTimeoutError,
+                      botocore.exceptions.ProxyConnectionError,
+                      botocore.exceptions.SSLError)
+
+
+def _one_line(text: str) -> str:
+    return "; ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+_HINT_BY_CODE: tuple[tuple[frozenset[str], str], ...] = (
+    (_CREDENTIAL_CODES, "refresh your credentials or pick another --profile"),
+    (_DENIED_CODES, "your identity lacks this permission: the actions each command needs are "
+                    "listed in docs/stack.md (IAM: what the operator's identity needs)"),
+    (_THROTTLE_CODES, "AWS is throttling this account's calls; try again in a moment"),
+    (frozenset({"ResourceNotFoundException", "NoSuchBucket", "NoSuchEntity", "NotFound",
+                "NotFoundException"}),
+     "`inventory status` shows what is missing; `inventory provision` repairs it"),
+)
+
+
+def _hint_for(exc: BaseException, code: str) -> str | None:
+    if isinstance(exc, botocore.exceptions.NoCredentialsError
+                  | botocore.exceptions.PartialCredentialsError):
+        return no_credentials_error().hint
+    if isinstance(exc, _CONNECTION_ERRORS):
+        return ("check your network and --endpoint-url / AWS_ENDPOINT_URL; for the built-in "
+                "emulator, `inventory local start`")
+    if isinstance(exc, botocore.exceptions.ParamValidationError):
+        return "a value given to the call is not valid for AWS; run again with --debug to see where"
+    return next((hint for codes, hint in _HINT_BY_CODE if code in codes), None)
+
+
 def translate_aws_error(exc: BaseException) -> InventoryError | None:
-    """Map a botocore exception to a typed error the CLI can show in one line, or None."""
-    if isinstance(exc, botocore.exceptions.NoCredentialsError):
-        return no_credentials_error()
-    if isinstance(exc, botocore.exceptions.EndpointConnectionError):
-        return InventoryError(f"cannot reach the AWS endpoint: {exc}",
-                              hint="check --endpoint-url / AWS_ENDPOINT_URL, or start the "
-                                   "emulator with `inventory local start`")
-    if isinstance(exc, botocore.exceptions.ClientError):
-        err = exc.response.get("Error", {})
-        code = error_code(exc) or "Error"
-        if code in {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId",
-                    "UnrecognizedClientException", "SignatureDoesNotMatch"}:
-            return InventoryError(f"AWS rejected the credentials ({code}): {err.get('Message')}",
-                                  hint="refresh your credentials or pick another --profile")
-        if code in {"AccessDenied", "AccessDeniedException"}:
-            return InventoryError(f"access denied: {err.get('Message')}")
+    """A failed AWS call as one line: `<call> failed: <code>: <message>` plus a hint where one
+    helps. None for anything that is not an AWS SDK error (the CLI lets those through)."""
+    import boto3.exceptions
+
+    if not isinstance(exc, botocore.exceptions.ClientError | botocore.exceptions.BotoCoreError
+                      | boto3.exceptions.Boto3Error):
         return None
-    return None
-
-
+    if isinstance(exc, boto3.exceptions.Boto3Error):
+        # boto3's transfers re-raise the failed call's error as their own (S3UploadFailedError):
+        # the call's own error says more.
+        inner = exc.__cause__ or exc.__context__
+        if isinstance(inner, botocore.exceptions.ClientError | botocore.exceptions.BotoCoreError):
+            exc = inner
+    call = getattr(exc, FAILED_CALL_ATTRIBUTE, None) or "an AWS call"
+    if isinstance(exc, botocore.exceptions.ClientError):
+        code = error_code(exc) or str(
+            exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "") or "Error")
+        message = str(exc.response.get("Error", {}).get("Message") or "") or str(exc)
+    else:
+        code, message = type(exc).__name__, str(exc)
+    if isinstance(exc, botocore.exceptions.NoCredentialsError) and call == "an AWS call":
+        return no_credentials_error()
+    text = f"{call} failed: {code}: {_one_line(message)}"
+    return InventoryError(text, hint=_hint_for(exc, code))

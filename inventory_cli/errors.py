@@ -5,6 +5,15 @@ This module must stay free of boto3 imports: the CLI imports it at start-up.
 
 from __future__ import annotations
 
+import unicodedata
+
+# Characters shown as escapes in names: controls, format characters (zero-width, bidi marks),
+# private-use, unassigned and surrogate code points, line and paragraph separators, every space
+# but U+0020, and combining marks (so "é" and "e" + U+0301 never look alike).
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp", "Zs", "Mn", "Mc",
+                                 "Me"})
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
 
 class InventoryError(Exception):
     """An expected failure: shown as one line `Error: ...` on stderr, exit code 1, no traceback."""
@@ -58,3 +67,30 @@ class OperationTimedOut(InventoryError):
 
 class KeptFailuresFound(InventoryError):
     """The stack keeps failed loads or alert batches (`inventory failures` lists them)."""
+
+
+def printable(name: str) -> str:
+    """A name quoted for messages, so that two different names never look the same: in single
+    quotes, with every invisible or combining character (and the quote and backslash) escaped
+    as in Python (\\u200b, \\u0301); anything else as it is."""
+    out = []
+    for char in name:
+        if char in "'\\":
+            out.append("\\" + char)
+        elif char in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[char])
+        elif char != " " and unicodedata.category(char) in _ESCAPED_CATEGORIES:
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code < 0x100 else
+                       f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+        else:
+            out.append(char)
+    return "'" + "".join(out) + "'"
+
+
+def visible(name: str) -> str:
+    """The name as it is when nothing in it needs escaping, else `printable(name)`: for tables,
+    where two names that look the same must not."""
+    quoted = printable(name)
+    return name if quoted == "'" + name.replace("\\", "\\\\").replace("'", "\\'") + "'" \
+        else quoted

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
+from inventory_cli.errors import visible
 from inventory_cli.long_table import print_table, rich_table, write_plain
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from inventory_cli.ops.retry import RetryOutcome
     from inventory_cli.ops.stores import StoreRow
     from inventory_cli.ops.subscriptions import Subscription
-    from inventory_cli.ops.upload import Duplicate, LoadOutcome, UploadedFile
+    from inventory_cli.ops.upload import Duplicate, LoadOutcome, Problem, UploadedFile
     from inventory_cli.provisioning import ProvisionResult
     from inventory_cli.stack.instructions import Plan
     from inventory_cli.stack.status import StackStatus
@@ -128,6 +129,13 @@ def duplicates(console: Console, rows: Sequence[Duplicate]) -> None:
         console.print(Text(f"Warning: {dup.file} line {dup.line} repeats {dup.store} / "
                            f"{dup.item} from line {dup.previous_line}; the later row wins"),
                       soft_wrap=True)
+
+
+def other_store_rows(console: Console, rows: Sequence[Problem]) -> None:
+    """Rows of other stores in a store's own upload: the loader rejects them (as the store's
+    page warns)."""
+    for row in rows:
+        console.print(Text(f"Warning: {row.file} line {row.line}: {row.reason}"), soft_wrap=True)
 
 
 def uploaded(console: Console, bucket: str, rows: Sequence[UploadedFile]) -> None:
@@ -262,11 +270,13 @@ def retry_outcomes(console: Console, rows: Sequence[RetryOutcome], *, fmt: Outpu
                            style=style), soft_wrap=True)
 
 
-def log_line(console: Console, line: LogLine, label: str) -> None:
-    console.out(f"{timestamp(line.time)} {label:<5} {line.message}", highlight=False)
+def log_line(console: Console, line: LogLine, label: str, width: int = 5) -> None:
+    """One log line: time, the function's name padded to `width` (the longest name shown), the
+    message."""
+    console.out(f"{timestamp(line.time)} {label:<{width}} {line.message}", highlight=False)
 
 
-# -- stores (issue 11) -------------------------------------------------------------------------
+# -- stores --------------------------------------------------------------------------------
 
 def stores(console: Console, rows: Sequence[StoreRow], *, fmt: OutputFormat) -> None:
     if fmt is OutputFormat.json:
@@ -282,7 +292,9 @@ def stores(console: Console, rows: Sequence[StoreRow], *, fmt: OutputFormat) -> 
         return
     table = _table("Store", "Created", "Last upload", "State")
     for row in rows:
-        table.add_row(Text(row.store), row.created, row.last_upload or "never",
+        # Names with invisible or combining characters are shown quoted and escaped, so two
+        # stores never look the same in the table.
+        table.add_row(Text(visible(row.store)), row.created, row.last_upload or "never",
                       Text(row.state, style="" if row.state == "active" else LOW_STYLE))
     console.print(table)
 

@@ -26,7 +26,7 @@ UPLOAD_EXPIRES_S = "UPLOAD_EXPIRES_S"
 
 # The variables each function's handler reads (Lambda's own, such as AWS_REGION, aside).
 FUNCTION_VARIABLES: dict[str, tuple[str, ...]] = {
-    "lambda_src.load_inventory": (INVENTORY_TABLE,),
+    "lambda_src.load_inventory": (INVENTORY_TABLE, STORE_KEYS_TABLE),
     "lambda_src.check_stock": (ALERT_TOPIC_ARN, LOW_STOCK_THRESHOLD, ALERT_LOG_TABLE),
     "lambda_src.update_summaries": (SUMMARY_TABLE, LOW_STOCK_THRESHOLD),
     "lambda_src.store_upload": (UPLOADS_BUCKET, STORE_KEYS_TABLE, MAX_UPLOAD_BYTES,

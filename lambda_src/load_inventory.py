@@ -47,7 +47,7 @@ from lambda_src.continuation import (
     invoke_self,
 )
 from lambda_src.duplicate_index import DuplicateLines, KeyIndex
-from lambda_src.environment import INVENTORY_TABLE
+from lambda_src.environment import INVENTORY_TABLE, STORE_KEYS_TABLE
 from lambda_src.inventory_csv import (
     CHUNK_SIZE,
     DuplicateRow,
@@ -68,7 +68,8 @@ from lambda_src.load_checkpoint import (
     checkpoint_key,
 )
 from lambda_src.load_report import LoadReport, ObjectSource, summarize
-from lambda_src.store_scope import row_rule_for_key
+from lambda_src.store_keys import KeyLookup, dynamodb_lookup
+from lambda_src.store_scope import is_store_key, issuing_key_refusal, row_rule_for_key
 from lambda_src.structured_log import Log, event_line, write_line
 
 # A rule a valid row must also meet to load in this file: the reason to reject it, or None.
@@ -112,9 +113,12 @@ def item_for(row: InventoryRow) -> dict[str, Any]:
     return {"Store": {"S": row.store}, "Item": {"S": row.item}, "Count": {"N": str(row.count)}}
 
 
-def row_rule_for(key: str) -> RowRule | None:
+def row_rule_for(key: str, refusal: str | None = None) -> RowRule | None:
     """The extra rule of a file, from its key: a store's own upload (under `stores/<store>/`)
-    loads only that store's rows; any other file loads every valid row."""
+    loads only that store's rows; any other file loads every valid row. `refusal`: the reason
+    no row of the file may load (the store key that sent it no longer works)."""
+    if refusal is not None:
+        return lambda _row: refusal
     store_rule = row_rule_for_key(key)
     if store_rule is None:
         return None
@@ -379,6 +383,8 @@ class EventRun:
     continued: dict[str, Any] | None = None
     # Hand-overs in a row that led to this invocation (0: started by S3 or by `retry`).
     hops: int = 0
+    # Finds a store key's record: the check of the key that sent a store's upload.
+    key_lookup: KeyLookup | None = None
 
     def summary(self) -> dict[str, Any]:
         summary: dict[str, Any] = {"files": self.loaded, "ignored": self.ignored}
@@ -432,7 +438,7 @@ class EventRun:
              adopted: bool = False) -> bool:
         source = load.source
         try:
-            outcome = loader.run(load, row_rule_for(source.key))
+            outcome = loader.run(load, row_rule_for(source.key, self._key_refusal(source)))
         except ObjectReplaced as exc:
             # No report: it would overwrite the report of the newer version's own load.
             self.log(event_line("load_skipped", bucket=source.bucket, key=source.key,
@@ -454,6 +460,17 @@ class EventRun:
                             "rejected": outcome.rejected_count,
                             "duplicates": outcome.duplicate_count})
         return True
+
+    def _key_refusal(self, source: ObjectSource) -> str | None:
+        """Checked on every invocation of a store's upload, so a key revoked mid-load stops
+        the rest of it too (store_scope.issuing_key_refusal)."""
+        if not is_store_key(source.key):
+            return None
+        args: dict[str, Any] = {"Bucket": source.bucket, "Key": source.key}
+        if source.version_id:
+            args["VersionId"] = source.version_id
+        metadata = self.s3.head_object(**args).get("Metadata") or {}
+        return issuing_key_refusal(source.key, metadata, self.key_lookup)
 
     def _failed(self, bucket: str, key: str, exc: Exception) -> None:
         self.log(event_line("load_failed", bucket=bucket, key=key,
@@ -501,11 +518,13 @@ class EventRun:
 def handle_event(event: Mapping[str, Any], *, s3: Any, dynamodb: Any, table: str,
                  log: Log = write_line, sleep: Callable[[float], None] = time.sleep,
                  max_workers: int = DEFAULT_WORKERS, budget: TimeBudget | None = None,
-                 hand_over: HandOver | None = None) -> dict[str, Any]:
+                 hand_over: HandOver | None = None,
+                 key_lookup: KeyLookup | None = None) -> dict[str, Any]:
     """Load every CSV object the event names (first a paused load the event continues, if
     any); return a summary of what happened to each."""
     run = EventRun(s3=s3, dynamodb=dynamodb, table=table, log=log, sleep=sleep,
-                   max_workers=max_workers, budget=budget, hand_over=hand_over)
+                   max_workers=max_workers, budget=budget, hand_over=hand_over,
+                   key_lookup=key_lookup)
     records = list(event.get("Records") or [])
     pointer = event.get(CONTINUATION_FIELD)
     if pointer and not run.resume(pointer, records):
@@ -528,6 +547,9 @@ def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     budget = TimeBudget.of(context)
     hand_over = (invoke_self(client("lambda"), context.invoked_function_arn)
                  if budget is not None else None)
+    keys_table = os.environ.get(STORE_KEYS_TABLE)
     return handle_event(event, s3=client("s3"), dynamodb=client("dynamodb"),
                         table=os.environ[INVENTORY_TABLE], log=write_line, budget=budget,
-                        hand_over=hand_over)
+                        hand_over=hand_over,
+                        key_lookup=(dynamodb_lookup(client("dynamodb"), keys_table)
+                                    if keys_table else None))

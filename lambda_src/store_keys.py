@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,10 @@ _KEY = re.compile(r"sk1\.([0-9a-f]{20})\.([A-Za-z0-9_-]{43})")
 ACTIVE = "active"
 REVOKED = "revoked"
 REPLACED = "replaced"
+
+# The S3 user metadata name (x-amz-meta-...) under which an upload made through the endpoint
+# records the id of the key that asked for it; the loader checks that key is still active.
+ISSUING_KEY_METADATA = "store-key-id"
 
 # The table's hash key, and the attributes of a record.
 KEY_ID = "KeyId"
@@ -94,3 +98,17 @@ def new_key(store: str, *, now: str) -> tuple[str, KeyRecord]:
     record = KeyRecord(key_id=key_id, store=store, salt=salt, digest=key_digest(salt, secret),
                        state=ACTIVE, created=now)
     return f"{KEY_VERSION}.{key_id}.{secret}", record
+
+
+KeyLookup = Callable[[str], "KeyRecord | None"]
+
+
+def dynamodb_lookup(dynamodb: Any, table: str) -> KeyLookup:
+    """Find a key's record by id with one strongly consistent GetItem (a key revoked a moment
+    ago reads as revoked)."""
+    def lookup(key_id: str) -> KeyRecord | None:
+        item = dynamodb.get_item(TableName=table, Key={KEY_ID: {"S": key_id}},
+                                 ConsistentRead=True).get("Item")
+        return KeyRecord.from_item(item) if item else None
+
+    return lookup

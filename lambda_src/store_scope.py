@@ -9,14 +9,18 @@ spaces and anything non-ASCII are always escaped, with upper-case hex). That mak
 - reversible, and canonical: `store_from_key` accepts only the one spelling `store_prefix`
   produces, so "%42erlin" never passes for "Berlin" and two prefixes never name the same store.
 
-The loader uses `row_rule_for_key` to load only the rows of the store the key names.
+The loader uses `row_rule_for_key` to load only the rows of the store the key names, and
+`issuing_key_refusal` to load nothing of an upload whose key was revoked or replaced after it
+asked for the upload (the presigned POST records the key's id in the object's metadata).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from urllib.parse import unquote
+
+from lambda_src.store_keys import ACTIVE, ISSUING_KEY_METADATA, REPLACED, KeyLookup
 
 STORES_PREFIX = "stores/"
 # Characters left as they are; everything else becomes %XX of its UTF-8 bytes.
@@ -91,3 +95,34 @@ def row_rule_for_key(key: str) -> RowRule | None:
 
     return rule
 
+
+
+def issuing_key_refusal(key: str, metadata: Mapping[str, str],
+                        lookup: KeyLookup | None) -> str | None:
+    """Why nothing of the upload `key` may load because of the store key that asked for it, or
+    None. `metadata` is the object's user metadata (S3 gives the names in lower case).
+
+    An object written through the endpoint names the issuing key (its POST policy pins the
+    field, so the store cannot leave it out). That key must still be active, and a key of the
+    store whose prefix holds the object, when the loader reads the file: a revoked or rotated
+    key stops working at once, also for POSTs it obtained before. An object without the field
+    was written with AWS credentials (the operator's), not through the endpoint: the store rule
+    alone applies. `lookup` None: the loader cannot check keys, so it loads nothing it would
+    have to check."""
+    store = store_from_key(key)
+    key_id = metadata.get(ISSUING_KEY_METADATA)
+    if store is None or not key_id:
+        return None
+    if lookup is None:
+        return ("the loader cannot check the key that sent this upload (it has no store keys "
+                "table): nothing loads; `inventory provision` repairs the stack")
+    record = lookup(key_id)
+    if record is None or record.store != store:
+        return (f"the key that sent this upload is not a key of store {store!r}: nothing "
+                "loads")
+    if record.state != ACTIVE:
+        how = "replaced by a newer key" if record.state == REPLACED else "revoked"
+        return (f"the key of store {store!r} that sent this upload was {how} before the file "
+                "was loaded: nothing loads (a revoked or rotated key stops working at once, "
+                "also for uploads it had started)")
+    return None

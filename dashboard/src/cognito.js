@@ -1,11 +1,13 @@
 // Unauthenticated sign-in through a Cognito identity pool, in one of Cognito's two guest flows:
-// - the enhanced (simplified) flow, used first: GetId, then GetCredentialsForIdentity. Cognito
-//   assumes the pool's unauthenticated role itself and scopes the session down with a policy of
-//   its own;
-// - the basic (classic) flow, the fallback when reads with the enhanced flow's credentials are
-//   denied: GetId, GetOpenIdToken, then STS AssumeRoleWithWebIdentity with the dashboard role
-//   (config.json's dashboardRoleArn). It needs AllowClassicFlow on the pool (provision sets it)
-//   and the role's trust bound to this pool and to unauthenticated identities.
+// - the basic (classic) flow, used directly: GetId, GetOpenIdToken, then STS
+//   AssumeRoleWithWebIdentity with the dashboard role (config.json's dashboardRoleArn). It needs
+//   AllowClassicFlow on the pool (provision sets it) and the role's trust bound to this pool and
+//   to unauthenticated identities. The session has exactly the dashboard role's permissions.
+// - the enhanced (simplified) flow, only for a config.json that names no role (a stack older
+//   than the role): GetId, then GetCredentialsForIdentity. Cognito scopes those guest sessions
+//   down with AmazonCognitoUnAuthedIdentitiesSessionPolicy, which lists no DynamoDB action
+//   (Amazon Cognito Developer Guide, "IAM roles", scope-down policy for unauthenticated
+//   identities), so trying it first would cost every page load a denied read.
 // Every call here is unsigned by design.
 
 import { callAwsJson, postAws, ServiceError } from "./awsjson.js";
@@ -40,7 +42,8 @@ export class GuestSignIn {
    * @param {() => number} options.now
    * @param {Storage | null} options.storage
    * @param {string} [options.stsUrl]  the STS endpoint (basic flow)
-   * @param {string | null} [options.roleArn]  the role the basic flow assumes; null: no fallback
+   * @param {string | null} [options.roleArn]  the role the basic flow assumes; null: the enhanced
+   *   flow (a config.json of a stack without the role)
    */
   constructor({ url, identityPoolId, fetchFn, now, storage, stsUrl = "", roleArn = null }) {
     this.url = url;
@@ -52,7 +55,7 @@ export class GuestSignIn {
     this.roleArn = roleArn;
     this.storageKey = `inventory-dashboard:identity:${identityPoolId}`;
     /** @type {"enhanced" | "basic"} */
-    this.flow = "enhanced";
+    this.flow = roleArn && stsUrl ? "basic" : "enhanced";
     /** @type {Credentials | null} */
     this.credentials = null;
     /** @type {Promise<Credentials> | null} one sign-in at a time, shared by parallel reads */

@@ -86,6 +86,13 @@ export function describeUploadError(err) {
     default:
       break;
   }
+  if (err.endpointClosed) {
+    return {
+      title: "The upload endpoint is closed",
+      reason: `HTTP 403 ${reason}: the endpoint refused the request before looking at the key`,
+      hint: "This is not about your key. Ask your operator to run `inventory provision`, which opens the endpoint again.",
+    };
+  }
   if (err.status === 401 || err.status === 403) {
     return { title: "The key was refused", reason, hint: "Ask your operator for your store's current key." };
   }

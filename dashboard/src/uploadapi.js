@@ -1,9 +1,12 @@
-// The store upload endpoint (docs/TEAM-CONTRACTS.md, "Issue 11") and S3's presigned POST.
+// The store upload endpoint (docs/store-uploads.md) and S3's presigned POST.
 //
 // Every failure becomes an UploadError with what the page needs to explain it: the HTTP status
 // (0: the request never got an answer), the endpoint's or S3's error code, and its message.
 
 import { xmlText } from "./xml.js";
+
+// The endpoint's answers about the key itself (docs/store-uploads.md).
+const KEY_ANSWERS = new Set(["missing_key", "malformed_key", "unknown_key", "revoked_key"]);
 
 export class UploadError extends Error {
   /**
@@ -22,9 +25,18 @@ export class UploadError extends Error {
     return this.status === 0;
   }
 
-  /** The key itself was refused: wrong, missing, malformed or revoked. */
+  /** The key itself was refused: wrong, missing, malformed or revoked (the endpoint says so). */
   get keyRefused() {
-    return this.source === "endpoint" && (this.status === 401 || this.status === 403);
+    return this.source === "endpoint" && KEY_ANSWERS.has(this.code);
+  }
+
+  /**
+   * A 403 that is not the endpoint's answer (every answer of its function names an "error"):
+   * Lambda refused the call before the function ran ({"Message": "Forbidden"}), because the
+   * function URL's public permissions are missing. The key was never looked at.
+   */
+  get endpointClosed() {
+    return this.source === "endpoint" && this.status === 403 && this.code === "";
   }
 }
 
@@ -126,7 +138,8 @@ export class UploadEndpoint {
     }
     if (!response.ok) {
       const code = body && typeof body.error === "string" ? body.error : "";
-      const message = body && typeof body.message === "string" ? body.message : `HTTP ${response.status}`;
+      const said = body && (typeof body.message === "string" ? body.message : body.Message);
+      const message = typeof said === "string" && said ? said : `HTTP ${response.status}`;
       throw new UploadError(message, { status: response.status, code });
     }
     if (body === null || typeof body !== "object" || Array.isArray(body)) {

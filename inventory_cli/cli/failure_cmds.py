@@ -75,10 +75,16 @@ def retry(
     render.retry_outcomes(app.console, outcomes, fmt=fmt)
     failed = [o for o in outcomes if o.failed]
     if failed:
+        from inventory_cli.ops.logs import log_name_of
+
+        # The log of each function that failed again, e.g. `inventory logs summaries`.
+        logs = dict.fromkeys(log_name_of(stack.names, o.failure.function) for o in failed)
+        where = ", ".join(f"`inventory logs {name}`" for name in logs if name) or \
+            "`inventory logs`"
         raise InventoryError(
             f"{len(failed)} of {len(outcomes)} failed again and are still kept",
-            hint="fix the cause (`inventory status`, `inventory logs`), then run "
-                 "`inventory retry` again")
+            hint=f"fix the cause (`inventory status`, {where}), then run `inventory retry` "
+                 "again")
 
 
 def register(app: typer.Typer) -> None:

@@ -67,13 +67,19 @@ def upload(
     from inventory_cli.ops.stack_info import find_stack
 
     app = app_context(ctx)
+    as_store = store_key is not None or upload_url is not None
+    # As a store, the key's store is asked first: the files are then checked the way the
+    # loader will load them from that store's folder (other stores' rows are rejected).
+    store = _store_of_key(store_key, upload_url) if as_store else None
     try:
-        checked = core.check_files(files, skip_invalid=skip_invalid)
+        checked = core.check_files(files, skip_invalid=skip_invalid, store=store)
     except InvalidInventoryFile as exc:
         render.problems(app.err, exc.problems)
         raise
     render.duplicates(app.err, [dup for file in checked for dup in file.duplicates])
-    if store_key is not None or upload_url is not None:
+    if as_store:
+        render.other_store_rows(app.err, [row for file in checked for row in file.other_store])
+        assert store_key and upload_url  # _store_of_key checked both
         _upload_as_store(app, checked, store_key, upload_url, wait=wait, timeout=timeout)
         return
     stack = find_stack(app.aws())
@@ -112,19 +118,28 @@ def _raise_for_unloaded(outcomes: Sequence[LoadOutcome], timeout: float) -> None
                  + "` loads them; `inventory logs load` shows what the loader did")
 
 
-def _upload_as_store(app: AppContext, checked: list[CheckedFile], store_key: str | None,
-                     upload_url: str | None, *, wait: bool, timeout: float) -> None:
-    """`upload --store-key`: through the stack's upload endpoint, no AWS credentials."""
-    from inventory_cli import render
+def _store_of_key(store_key: str | None, upload_url: str | None) -> str:
+    """The store a key belongs to, as the endpoint says (the key is checked before anything)."""
     from inventory_cli.ops import store_upload_client as client
 
     if not store_key or not upload_url:
         raise UsageError("--store-key and --upload-url go together (or INVENTORY_STORE_KEY "
                          "and INVENTORY_UPLOAD_URL)")
+    client.valid_upload_url(upload_url)
+    return client.whoami(upload_url, store_key)
+
+
+def _upload_as_store(app: AppContext, checked: list[CheckedFile], store_key: str,
+                     upload_url: str, *, wait: bool, timeout: float) -> None:
+    """`upload --store-key`: through the stack's upload endpoint, no AWS credentials."""
+    from inventory_cli import render
+    from inventory_cli.errors import printable
+    from inventory_cli.ops import store_upload_client as client
+
     uploads = client.upload_files(upload_url, store_key, checked)
     for up in uploads:
-        app.console.print(f"Sent {up.file.path} for store {up.store!r} as {up.file.key}",
-                          markup=False, soft_wrap=True)
+        app.console.print(f"Sent {up.file.path} for store {printable(up.store)} as "
+                          f"{up.file.key}", markup=False, soft_wrap=True)
     if not wait:
         return
     outcomes = client.wait_for_reports(store_key, uploads, timeout=timeout, sleep=SLEEP,
@@ -301,40 +316,45 @@ def alerts(
 def logs(
     ctx: typer.Context,
     function: Annotated[str | None, typer.Argument(
-        metavar="[load|check]", help="One function's log (default: both).")] = None,
+        metavar="[load|check|summaries|store-upload]",
+        help="One function's log (default: all four).")] = None,
     since: SinceOption = "1h",
     follow: Annotated[bool, typer.Option(
         "--follow", "-f", help="Keep printing new lines until Ctrl-C.")] = False,
 ) -> None:
-    """Log lines of the pipeline's functions, oldest first."""
+    """Log lines of the pipeline's functions, oldest first (lines of one moment in the order
+    the function wrote them)."""
     from inventory_cli.ops.durations import parse_since
 
-    if function not in (None, "load", "check"):
-        raise UsageError(f"unknown function {function!r}: use load or check")
+    functions = ("load", "check", "summaries", "store-upload")  # ops.logs.FUNCTION_LOGS
+    if function is not None and function not in functions:
+        raise UsageError(f"unknown function {function!r}: use {', '.join(functions[:-1])} or "
+                         f"{functions[-1]}")
     window = parse_since(since)
 
     from inventory_cli import render
-    from inventory_cli.ops.logs import follow_log_lines, read_log_lines, utc_now
+    from inventory_cli.ops.logs import follow_log_lines, log_groups, read_log_lines, utc_now
     from inventory_cli.ops.stack_info import find_stack
 
     app = app_context(ctx)
     names = find_stack(app.aws()).names
-    groups = {"load": names.load_log_group, "check": names.check_log_group}
+    groups = log_groups(names)
     if function is not None:
         groups = {function: groups[function]}
     labels = {group: label for label, group in groups.items()}
+    width = max(len(label) for label in groups)
     start = utc_now() - window
     if not follow:
         lines = read_log_lines(app.aws(), list(groups.values()), start=start)
         for line in lines:
-            render.log_line(app.console, line, labels[line.group])
+            render.log_line(app.console, line, labels[line.group], width)
         if not lines:
             app.err.print(f"No log lines in the last {since.strip()}.", markup=False,
                           soft_wrap=True)
         return
     try:
         for line in follow_log_lines(app.aws(), list(groups.values()), start=start, sleep=SLEEP):
-            render.log_line(app.console, line, labels[line.group])
+            render.log_line(app.console, line, labels[line.group], width)
     except KeyboardInterrupt:
         return  # Ctrl-C is how one stops following: a normal end, not an error
 

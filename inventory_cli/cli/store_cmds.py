@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from inventory_cli.cli.context import app_context
+from inventory_cli.errors import printable
 from inventory_cli.render import OutputFormat
 
 stores_app = typer.Typer(
@@ -43,12 +44,12 @@ def _print_issued(ctx: typer.Context, issued: object, output: OutputFormat | Non
     script = (f"inventory upload --store-key {issued.key} --upload-url "
               f"{shlex.quote(issued.upload_url)} inventory.csv --wait")
     lines = [
-        f"{verb} an upload key for store {issued.store!r}. It is shown only now: "
+        f"{verb} an upload key for store {printable(issued.store)}. It is shown only now: "
         "keep it secret, the stack keeps only a hash of it.",
         "",
         f"  Key          {issued.key}",
         f"  Upload URL   {issued.upload_url}",
-        f"  Upload page  {issued.page_url}",
+        *([f"  Upload page  {issued.page_url}"] if issued.page_url else []),
         "",
         "A script or nightly job (no AWS account needed):",
         f"  {script}",
@@ -101,8 +102,9 @@ def revoke(ctx: typer.Context, store: StoreArgument) -> None:
     app = app_context(ctx)
     names = find_stack(app.aws()).names
     count = core.revoke_store(app.aws(), names, store)
-    message = (f"Revoked the key of store {store.strip()!r}: uploads with it are refused."
-               if count else f"Store {store.strip()!r} had no working key; nothing changed.")
+    name = printable(core.store_name(store))
+    message = (f"Revoked the key of store {name}: uploads with it are refused."
+               if count else f"Store {name} had no working key; nothing changed.")
     app.console.print(message, markup=False, soft_wrap=True)
 
 

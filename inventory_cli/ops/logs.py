@@ -17,10 +17,12 @@ from botocore.exceptions import ClientError
 from inventory_cli.aws import error_code
 from inventory_cli.ops.durations import parse_since
 
-__all__ = ["LogLine", "follow_log_lines", "parse_since", "read_log_lines", "utc_now"]
+__all__ = ["FUNCTION_LOGS", "LogLine", "follow_log_lines", "log_groups", "log_name_of",
+           "parse_since", "read_log_lines", "utc_now"]
 
 if TYPE_CHECKING:
     from inventory_cli.aws import Aws
+    from inventory_cli.config import StackNames
 
 FOLLOW_POLL_SECONDS = 2.0
 # CloudWatch may ingest a line seconds after its timestamp; each poll looks back this far and
@@ -28,7 +30,11 @@ FOLLOW_POLL_SECONDS = 2.0
 FOLLOW_LOOKBACK = timedelta(seconds=60)
 
 
-@dataclass(frozen=True, order=True)
+# The functions whose logs `inventory logs` reads, by the name the command takes.
+FUNCTION_LOGS = ("load", "check", "summaries", "store-upload")
+
+
+@dataclass(frozen=True)
 class LogLine:
     time: datetime
     group: str
@@ -43,7 +49,13 @@ def utc_now() -> datetime:
 
 def read_log_lines(aws: Aws, groups: Sequence[str], *, start: datetime,
                    end: datetime | None = None, pattern: str | None = None) -> list[LogLine]:
-    """Lines of all `groups` from `start` (and until `end`), oldest first."""
+    """Lines of all `groups` from `start` (and until `end`), oldest first.
+
+    Lines that share a timestamp keep the service's order: FilterLogEvents returns events
+    "sorted by event timestamp, the timestamp when the event was ingested by CloudWatch Logs,
+    and the ID of the PutLogEvents request" (CloudWatch Logs API Reference, FilterLogEvents), so
+    a function's START, its lines, END and REPORT of one millisecond stay in that order. Groups
+    are merged by timestamp alone (a stable sort), each group's order kept."""
     logs = aws.client("logs")
     lines: list[LogLine] = []
     for group in groups:
@@ -63,7 +75,7 @@ def read_log_lines(aws: Aws, groups: Sequence[str], *, start: datetime,
         except ClientError as exc:
             if error_code(exc) != "ResourceNotFoundException":
                 raise
-    return sorted(lines)
+    return sorted(lines, key=lambda line: line.time)
 
 
 def follow_log_lines(aws: Aws, groups: Sequence[str], *, start: datetime,
@@ -84,6 +96,20 @@ def follow_log_lines(aws: Aws, groups: Sequence[str], *, start: datetime,
         # Forget what is older than the look-back window: those lines are never read again.
         seen = {event_id: at for event_id, at in seen.items() if at >= cursor}
         sleep(poll_interval)
+
+
+def log_groups(names: StackNames) -> dict[str, str]:
+    """Each function's log group, by the name `inventory logs` takes (in FUNCTION_LOGS order)."""
+    return {"load": names.load_log_group, "check": names.check_log_group,
+            "summaries": names.summarize_log_group, "store-upload": names.store_upload_log_group}
+
+
+def log_name_of(names: StackNames, function: str) -> str | None:
+    """The `inventory logs` name of a deployed function (its AWS name), or None."""
+    functions = {"load": names.load_function, "check": names.check_function,
+                 "summaries": names.summarize_function,
+                 "store-upload": names.store_upload_function}
+    return next((name for name, aws_name in functions.items() if aws_name == function), None)
 
 
 def _millis(moment: datetime) -> int:

@@ -235,8 +235,11 @@ def _invoke(aws: Aws, function: str, event: dict[str, Any]) -> _Invocation:
         return _Invocation(function, text or response["FunctionError"])
     if isinstance(result, dict) and result.get("batchItemFailures"):
         failed = len(result["batchItemFailures"])
+        from inventory_cli.ops.logs import log_name_of
+
+        log = log_name_of(aws.names, function) or "check"
         return _Invocation(function, f"{failed} record(s) of the batch failed again "
-                                     "(see `inventory logs check`)")
+                                     f"(see `inventory logs {log}`)")
     return _Invocation(function, None)
 
 

@@ -3,7 +3,7 @@
 No AWS credentials and no AWS SDK call: plain HTTPS to the endpoint (the key in
 `Authorization: Bearer`), which answers with a presigned S3 POST; the file then goes straight to
 S3 as a form upload (fields first, the file last, as S3 requires). `--wait` polls the endpoint for
-the store's own load report. The endpoint's API is in docs/TEAM-CONTRACTS.md (issue 11).
+the store's own load report. The endpoint's API is in docs/store-uploads.md.
 """
 
 from __future__ import annotations
@@ -73,6 +73,17 @@ def _json(data: bytes) -> dict[str, Any]:
 
 
 def _refused(status: int, body: dict[str, Any]) -> StoreEndpointError:
+    if status == 403 and "error" not in body:
+        # Every answer of the endpoint's function carries "error"; a 403 without it comes from
+        # Lambda in front of the function (its body is {"Message": "Forbidden"}): the function
+        # URL's public permissions are missing and the key was never looked at.
+        said = str(body.get("Message") or body.get("message") or "Forbidden")
+        return StoreEndpointError(
+            f"the upload endpoint itself refused the request (HTTP 403 {said}) before any key "
+            "was checked: not an answer about the key; the stack's function URL does not let "
+            "the public call it", status=status, error="endpoint_forbidden",
+            hint="ask the stack's operator to run `inventory provision`, which restores the "
+                 "function URL's permissions (`inventory status` shows them as drifted)")
     error = str(body.get("error") or f"http_{status}")
     message = str(body.get("message") or body.get("Message") or "")
     return StoreEndpointError(f"the upload endpoint refused the request ({status} {error}): "
@@ -138,10 +149,15 @@ def upload_file(upload_url: str, key: str, file: CheckedFile) -> StoreUpload:
                        report_url=str(body["report_url"]))
 
 
-def upload_files(upload_url: str, key: str, files: Sequence[CheckedFile]) -> list[StoreUpload]:
+def valid_upload_url(upload_url: str) -> str:
     if not upload_url.startswith(("http://", "https://")):
         raise UsageError(f"--upload-url {upload_url!r} is not an http(s) URL")
-    whoami(upload_url, key)
+    return upload_url
+
+
+def upload_files(upload_url: str, key: str, files: Sequence[CheckedFile]) -> list[StoreUpload]:
+    """Send each file (the key was checked with `whoami` before the files were)."""
+    valid_upload_url(upload_url)
     return [upload_file(upload_url, key, file) for file in files]
 
 

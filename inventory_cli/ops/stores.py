@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from inventory_cli.config import StackNames
-from inventory_cli.errors import InventoryError, StackIncomplete, UsageError
+from inventory_cli.errors import InventoryError, StackIncomplete, UsageError, printable
 from lambda_src import store_keys
 from lambda_src.inventory_csv import MAX_STORE_BYTES
 from lambda_src.store_scope import STORES_PREFIX, store_from_key
@@ -45,9 +45,9 @@ class IssuedKey:
     store: str
     key: str
     upload_url: str
-    page_url: str
+    page_url: str | None  # None: the stack has no dashboard, so no page
 
-    def as_json(self) -> dict[str, str]:
+    def as_json(self) -> dict[str, str | None]:
         return {"store": self.store, "key": self.key, "upload_url": self.upload_url,
                 "page_url": self.page_url}
 
@@ -64,13 +64,48 @@ class StoreRow:
                 "state": self.state}
 
 
-def valid_store_name(name: str) -> str:
-    """The name as stored (trimmed, as the CSV contract trims values) or UsageError."""
+# Characters a new store name may not hold: they are invisible or look like others, so two
+# different names could look the same (in `stores list`, in a file, in an error): format
+# characters (zero-width, bidi marks: Cf), private-use and unassigned code points, line and
+# paragraph separators, and every space but U+0020.
+_LOOK_ALIKE_CATEGORIES = frozenset({"Cf", "Co", "Cn", "Zl", "Zp"})
+
+
+def store_name(name: str) -> str:
+    """The name as stored and matched (trimmed, as the CSV contract trims values) or UsageError:
+    any existing store is found with it, whatever it holds."""
     store = name.strip()
     if not store:
         raise UsageError("a store name cannot be empty")
+    return store
+
+
+def valid_store_name(name: str) -> str:
+    """A new store's name (`stores add`), or UsageError saying why not.
+
+    Refused, not silently changed, because the store's files must spell the name exactly as it
+    is stored: control, invisible and look-alike characters (a name that differs from another
+    only in them would look the same), and names not in Unicode NFC (the composed "é", not
+    "e" + a combining accent), with the NFC spelling to use instead."""
+    store = store_name(name)
     if any(unicodedata.category(c) in ("Cc", "Cs") for c in store):
-        raise UsageError(f"store name {store!r} contains control characters")
+        raise UsageError(f"store name {printable(store)} contains control characters")
+    odd = [c for c in store if unicodedata.category(c) in _LOOK_ALIKE_CATEGORIES
+           or (unicodedata.category(c) == "Zs" and c != " ")]
+    if odd:
+        shown = ", ".join(dict.fromkeys(f"U+{ord(c):04X} {unicodedata.name(c, 'unnamed')}"
+                                        for c in odd))
+        raise UsageError(
+            f"store name {printable(store)} contains invisible or look-alike characters "
+            f"({shown}): a name that differs only in them would look the same",
+            hint="type the name with plain spaces and no hidden characters")
+    nfc = unicodedata.normalize("NFC", store)
+    if nfc != store:
+        raise UsageError(
+            f"store name {printable(store)} is not in Unicode normal form NFC: it looks the same "
+            f"as {printable(nfc)} but is spelled with other code points",
+            hint=f"use the NFC spelling, `inventory stores add {_quoted(nfc)}`, and make sure "
+                 "the store's files spell it the same way")
     if len(store.encode("utf-8")) > MAX_STORE_NAME_BYTES:
         raise UsageError(f"store name is longer than {MAX_STORE_NAME_BYTES} bytes of UTF-8")
     return store
@@ -81,11 +116,11 @@ def _now_text(clock: Clock) -> str:
 
 
 def upload_url_of(aws: Aws, names: StackNames) -> str:
-    """The endpoint's URL: the emulator's route locally, else the function URL Lambda chose."""
+    """The endpoint's URL as the endpoint itself reports it (GetFunctionUrlConfig): Lambda's URL
+    on AWS, LocalStack's on LocalStack. Only the built-in emulator serves function URLs under a
+    route of its own, which the URL it reports does not name."""
     from inventory_cli.stack.resources import local_function_url
 
-    if aws.is_local and aws.endpoint_url:
-        return local_function_url(aws.endpoint_url, names.store_upload_function)
     try:
         config = aws.client("lambda").get_function_url_config(
             FunctionName=names.store_upload_function)
@@ -95,12 +130,44 @@ def upload_url_of(aws: Aws, names: StackNames) -> str:
                                   f"({names.store_upload_function} has no URL)",
                                   hint="`inventory provision` creates it") from None
         raise
+    if aws.endpoint_url and is_builtin_emulator(aws):
+        return local_function_url(aws.endpoint_url, names.store_upload_function)
     return str(config["FunctionUrl"]).rstrip("/")
 
 
-def page_url_of(aws: Aws, names: StackNames) -> str:
+def is_builtin_emulator(aws: Aws) -> bool:
+    """True for `--local`, or an `--endpoint-url` where the built-in emulator answers its own
+    health route (any other endpoint, e.g. LocalStack, does not have it)."""
+    if aws.builtin_emulator:
+        return True
+    if not aws.endpoint_url:
+        return False
+    import json
+    import urllib.request
+
+    from inventory_cli.local.server import HEALTH_PATH
+
+    # No proxy: the endpoint is usually on this machine, and a proxy would answer for it.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(aws.endpoint_url.rstrip("/") + HEALTH_PATH, timeout=2.0) as response:
+            answer = json.loads(response.read())
+    except (OSError, ValueError):
+        return False
+    return isinstance(answer, dict) and "lambda" in answer
+
+
+def page_url_of(aws: Aws, names: StackNames) -> str | None:
+    """The upload page's URL, or None for a stack without a dashboard (nowhere serves it)."""
     from inventory_cli.dashboard import dashboard_url
 
+    try:
+        aws.client("s3").head_object(Bucket=names.dashboard_bucket, Key=PAGE_KEY)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchBucket",
+                                                          "403", "AccessDenied"):
+            return None
+        raise
     index = dashboard_url(bucket=names.dashboard_bucket, region=names.region,
                           endpoint=aws.endpoint_url if aws.is_local else None)
     return f"{index.rsplit('/', 1)[0]}/{PAGE_KEY}"
@@ -142,8 +209,9 @@ def _retire(aws: Aws, names: StackNames, records: list[store_keys.KeyRecord], st
     return len(records)
 
 
-def _issued(aws: Aws, names: StackNames, store: str, key: str) -> IssuedKey:
-    return IssuedKey(store=store, key=key, upload_url=upload_url_of(aws, names),
+def _issued(aws: Aws, names: StackNames, store: str, key: str,
+            upload_url: str | None = None) -> IssuedKey:
+    return IssuedKey(store=store, key=key, upload_url=upload_url or upload_url_of(aws, names),
                      page_url=page_url_of(aws, names))
 
 
@@ -151,21 +219,22 @@ def add_store(aws: Aws, names: StackNames, name: str, *,
               clock: Clock = lambda: datetime.now(UTC)) -> IssuedKey:
     """A first key for a store (or a new one for a store whose keys were all revoked)."""
     store = valid_store_name(name)
-    upload_url_of(aws, names)  # a stack without the endpoint gets no key it could not use
+    url = upload_url_of(aws, names)  # a stack without the endpoint gets no key it cannot use
     active = [r for r in _records(aws, names) if r.store == store and r.state == store_keys.ACTIVE]
     if active:
-        raise StoreExists(f"store {store!r} already has an upload key",
+        raise StoreExists(f"store {printable(store)} already has an upload key",
                           hint=f"`inventory stores rotate {_quoted(store)}` makes a new one")
-    return _issued(aws, names, store, _put_new_key(aws, names, store, _now_text(clock)))
+    return _issued(aws, names, store, _put_new_key(aws, names, store, _now_text(clock)), url)
 
 
 def rotate_store(aws: Aws, names: StackNames, name: str, *,
                  clock: Clock = lambda: datetime.now(UTC)) -> IssuedKey:
     """A new key for the store; its previous keys stop working."""
-    store = valid_store_name(name)
-    records = [r for r in _records(aws, names) if r.store == store]
+    store = store_name(name)
+    every = _records(aws, names)
+    records = [r for r in every if r.store == store]
     if not records:
-        raise StoreNotFound(f"no store {store!r}",
+        raise StoreNotFound(f"no store {printable(store)}{_near(store, every)}",
                             hint=f"`inventory stores add {_quoted(store)}` creates it")
     now = _now_text(clock)
     key = _put_new_key(aws, names, store, now)
@@ -177,10 +246,11 @@ def rotate_store(aws: Aws, names: StackNames, name: str, *,
 def revoke_store(aws: Aws, names: StackNames, name: str, *,
                  clock: Clock = lambda: datetime.now(UTC)) -> int:
     """Stop every key of the store; returns how many were working."""
-    store = valid_store_name(name)
-    records = [r for r in _records(aws, names) if r.store == store]
+    store = store_name(name)
+    every = _records(aws, names)
+    records = [r for r in every if r.store == store]
     if not records:
-        raise StoreNotFound(f"no store {store!r}",
+        raise StoreNotFound(f"no store {printable(store)}{_near(store, every)}",
                             hint="`inventory stores list` shows the stores")
     return _retire(aws, names, [r for r in records if r.state == store_keys.ACTIVE],
                    store_keys.REVOKED, _now_text(clock))
@@ -212,6 +282,18 @@ def list_stores(aws: Aws, names: StackNames) -> list[StoreRow]:
                 "+00:00", "Z") if last else None),
             state=store_keys.ACTIVE if active else store_keys.REVOKED))
     return rows
+
+
+def _near(store: str, records: list[store_keys.KeyRecord]) -> str:
+    """", but there is '...'" for stores whose names look the same once invisible characters
+    are dropped and both are in NFC: the one the operator most likely meant."""
+    def plain(name: str) -> str:
+        return "".join(c for c in unicodedata.normalize("NFC", name)
+                       if unicodedata.category(c) not in _LOOK_ALIKE_CATEGORIES)
+
+    alike = sorted({r.store for r in records if r.store != store and plain(r.store) ==
+                    plain(store)})
+    return f" (but there is {', '.join(printable(s) for s in alike)})" if alike else ""
 
 
 def _quoted(store: str) -> str:

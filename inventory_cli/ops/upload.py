@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from inventory_cli.aws import error_code
-from inventory_cli.errors import InvalidInventoryFile, InventoryError, UsageError
+from inventory_cli.errors import InvalidInventoryFile, InventoryError, UsageError, printable
 from inventory_cli.ops.stack_info import missing_resource
 
 if TYPE_CHECKING:
@@ -66,6 +67,8 @@ class CheckedFile:
     rows: int
     rejected: tuple[Problem, ...] = ()
     duplicates: tuple[Duplicate, ...] = ()
+    # With a store's key: valid rows of other stores, which the loader rejects (warnings).
+    other_store: tuple[Problem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -129,22 +132,42 @@ class _ContractResult:
     rejected: list[tuple[int, str]] = field(default_factory=list)
     duplicates: list[tuple[int, str, str, int]] = field(default_factory=list)
     empty_reason: str | None = None
+    other_store: list[tuple[int, str]] = field(default_factory=list)
 
 
-def _check_with_contract(path: Path) -> _ContractResult:
+def _check_with_contract(path: Path, store: str | None = None) -> _ContractResult:
     """The one adapter to the CSV contract, `lambda_src.inventory_csv.check_file`.
+
+    With `store` (an upload with that store's key), rows of other stores are judged by the very
+    rule the loader applies to a file under the store's prefix (`store_scope`), and kept apart
+    from the contract's own rejections.
 
     Raises `inventory_csv.InvalidFile` (`.line`, `.reason`) for a file that cannot be loaded at
     all, OSError for one that cannot be read.
     """
     from lambda_src import inventory_csv
+    from lambda_src.store_scope import row_rule_for_key, store_prefix
 
-    result = inventory_csv.check_file(path)
+    scope_reasons: set[str] = set()
+    store_rule = None
+    if store is not None:
+        loader_rule = row_rule_for_key(store_prefix(store) + path.name)
+        assert loader_rule is not None  # a key under the store's prefix always has one
+
+        def store_rule(found: str) -> str | None:
+            reason = loader_rule(found)
+            if reason is not None:
+                scope_reasons.add(reason)
+            return reason
+
+    result = inventory_csv.check_file(path, store_rule=store_rule)
+    rejected = [(r.line, r.reason) for r in result.rejected]
     return _ContractResult(
         rows=result.rows_read,
-        rejected=[(r.line, r.reason) for r in result.rejected],
+        rejected=[r for r in rejected if r[1] not in scope_reasons],
         duplicates=[(d.line, d.store, d.item, d.previous_line) for d in result.duplicates],
         empty_reason=result.empty_reason,
+        other_store=[r for r in rejected if r[1] in scope_reasons],
     )
 
 
@@ -160,11 +183,14 @@ def report_key(key: str) -> str:
     return report_key_for(key)
 
 
-def check_files(paths: Sequence[Path], *, skip_invalid: bool = False) -> list[CheckedFile]:
+def check_files(paths: Sequence[Path], *, skip_invalid: bool = False,
+                store: str | None = None) -> list[CheckedFile]:
     """Check every file before anything is sent; raise InvalidInventoryFile listing all problems.
 
     Object keys are base names, so two paths with the same base name would overwrite each other
-    in one call: that is refused as a usage error.
+    in one call: that is refused as a usage error. With `store` (an upload with that store's
+    key), rows of other stores are warnings, as on the store's page, and a file with no row of
+    `store` at all is refused (nothing of it would load) unless `skip_invalid`.
     """
     _refuse_clashing_keys(paths)
     checked: list[CheckedFile] = []
@@ -172,13 +198,19 @@ def check_files(paths: Sequence[Path], *, skip_invalid: bool = False) -> list[Ch
     unreadable = False
     for path in paths:
         try:
-            file = check_file(path)
+            file = check_file(path, store=store)
         except InvalidInventoryFile as exc:
             unreadable = True
             problems.extend(Problem(name, line, reason) for name, line, reason in exc.problems)
             continue
         checked.append(file)
         problems.extend(file.rejected)
+        if store is not None and file.other_store and \
+                len(file.rejected) + len(file.other_store) == file.rows:
+            problems.append(Problem(
+                str(path), None, f"none of its {file.rows} rows is a row of store "
+                f"{printable(store)} (the key's store), so nothing would load"))
+            problems.extend(file.other_store)
     if unreadable or (problems and not skip_invalid):
         files = len({p.file for p in problems})
         hint = None
@@ -191,20 +223,19 @@ def check_files(paths: Sequence[Path], *, skip_invalid: bool = False) -> list[Ch
     return checked
 
 
-def check_file(path: Path) -> CheckedFile:
-    from inventory_cli.stack.resources import NOTIFIED_SUFFIXES
+def check_file(path: Path, *, store: str | None = None) -> CheckedFile:
+    from lambda_src.inventory_csv import is_inventory_key
 
     name = str(path)
-    if not path.name.endswith(NOTIFIED_SUFFIXES):
-        # S3 announces only these spellings to the loader; anything else would never load.
-        reason = (f"the file name must end in {' or '.join(NOTIFIED_SUFFIXES)}: the stack loads "
-                  "only those")
+    if not is_inventory_key(path.name):
+        # The loader's own rule (the object key is the file's name): anything else never loads.
+        reason = "the file name must end in .csv (any letter case): the stack loads only those"
         raise InvalidInventoryFile(f"{name}: {reason}", problems=[(name, None, reason)])
     try:
         size = path.stat().st_size
         if not path.is_file():
             raise IsADirectoryError(0, "a directory, not a file")
-        result = _check_with_contract(path)
+        result = _check_with_contract(path, store)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise InvalidInventoryFile(f"cannot read {name}: {reason}",
@@ -220,8 +251,9 @@ def check_file(path: Path) -> CheckedFile:
     return CheckedFile(
         path=path, key=path.name, size=size, rows=result.rows,
         rejected=tuple(Problem(name, line, reason) for line, reason in result.rejected),
-        duplicates=tuple(Duplicate(name, line, store, item, previous)
-                         for line, store, item, previous in result.duplicates),
+        duplicates=tuple(Duplicate(name, line, row_store, item, previous)
+                         for line, row_store, item, previous in result.duplicates),
+        other_store=tuple(Problem(name, line, reason) for line, reason in result.other_store),
     )
 
 
@@ -260,8 +292,13 @@ def upload_files(aws: Aws, bucket: str, files: Iterable[CheckedFile], *,
                 Config=transfer_config,
                 Callback=(lambda sent: progress.advanced(file.key, sent)) if progress else None,
             )
-        except ClientError as exc:
-            raise InventoryError(f"upload of {file.path} failed: {exc}") from exc
+        except (ClientError, S3UploadFailedError) as exc:
+            from inventory_cli.aws import translate_aws_error
+
+            error = translate_aws_error(exc)
+            raise InventoryError(f"upload of {file.path} failed: "
+                                 f"{error.message if error else exc}",
+                                 hint=error.hint if error else None) from exc
         finally:
             if progress is not None:
                 progress.finished(file.key)

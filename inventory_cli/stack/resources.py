@@ -295,6 +295,13 @@ def load_role_policy(names: StackNames) -> dict[str, Any]:
                 "Action": "dynamodb:BatchWriteItem",
                 "Resource": names.table_arn,
             },
+            {
+                # A store's upload loads only while the key that sent it is still active.
+                "Sid": "CheckStoreKeys",
+                "Effect": "Allow",
+                "Action": "dynamodb:GetItem",
+                "Resource": names.table_arn_of(names.store_keys_table),
+            },
             *_keep_failures_statements(names),
             {
                 # A load that runs short of time hands the rest of the file to a new
@@ -517,7 +524,8 @@ def dashboard_role(names: StackNames, identity_pool_id: Any) -> RoleSpec:
 def load_function(names: StackNames) -> FunctionSpec:
     return FunctionSpec(
         "load-function", names.load_function, names.load_role, LOAD_HANDLER,
-        {INVENTORY_TABLE: names.table}, timeout=60, memory=256,
+        {INVENTORY_TABLE: names.table, STORE_KEYS_TABLE: names.store_keys_table},
+        timeout=60, memory=256,
         description=f"inventory stack {names.stack}: loads uploaded CSV files into the table",
     )
 

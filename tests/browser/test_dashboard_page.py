@@ -122,31 +122,30 @@ def test_reads_use_guest_credentials_and_only_the_page_origin(
     calls: list[tuple[str, str, str]] = []
     page.on("request", lambda r: calls.append(
         (r.url, r.headers.get("x-amz-target", ""), r.headers.get("authorization", ""))))
+    sts_answers: list[Any] = []
+    page.on("response", lambda r: sts_answers.append(r) if "Action=AssumeRoleWithWebIdentity"
+            in (r.request.post_data or "") else None)
     open_dashboard(page, stack, "#store=Berlin")
 
     assert all(url.startswith(backend_endpoint + "/") for url, _, _ in calls), calls
     targets = [target for _, target, _ in calls if target]
+    # The basic guest flow: GetId, GetOpenIdToken, then STS (a form POST, no target header).
     assert targets[:2] == ["AWSCognitoIdentityService.GetId",
-                           "AWSCognitoIdentityService.GetCredentialsForIdentity"]
-    # The enhanced flow's keys may not read DynamoDB (AWS's scope-down policy for guests, which
-    # the emulator applies): the page signs in through the basic flow and reads again.
-    switch = targets.index("AWSCognitoIdentityService.GetOpenIdToken")
-    assert targets[2:switch] and set(targets[2:switch]) == {"DynamoDB_20120810.Query"}
+                           "AWSCognitoIdentityService.GetOpenIdToken"]
     # One store: a Query for its rows and one of the summary table for the menu (no Scan).
-    assert targets[switch + 1:] == ["DynamoDB_20120810.Query", "DynamoDB_20120810.Query"]
-    signed = [(target, authorization) for _, target, authorization in calls if target]
-    for index, (target, authorization) in enumerate(signed):
+    assert targets[2:] == ["DynamoDB_20120810.Query", "DynamoDB_20120810.Query"]
+    answer, = sts_answers
+    sts_key = re.search(r"<AccessKeyId>([^<]+)</AccessKeyId>", answer.text())
+    assert sts_key is not None
+    for _, target, authorization in calls:
         if target.startswith("AWSCognitoIdentityService."):
             assert authorization == ""  # the guest flow is unsigned
-        elif index < switch:
-            # Signed with the credentials Cognito handed out (the enhanced flow's guest keys,
-            # recognisable on the emulator by their prefix).
+        elif target.startswith("DynamoDB_20120810."):
+            # Signed with the dashboard role's session STS handed out (never an enhanced-flow
+            # guest key, recognisable on the emulator by its prefix).
             assert authorization.startswith(
-                f"AWS4-HMAC-SHA256 Credential={GUEST_KEY_PREFIX}"), authorization
-        else:  # the basic flow's keys, issued by STS for the dashboard role
-            assert authorization.startswith("AWS4-HMAC-SHA256 Credential=ASIA"), authorization
-            assert not authorization.startswith(
-                f"AWS4-HMAC-SHA256 Credential={GUEST_KEY_PREFIX}"), authorization
+                f"AWS4-HMAC-SHA256 Credential={sts_key.group(1)}/"), authorization
+            assert not authorization.startswith(f"AWS4-HMAC-SHA256 Credential={GUEST_KEY_PREFIX}")
             assert "/us-east-1/dynamodb/aws4_request" in authorization
 
 

@@ -1,11 +1,11 @@
-"""The page's guest sign-in in Chromium: the enhanced flow, and the fall back to the basic flow.
+"""The page's guest sign-in in Chromium: Cognito's basic flow, used directly.
 
-AWS scopes the enhanced flow's guest sessions down with a policy of its own
-(AmazonCognitoUnAuthedIdentitiesSessionPolicy), which lists no DynamoDB action; the emulator
-applies it, so the page's first reads are refused and it falls back to the basic flow
-(GetOpenIdToken + STS AssumeRoleWithWebIdentity with the dashboard role). The test switch
-INVENTORY_LOCAL_DENY_ENHANCED_FLOW=1 refuses the enhanced flow's keys even with role
-enforcement off; the other cases run on an emulator process of their own started with it.
+AWS scopes the enhanced flow's guest sessions down with
+AmazonCognitoUnAuthedIdentitiesSessionPolicy, which lists no DynamoDB action, so the page signs
+in with the basic flow from the start (GetId, GetOpenIdToken, STS AssumeRoleWithWebIdentity with
+the dashboard role) and never asks for the enhanced flow's credentials. The emulator that refuses
+enhanced-flow keys for DynamoDB (the test switch INVENTORY_LOCAL_DENY_ENHANCED_FLOW=1, as AWS's
+scope-down does) shows the page reads at once, with no denied request.
 """
 
 from __future__ import annotations
@@ -63,23 +63,26 @@ def expect_all_stores(page: Any) -> None:
     expect(page.locator("#content")).to_be_visible()
 
 
-def test_the_enhanced_flow_is_scoped_down_as_on_aws_and_the_page_falls_back(
-        page: Any, lab_stack: DashboardStack, screenshot: Any) -> None:
+def test_the_basic_flow_is_used_directly(page: Any, lab_stack: DashboardStack,
+                                         screenshot: Any) -> None:
     calls = SignInCalls(page)
     open_dashboard(page, lab_stack)
     expect_all_stores(page)
-    # AWS's scope-down policy for enhanced-flow guests lists no DynamoDB action, and the
-    # emulator applies it: the first reads are refused (400), one basic sign-in follows, and
-    # every read then succeeds with the dashboard role's own policy.
-    names = [name for name, _ in calls.calls]
-    assert calls.calls[:2] == [("GetId", 200), ("GetCredentialsForIdentity", 200)]
-    switch = names.index("GetOpenIdToken")
-    assert calls.calls[switch + 1] == ("AssumeRoleWithWebIdentity", 200)
-    assert calls.calls[2:switch] and set(calls.calls[2:switch]) == {("Query", 400)}
-    assert calls.calls[switch + 2:] and set(calls.calls[switch + 2:]) == {("Query", 200)}
+    # One sign-in with the basic flow, then the reads: no GetCredentialsForIdentity, no denial.
+    assert calls.calls[:3] == [("GetId", 200), ("GetOpenIdToken", 200),
+                               ("AssumeRoleWithWebIdentity", 200)]
+    assert calls.calls[3:] and set(calls.calls[3:]) == {("Query", 200)}
+    assert "GetCredentialsForIdentity" not in calls.names()
     assert lab_stack.config()["dashboardRoleArn"] == (
         f"arn:aws:iam::{lab_stack.names.account_id}:role/{lab_stack.names.dashboard_role}")
-    screenshot(page, "signin-enhanced-flow")
+    screenshot(page, "signin-basic-flow")
+
+    # A reload remembers the guest identity: no new GetId, the same basic flow.
+    before = len(calls.calls)
+    page.reload()
+    expect_all_stores(page)
+    assert [name for name, _ in calls.calls[before:before + 2]] == [
+        "GetOpenIdToken", "AssumeRoleWithWebIdentity"]
 
 
 @pytest.fixture(scope="module")
@@ -107,24 +110,18 @@ def denied_stack(denying_inventory: Inventory,
     return _new_stack(denying_inventory, backend_session, lab_files())
 
 
-def test_a_denied_read_falls_back_to_the_basic_flow_and_stays_there(
+def test_where_enhanced_flow_keys_cannot_read_the_page_reads_at_once(
         page: Any, denied_stack: DashboardStack, screenshot: Any) -> None:
     calls = SignInCalls(page)
     open_dashboard(page, denied_stack)
     expect_all_stores(page)
-    # Reads denied under the enhanced flow (the page reads in parallel, so one or more), one
-    # basic sign-in shared by them, then every read succeeds with its credentials.
-    names = [name for name, _ in calls.calls]
-    assert calls.calls[:2] == [("GetId", 200), ("GetCredentialsForIdentity", 200)]
-    assert names.count("GetOpenIdToken") == names.count("AssumeRoleWithWebIdentity") == 1
-    switch = names.index("GetOpenIdToken")
-    assert calls.calls[switch + 1] == ("AssumeRoleWithWebIdentity", 200)
-    assert calls.calls[2:switch] and set(calls.calls[2:switch]) == {("Query", 400)}
-    assert calls.calls[switch + 2:] and set(calls.calls[switch + 2:]) == {("Query", 200)}
-    screenshot(page, "signin-fallback-basic-flow")
+    # Not one denied read: the basic flow's credentials from the first request on.
+    assert calls.calls[:3] == [("GetId", 200), ("GetOpenIdToken", 200),
+                               ("AssumeRoleWithWebIdentity", 200)]
+    assert calls.calls[3:] and set(calls.calls[3:]) == {("Query", 200)}
+    screenshot(page, "signin-basic-flow-scoped-down-enhanced")
 
-    # One store: Query and the store list, both with the basic flow's credentials, no new
-    # sign-in and no denied call.
+    # One store: Query and the store list, no new sign-in and no denied call.
     before = len(calls.calls)
     page.get_by_label("Store", exact=True).select_option("Berlin")
     expect(page.locator("#table-title")).to_have_text("Stock: Berlin")
@@ -133,8 +130,8 @@ def test_a_denied_read_falls_back_to_the_basic_flow_and_stays_there(
     assert calls.calls[before:] and set(calls.calls[before:]) == {("Query", 200)}
 
 
-def test_when_both_flows_fail_the_page_says_so(page: Any, denied_stack: DashboardStack,
-                                               screenshot: Any) -> None:
+def test_when_the_basic_flow_fails_the_page_says_so(page: Any, denied_stack: DashboardStack,
+                                                    screenshot: Any) -> None:
     # Break the role's trust from outside: it names another pool, so STS refuses the token.
     denied_stack.client("iam").update_assume_role_policy(
         RoleName=denied_stack.names.dashboard_role,
@@ -143,12 +140,13 @@ def test_when_both_flows_fail_the_page_says_so(page: Any, denied_stack: Dashboar
     open_dashboard(page, denied_stack)
 
     expect(page.get_by_role("alert")).to_be_visible()
-    expect(page.locator("#notice-title")).to_have_text("Reading the inventory failed")
+    expect(page.locator("#notice-title")).to_have_text("Sign-in failed")
     reason = page.locator("#notice-reason")
-    expect(reason).to_contain_text("DynamoDB denied the guest credentials (AccessDeniedException")
-    expect(reason).to_contain_text("and the basic sign-in flow failed too: STS "
+    expect(reason).to_contain_text("Could not get guest credentials from Amazon Cognito: STS "
                                    "AssumeRoleWithWebIdentity: AccessDenied")
-    expect(page.locator("#notice-hint")).to_contain_text("Run `inventory provision` to repair")
+    expect(page.locator("#notice-hint")).to_contain_text("run `inventory provision` to repair")
     expect(page.locator("#status")).to_have_text("No data read yet.")
     assert ("AssumeRoleWithWebIdentity", 403) in calls.calls
-    screenshot(page, "signin-both-flows-fail")
+    assert "GetCredentialsForIdentity" not in calls.names()
+    assert "Query" not in calls.names()  # no read is tried without credentials
+    screenshot(page, "signin-basic-flow-fails")

@@ -509,3 +509,36 @@ def test_names_are_shown_as_text(page: Any, upload_stack: UploadSite, tmp_path: 
     assert page.locator("img").count() == 0
     assert dialogs == []
 
+
+
+def test_a_403_from_the_function_url_itself_is_not_a_refused_key(
+    page: Any, upload_stack: UploadSite, tmp_path: Path, screenshot: Any
+) -> None:
+    """Lambda answers {"Message": "Forbidden"} before the function runs when the URL's public
+    permissions are missing: the key was never looked at, so it is not forgotten, and the
+    operator's repair is named."""
+    key = sign_in(page, upload_stack, "Gdansk")
+    lambda_forbidden = {"status": 403, "content_type": "application/json",
+                        "body": '{"Message":"Forbidden"}'}
+    page.route("**/whoami", lambda route: route.fulfill(**lambda_forbidden))
+    page.reload()
+
+    expect(page.locator("#notice-title")).to_have_text("The upload endpoint is closed")
+    expect(page.locator("#notice-reason")).to_have_text(
+        "HTTP 403 Forbidden: the endpoint refused the request before looking at the key")
+    expect(page.locator("#notice-hint")).to_contain_text(
+        "This is not about your key. Ask your operator to run `inventory provision`")
+    assert stored_key(page) == [key]
+    screenshot(page, "upload-endpoint-closed")
+
+    # The same answer while sending a file: the key stays, nothing is stored.
+    page.unroute("**/whoami")
+    page.reload()
+    expect(page.locator("#store-name")).to_have_text("Gdansk")
+    pick(page, write_bytes(tmp_path, "g.csv", b"store,item,count\nGdansk,a,1\n"))
+    page.route("**/uploads", lambda route: route.fulfill(**lambda_forbidden))
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(page.locator("#notice-title")).to_have_text("The upload endpoint is closed")
+    expect(page.locator("#file-panel")).to_be_visible()
+    assert stored_key(page) == [key]
+    assert not [k for k in upload_stack.uploaded_keys() if "Gdansk" in k]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from lambda_helpers import table_items, upload_and_load
+from lambda_helpers import TABLE, table_items, upload_and_load
 
 from lambda_src.store_scope import (
     decode_store,
@@ -108,3 +109,98 @@ def test_a_file_of_only_other_stores_loads_nothing(s3: Any, dynamodb: Any, bucke
     loaded = upload_and_load(s3, dynamodb, bucket, key, b"store,item,count\nSao Paulo,A,1\n")
     assert table_items(dynamodb) == {}
     assert loaded.report(s3, bucket, key)["status"] == "rejected"
+
+
+# ---- the key that sent a store's upload ----------------------------------------------------
+
+def _loader_run(s3: Any, dynamodb: Any, bucket: str, key: str, keys: Any) -> dict[str, Any]:
+    from lambda_helpers import Logs, s3_event_for
+
+    from lambda_src.load_inventory import handle_event
+
+    head = s3.head_object(Bucket=bucket, Key=key)
+    event = s3_event_for(bucket, key, version_id=head.get("VersionId"),
+                         etag=head["ETag"].strip('"'))
+    summary: dict[str, Any] = handle_event(event, s3=s3, dynamodb=dynamodb, table=TABLE,
+                                           log=Logs(), sleep=lambda _: None, key_lookup=keys)
+    return summary
+
+
+def _post_through_the_endpoint(s3: Any, bucket: str, store_key: str, keys: Any,
+                               body: bytes) -> str:
+    """Ask the endpoint's core for a POST and send the file with it, as a browser would (moto
+    plays S3, policy and all)."""
+    import requests
+
+    from lambda_src.store_upload import Request, Settings, handle_request
+
+    answer = handle_request(
+        Request(method="POST", path="/uploads",
+                headers={"authorization": f"Bearer {store_key}"},
+                body=json.dumps({"filename": "berlin.csv", "size": len(body)})),
+        lookup=keys, s3=s3, settings=Settings(bucket=bucket))
+    assert answer.status == 200, answer.body
+    post = answer.body["post"]
+    sent = requests.post(post["url"], data=post["fields"],
+                         files={"file": ("berlin.csv", body, "text/csv")}, timeout=10)
+    assert sent.status_code in (200, 204), sent.text
+    return str(answer.body["key"])
+
+
+@pytest.mark.parametrize("change", ["revoke", "rotate", "none"])
+def test_a_key_revoked_or_rotated_after_asking_for_a_post_loads_nothing(
+        s3: Any, dynamodb: Any, bucket: str, table: str, change: str) -> None:
+    from lambda_src import store_keys
+
+    records: dict[str, store_keys.KeyRecord] = {}
+
+    def keys(key_id: str) -> store_keys.KeyRecord | None:
+        return records.get(key_id)
+
+    store_key, record = store_keys.new_key("Berlin", now="2026-11-30T00:00:00Z")
+    records[record.key_id] = record
+    body = b"store,item,count\nBerlin,Echo Dot,3\nBerlin,Echo Show,1\n"
+    key = _post_through_the_endpoint(s3, bucket, store_key, keys, body)
+    assert s3.head_object(Bucket=bucket, Key=key)["Metadata"] == {
+        "store-key-id": record.key_id}
+    state = {"revoke": store_keys.REVOKED, "rotate": store_keys.REPLACED,
+             "none": store_keys.ACTIVE}[change]
+    records[record.key_id] = store_keys.KeyRecord(**{**record.__dict__, "state": state})
+
+    summary = _loader_run(s3, dynamodb, bucket, key, keys)
+    report = json.loads(s3.get_object(Bucket=bucket, Key=f"reports/{key}.json")["Body"].read())
+    if change == "none":
+        assert table_items(dynamodb) == {("Berlin", "Echo Dot"): 3, ("Berlin", "Echo Show"): 1}
+        assert report["status"] == "loaded"
+        return
+    how = {"revoke": "revoked", "rotate": "replaced by a newer key"}[change]
+    reason = (f"the key of store 'Berlin' that sent this upload was {how} before the file was "
+              "loaded: nothing loads (a revoked or rotated key stops working at once, also "
+              "for uploads it had started)")
+    assert table_items(dynamodb) == {}
+    assert report["status"] == "rejected" and report["loaded"] == 0
+    assert [(r["line"], r["reason"]) for r in report["rejected"]] == [(2, reason), (3, reason)]
+    assert summary["files"][0]["loaded"] == 0
+
+
+def test_a_key_of_another_store_or_no_lookup_loads_nothing_and_operator_files_load(
+        s3: Any, dynamodb: Any, bucket: str, table: str) -> None:
+    from lambda_src import store_keys
+    from lambda_src.store_scope import issuing_key_refusal
+
+    _, pusan = store_keys.new_key("Pusan", now="2026-11-30T00:00:00Z")
+    key = store_prefix("Berlin") + "x.csv"
+    meta = {"store-key-id": pusan.key_id}
+    assert issuing_key_refusal(key, meta, lambda _id: pusan) == (
+        "the key that sent this upload is not a key of store 'Berlin': nothing loads")
+    assert issuing_key_refusal(key, meta, lambda _id: None) == (
+        "the key that sent this upload is not a key of store 'Berlin': nothing loads")
+    assert issuing_key_refusal(key, meta, None) == (
+        "the loader cannot check the key that sent this upload (it has no store keys table): "
+        "nothing loads; `inventory provision` repairs the stack")
+    # Written with AWS credentials (no issuing key): the store rule alone applies.
+    assert issuing_key_refusal(key, {}, None) is None
+    assert issuing_key_refusal("berlin.csv", meta, None) is None
+    s3.put_object(Bucket=bucket, Key=key, Body=b"store,item,count\nBerlin,a,1\n")
+    _loader_run(s3, dynamodb, bucket, key, None)
+    assert table_items(dynamodb) == {("Berlin", "a"): 1}

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
 
 from lambda_src import store_keys
@@ -161,3 +162,113 @@ def test_the_handler_never_logs_the_key(keys: Keys, s3: Any, settings: Settings)
     assert len(lines) == 1 and json.loads(lines[0])["store"] == "Berlin"
     secret = key.rsplit(".", 1)[1]
     assert secret not in lines[0] and key not in lines[0]
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "ap-east-2", "il-central-1"])
+def test_the_post_names_the_buckets_regional_virtual_hosted_endpoint(
+        keys: Keys, settings: Settings, region: str, moto_mock: None) -> None:
+    """Not the global s3.amazonaws.com: S3 may redirect that (307) for a young bucket outside
+    us-east-1, and regions opened after March 2019 refuse it (400)."""
+    from botocore.config import Config
+
+    s3 = boto3.client("s3", region_name=region, config=Config(signature_version="s3v4"))
+    code, body = call(keys, s3, settings, "POST", "/uploads", key=keys.add("Berlin"),
+                      body={"filename": "berlin.csv"})
+    assert code == 200
+    assert body["post"]["url"] == f"https://{settings.bucket}.s3.{region}.amazonaws.com/"
+    # The policy is signed for the bucket and region, whatever host the POST goes to.
+    fields = body["post"]["fields"]
+    assert f"/{region}/s3/aws4_request" in fields["x-amz-credential"]
+
+
+def test_on_an_emulator_the_post_keeps_the_emulators_address(keys: Keys, settings: Settings,
+                                                             moto_mock: None) -> None:
+    s3 = boto3.client("s3", region_name="eu-west-1", endpoint_url="http://127.0.0.1:4599")
+    code, body = call(keys, s3, settings, "POST", "/uploads", key=keys.add("Berlin"),
+                      body={"filename": "berlin.csv"})
+    assert code == 200 and body["post"]["url"] == f"http://127.0.0.1:4599/{settings.bucket}"
+
+
+def test_the_post_pins_the_id_of_the_key_that_asked_for_it(keys: Keys, s3: Any,
+                                                           settings: Settings) -> None:
+    key = keys.add("Berlin")
+    code, body = call(keys, s3, settings, "POST", "/uploads", key=key,
+                      body={"filename": "berlin.csv"})
+    key_id = store_keys.parse_key(key).key_id  # type: ignore[union-attr]
+    assert code == 200 and body["post"]["fields"]["x-amz-meta-store-key-id"] == key_id
+    policy = json.loads(base64.b64decode(body["post"]["fields"]["policy"]))
+    assert {"x-amz-meta-store-key-id": key_id} in policy["conditions"]
+
+
+def _deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+HOSTILE_BODIES = [
+    ("deep nesting", _deep(8_000), 400, "bad_request"),
+    ("deep nesting beyond the size limit", _deep(100_000), 413, "too_large"),
+    ("deep objects", '{"a":' * 50_000 + "1" + "}" * 50_000, 413, "too_large"),
+    ("nesting inside the limit of bytes", _deep(5_000), 400, "bad_request"),
+    ("a huge integer", '{"filename": "a.csv", "size": ' + "9" * 5000 + "}", 400,
+     "bad_request"),
+    ("a float size", '{"filename": "a.csv", "size": 1e999}', 400, "bad_request"),
+    ("NaN", '{"filename": "a.csv", "size": NaN}', 400, "bad_request"),
+    ("a list filename", '{"filename": ["a.csv"], "size": 1}', 400, "bad_request"),
+    ("a number filename", '{"filename": 7}', 400, "bad_request"),
+    ("null", "null", 400, "bad_request"),
+    ("a string", '"a.csv"', 400, "bad_request"),
+    ("not JSON", "filename=a.csv", 400, "bad_request"),
+    ("a huge body", '{"filename": "a.csv", "pad": "' + "x" * 200_000 + '"}', 413, "too_large"),
+    ("a lone surrogate escape", '{"filename": "\\ud800.csv", "size": 1}', 200, None),
+    ("brackets inside a string", '{"filename": "[[[[[[[[[[{{{{{{{{{\\"[[.csv"}', 200, None),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "error"),
+                         [pytest.param(b, s, e, id=name) for name, b, s, e in HOSTILE_BODIES])
+def test_hostile_bodies_get_the_documented_shape_and_a_4xx(
+        keys: Keys, s3: Any, settings: Settings, *, body: str, status: int,
+        error: str | None) -> None:
+    key = keys.add("Berlin")
+    event = {"version": "2.0", "rawPath": "/uploads", "body": body, "isBase64Encoded": False,
+             "headers": {"authorization": f"Bearer {key}"},
+             "requestContext": {"domainName": "u.example", "http": {"method": "POST"}}}
+    result = handle_event(event, lookup=keys, s3=s3, settings=settings, log=lambda _: None)
+    answer = json.loads(result["body"])
+    assert result["statusCode"] == status
+    if error is not None:
+        assert answer["error"] == error and isinstance(answer["message"], str)
+        assert set(answer) <= {"error", "message", "max_bytes"}
+
+
+@pytest.mark.parametrize("raw", [b"\xff\xfe{\x00", b'{"filename": "\xe9t\xe9.csv"}',
+                                 b"not base64 at all!"])
+def test_bytes_that_are_not_utf8_or_not_base64_are_a_400(keys: Keys, s3: Any,
+                                                         settings: Settings, raw: bytes) -> None:
+    key = keys.add("Berlin")
+    encoded = (raw.decode("latin-1") if raw.startswith(b"not") else
+               base64.b64encode(raw).decode())
+    event = {"version": "2.0", "rawPath": "/uploads", "body": encoded, "isBase64Encoded": True,
+             "headers": {"authorization": f"Bearer {key}"},
+             "requestContext": {"domainName": "u.example", "http": {"method": "POST"}}}
+    result = handle_event(event, lookup=keys, s3=s3, settings=settings, log=lambda _: None)
+    answer = json.loads(result["body"])
+    assert result["statusCode"] == 400 and set(answer) == {"error", "message"}
+
+
+def test_a_failure_of_the_function_itself_is_a_500_in_the_same_shape(
+        keys: Keys, settings: Settings) -> None:
+    class Broken:
+        def get_paginator(self, _: str) -> Any:
+            raise RuntimeError("S3 is unreachable")
+
+    key = keys.add("Berlin")
+    lines: list[str] = []
+    event = {"version": "2.0", "rawPath": "/reports", "headers": {"authorization": f"Bearer {key}"},
+             "requestContext": {"domainName": "u.example", "http": {"method": "GET"}}}
+    result = handle_event(event, lookup=keys, s3=Broken(), settings=settings, log=lines.append)
+    assert result["statusCode"] == 500
+    assert json.loads(result["body"])["error"] == "internal_error"
+    assert set(json.loads(result["body"])) == {"error", "message"}
+    assert json.loads(lines[0])["event"] == "store_request_failed"
+    assert key not in "".join(lines)

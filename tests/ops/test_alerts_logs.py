@@ -107,9 +107,9 @@ def test_logs_of_both_functions_interleaved_by_time(aws: Aws, stack: StackNames)
                                                (NOW - timedelta(hours=3), "too old\n")])
     both = invoke(aws, "logs")
     assert both.exit_code == 0
-    assert both.stdout == (f"{stamp(t1)} load  load one\n"
-                           f"{stamp(t2)} check check one\n"
-                           f"{stamp(t3)} load  load [two]\n")
+    assert both.stdout == (f"{stamp(t1)} load         load one\n"
+                           f"{stamp(t2)} check        check one\n"
+                           f"{stamp(t3)} load         load [two]\n")
     check = invoke(aws, "logs", "check", "--since", "4h")
     assert check.stdout == (f"{stamp(NOW - timedelta(hours=3))} check too old\n"
                             f"{stamp(t2)} check check one\n")
@@ -121,7 +121,52 @@ def test_logs_of_both_functions_interleaved_by_time(aws: Aws, stack: StackNames)
 def test_logs_of_an_unknown_function_is_a_usage_error(aws: Aws) -> None:
     result = invoke(aws, "logs", "dashboard")
     assert result.exit_code == 2
-    assert result.stderr == "Error: unknown function 'dashboard': use load or check\n"
+    assert result.stderr == ("Error: unknown function 'dashboard': use load, check, summaries or "
+                             "store-upload\n")
+
+
+def test_logs_of_every_function_and_lines_of_one_moment_in_the_service_order(
+        aws: Aws, stack: StackNames) -> None:
+    """START, the function's lines, END and REPORT often share a millisecond: they keep the
+    order CloudWatch returns them in (not sorted by text, which would put END first)."""
+    t1, t2 = NOW - timedelta(minutes=20), NOW - timedelta(minutes=10)
+    moment = [(t1, "START RequestId: r-1 Version: $LATEST\n"),
+              (t1, '{"event": "summaries_updated", "cells": 2}\n'),
+              (t1, "END RequestId: r-1\n"),
+              (t1, "REPORT RequestId: r-1 Duration: 3.1 ms\n")]
+    put_log_lines(aws, stack.summarize_log_group, moment)
+    put_log_lines(aws, stack.store_upload_log_group, [(t2, '{"event": "store_request"}\n')])
+    put_log_lines(aws, stack.load_log_group, [(t1, "load at the same moment\n")])
+    summaries = invoke(aws, "logs", "summaries")
+    assert summaries.exit_code == 0, summaries.stderr
+    assert summaries.stdout == "".join(f"{stamp(t1)} summaries {m}" for _, m in moment)
+    upload = invoke(aws, "logs", "store-upload")
+    assert upload.stdout == f'{stamp(t2)} store-upload {{"event": "store_request"}}\n'
+    every = invoke(aws, "logs").stdout.splitlines()
+    # Groups are read in the order load, check, summaries, store-upload; a stable merge by time
+    # keeps each group's own order.
+    assert [line.split(None, 3)[2:] for line in every] == [
+        ["load", "load at the same moment"],
+        *[["summaries", m.rstrip("\n")] for _, m in moment],
+        ["store-upload", '{"event": "store_request"}']]
+
+
+def test_follow_keeps_the_service_order_of_one_moment(aws: Aws, stack: StackNames,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    monkeypatch.setattr(logs_core, "utc_now", lambda: now)
+    at = now - timedelta(seconds=10)
+    moment = [(at, "START RequestId: r-2\n"), (at, "END RequestId: r-2\n"),
+              (at, "REPORT RequestId: r-2\n")]
+
+    def sleep(_: float) -> None:
+        raise KeyboardInterrupt
+
+    put_log_lines(aws, stack.store_upload_log_group, moment)
+    monkeypatch.setattr(ops_cmds, "SLEEP", sleep)
+    result = invoke(aws, "logs", "store-upload", "--follow")
+    assert result.exit_code == 0
+    assert result.stdout == "".join(f"{stamp(at)} store-upload {m}" for _, m in moment)
 
 
 def test_follow_prints_new_lines_until_ctrl_c(aws: Aws, stack: StackNames,
@@ -144,6 +189,30 @@ def test_follow_prints_new_lines_until_ctrl_c(aws: Aws, stack: StackNames,
     result = invoke(aws, "logs", "load", "--follow")
     assert result.exit_code == 0
     # Each poll looks back a minute; lines already shown are not shown again.
-    assert result.stdout == (f"{stamp(now - timedelta(seconds=30))} load  first\n"
-                             f"{stamp(now - timedelta(seconds=5))} load  second\n")
+    assert result.stdout == (f"{stamp(now - timedelta(seconds=30))} load first\n"
+                             f"{stamp(now - timedelta(seconds=5))} load second\n")
     assert sleeps == [2.0, 2.0, 2.0]
+
+
+@pytest.mark.parametrize(("function", "log"), [("summarize_function", "summaries"),
+                                               ("check_function", "check")])
+def test_a_batch_that_fails_again_on_retry_names_its_own_functions_log(
+        aws: Aws, stack: StackNames, function: str, log: str) -> None:
+    import io
+
+    from botocore.awsrequest import AWSResponse
+    from botocore.response import StreamingBody
+
+    from inventory_cli.ops import retry
+
+    body = json.dumps({"batchItemFailures": [{"itemIdentifier": "1"}]}).encode()
+
+    def answer(**_: object) -> tuple[AWSResponse, dict[str, object]]:
+        return (AWSResponse("https://lambda.example", 200, {}, None),
+                {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(body), len(body))})
+
+    aws.client("lambda").meta.events.register("before-call.lambda.Invoke", answer)
+    outcome = retry._invoke(aws, getattr(stack, function), {"Records": []})
+    assert outcome.error == f"1 record(s) of the batch failed again (see `inventory logs {log}`)"
+    assert logs_core.log_name_of(stack, stack.store_upload_function) == "store-upload"
+    assert logs_core.log_name_of(stack, "someone-else") is None

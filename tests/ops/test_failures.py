@@ -211,7 +211,7 @@ def test_a_failure_that_fails_again_is_kept_and_retried_later(
                              "ResourceNotFoundException: Requested resource not found\n")
     assert failed.stderr == (
         "Error: 1 of 1 failed again and are still kept\nHint: fix the cause (`inventory "
-        "status`, `inventory logs`), then run `inventory retry` again\n")
+        "status`, `inventory logs load`), then run `inventory retry` again\n")
     assert kept_keys(aws, stack) == [kept]
 
     player.broken.clear()

@@ -141,3 +141,106 @@ def test_store_key_and_upload_url_go_together(aws: Aws, tmp_path: object) -> Non
     result = invoke(aws, "upload", str(csv), "--store-key", "k", "--upload-url", "ftp://x")
     assert (result.exit_code, result.stderr) == (
         2, "Error: --upload-url 'ftp://x' is not an http(s) URL\n")
+
+
+def _health_server(answer: bytes) -> tuple[str, object]:
+    """A tiny HTTP server answering every GET with `answer` (as the emulator's health route
+    would, or as an endpoint that is not the emulator would)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            status = 200 if self.path == "/_inventory/health" else 404
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}", server
+
+
+@pytest.mark.parametrize(("answer", "builtin"), [
+    (b'{"endpoint": "x", "lambda": {"running": 0}}', True),  # the built-in emulator
+    (b'{"services": {"lambda": "running"}}', False),         # an endpoint of another kind
+    (b"not json", False),
+])
+def test_add_prints_the_url_the_endpoint_reports_except_on_the_builtin_emulator(
+        aws: Aws, stack: StackNames, answer: bytes, builtin: bool) -> None:
+    reported = aws.client("lambda").get_function_url_config(
+        FunctionName=stack.store_upload_function)["FunctionUrl"].rstrip("/")
+    aws.client("s3")  # the clients keep moto's AWS endpoints; only the probe goes to the server
+    endpoint, server = _health_server(answer)
+    aws.endpoint_url = endpoint
+    try:
+        issued = core.add_store(aws, stack, "Berlin")
+    finally:
+        server.shutdown()  # type: ignore[attr-defined]
+    expected = (f"{endpoint}/_inventory/function-urls/{stack.store_upload_function}"
+                if builtin else reported)
+    assert issued.upload_url == expected
+    assert issued.page_url == f"{endpoint}/{stack.dashboard_bucket}/upload.html"
+
+
+def test_add_prints_no_page_url_for_a_stack_without_a_dashboard(aws: Aws,
+                                                                stack: StackNames) -> None:
+    from inventory_cli.stack.provision import provision
+
+    provision(aws, threshold=0, sleep=lambda _: None, dashboard=False)
+    result = invoke(aws, "stores", "add", "Berlin", "--output", "table")
+    assert result.exit_code == 0, result.stderr
+    assert "Upload page" not in result.stdout and "upload.html" not in result.stdout
+    assert "  Upload URL   https://" in result.stdout
+    issued = json.loads(invoke(aws, "stores", "rotate", "Berlin", "--output", "json").stdout)
+    assert issued["page_url"] is None
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("Ber\u200blin", "Error: store name 'Ber\\u200blin' contains invisible or look-alike "
+                     "characters (U+200B ZERO WIDTH SPACE): a name that differs only in them "
+                     "would look the same\n"
+                     "Hint: type the name with plain spaces and no hidden characters\n"),
+    ("\u202eBerlin", "Error: store name '\\u202eBerlin' contains invisible or look-alike "
+                     "characters (U+202E RIGHT-TO-LEFT OVERRIDE): a name that differs only in "
+                     "them would look the same\n"
+                     "Hint: type the name with plain spaces and no hidden characters\n"),
+    ("São\u00a0Paulo", "Error: store name 'São\\xa0Paulo' contains invisible or look-alike "
+                       "characters (U+00A0 NO-BREAK SPACE): a name that differs only in them "
+                       "would look the same\n"
+                       "Hint: type the name with plain spaces and no hidden characters\n"),
+    ("Sa\u0303o Paulo", "Error: store name 'Sa\\u0303o Paulo' is not in Unicode normal form NFC: "
+                        "it looks the same as 'São Paulo' but is spelled with other code points\n"
+                        "Hint: use the NFC spelling, `inventory stores add 'São Paulo'`, and "
+                        "make sure the store's files spell it the same way\n"),
+])
+def test_look_alike_store_names_are_refused_with_the_reason(
+        aws: Aws, stack: StackNames, name: str, message: str) -> None:
+    result = invoke(aws, "stores", "add", name)
+    assert (result.exit_code, result.stderr) == (2, message)
+    assert records(aws, stack) == []
+
+
+def test_names_in_errors_and_the_list_never_look_the_same(aws: Aws, stack: StackNames) -> None:
+    """Two stores whose names differ only in an invisible character (one made before names
+    were checked) are told apart in every message and in the table."""
+    assert invoke(aws, "stores", "add", "São Paulo").exit_code == 0
+    # A look-alike record, as an older version could have made it.
+    _, record = store_keys.new_key("São Paulo\u200b", now="2026-11-01T00:00:00Z")
+    aws.client("dynamodb").put_item(TableName=stack.store_keys_table, Item=record.to_item())
+    table = invoke(aws, "stores", "list", "-o", "table").stdout
+    assert "│ São Paulo " in table or "São Paulo   " in table
+    assert "'São Paulo\\u200b'" in table
+    missing = invoke(aws, "stores", "revoke", "Sa\u0303o Paulo")
+    assert missing.exit_code == 1
+    assert missing.stderr.splitlines()[0] == (
+        "Error: no store 'Sa\\u0303o Paulo' (but there is 'São Paulo', 'São Paulo\\u200b')")
+    revoked = invoke(aws, "stores", "revoke", "São Paulo\u200b")
+    assert revoked.stdout == ("Revoked the key of store 'São Paulo\\u200b': uploads with it are "
+                              "refused.\n")
+    again = invoke(aws, "stores", "add", "São Paulo")
+    assert again.stderr.splitlines()[0] == "Error: store 'São Paulo' already has an upload key"

@@ -354,7 +354,7 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
     assert "a.csv" in out.getvalue()
 
 
-@pytest.mark.parametrize("name", ["stock.txt", "stock.Csv", "stock"])
+@pytest.mark.parametrize("name", ["stock.txt", "stock.csv.txt", "stock", "csv"])
 def test_files_the_stack_would_never_load_are_refused_by_name(
         aws: Aws, stack: StackNames, tmp_path: Path, name: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -363,14 +363,22 @@ def test_files_the_stack_would_never_load_are_refused_by_name(
     result = invoke(aws, "upload", name)
     assert result.exit_code == 1
     words = " ".join(result.stderr.split())  # the table may wrap the reason
-    assert f"{name} - the file name must end in .csv or .CSV: the stack loads only those" in words
+    assert (f"{name} - the file name must end in .csv (any letter case): the stack loads only "
+            "those") in words
     assert words.endswith("Error: 1 file refused, nothing was sent")
     assert object_versions(aws, stack.uploads_bucket) == []
 
 
-def test_upper_case_csv_files_are_sent(aws: Aws, stack: StackNames, tmp_path: Path) -> None:
-    path = tmp_path / "STOCK.CSV"
+@pytest.mark.parametrize("name", ["STOCK.CSV", "stock.Csv", "stock.cSV"])
+def test_csv_files_in_any_letter_case_are_sent(aws: Aws, stack: StackNames, tmp_path: Path,
+                                               name: str) -> None:
+    """The loader loads `.csv` in any letter case (`inventory_csv.is_inventory_key`): the CLI
+    asks the very same function."""
+    from lambda_src.inventory_csv import is_inventory_key
+
+    path = tmp_path / name
     write(path, "store,item,count\nBerlin,Echo Dot,3\n")
     result = invoke(aws, "upload", str(path))
     assert result.exit_code == 0, result.output
-    assert [key for key, _ in object_versions(aws, stack.uploads_bucket)] == ["STOCK.CSV"]
+    assert [key for key, _ in object_versions(aws, stack.uploads_bucket)] == [name]
+    assert is_inventory_key(name)

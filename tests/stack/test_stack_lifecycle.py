@@ -76,7 +76,8 @@ def test_provisioned_resources_are_wired_as_specified(session: boto3.session.Ses
     check = lam.get_function_configuration(FunctionName=n.check_function)
     assert (load["Runtime"], load["Handler"], load["CodeSha256"]) == (
         "python3.12", "lambda_src.load_inventory.lambda_handler", code.code_sha256)
-    assert load["Environment"]["Variables"] == {"INVENTORY_TABLE": n.table}
+    assert load["Environment"]["Variables"] == {"INVENTORY_TABLE": n.table,
+                                                "STORE_KEYS_TABLE": n.store_keys_table}
     assert load["Role"] == f"arn:aws:iam::{n.account_id}:role/{n.load_role}"
     assert check["Handler"] == "lambda_src.check_stock.lambda_handler"
     assert check["Environment"]["Variables"] == {"ALERT_TOPIC_ARN": n.topic_arn,

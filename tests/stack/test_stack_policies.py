@@ -65,6 +65,8 @@ def test_roles_have_exactly_the_permissions_of_the_issue() -> None:
         "s3:PutObject": {f"{uploads}/reports/*", failures},
         "s3:ListBucket": {failures_bucket},
         "dynamodb:BatchWriteItem": {NAMES.table_arn},
+        # The key that sent a store's upload must still be active when it loads.
+        "dynamodb:GetItem": {"arn:aws:dynamodb:eu-central-1:123456789012:table/shop-store-keys"},
         "lambda:InvokeFunction": {
             "arn:aws:lambda:eu-central-1:123456789012:function:shop-load-inventory"},
         "s3:DeleteObject": {f"{uploads}/reports/.loading/*"},
