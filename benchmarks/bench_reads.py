@@ -1,4 +1,4 @@
-"""Reads on a big catalogue: the reads before issue 10 next to today's, in one run.
+"""Reads on a big catalogue: the reads before the summaries next to today's, in one run.
 
     python benchmarks/bench_reads.py                      # 100,000 items in 20 stores
     python benchmarks/bench_reads.py --items 10000 --repeats 1   # a quick smoke test
@@ -11,7 +11,7 @@ written into the inventory table (`batch_write_item` from 8 threads), then provi
 computes the summaries from the table):
 - baseline: the emulator with moto's own DynamoDB reads (`INVENTORY_EMULATOR_PAGING=moto`:
   every page from the whole table, every item deep-copied and serialised through moto's shape
-  walker), read the way the code before issue 10 did: `show --store` pages a Query,
+  walker), read the way the code before the summaries did: `show --store` pages a Query,
   `show --totals` Scans the whole table and sums;
 - new: the emulator as shipped (a read costs what it returns), `show --totals` Queries the
   summary rows (one per item).
@@ -23,9 +23,9 @@ Measured, each the median of `--repeats` runs:
 - the dashboard in headless Chromium (Debian's `chromium`, as the browser tests use it), a new
   browser context each time, from navigation until the first rows of the table are shown and
   the page says it is done loading: All stores, and one store. Both emulators serve today's
-  dashboard (the dashboard before issue 10 cannot be rebuilt here), so these rows compare the
+  dashboard (the dashboard before the summaries cannot be rebuilt here), so these rows compare the
   emulator's reads, not the two dashboards.
-Goals (issue 10): the reads <= 1 s, the dashboard views <= 2 s.
+Goals: the reads <= 1 s, the dashboard views <= 2 s.
 """
 
 from __future__ import annotations

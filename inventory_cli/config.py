@@ -150,7 +150,7 @@ class StackNames(BaseModel):
     def check_log_group(self) -> str:
         return f"/aws/lambda/{self.check_function}"
 
-    # ---- added for issues 9-11 (see docs/TEAM-CONTRACTS.md) -------------------------------
+    # ---- failures, summaries, store uploads (docs/data-formats.md) --------------------------
 
     @property
     def failures_bucket(self) -> str:

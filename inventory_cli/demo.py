@@ -49,7 +49,7 @@ class DemoResult:
     rejected: int = 0
     files: int = 0
     seconds: float = 0.0
-    # The one upload made as a store, through the stack's upload endpoint (issue 11).
+    # The one upload made as a store, through the stack's upload endpoint.
     store_upload: dict[str, Any] = field(default_factory=dict)
 
 

@@ -1,7 +1,7 @@
 """The load report: what the loader did with one uploaded file.
 
 Written as JSON to `reports/<key>.json` in the uploads bucket and logged as one JSON line
-(`{"event": "load_report", ...}`). Its shape is a contract with the CLI (docs/TEAM-CONTRACTS.md).
+(`{"event": "load_report", ...}`). Its shape is a contract with the CLI (docs/data-formats.md).
 `source.version_id` and `source.etag` (unquoted) name the exact object version that was read, so a
 client that just uploaded can tell its report from an older one of the same key.
 """

@@ -178,7 +178,7 @@ class Dashboard {
   /**
    * All stores: one Scan gives the totals and the store list. One store: a Query for its rows,
    * and a Scan of only the Store attribute for the menu.
-   * With the stack's summaries (issue 10), All stores and the store menu are Queries of the
+   * With the stack's summaries, All stores and the store menu are Queries of the
    * summary rows instead: their cost grows with stores and items, not stores x items.
    * @param {InventoryReader} reader
    * @param {string} store

@@ -9,7 +9,7 @@
  * @property {string | null} endpoint  The emulator's URL; null on AWS.
  * @property {string | null} stack  The stack's name, for the commands the page suggests.
  * @property {string | null} dashboardRoleArn  the role the basic sign-in flow assumes
- * @property {string | null} summaryTable  The per-store and per-item summaries (issue 10).
+ * @property {string | null} summaryTable  The per-store and per-item summaries.
  * @property {string} cognitoUrl
  * @property {string} dynamodbUrl
  * @property {string} stsUrl

@@ -63,7 +63,7 @@ def config_json(*, region: str, identity_pool_id: str, table: str, threshold: in
         "table": table,
         "lowStockThreshold": threshold,
         "endpoint": endpoint,
-        # The per-store and per-item summaries (issue 10); None: read the table itself.
+        # The per-store and per-item summaries; None: read the table itself.
         "summaryTable": summary_table,
         "uploadUrl": upload_url,
     }

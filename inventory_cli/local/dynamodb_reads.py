@@ -1,4 +1,4 @@
-"""DynamoDB reads on the emulator that cost what they return (issue 10).
+"""DynamoDB reads on the emulator that cost what they return.
 
 Patches of moto, installed by `seam.install()`:
 

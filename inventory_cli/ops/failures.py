@@ -1,6 +1,6 @@
 """Kept failures: what the pipeline could not do, kept so that nothing is lost for good.
 
-Two sources (docs/TEAM-CONTRACTS.md, "Issue 9"):
+Two sources (docs/data-formats.md, "Kept failures and the alert log"):
 - Lambda's own on-failure records in the failures bucket: an asynchronous invocation (the
   loader's S3 events) after its retries, or a stream batch after the mapping's retries. The
   record holds the whole event, so it can be replayed (`ops/retry.py`). Its id is the object

@@ -1,4 +1,4 @@
-"""A big catalogue in the dashboard (issue 10): a search box, a paged table, a chart limited to
+"""A big catalogue in the dashboard: a search box, a paged table, a chart limited to
 the lowest items, and All stores read from the summaries equal to `inventory show --totals`.
 
 Real Chromium against the real emulator; the files go through the real loader, and the

@@ -1,4 +1,4 @@
-"""End-to-end faults (issue 9): break the running stack from outside, recover with the installed
+"""End-to-end faults: break the running stack from outside, recover with the installed
 command, count rows lost and alerts sent twice (both must be 0).
 
 Same targets and variables as `test_e2e_pipeline.py`. The functions are broken the way an

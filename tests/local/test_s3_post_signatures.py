@@ -73,7 +73,14 @@ def test_posts_signed_with_keys_the_emulator_knows_are_stored(
     made = iam.create_access_key(UserName="poster")["AccessKey"]
     user = _signer(emulator, made["AccessKeyId"], made["SecretAccessKey"])
     assert _post(_grant(user, "ok/user.csv"))[0] == 204
-    role = clients("sts").assume_role(RoleArn="arn:aws:iam::123456789012:role/any",
+    # The emulator enforces roles: the role that signs must itself be allowed to put the object.
+    iam.create_role(RoleName="poster", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"AWS": "*"}}]}))
+    iam.put_role_policy(RoleName="poster", PolicyName="put", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutObject",
+                                                "Resource": f"arn:aws:s3:::{BUCKET}/*"}]}))
+    role = clients("sts").assume_role(RoleArn="arn:aws:iam::123456789012:role/poster",
                                       RoleSessionName="poster")["Credentials"]
     temporary = _signer(emulator, role["AccessKeyId"], role["SecretAccessKey"],
                         role["SessionToken"])

@@ -1,6 +1,6 @@
 """What the Lambda functions would have done, played by the tests (no Lambda code runs on moto).
 
-The shapes follow docs/TEAM-CONTRACTS.md: items in the table, load reports in the bucket,
+The shapes follow docs/data-formats.md: items in the table, load reports in the bucket,
 JSON log lines of the checker.
 """
 
@@ -90,7 +90,7 @@ def put_alert_record(aws: Aws, names: StackNames, *, store: str, item: str, coun
                      event_id: str, state: str = "sent", at: datetime,
                      message_id: str | None = "m-1", threshold: int = 0,
                      error: str | None = None) -> None:
-    """One record of the alert log, as the checker writes it (TEAM-CONTRACTS.md, issue 9)."""
+    """One record of the alert log, as the checker writes it (docs/data-formats.md)."""
     stamp = at.isoformat(timespec="seconds").replace("+00:00", "Z")
     record: dict[str, dict[str, str]] = {
         "Store": {"S": store}, "EventId": {"S": event_id}, "Item": {"S": item},

@@ -131,7 +131,7 @@ def test_a_berlin_alert_reaches_berlin_subscribers_only(aws: Aws, stack: StackNa
     core.subscribe(aws, stack, queues["pusan"][1], "sqs", ("Pusan",))
     core.subscribe(aws, stack, queues["everything"][1], "sqs", None)
 
-    # What the checker publishes (TEAM-CONTRACTS.md).
+    # What the checker publishes (docs/data-formats.md).
     aws.client("sns").publish(
         TopicArn=stack.topic_arn, Subject="Inventory Alert: Berlin",
         Message="Berlin is out of stock of Echo Plus",

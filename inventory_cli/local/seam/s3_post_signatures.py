@@ -20,6 +20,7 @@ this check runs first, as S3 authenticates before it evaluates the policy).
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import hmac
@@ -74,6 +75,9 @@ def check_post_signature(fields: Mapping[str, str], lookup: Any) -> None:
     if not policy:
         # No policy: an anonymous upload, which a bucket without a public-write grant refuses.
         raise PostRefused("AccessDenied", "Access Denied")
+    if values.get("awsaccesskeyid") and not values.get("x-amz-algorithm"):
+        _check_sigv2(values, policy, lookup)
+        return
     missing = [name for name in ("x-amz-algorithm", "x-amz-credential", "x-amz-signature")
                if not values.get(name)]
     if missing:
@@ -97,6 +101,28 @@ def check_post_signature(fields: Mapping[str, str], lookup: Any) -> None:
                                           "invalid.")
     expected = policy_signature(policy, secret=secret, date=date, region=region)
     if not hmac.compare_digest(expected, values["x-amz-signature"].lower()):
+        raise PostRefused("SignatureDoesNotMatch", "The request signature we calculated does "
+                          "not match the signature you provided. Check your key and signing "
+                          "method.", AWSAccessKeyId=access_key)
+
+
+def _check_sigv2(values: Mapping[str, str], policy: str, lookup: Any) -> None:
+    """The older POST form (AWSAccessKeyId, signature = base64 HMAC-SHA1 of the policy), which
+    botocore still makes by default and S3 accepts where Signature Version 2 is supported
+    (S3 API reference, "Authenticating Requests: Browser-Based Uploads Using POST (AWS
+    Signature Version 2)")."""
+    access_key = values["awsaccesskeyid"]
+    known = lookup(access_key)
+    if known is None:
+        raise PostRefused("InvalidAccessKeyId", "The AWS Access Key Id you provided does not "
+                          "exist in our records.", AWSAccessKeyId=access_key)
+    secret, token = known
+    if token is not None and values.get("x-amz-security-token") != token:
+        raise PostRefused("InvalidToken", "The provided token is malformed or otherwise "
+                                          "invalid.")
+    expected = base64.b64encode(hmac.new(secret.encode(), policy.encode(),
+                                         hashlib.sha1).digest()).decode()
+    if not hmac.compare_digest(expected, values.get("signature", "")):
         raise PostRefused("SignatureDoesNotMatch", "The request signature we calculated does "
                           "not match the signature you provided. Check your key and signing "
                           "method.", AWSAccessKeyId=access_key)
