@@ -1,9 +1,10 @@
 """Low-stock alerts, read from the stack's alert log table.
 
 The checker keeps one record per alert (store + the stream record's eventID) in the alert table
-(docs/data-formats.md, "Kept failures and the alert log"): its exactly-once claim, then the outcome (`sent` with the
-SNS message id, or `failed` with the error). That table is the history of alerts: it does not
-depend on log retention, and DynamoDB expires records 90 days after the alert (TTL).
+(docs/data-formats.md, "Kept failures and the alert log"): its exactly-once claim, then the
+outcome (`sent` with the SNS message id, or `failed` with the error). That table is the history
+of alerts: it does not depend on log retention, and DynamoDB expires records 90 days after the
+alert (TTL).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The moto seams of the store uploads: fail loudly if what they patch moves; check what they enforce.
+"""The store uploads' moto seams: fail loudly if what they patch moves; check what they enforce.
 
 (The same seams are exercised over real HTTP by tests/e2e/test_store_uploads.py.)
 """
