@@ -91,6 +91,16 @@ def check_post_signature(fields: Mapping[str, str], lookup: Any) -> None:
         raise PostRefused("AccessDenied", f"malformed x-amz-credential "
                                           f"{values['x-amz-credential']!r}")
     access_key, date, region = parts[0], parts[1], parts[2]
+    secret = _secret_of(access_key, values, lookup)
+    expected = policy_signature(policy, secret=secret, date=date, region=region)
+    if not hmac.compare_digest(expected, values["x-amz-signature"].lower()):
+        raise PostRefused("SignatureDoesNotMatch", "The request signature we calculated does "
+                          "not match the signature you provided. Check your key and signing "
+                          "method.", AWSAccessKeyId=access_key)
+
+
+def _secret_of(access_key: str, values: Mapping[str, str], lookup: Any) -> str:
+    """The signing key's secret, once the key is known and its session token matches."""
     known = lookup(access_key)
     if known is None:
         raise PostRefused("InvalidAccessKeyId", "The AWS Access Key Id you provided does not "
@@ -99,11 +109,7 @@ def check_post_signature(fields: Mapping[str, str], lookup: Any) -> None:
     if token is not None and values.get("x-amz-security-token") != token:
         raise PostRefused("InvalidToken", "The provided token is malformed or otherwise "
                                           "invalid.")
-    expected = policy_signature(policy, secret=secret, date=date, region=region)
-    if not hmac.compare_digest(expected, values["x-amz-signature"].lower()):
-        raise PostRefused("SignatureDoesNotMatch", "The request signature we calculated does "
-                          "not match the signature you provided. Check your key and signing "
-                          "method.", AWSAccessKeyId=access_key)
+    return str(secret)
 
 
 def _check_sigv2(values: Mapping[str, str], policy: str, lookup: Any) -> None:
@@ -112,14 +118,7 @@ def _check_sigv2(values: Mapping[str, str], policy: str, lookup: Any) -> None:
     (S3 API reference, "Authenticating Requests: Browser-Based Uploads Using POST (AWS
     Signature Version 2)")."""
     access_key = values["awsaccesskeyid"]
-    known = lookup(access_key)
-    if known is None:
-        raise PostRefused("InvalidAccessKeyId", "The AWS Access Key Id you provided does not "
-                          "exist in our records.", AWSAccessKeyId=access_key)
-    secret, token = known
-    if token is not None and values.get("x-amz-security-token") != token:
-        raise PostRefused("InvalidToken", "The provided token is malformed or otherwise "
-                                          "invalid.")
+    secret = _secret_of(access_key, values, lookup)
     expected = base64.b64encode(hmac.new(secret.encode(), policy.encode(),
                                          hashlib.sha1).digest()).decode()
     if not hmac.compare_digest(expected, values.get("signature", "")):
