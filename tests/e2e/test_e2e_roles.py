@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 from e2e_target import Target, poll, write_csv
-from test_e2e_failures import EMAIL, ZEROS, failures, outbox_lines, table_rows
+from test_e2e_failures import (
+    EMAIL,
+    ZEROS,
+    failures,
+    outbox_lines,
+    retry_all_and_count_alerts,
+    table_rows,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -66,13 +73,4 @@ def test_a_checker_role_without_publish_keeps_its_batches_until_provision_and_re
     repaired = e2e.run("status", expect=1)  # whole again; only the kept failures remain
     assert "drifted" not in repaired.stdout
     assert f"{len(failures(e2e))} failure(s) are kept" in repaired.stderr
-    retried = e2e.run("retry", "--all", "--output", "json")
-    assert {o["result"] for o in json.loads(retried.stdout)} == {"done"}
-    assert failures(e2e) == []
-    sent = [(a["store"], a["item"]) for a in e2e.alerts() if a["state"] == "sent"]
-    assert sorted(sent) == sorted(wanted)
-    if e2e.is_local:
-        received = outbox_lines(e2e)
-        alerts_lost = len(wanted - set(received))
-        alerts_twice = sum(n - 1 for n in received.values() if n > 1)
-        assert (alerts_lost, alerts_twice, set(received)) == (0, 0, wanted)
+    retry_all_and_count_alerts(e2e, wanted)
