@@ -71,3 +71,18 @@ def test_the_hoisted_options_are_exactly_the_root_options() -> None:
     declared = {opt: not param.is_flag for param in root.params
                 for opt in param.opts if opt.startswith("--") and opt != "--help"}
     assert declared == GLOBAL_OPTIONS
+
+
+def test_every_package_is_in_the_installed_distribution() -> None:
+    """`pip install .` (the quick start) installs only the packages pyproject.toml lists; an
+    editable install hides a missing one, so compare the list with the folders."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {str(init.parent.relative_to(root)).replace("/", ".")
+             for top in ("inventory_cli", "lambda_src")
+             for init in (root / top).rglob("__init__.py")}
+    assert found <= listed, sorted(found - listed)
