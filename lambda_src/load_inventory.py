@@ -144,8 +144,9 @@ class Paused:
 
 
 @dataclass
-class FileLoad:
-    """One file's load in progress: its phase, where it is, and the report so far."""
+class ObjectLoad:
+    """One object's load across every invocation it takes (checkpointed
+    between them): its phase, where it is, and the report so far."""
 
     source: ObjectSource
     size: int
@@ -173,7 +174,7 @@ class FileLoad:
 
     @classmethod
     def from_checkpoint(cls, checkpoint: Checkpoint, key: str, version: str | None
-                        ) -> FileLoad:
+                        ) -> ObjectLoad:
         load = cls(source=ObjectSource(**checkpoint.source), size=checkpoint.size,
                    report=LoadReport.from_dict(checkpoint.report), phase=checkpoint.phase,
                    position=checkpoint.position, unwritten=checkpoint.unwritten,
@@ -186,8 +187,9 @@ class FileLoad:
         return load
 
 
-class Loader:
-    """Runs a `FileLoad` as far as the time budget allows."""
+class LoadPass:
+    """One pass over one object within one invocation: runs an `ObjectLoad` as far as the
+    time budget allows (an object takes one pass per invocation it needs)."""
 
     def __init__(self, *, s3: Any, dynamodb: Any, table: str, budget: TimeBudget | None,
                  max_workers: int = DEFAULT_WORKERS,
@@ -199,7 +201,7 @@ class Loader:
         self.max_workers = max_workers
         self.sleep = sleep
 
-    def start(self, obj: S3Object) -> FileLoad:
+    def start(self, obj: S3Object) -> ObjectLoad:
         """Read the object's metadata: the exact version every later read asks for."""
         args: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key}
         if obj.version_id:
@@ -209,10 +211,10 @@ class Loader:
         source = ObjectSource(bucket=obj.bucket, key=obj.key,
                               version_id=None if version in (None, "", "null") else version,
                               etag=normalize_etag(head.get("ETag")))
-        return FileLoad(source=source, size=int(head.get("ContentLength", 0)),
+        return ObjectLoad(source=source, size=int(head.get("ContentLength", 0)),
                         report=LoadReport(source))
 
-    def run(self, load: FileLoad, row_rule: RowRule | None) -> LoadReport | FileLoad:
+    def run(self, load: ObjectLoad, row_rule: RowRule | None) -> LoadReport | ObjectLoad:
         """The finished report, or the load (paused: save it and hand it over)."""
         if load.phase == "scan":
             finished = self._scan(load, row_rule)
@@ -239,7 +241,7 @@ class Loader:
     def _short(self) -> bool:
         return self.budget is not None and self.budget.short()
 
-    def _rows(self, load: FileLoad) -> tuple[InventoryReader, Any]:
+    def _rows(self, load: ObjectLoad) -> tuple[InventoryReader, Any]:
         """A reader from the load's position on, over the same version (ranged GET)."""
         source = load.source
         args: dict[str, Any] = {"Bucket": source.bucket, "Key": source.key}
@@ -262,7 +264,7 @@ class Loader:
         body = response["Body"]
         return InventoryReader(_body_chunks(body), start=load.position), body
 
-    def _scan(self, load: FileLoad, row_rule: RowRule | None) -> bool:
+    def _scan(self, load: ObjectLoad, row_rule: RowRule | None) -> bool:
         """Pass 1 from the load's position; False when it stopped short of the end."""
         reader, body = self._rows(load)
         report = load.report
@@ -295,7 +297,7 @@ class Loader:
             load.phase = "empty"
         return True
 
-    def _scan_verdict(self, load: FileLoad) -> LoadReport | None:
+    def _scan_verdict(self, load: ObjectLoad) -> LoadReport | None:
         """The report of a file that loads nothing; None if there is something to write."""
         report = load.report
         if load.phase in ("rejected", "empty"):
@@ -306,7 +308,7 @@ class Loader:
             return report
         return None
 
-    def _write(self, load: FileLoad, row_rule: RowRule | None) -> bool:
+    def _write(self, load: ObjectLoad, row_rule: RowRule | None) -> bool:
         """Pass 2 from the load's position; False when it stopped short of the end."""
         assert load.duplicates is not None
         budget = self.budget
@@ -351,10 +353,10 @@ def _body_chunks(body: Any) -> Iterator[bytes]:
 def load_object(obj: S3Object, *, s3: Any, dynamodb: Any, table: str,
                 max_workers: int = DEFAULT_WORKERS,
                 sleep: Callable[[float], None] = time.sleep,
-                budget: TimeBudget | None = None) -> LoadReport | FileLoad:
+                budget: TimeBudget | None = None) -> LoadReport | ObjectLoad:
     """Load one CSV object into `table`: its report (not yet written anywhere), or, when the
     budget ran short, the paused load to hand over."""
-    loader = Loader(s3=s3, dynamodb=dynamodb, table=table, budget=budget,
+    loader = LoadPass(s3=s3, dynamodb=dynamodb, table=table, budget=budget,
                     max_workers=max_workers, sleep=sleep)
     return loader.run(loader.start(obj), row_rule_for(obj.key))
 
@@ -367,8 +369,8 @@ def write_report(report: LoadReport, *, s3: Any) -> str:
 
 
 @dataclass
-class EventRun:
-    """What one invocation did with its event."""
+class InvocationRun:
+    """One invocation of the loader: the objects its event names, in order."""
 
     s3: Any
     dynamodb: Any
@@ -392,8 +394,8 @@ class EventRun:
             summary["continued"] = self.continued
         return summary
 
-    def loader(self) -> Loader:
-        return Loader(s3=self.s3, dynamodb=self.dynamodb, table=self.table, budget=self.budget,
+    def loader(self) -> LoadPass:
+        return LoadPass(s3=self.s3, dynamodb=self.dynamodb, table=self.table, budget=self.budget,
                       max_workers=self.max_workers, sleep=self.sleep)
 
     def resume(self, pointer: Mapping[str, Any], rest: list[Any]) -> bool:
@@ -413,7 +415,7 @@ class EventRun:
             # once the role is repaired.
             self._failed(bucket, str(pointer.get("key") or key), exc)
             raise
-        load = FileLoad.from_checkpoint(checkpoint, key, version)
+        load = ObjectLoad.from_checkpoint(checkpoint, key, version)
         self.hops = int(pointer.get("hops") or 0)
         if self.hops > MAX_HAND_OVERS:
             stop = LoadCannotFinish(
@@ -434,7 +436,7 @@ class EventRun:
             raise
         return self._run(loader, load, rest)
 
-    def _run(self, loader: Loader, load: FileLoad, rest: list[Any], *,
+    def _run(self, loader: LoadPass, load: ObjectLoad, rest: list[Any], *,
              adopted: bool = False) -> bool:
         source = load.source
         try:
@@ -449,7 +451,7 @@ class EventRun:
         except Exception as exc:
             self._failed(source.bucket, source.key, exc)
             raise  # Lambda retries the event; loading again is idempotent
-        if isinstance(outcome, FileLoad):
+        if isinstance(outcome, ObjectLoad):
             self._pause(outcome, rest, adopted=adopted)
             return False
         write_report(outcome, s3=self.s3)
@@ -476,7 +478,7 @@ class EventRun:
         self.log(event_line("load_failed", bucket=bucket, key=key,
                             error=f"{type(exc).__name__}: {exc}"))
 
-    def _pause(self, load: FileLoad, rest: list[Any], *, adopted: bool) -> None:
+    def _pause(self, load: ObjectLoad, rest: list[Any], *, adopted: bool) -> None:
         if self.hand_over is None:
             raise RuntimeError("the load ran short of time and has no way to continue")
         source = load.source
@@ -504,7 +506,7 @@ class EventRun:
                             phase=load.phase, line=load.position.lines_read,
                             loaded=load.report.loaded, continuation=load.continuations + 1))
 
-    def _clean_up(self, load: FileLoad) -> None:
+    def _clean_up(self, load: ObjectLoad) -> None:
         if not load.written:
             return  # never paused: nothing was saved
         source = load.source
@@ -522,7 +524,7 @@ def handle_event(event: Mapping[str, Any], *, s3: Any, dynamodb: Any, table: str
                  key_lookup: KeyLookup | None = None) -> dict[str, Any]:
     """Load every CSV object the event names (first a paused load the event continues, if
     any); return a summary of what happened to each."""
-    run = EventRun(s3=s3, dynamodb=dynamodb, table=table, log=log, sleep=sleep,
+    run = InvocationRun(s3=s3, dynamodb=dynamodb, table=table, log=log, sleep=sleep,
                    max_workers=max_workers, budget=budget, hand_over=hand_over,
                    key_lookup=key_lookup)
     records = list(event.get("Records") or [])

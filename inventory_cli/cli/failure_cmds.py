@@ -28,12 +28,13 @@ def failures(ctx: typer.Context, output: OutputOption = None, grace: GraceOption
     window = parse_since(grace)
 
     from inventory_cli import render
-    from inventory_cli.ops.failures import list_failures, now_utc
+    from inventory_cli.ops.clock import utc_now
+    from inventory_cli.ops.failures import list_failures
     from inventory_cli.ops.stack_info import find_stack
 
     app = app_context(ctx)
     stack = find_stack(app.aws())
-    rows = list_failures(app.aws(), stack.names, now=now_utc(), grace=window)
+    rows = list_failures(app.aws(), stack.names, now=utc_now(), grace=window)
     render.failures(app.console, rows, fmt=render.resolve_format(output, app.console))
 
 
@@ -54,7 +55,7 @@ def retry(
     window = parse_since(grace)
 
     from inventory_cli import render
-    from inventory_cli.ops.failures import now_utc
+    from inventory_cli.ops.clock import utc_now
     from inventory_cli.ops.retry import retry as redrive
     from inventory_cli.ops.retry import select_failures
     from inventory_cli.ops.stack_info import find_stack
@@ -62,7 +63,7 @@ def retry(
     app = app_context(ctx)
     stack = find_stack(app.aws())
     selected = select_failures(app.aws(), stack.names, ids or [], retry_all=retry_all,
-                               now=now_utc(), grace=window)
+                               now=utc_now(), grace=window)
     fmt = render.resolve_format(output, app.console)
     if not selected:
         if fmt is render.OutputFormat.json:

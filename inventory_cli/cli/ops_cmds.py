@@ -303,7 +303,7 @@ def alerts(
 
     from inventory_cli import render
     from inventory_cli.ops.alerts import read_alerts
-    from inventory_cli.ops.logs import utc_now
+    from inventory_cli.ops.clock import utc_now
     from inventory_cli.ops.stack_info import find_stack
 
     app = app_context(ctx)
@@ -333,7 +333,8 @@ def logs(
     window = parse_since(since)
 
     from inventory_cli import render
-    from inventory_cli.ops.logs import follow_log_lines, log_groups, read_log_lines, utc_now
+    from inventory_cli.ops.clock import utc_now
+    from inventory_cli.ops.logs import follow_log_lines, log_groups, read_log_lines
     from inventory_cli.ops.stack_info import find_stack
 
     app = app_context(ctx)

@@ -78,7 +78,7 @@ def list_(ctx: typer.Context, output: OutputOption = None) -> None:
 
     app = app_context(ctx)
     names = find_stack(app.aws()).names
-    rows = core.list_stores(app.aws(), names)
+    rows = core.stores_with_keys(app.aws(), names)
     render.stores(app.console, rows, fmt=render.resolve_format(output, app.console))
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from inventory_cli.local import lambda_lineage
+from inventory_cli.local.invocation_records import InvocationRecord, InvocationRecords
 from inventory_cli.local.lambda_dispatch import (
     Activity,
     AsyncConfig,
@@ -204,8 +205,11 @@ class LambdaRuntime:
                  stream_retry_delay_s: float = 0.2, idle_ttl_s: float = 600.0,
                  sleep: Sleep = time.sleep, python: str = sys.executable,
                  destinations: FailureDestinations | None = None,
-                 clock: Clock = time.time, loop_allowed: LoopAllowed = _never) -> None:
+                 clock: Clock = time.time, loop_allowed: LoopAllowed = _never,
+                 records: InvocationRecords | None = None) -> None:
         self.home = home
+        # Every finished invocation is published here (metrics, alarms, the meter listen).
+        self.records = records or InvocationRecords()
         self._loop_allowed = loop_allowed
         self.endpoint = endpoint
         self._log_sink = log_sink
@@ -290,6 +294,10 @@ class LambdaRuntime:
             self._log_sink.write(spec, stream, events)
         except Exception:  # noqa: BLE001 - losing a log must not lose the invocation's result
             logger.exception("could not write the log of %s", spec.name)
+        self.records.publish(InvocationRecord(
+            function_name=spec.name, function_arn=spec.arn, memory_mb=spec.memory_mb,
+            duration_ms=reply.duration_ms, ok=reply.ok, throttled=False,
+            finished_at=self._clock()))
         return InvocationResult(request_id=request_id, ok=reply.ok, payload=reply.payload,
                                 log_text="\n".join(line for _, line in events) + "\n",
                                 duration_ms=reply.duration_ms)

@@ -418,5 +418,3 @@ def load_failures_for(failures: Iterable[KeptFailure],
     return found
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from inventory_cli.aws import error_code
+from inventory_cli.ops.clock import utc_now
 from inventory_cli.ops.durations import parse_since
 
 __all__ = ["FUNCTION_LOGS", "LogLine", "follow_log_lines", "log_groups", "log_name_of",
-           "parse_since", "read_log_lines", "utc_now"]
+           "parse_since", "read_log_lines"]
 
 if TYPE_CHECKING:
     from inventory_cli.aws import Aws
@@ -41,10 +42,6 @@ class LogLine:
     stream: str
     message: str
     event_id: str
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def read_log_lines(aws: Aws, groups: Sequence[str], *, start: datetime,

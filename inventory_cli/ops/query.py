@@ -62,7 +62,7 @@ def read_store(aws: Aws, names: StackNames, store: str) -> list[StockRow]:
                       ExpressionAttributeValues={":store": {"S": store}})
     rows = sorted(_rows(pages))
     if not rows:
-        raise StoreNotFound(store, list_stores(aws, names))
+        raise StoreNotFound(store, stores_in_table(aws, names))
     return rows
 
 
@@ -71,7 +71,7 @@ def read_all(aws: Aws, names: StackNames) -> list[StockRow]:
     return sorted(_rows(_paginate(aws, names, "scan")))
 
 
-def list_stores(aws: Aws, names: StackNames) -> list[str]:
+def stores_in_table(aws: Aws, names: StackNames) -> list[str]:
     """The distinct store names (a keys-only Scan: the table has no index by store alone)."""
     pages = _paginate(aws, names, "scan", ProjectionExpression="#s",
                       ExpressionAttributeNames={"#s": "Store"})

@@ -267,7 +267,8 @@ def _last_uploads(aws: Aws, names: StackNames) -> dict[str, datetime]:
     return latest
 
 
-def list_stores(aws: Aws, names: StackNames) -> list[StoreRow]:
+def stores_with_keys(aws: Aws, names: StackNames) -> list[StoreRow]:
+    """Every store that has an upload key, with its keys and its last upload."""
     by_store: dict[str, list[store_keys.KeyRecord]] = {}
     for record in _records(aws, names):
         by_store.setdefault(record.store, []).append(record)

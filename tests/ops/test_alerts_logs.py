@@ -14,6 +14,7 @@ from inventory_cli.cli import ops_cmds
 from inventory_cli.cli.app import app
 from inventory_cli.config import StackNames
 from inventory_cli.errors import UsageError
+from inventory_cli.ops import clock
 from inventory_cli.ops import logs as logs_core
 from inventory_cli.ops.durations import parse_since
 
@@ -32,7 +33,7 @@ def stamp(moment: datetime) -> str:
 
 @pytest.fixture(autouse=True)
 def fixed_now(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logs_core, "utc_now", lambda: NOW)
+    monkeypatch.setattr(clock, "utc_now", lambda: NOW)
 
 
 @pytest.mark.parametrize(("text", "seconds"), [
@@ -154,7 +155,7 @@ def test_logs_of_every_function_and_lines_of_one_moment_in_the_service_order(
 def test_follow_keeps_the_service_order_of_one_moment(aws: Aws, stack: StackNames,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    monkeypatch.setattr(logs_core, "utc_now", lambda: now)
+    monkeypatch.setattr(clock, "utc_now", lambda: now)
     at = now - timedelta(seconds=10)
     moment = [(at, "START RequestId: r-2\n"), (at, "END RequestId: r-2\n"),
               (at, "REPORT RequestId: r-2\n")]
@@ -174,7 +175,7 @@ def test_follow_prints_new_lines_until_ctrl_c(aws: Aws, stack: StackNames,
     # Following looks back a minute from the real clock: this test's "now" must be fresh, not
     # the module's (imported maybe a minute ago on a busy machine).
     now = datetime.now(UTC).replace(microsecond=0)
-    monkeypatch.setattr(logs_core, "utc_now", lambda: now)
+    monkeypatch.setattr(clock, "utc_now", lambda: now)
     put_log_lines(aws, stack.load_log_group, [(now - timedelta(seconds=30), "first\n")])
     sleeps: list[float] = []
 

@@ -20,7 +20,7 @@ from typer.testing import CliRunner, Result
 from inventory_cli.aws import Aws
 from inventory_cli.cli.app import app
 from inventory_cli.config import StackNames
-from inventory_cli.ops import failures as failures_core
+from inventory_cli.ops import clock
 
 runner = CliRunner()
 ROWS = b"store,item,count\nBerlin,Echo Dot,3\nBerlin,Echo Plus,0\n"
@@ -72,8 +72,8 @@ def player(aws: Aws, stack: StackNames, lambda_invocations: Any) -> FunctionPlay
 @pytest.fixture
 def later(monkeypatch: pytest.MonkeyPatch) -> None:
     """Eleven minutes from now: files stored by the test are past the 10-minute grace."""
-    real = failures_core.now_utc
-    monkeypatch.setattr(failures_core, "now_utc", lambda: real() + timedelta(minutes=11))
+    real = clock.utc_now
+    monkeypatch.setattr(clock, "utc_now", lambda: real() + timedelta(minutes=11))
 
 
 def upload(aws: Aws, names: StackNames, key: str, body: bytes = ROWS) -> str:
