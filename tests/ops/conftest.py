@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from cli_runner import Cli
 
 from inventory_cli.aws import Aws
 from inventory_cli.config import StackNames
@@ -32,3 +33,9 @@ def dynamodb_operations(aws: Aws) -> Iterator[list[str]]:
     client.meta.events.register("before-call.dynamodb.*", record)
     yield seen
     client.meta.events.unregister("before-call.dynamodb.*", record)
+
+
+@pytest.fixture
+def cli(aws: Aws) -> Cli:
+    """The installed command's entry point, run against this test's stack."""
+    return Cli(aws)

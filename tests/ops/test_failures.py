@@ -14,21 +14,20 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
+from cli_runner import Cli
 from ops_doubles import canned, keep_load_failure, keep_stream_failure, load_object, write_report
-from typer.testing import CliRunner, Result
 
 from inventory_cli.aws import Aws
-from inventory_cli.cli.app import app
 from inventory_cli.config import StackNames
 from inventory_cli.ops import clock
 
-runner = CliRunner()
 ROWS = b"store,item,count\nBerlin,Echo Dot,3\nBerlin,Echo Plus,0\n"
 
 
-def invoke(aws: Aws, *args: str, columns: int = 200) -> Result:
-    return runner.invoke(app, list(args), obj=aws,
-                         env={"COLUMNS": str(columns), "NO_COLOR": "1"})
+@pytest.fixture
+def cli(aws: Aws) -> Cli:
+    """Tables here are read at 200 columns."""
+    return Cli(aws, columns=200)
 
 
 @dataclass
@@ -94,19 +93,19 @@ def items(aws: Aws, names: StackNames) -> list[tuple[str, str, str]]:
 STREAM_RECORDS = canned("ddb_stream.json")["Records"][:2]
 
 
-def test_nothing_kept(aws: Aws, stack: StackNames, player: FunctionPlayer) -> None:
-    listed = invoke(aws, "failures", "--output", "table")
+def test_nothing_kept(cli: Cli, aws: Aws, stack: StackNames, player: FunctionPlayer) -> None:
+    listed = cli("failures", "--output", "table")
     assert (listed.exit_code, listed.stdout) == (
         0, "No kept failures: every stored file has its load report and no invocation failed "
            "for good.\n")
-    assert json.loads(invoke(aws, "failures").stdout) == []
-    retried = invoke(aws, "retry", "--all", "--output", "table")
+    assert json.loads(cli("failures").stdout) == []
+    retried = cli("retry", "--all", "--output", "table")
     assert (retried.exit_code, retried.stdout) == (0, "Nothing kept: no failures to retry.\n")
     assert player.calls == []
 
 
 @pytest.mark.usefixtures("later")
-def test_each_kind_of_failure_is_listed(aws: Aws, stack: StackNames) -> None:
+def test_each_kind_of_failure_is_listed(cli: Cli, aws: Aws, stack: StackNames) -> None:
     version = upload(aws, stack, "north region/berlin.csv")
     keep_load_failure(aws, stack, "north region/berlin.csv", "load-1")
     keep_stream_failure(aws, stack, STREAM_RECORDS, "batch-1")
@@ -114,7 +113,7 @@ def test_each_kind_of_failure_is_listed(aws: Aws, stack: StackNames) -> None:
     upload(aws, stack, "loaded.csv")
     load_object(aws, stack, "loaded.csv")
 
-    listed = json.loads(invoke(aws, "failures", "--output", "json").stdout)
+    listed = json.loads(cli("failures", "--output", "json").stdout)
     by_id = {f["id"]: f for f in listed}
     assert sorted(by_id) == ["batch-1", "load-1", "unloaded:never.csv"]
     load = by_id["load-1"]
@@ -134,7 +133,7 @@ def test_each_kind_of_failure_is_listed(aws: Aws, stack: StackNames) -> None:
     assert (never["kind"], never["object_key"], never["attempts"]) == ("unloaded", None, None)
     assert never["error"].startswith("stored 11 min ago and never loaded (no load report)")
 
-    table = invoke(aws, "failures", "--output", "table")
+    table = cli("failures", "--output", "table")
     assert table.exit_code == 0
     lines = table.stdout.splitlines()
     assert lines[0].split() == ["Id", "When", "(UTC)", "Function", "File", "/", "items",
@@ -146,12 +145,12 @@ def test_each_kind_of_failure_is_listed(aws: Aws, stack: StackNames) -> None:
     assert "north region/berlin.csv (version" in table.stdout
 
     # Within the grace period a stored file is not (yet) listed.
-    soon = json.loads(invoke(aws, "failures", "--grace", "20m").stdout)
+    soon = json.loads(cli("failures", "--grace", "20m").stdout)
     assert [f["id"] for f in soon] == ["load-1", "batch-1"]
 
 
 @pytest.mark.usefixtures("later")
-def test_a_kept_event_without_a_version_is_matched_by_its_etag(aws: Aws,
+def test_a_kept_event_without_a_version_is_matched_by_its_etag(cli: Cli, aws: Aws,
                                                                 stack: StackNames) -> None:
     upload(aws, stack, "berlin.csv")
     keep_load_failure(aws, stack, "berlin.csv", "load-1", versioned_event=False)
@@ -159,21 +158,21 @@ def test_a_kept_event_without_a_version_is_matched_by_its_etag(aws: Aws,
     keep_load_failure(aws, stack, "pusan.csv", "load-2", versioned_event=False)
     # A newer upload of the same key (other bytes) is a file of its own, not yet loaded.
     upload(aws, stack, "pusan.csv", b"store,item,count\nPusan,Echo Show,5\n")
-    listed = json.loads(invoke(aws, "failures").stdout)
+    listed = json.loads(cli("failures").stdout)
     assert [(f["id"], [x["version_id"] for x in f["files"]]) for f in listed][:2] == [
         ("load-1", [None]), ("load-2", [None])]
     assert [f["id"] for f in listed] == ["load-1", "load-2", "unloaded:pusan.csv"]
 
 
 @pytest.mark.usefixtures("later")
-def test_retry_all_redrives_the_kept_events_and_forgets_them(
+def test_retry_all_redrives_the_kept_events_and_forgets_them(cli: Cli,
         aws: Aws, stack: StackNames, player: FunctionPlayer) -> None:
     berlin = upload(aws, stack, "berlin.csv")
     kept_load = keep_load_failure(aws, stack, "berlin.csv", "load-1")
     keep_stream_failure(aws, stack, STREAM_RECORDS, "batch-1")
     version = upload(aws, stack, "never.csv", b"store,item,count\nPusan,Echo Show,4\n")
 
-    result = invoke(aws, "retry", "--all", "--output", "table")
+    result = cli("retry", "--all", "--output", "table")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         f"load-1: done: berlin.csv (version {berlin}): {stack.load_function} succeeded",
@@ -195,17 +194,17 @@ def test_retry_all_redrives_the_kept_events_and_forgets_them(
     assert items(aws, stack) == [("Berlin", "Echo Dot", "3"), ("Berlin", "Echo Plus", "0"),
                                  ("Pusan", "Echo Show", "4")]
 
-    again = invoke(aws, "retry", "--all", "--output", "table")
+    again = cli("retry", "--all", "--output", "table")
     assert (again.exit_code, again.stdout) == (0, "Nothing kept: no failures to retry.\n")
     assert len(player.calls) == 3
 
 
-def test_a_failure_that_fails_again_is_kept_and_retried_later(
+def test_a_failure_that_fails_again_is_kept_and_retried_later(cli: Cli,
         aws: Aws, stack: StackNames, player: FunctionPlayer) -> None:
     version = upload(aws, stack, "berlin.csv")
     kept = keep_load_failure(aws, stack, "berlin.csv", "load-1")
     player.broken.add(stack.load_function)
-    failed = invoke(aws, "retry", "load-1", "--output", "table")
+    failed = cli("retry", "load-1", "--output", "table")
     assert failed.exit_code == 1
     assert failed.stdout == (f"load-1: failed: berlin.csv (version {version}): "
                              "ResourceNotFoundException: Requested resource not found\n")
@@ -215,14 +214,14 @@ def test_a_failure_that_fails_again_is_kept_and_retried_later(
     assert kept_keys(aws, stack) == [kept]
 
     player.broken.clear()
-    done = invoke(aws, "retry", "load-1", "--output", "json")
+    done = cli("retry", "load-1", "--output", "json")
     assert done.exit_code == 0
     assert [(o["id"], o["result"]) for o in json.loads(done.stdout)] == [("load-1", "done")]
     assert kept_keys(aws, stack) == []
     assert items(aws, stack) == [("Berlin", "Echo Dot", "3"), ("Berlin", "Echo Plus", "0")]
 
     # The same id once more: nothing of it is kept any longer.
-    twice = invoke(aws, "retry", "load-1")
+    twice = cli("retry", "load-1")
     assert twice.exit_code == 1
     assert twice.stderr == (
         "Error: no kept failure with id 'load-1' (nothing was re-driven)\nHint: `inventory "
@@ -230,52 +229,53 @@ def test_a_failure_that_fails_again_is_kept_and_retried_later(
     assert [name for name, _ in player.calls] == [stack.load_function] * 2
 
 
-def test_retry_as_csv(aws: Aws, stack: StackNames, player: FunctionPlayer) -> None:
+def test_retry_as_csv(cli: Cli, aws: Aws, stack: StackNames, player: FunctionPlayer) -> None:
     keep_stream_failure(aws, stack, STREAM_RECORDS, "batch-1")
-    result = invoke(aws, "retry", "batch-1", "--output", "csv")
+    result = cli("retry", "batch-1", "--output", "csv")
     assert (result.exit_code, result.stdout) == (
         0, "id,kind,function,what,result,detail\n"
            f"batch-1,stream,{stack.check_function},\"Berlin: Echo Plus, Berlin: Echo Dot\",done,"
            f"{stack.check_function} succeeded\n")
 
 
-def test_unknown_ids_and_usage(aws: Aws, stack: StackNames, player: FunctionPlayer) -> None:
+def test_unknown_ids_and_usage(cli: Cli,
+                               aws: Aws, stack: StackNames, player: FunctionPlayer) -> None:
     upload(aws, stack, "berlin.csv")
     keep_load_failure(aws, stack, "berlin.csv", "load-1")
-    unknown = invoke(aws, "retry", "load-1", "nope", "unloaded:missing.csv")
+    unknown = cli("retry", "load-1", "nope", "unloaded:missing.csv")
     assert unknown.exit_code == 1
     assert unknown.stderr.startswith(
         "Error: no kept failure with id 'nope', 'unloaded:missing.csv' (nothing was "
         "re-driven)\n")
     assert player.calls == []  # every id is checked before anything is re-driven
-    neither = invoke(aws, "retry")
+    neither = cli("retry")
     assert neither.exit_code == 2
     assert neither.stderr.startswith("Error: name the failures to retry")
-    both = invoke(aws, "retry", "load-1", "--all")
+    both = cli("retry", "load-1", "--all")
     assert (both.exit_code, both.stderr) == (2, "Error: give ids or --all, not both\n")
 
 
-def test_an_unloaded_file_named_explicitly_is_loaded_whatever_its_age(
+def test_an_unloaded_file_named_explicitly_is_loaded_whatever_its_age(cli: Cli,
         aws: Aws, stack: StackNames, player: FunctionPlayer) -> None:
     upload(aws, stack, "fresh.csv")
-    result = invoke(aws, "retry", "unloaded:fresh.csv", "--output", "json")
+    result = cli("retry", "unloaded:fresh.csv", "--output", "json")
     assert result.exit_code == 0, result.output
     assert [(o["id"], o["result"]) for o in json.loads(result.stdout)] == [
         ("unloaded:fresh.csv", "done")]
     assert items(aws, stack) == [("Berlin", "Echo Dot", "3"), ("Berlin", "Echo Plus", "0")]
     # Now it has its report: named again, nothing is invoked.
-    again = invoke(aws, "retry", "unloaded:fresh.csv", "--output", "json")
+    again = cli("retry", "unloaded:fresh.csv", "--output", "json")
     assert [(o["result"]) for o in json.loads(again.stdout)] == ["already loaded"]
     assert len(player.calls) == 1
 
 
-def test_a_kept_load_of_a_replaced_version_is_not_loaded_over_the_newer_one(
+def test_a_kept_load_of_a_replaced_version_is_not_loaded_over_the_newer_one(cli: Cli,
         aws: Aws, stack: StackNames, player: FunctionPlayer) -> None:
     old = upload(aws, stack, "berlin.csv", b"store,item,count\nBerlin,Echo Dot,1\n")
     keep_load_failure(aws, stack, "berlin.csv", "load-old", version_id=old)
     upload(aws, stack, "berlin.csv", b"store,item,count\nBerlin,Echo Dot,9\n")
     load_object(aws, stack, "berlin.csv")
-    result = invoke(aws, "retry", "--all", "--output", "json")
+    result = cli("retry", "--all", "--output", "json")
     assert result.exit_code == 0, result.output
     [outcome] = json.loads(result.stdout)
     assert outcome["result"] == "superseded"
@@ -284,7 +284,7 @@ def test_a_kept_load_of_a_replaced_version_is_not_loaded_over_the_newer_one(
     assert items(aws, stack) == [("Berlin", "Echo Dot", "9")]
 
 
-def test_an_unparseable_record_is_listed_and_never_crashes_a_command(
+def test_an_unparseable_record_is_listed_and_never_crashes_a_command(cli: Cli,
         aws: Aws, stack: StackNames, player: FunctionPlayer) -> None:
     s3 = aws.client("s3")
     s3.put_object(Bucket=stack.failures_bucket, Key="aws/lambda/async/x/2024/05/14/garbage",
@@ -293,17 +293,17 @@ def test_an_unparseable_record_is_listed_and_never_crashes_a_command(
                   Body=b"[1, 2]")
     s3.put_object(Bucket=stack.failures_bucket, Key="odd/no-context",
                   Body=json.dumps({"requestPayload": {}}).encode())
-    listed = {f["id"]: f for f in json.loads(invoke(aws, "failures").stdout)}
+    listed = {f["id"]: f for f in json.loads(cli("failures").stdout)}
     assert {i: (f["kind"], f["error"]) for i, f in listed.items()} == {
         "garbage": ("unreadable", "cannot be parsed (JSONDecodeError: Expecting value: line 1 "
                                   "column 1 (char 0))"),
         "list": ("unreadable", "cannot be parsed (not a JSON object)"),
         "no-context": ("unreadable", "cannot be parsed (no requestContext)")}
-    status = invoke(aws, "status", "--output", "json")
+    status = cli("status", "--output", "json")
     assert status.exit_code == 1
     assert json.loads(status.stdout)[-1]["count"] == 3
 
-    retried = invoke(aws, "retry", "--all", "--output", "json")
+    retried = cli("retry", "--all", "--output", "json")
     assert retried.exit_code == 1
     assert "Traceback" not in retried.output
     assert [(o["id"], o["result"]) for o in json.loads(retried.stdout)] == [
@@ -315,11 +315,11 @@ def test_an_unparseable_record_is_listed_and_never_crashes_a_command(
     assert len(kept_keys(aws, stack)) == 3
 
 
-def test_status_names_kept_failures_when_every_resource_is_fine(
+def test_status_names_kept_failures_when_every_resource_is_fine(cli: Cli,
         aws: Aws, stack: StackNames) -> None:
     upload(aws, stack, "berlin.csv")
     write_report(aws, stack, "berlin.csv", {"source": {}, "status": "loaded"})
-    clean = invoke(aws, "status", "--output", "json")
+    clean = cli("status", "--output", "json")
     assert clean.exit_code == 0
     assert json.loads(clean.stdout)[-1] == {
         "resource": "kept-failures", "name": stack.failures_bucket, "state": "ok",
@@ -327,14 +327,14 @@ def test_status_names_kept_failures_when_every_resource_is_fine(
 
     keep_load_failure(aws, stack, "berlin.csv", "load-1")
     keep_stream_failure(aws, stack, STREAM_RECORDS, "batch-1")
-    table = invoke(aws, "status")
+    table = cli("status")
     assert table.exit_code == 1
     assert table.stdout.splitlines()[-1] == f"2 kept failure(s) in {stack.failures_bucket}"
     assert table.stderr == (
         "Error: stack inventory is complete, but 2 failure(s) are kept: files not loaded or "
         "alerts not sent\nHint: `inventory failures` lists them; `inventory retry --all` "
         "re-drives them\n")
-    as_json = invoke(aws, "status", "--output", "json")
+    as_json = cli("status", "--output", "json")
     assert as_json.exit_code == 1
     assert json.loads(as_json.stdout)[-1] == {
         "resource": "kept-failures", "name": stack.failures_bucket, "state": "failures",
@@ -384,13 +384,13 @@ def keep_stopped_continuation(aws: Aws, names: StackNames, key: str, failure_id:
 
 
 @pytest.mark.usefixtures("later")
-def test_a_stopped_continuation_is_listed_as_the_load_of_its_file(aws: Aws,
+def test_a_stopped_continuation_is_listed_as_the_load_of_its_file(cli: Cli, aws: Aws,
                                                                   stack: StackNames) -> None:
     version = upload(aws, stack, "north region/berlin.csv")
     waiting = upload(aws, stack, "pusan.csv")
     keep_stopped_continuation(aws, stack, "north region/berlin.csv", "loop-1",
                               waiting="pusan.csv")
-    listed = json.loads(invoke(aws, "failures", "--output", "json").stdout)
+    listed = json.loads(cli("failures", "--output", "json").stdout)
     # Listed once, as the load of its file (not also as a file never loaded).
     assert [f["id"] for f in listed] == ["loop-1"]
     [loop] = listed
@@ -428,14 +428,14 @@ def test_upload_wait_ends_at_the_kept_failure_of_a_stopped_continuation(
         "`inventory retry` goes on from there")
 
 
-def test_retry_goes_on_with_a_stopped_continuation(aws: Aws, stack: StackNames,
+def test_retry_goes_on_with_a_stopped_continuation(cli: Cli, aws: Aws, stack: StackNames,
                                                    player: FunctionPlayer) -> None:
     from lambda_src.continuation import CONTINUATION_FIELD
 
     version = upload(aws, stack, "berlin.csv")
     upload(aws, stack, "pusan.csv")
     keep_stopped_continuation(aws, stack, "berlin.csv", "loop-1", waiting="pusan.csv")
-    result = invoke(aws, "retry", "loop-1", "--output", "table")
+    result = cli("retry", "loop-1", "--output", "table")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"loop-1: done: berlin.csv (version {version}), pusan.csv")
     [(function, event)] = player.calls
@@ -448,7 +448,7 @@ def test_retry_goes_on_with_a_stopped_continuation(aws: Aws, stack: StackNames,
     assert kept_keys(aws, stack) == []
 
 
-def test_retry_of_a_stopped_continuation_of_a_replaced_file_loads_only_the_rest(
+def test_retry_of_a_stopped_continuation_of_a_replaced_file_loads_only_the_rest(cli: Cli,
         aws: Aws, stack: StackNames, player: FunctionPlayer) -> None:
     from lambda_src.continuation import CONTINUATION_FIELD
 
@@ -456,7 +456,7 @@ def test_retry_of_a_stopped_continuation_of_a_replaced_file_loads_only_the_rest(
     upload(aws, stack, "pusan.csv")
     keep_stopped_continuation(aws, stack, "berlin.csv", "loop-1", waiting="pusan.csv")
     upload(aws, stack, "berlin.csv", b"store,item,count\nBerlin,Echo Dot,9\n")  # newer upload
-    result = invoke(aws, "retry", "loop-1", "--output", "json")
+    result = cli("retry", "loop-1", "--output", "json")
     assert result.exit_code == 0, result.output
     [(_, event)] = player.calls
     assert CONTINUATION_FIELD not in event
@@ -464,25 +464,25 @@ def test_retry_of_a_stopped_continuation_of_a_replaced_file_loads_only_the_rest(
 
 
 @pytest.mark.parametrize("payload_as_string", [False, True], ids=["object", "string"])
-def test_a_kept_stream_batch_is_read_with_its_payload_an_object_or_a_string(
+def test_a_kept_stream_batch_is_read_with_its_payload_an_object_or_a_string(cli: Cli,
         aws: Aws, stack: StackNames, player: FunctionPlayer, payload_as_string: bool) -> None:
     kept = keep_stream_failure(aws, stack, STREAM_RECORDS, "batch-1",
                                payload_as_string=payload_as_string)
     raw = json.loads(aws.client("s3").get_object(Bucket=stack.failures_bucket,
                                                  Key=kept)["Body"].read())
     assert isinstance(raw["payload"], str) is payload_as_string
-    [batch] = json.loads(invoke(aws, "failures").stdout)
+    [batch] = json.loads(cli("failures").stdout)
     assert (batch["id"], batch["kind"]) == ("batch-1", "stream")
     assert batch["items"] == [{"store": "Berlin", "item": "Echo Plus"},
                               {"store": "Berlin", "item": "Echo Dot"}]
-    result = invoke(aws, "retry", "batch-1", "--output", "json")
+    result = cli("retry", "batch-1", "--output", "json")
     assert result.exit_code == 0, result.output
     # Either way the checker gets the kept records themselves.
     assert player.calls == [(stack.check_function, {"Records": STREAM_RECORDS})]
     assert kept_keys(aws, stack) == []
 
 
-def test_a_stopped_event_of_the_loaders_own_writes_says_there_is_nothing_to_load(
+def test_a_stopped_event_of_the_loaders_own_writes_says_there_is_nothing_to_load(cli: Cli,
         aws: Aws, stack: StackNames) -> None:
     s3 = aws.client("s3")
     checkpoint = "reports/.loading/berlin.csv.v1.3.checkpoint"
@@ -494,7 +494,7 @@ def test_a_stopped_event_of_the_loaders_own_writes_says_there_is_nothing_to_load
     record["responseContext"] = {}
     del record["responsePayload"]
     s3.put_object(Bucket=stack.failures_bucket, Key=object_key, Body=json.dumps(record).encode())
-    [kept] = json.loads(invoke(aws, "failures").stdout)
+    [kept] = json.loads(cli("failures").stdout)
     assert kept["error"] == (
         "RecursiveInvocationLoopDetected (an event the loader skips: none of its keys is an "
         "upload; `inventory retry` clears it) (Lambda's recursive loop detection stopped it: "

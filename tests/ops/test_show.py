@@ -8,34 +8,28 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_runner import Cli
 from ops_doubles import load_object, put_rows
-from typer.testing import CliRunner, Result
 
 from inventory_cli.aws import Aws
-from inventory_cli.cli.app import app
 from inventory_cli.config import StackNames
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-runner = CliRunner()
-
-
-def invoke(aws: Aws, *args: str) -> Result:
-    return runner.invoke(app, list(args), obj=aws, env={"COLUMNS": "80", "NO_COLOR": "1"})
 
 
 @pytest.fixture
-def loaded(aws: Aws, stack: StackNames) -> StackNames:
+def loaded(cli: Cli, aws: Aws, stack: StackNames) -> StackNames:
     """The six lab files uploaded and loaded, as the loader would."""
-    result = invoke(aws, "upload", *sorted(str(p) for p in SAMPLES.glob("*.csv")))
+    result = cli("upload", *sorted(str(p) for p in SAMPLES.glob("*.csv")))
     assert result.exit_code == 0, result.output
     for path in SAMPLES.glob("*.csv"):
         load_object(aws, stack, path.name)
     return stack
 
 
-def test_one_store_is_read_with_a_query_and_shown_sorted(
+def test_one_store_is_read_with_a_query_and_shown_sorted(cli: Cli,
         aws: Aws, loaded: StackNames, dynamodb_operations: list[str]) -> None:
-    result = invoke(aws, "show", "--store", "Berlin", "--output", "table")
+    result = cli("show", "--store", "Berlin", "--output", "table")
     assert result.exit_code == 0, result.output
     assert dynamodb_operations == ["Query"]
     assert result.stdout == (
@@ -51,7 +45,7 @@ def test_one_store_is_read_with_a_query_and_shown_sorted(
     )
 
 
-def test_every_store_is_read_with_paginated_scans(
+def test_every_store_is_read_with_paginated_scans(cli: Cli,
         aws: Aws, loaded: StackNames, dynamodb_operations: list[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     from inventory_cli.ops import query
@@ -64,7 +58,7 @@ def test_every_store_is_read_with_paginated_scans(
         return real(aws, names, operation, PaginationConfig={"PageSize": 5}, **kwargs)
 
     monkeypatch.setattr(query, "_paginate", small_pages)
-    result = invoke(aws, "show", "--output", "json")
+    result = cli("show", "--output", "json")
     assert result.exit_code == 0
     rows = json.loads(result.stdout)
     assert len(rows) == 36
@@ -73,16 +67,16 @@ def test_every_store_is_read_with_paginated_scans(
     assert rows[0] == {"store": "Berlin", "item": "Amazon Tap", "count": 15}
 
 
-def test_totals_sum_every_store(aws: Aws, loaded: StackNames) -> None:
+def test_totals_sum_every_store(cli: Cli, aws: Aws, loaded: StackNames) -> None:
     expected: dict[str, int] = {}
     for path in SAMPLES.glob("*.csv"):
         for row in csv.DictReader(io.StringIO(path.read_text())):
             expected[row["item"]] = expected.get(row["item"], 0) + int(row["count"])
-    result = invoke(aws, "show", "--totals", "--output", "json")
+    result = cli("show", "--totals", "--output", "json")
     assert result.exit_code == 0
     assert json.loads(result.stdout) == [
         {"item": item, "count": expected[item], "stores": 6} for item in sorted(expected)]
-    table = invoke(aws, "show", "--totals", "--output", "table")
+    table = cli("show", "--totals", "--output", "table")
     assert table.stdout == (
         "Item             Total   Stores   \n"
         "──────────────────────────────────\n"
@@ -97,8 +91,9 @@ def test_totals_sum_every_store(aws: Aws, loaded: StackNames) -> None:
     assert sum(expected.values()) == 40 + 96 + 84 + 81 + 59 + 72
 
 
-def test_low_lists_the_out_of_stock_item_of_every_store(aws: Aws, loaded: StackNames) -> None:
-    result = invoke(aws, "show", "--low", "--output", "csv")
+def test_low_lists_the_out_of_stock_item_of_every_store(cli: Cli,
+                                                        aws: Aws, loaded: StackNames) -> None:
+    result = cli("show", "--low", "--output", "csv")
     assert result.exit_code == 0
     assert result.stdout == (
         "store,item,count\n"
@@ -111,11 +106,11 @@ def test_low_lists_the_out_of_stock_item_of_every_store(aws: Aws, loaded: StackN
     )
 
 
-def test_threshold_comes_from_the_check_function(aws: Aws, loaded: StackNames) -> None:
+def test_threshold_comes_from_the_check_function(cli: Cli, aws: Aws, loaded: StackNames) -> None:
     aws.client("lambda").update_function_configuration(
         FunctionName=loaded.check_function,
         Environment={"Variables": {"LOW_STOCK_THRESHOLD": "10"}})
-    result = invoke(aws, "show", "--store", "Berlin", "--low", "--output", "table")
+    result = cli("show", "--store", "Berlin", "--low", "--output", "table")
     assert result.exit_code == 0
     assert result.stdout == (
         "Store    Item        Count      \n"
@@ -126,8 +121,8 @@ def test_threshold_comes_from_the_check_function(aws: Aws, loaded: StackNames) -
     )
 
 
-def test_a_missing_store_lists_the_existing_ones(aws: Aws, loaded: StackNames) -> None:
-    result = invoke(aws, "show", "--store", "berlin")
+def test_a_missing_store_lists_the_existing_ones(cli: Cli, aws: Aws, loaded: StackNames) -> None:
+    result = cli("show", "--store", "berlin")
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr == (
@@ -136,20 +131,20 @@ def test_a_missing_store_lists_the_existing_ones(aws: Aws, loaded: StackNames) -
         "Hint: store names are case-sensitive: did you mean 'Berlin'?\n")
 
 
-def test_a_store_of_an_empty_table(aws: Aws, stack: StackNames) -> None:
-    result = invoke(aws, "show", "--store", "Berlin")
+def test_a_store_of_an_empty_table(cli: Cli, aws: Aws, stack: StackNames) -> None:
+    result = cli("show", "--store", "Berlin")
     assert result.exit_code == 1
     assert result.stderr == ("Error: no stock recorded for store 'Berlin': the table is empty\n"
                              "Hint: load a file with `inventory upload FILE`\n")
-    empty = invoke(aws, "show", "--output", "table")
+    empty = cli("show", "--output", "table")
     assert (empty.exit_code, empty.stdout) == (
         0, "No stock recorded yet. Load a file with `inventory upload FILE`.\n")
-    assert invoke(aws, "show").stdout == "[]\n"
+    assert cli("show").stdout == "[]\n"
 
 
-def test_names_are_shown_literally_not_as_markup(aws: Aws, stack: StackNames) -> None:
+def test_names_are_shown_literally_not_as_markup(cli: Cli, aws: Aws, stack: StackNames) -> None:
     put_rows(aws, stack, [("[bold]x[/bold]", "[red]Echo[/red]", 3), ("[bold]x[/bold]", "a", 0)])
-    result = invoke(aws, "show", "--store", "[bold]x[/bold]", "--output", "table")
+    result = cli("show", "--store", "[bold]x[/bold]", "--output", "table")
     assert result.exit_code == 0
     assert result.stdout == (
         "Store            Item              Count      \n"
@@ -160,16 +155,16 @@ def test_names_are_shown_literally_not_as_markup(aws: Aws, stack: StackNames) ->
     )
 
 
-def test_totals_and_store_together_are_a_usage_error(aws: Aws, stack: StackNames) -> None:
-    result = invoke(aws, "show", "--totals", "--store", "Berlin")
+def test_totals_and_store_together_are_a_usage_error(cli: Cli, aws: Aws, stack: StackNames) -> None:
+    result = cli("show", "--totals", "--store", "Berlin")
     assert result.exit_code == 2
     assert result.stderr == (
         "Error: --totals sums over all stores; it cannot be combined with --store\n")
 
 
-def test_a_missing_table_is_an_incomplete_stack(aws: Aws, stack: StackNames) -> None:
+def test_a_missing_table_is_an_incomplete_stack(cli: Cli, aws: Aws, stack: StackNames) -> None:
     aws.client("dynamodb").delete_table(TableName=stack.table)
-    result = invoke(aws, "show")
+    result = cli("show")
     assert result.exit_code == 1
     assert result.stderr == ("Error: the stack's table inventory-inventory does not exist\n"
                              "Hint: `inventory provision` creates what is missing\n")

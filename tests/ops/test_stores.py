@@ -7,20 +7,19 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from typer.testing import CliRunner, Result
+from cli_runner import Cli
 
 from inventory_cli.aws import Aws
-from inventory_cli.cli.app import app
 from inventory_cli.config import StackNames
 from inventory_cli.ops import stores as core
 from lambda_src import store_keys
 from lambda_src.store_scope import store_prefix
 
-runner = CliRunner()
 
-
-def invoke(aws: Aws, *args: str) -> Result:
-    return runner.invoke(app, list(args), obj=aws, env={"COLUMNS": "100", "NO_COLOR": "1"})
+@pytest.fixture
+def cli(aws: Aws) -> Cli:
+    """Tables here are read at 100 columns."""
+    return Cli(aws, columns=100)
 
 
 def records(aws: Aws, names: StackNames) -> list[store_keys.KeyRecord]:
@@ -28,9 +27,9 @@ def records(aws: Aws, names: StackNames) -> list[store_keys.KeyRecord]:
     return sorted((store_keys.KeyRecord.from_item(i) for i in items), key=lambda r: r.created)
 
 
-def test_add_prints_the_key_once_with_the_page_and_the_script_line(aws: Aws,
+def test_add_prints_the_key_once_with_the_page_and_the_script_line(cli: Cli, aws: Aws,
                                                                    stack: StackNames) -> None:
-    result = invoke(aws, "stores", "add", "Berlin", "--output", "table")
+    result = cli("stores", "add", "Berlin", "--output", "table")
     assert result.exit_code == 0, result.stderr
     record, = records(aws, stack)
     url = aws.client("lambda").get_function_url_config(
@@ -57,13 +56,13 @@ def test_add_prints_the_key_once_with_the_page_and_the_script_line(aws: Aws,
         TableName=stack.store_keys_table)["Items"])
 
 
-def test_add_json_and_a_second_add_is_refused(aws: Aws, stack: StackNames) -> None:
-    result = invoke(aws, "stores", "add", "  São Paulo ", "--output", "json")
+def test_add_json_and_a_second_add_is_refused(cli: Cli, aws: Aws, stack: StackNames) -> None:
+    result = cli("stores", "add", "  São Paulo ", "--output", "json")
     assert result.exit_code == 0
     issued = json.loads(result.stdout)
     assert set(issued) == {"store", "key", "upload_url", "page_url"}
     assert issued["store"] == "São Paulo"
-    again = invoke(aws, "stores", "add", "São Paulo")
+    again = cli("stores", "add", "São Paulo")
     assert again.exit_code == 1
     assert again.stderr == ("Error: store 'São Paulo' already has an upload key\n"
                             "Hint: `inventory stores rotate 'São Paulo'` makes a new one\n")
@@ -74,15 +73,15 @@ def test_add_json_and_a_second_add_is_refused(aws: Aws, stack: StackNames) -> No
     ("Ber\nlin", "Error: store name 'Ber\\nlin' contains control characters\n"),
     ("x" * 201, "Error: store name is longer than 200 bytes of UTF-8\n"),
 ])
-def test_invalid_store_names_are_usage_errors(aws: Aws, stack: StackNames, name: str,
+def test_invalid_store_names_are_usage_errors(cli: Cli, aws: Aws, stack: StackNames, name: str,
                                               message: str) -> None:
-    result = invoke(aws, "stores", "add", name)
+    result = cli("stores", "add", name)
     assert (result.exit_code, result.stderr) == (2, message)
 
 
-def test_rotate_replaces_and_revoke_stops(aws: Aws, stack: StackNames) -> None:
-    first = json.loads(invoke(aws, "stores", "add", "Berlin", "-o", "json").stdout)
-    rotated = json.loads(invoke(aws, "stores", "rotate", "Berlin", "-o", "json").stdout)
+def test_rotate_replaces_and_revoke_stops(cli: Cli, aws: Aws, stack: StackNames) -> None:
+    first = json.loads(cli("stores", "add", "Berlin", "-o", "json").stdout)
+    rotated = json.loads(cli("stores", "rotate", "Berlin", "-o", "json").stdout)
     assert rotated["key"] != first["key"]
 
     def states() -> list[str]:
@@ -90,21 +89,21 @@ def test_rotate_replaces_and_revoke_stops(aws: Aws, stack: StackNames) -> None:
         return [by_id[first["key"].split(".")[1]], by_id[rotated["key"].split(".")[1]]]
 
     assert states() == ["replaced", "active"]
-    result = invoke(aws, "stores", "revoke", "Berlin")
+    result = cli("stores", "revoke", "Berlin")
     assert result.exit_code == 0
     assert result.stdout == "Revoked the key of store 'Berlin': uploads with it are refused.\n"
     assert states() == ["replaced", "revoked"]
-    assert invoke(aws, "stores", "revoke", "Berlin").stdout == (
+    assert cli("stores", "revoke", "Berlin").stdout == (
         "Store 'Berlin' had no working key; nothing changed.\n")
-    missing = invoke(aws, "stores", "rotate", "Pusan")
+    missing = cli("stores", "rotate", "Pusan")
     assert (missing.exit_code, missing.stderr) == (
         1, "Error: no store 'Pusan'\nHint: `inventory stores add Pusan` creates it\n")
     # A revoked store can be given a key again.
-    assert invoke(aws, "stores", "add", "Berlin", "-o", "json").exit_code == 0
+    assert cli("stores", "add", "Berlin", "-o", "json").exit_code == 0
 
 
-def test_list_shows_created_last_upload_and_state(aws: Aws, stack: StackNames) -> None:
-    assert invoke(aws, "stores", "list", "-o", "table").stdout == (
+def test_list_shows_created_last_upload_and_state(cli: Cli, aws: Aws, stack: StackNames) -> None:
+    assert cli("stores", "list", "-o", "table").stdout == (
         "No stores yet. Give one a key with `inventory stores add NAME`.\n")
     moments = iter([datetime(2026, 11, 1, 8, 0, tzinfo=UTC), datetime(2026, 11, 2, 9, 30,
                                                                         tzinfo=UTC)])
@@ -113,7 +112,7 @@ def test_list_shows_created_last_upload_and_state(aws: Aws, stack: StackNames) -
     core.revoke_store(aws, stack, "Pusan")
     aws.client("s3").put_object(Bucket=stack.uploads_bucket,
                                 Key=store_prefix("Berlin") + "20261130T000000Z-a-x.csv", Body=b"")
-    listed = json.loads(invoke(aws, "stores", "list", "-o", "json").stdout)
+    listed = json.loads(cli("stores", "list", "-o", "json").stdout)
     uploaded = listed[0]["last_upload"]
     assert uploaded is not None and uploaded.endswith("Z")
     assert listed == [
@@ -122,23 +121,23 @@ def test_list_shows_created_last_upload_and_state(aws: Aws, stack: StackNames) -
         {"store": "Pusan", "created": "2026-11-01T08:00:00Z", "last_upload": None,
          "state": "revoked"},
     ]
-    table = invoke(aws, "stores", "list", "-o", "table").stdout.splitlines()
+    table = cli("stores", "list", "-o", "table").stdout.splitlines()
     assert table[0].split() == ["Store", "Created", "Last", "upload", "State"]
     assert table[2].split() == ["Berlin", "2026-11-02T09:30:00Z", uploaded, "active"]
     assert table[3].split() == ["Pusan", "2026-11-01T08:00:00Z", "never", "revoked"]
 
 
-def test_store_key_and_upload_url_go_together(aws: Aws, tmp_path: object) -> None:
+def test_store_key_and_upload_url_go_together(cli: Cli, aws: Aws, tmp_path: object) -> None:
     from pathlib import Path
 
     assert isinstance(tmp_path, Path)
     csv = tmp_path / "berlin.csv"
     csv.write_text("store,item,count\nBerlin,Echo Dot,1\n", encoding="utf-8")
-    result = invoke(aws, "upload", str(csv), "--store-key", "sk1.x.y")
+    result = cli("upload", str(csv), "--store-key", "sk1.x.y")
     assert (result.exit_code, result.stderr) == (
         2, "Error: --store-key and --upload-url go together (or INVENTORY_STORE_KEY and "
            "INVENTORY_UPLOAD_URL)\n")
-    result = invoke(aws, "upload", str(csv), "--store-key", "k", "--upload-url", "ftp://x")
+    result = cli("upload", str(csv), "--store-key", "k", "--upload-url", "ftp://x")
     assert (result.exit_code, result.stderr) == (
         2, "Error: --upload-url 'ftp://x' is not an http(s) URL\n")
 
@@ -187,16 +186,16 @@ def test_add_prints_the_url_the_endpoint_reports_except_on_the_builtin_emulator(
     assert issued.page_url == f"{endpoint}/{stack.dashboard_bucket}/upload.html"
 
 
-def test_add_prints_no_page_url_for_a_stack_without_a_dashboard(aws: Aws,
+def test_add_prints_no_page_url_for_a_stack_without_a_dashboard(cli: Cli, aws: Aws,
                                                                 stack: StackNames) -> None:
     from inventory_cli.stack.provision import provision
 
     provision(aws, threshold=0, sleep=lambda _: None, dashboard=False)
-    result = invoke(aws, "stores", "add", "Berlin", "--output", "table")
+    result = cli("stores", "add", "Berlin", "--output", "table")
     assert result.exit_code == 0, result.stderr
     assert "Upload page" not in result.stdout and "upload.html" not in result.stdout
     assert "  Upload URL   https://" in result.stdout
-    issued = json.loads(invoke(aws, "stores", "rotate", "Berlin", "--output", "json").stdout)
+    issued = json.loads(cli("stores", "rotate", "Berlin", "--output", "json").stdout)
     assert issued["page_url"] is None
 
 
@@ -218,29 +217,30 @@ def test_add_prints_no_page_url_for_a_stack_without_a_dashboard(aws: Aws,
                         "Hint: use the NFC spelling, `inventory stores add 'São Paulo'`, and "
                         "make sure the store's files spell it the same way\n"),
 ])
-def test_look_alike_store_names_are_refused_with_the_reason(
+def test_look_alike_store_names_are_refused_with_the_reason(cli: Cli,
         aws: Aws, stack: StackNames, name: str, message: str) -> None:
-    result = invoke(aws, "stores", "add", name)
+    result = cli("stores", "add", name)
     assert (result.exit_code, result.stderr) == (2, message)
     assert records(aws, stack) == []
 
 
-def test_names_in_errors_and_the_list_never_look_the_same(aws: Aws, stack: StackNames) -> None:
+def test_names_in_errors_and_the_list_never_look_the_same(cli: Cli,
+                                                          aws: Aws, stack: StackNames) -> None:
     """Two stores whose names differ only in an invisible character (one made before names
     were checked) are told apart in every message and in the table."""
-    assert invoke(aws, "stores", "add", "São Paulo").exit_code == 0
+    assert cli("stores", "add", "São Paulo").exit_code == 0
     # A look-alike record, as an older version could have made it.
     _, record = store_keys.new_key("São Paulo\u200b", now="2026-11-01T00:00:00Z")
     aws.client("dynamodb").put_item(TableName=stack.store_keys_table, Item=record.to_item())
-    table = invoke(aws, "stores", "list", "-o", "table").stdout
+    table = cli("stores", "list", "-o", "table").stdout
     assert "│ São Paulo " in table or "São Paulo   " in table
     assert "'São Paulo\\u200b'" in table
-    missing = invoke(aws, "stores", "revoke", "Sa\u0303o Paulo")
+    missing = cli("stores", "revoke", "Sa\u0303o Paulo")
     assert missing.exit_code == 1
     assert missing.stderr.splitlines()[0] == (
         "Error: no store 'Sa\\u0303o Paulo' (but there is 'São Paulo', 'São Paulo\\u200b')")
-    revoked = invoke(aws, "stores", "revoke", "São Paulo\u200b")
+    revoked = cli("stores", "revoke", "São Paulo\u200b")
     assert revoked.stdout == ("Revoked the key of store 'São Paulo\\u200b': uploads with it are "
                               "refused.\n")
-    again = invoke(aws, "stores", "add", "São Paulo")
+    again = cli("stores", "add", "São Paulo")
     assert again.stderr.splitlines()[0] == "Error: store 'São Paulo' already has an upload key"

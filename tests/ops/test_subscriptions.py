@@ -7,20 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from cli_runner import Cli
 from sms_sandbox_answers import SandboxAnswers, sandbox_answers
-from typer.testing import CliRunner, Result
 
 from inventory_cli.aws import Aws
-from inventory_cli.cli.app import app
 from inventory_cli.config import StackNames
 from inventory_cli.errors import UsageError
 from inventory_cli.ops import subscriptions as core
-
-runner = CliRunner()
-
-
-def invoke(aws: Aws, *args: str) -> Result:
-    return runner.invoke(app, list(args), obj=aws, env={"COLUMNS": "80", "NO_COLOR": "1"})
 
 
 def topic_subscriptions(aws: Aws, names: StackNames) -> list[tuple[str, str, str | None]]:
@@ -64,8 +57,8 @@ def test_other_endpoints_are_refused_saying_why(endpoint: str, protocol: str | N
     assert error.value.message == reason
 
 
-def test_a_bad_endpoint_exits_2_before_any_aws_call(aws: Aws) -> None:
-    result = invoke(aws, "subscribe", "--protocol", "sqs", "alice@example.com")
+def test_a_bad_endpoint_exits_2_before_any_aws_call(cli: Cli, aws: Aws) -> None:
+    result = cli("subscribe", "--protocol", "sqs", "alice@example.com")
     assert result.exit_code == 2
     assert result.stderr == "Error: unsupported protocol 'sqs': use email or sms\n"
 
@@ -77,17 +70,17 @@ def out_of_sandbox(aws: Aws, stack: StackNames) -> Iterator[SandboxAnswers]:
         yield answers
 
 
-def test_subscribe_is_idempotent_and_updates_the_store_filter(
+def test_subscribe_is_idempotent_and_updates_the_store_filter(cli: Cli,
         aws: Aws, stack: StackNames, out_of_sandbox: SandboxAnswers) -> None:
-    first = invoke(aws, "subscribe", "alice@example.com")
+    first = cli("subscribe", "alice@example.com")
     assert (first.exit_code, first.stdout) == (
         0, "Subscribed alice@example.com (email) to alerts for every store.\n")
-    again = invoke(aws, "subscribe", "alice@example.com")
+    again = cli("subscribe", "alice@example.com")
     assert again.stdout == ("alice@example.com (email) is already subscribed to alerts for "
                             "every store; nothing changed.\n")
     assert topic_subscriptions(aws, stack) == [("email", "alice@example.com", None)]
 
-    narrowed = invoke(aws, "subscribe", "alice@example.com", "--store", "Pusan",
+    narrowed = cli("subscribe", "alice@example.com", "--store", "Pusan",
                       "--store", "Berlin")
     assert narrowed.stdout == (
         "Updated alice@example.com (email): now alerts for Berlin, Pusan. SNS takes up to 15 "
@@ -95,14 +88,14 @@ def test_subscribe_is_idempotent_and_updates_the_store_filter(
     assert topic_subscriptions(aws, stack) == [
         ("email", "alice@example.com", '{"store":["Berlin","Pusan"]}')]
 
-    assert invoke(aws, "subscribe", "+4915112345678", "--store", "Berlin").exit_code == 0
-    listing = invoke(aws, "subscriptions", "--output", "table")
+    assert cli("subscribe", "+4915112345678", "--store", "Berlin").exit_code == 0
+    listing = cli("subscriptions", "--output", "table")
     assert listing.stdout == (
         "Endpoint            Protocol   Status      Stores       \n"
         "────────────────────────────────────────────────────────\n"
         "+4915112345678      sms        confirmed   Berlin       \n"
         "alice@example.com   email      confirmed   Berlin, Pusan\n")
-    as_json = json.loads(invoke(aws, "subscriptions").stdout)
+    as_json = json.loads(cli("subscriptions").stdout)
     assert as_json == [
         {"endpoint": "+4915112345678", "protocol": "sms", "status": "confirmed",
          "stores": ["Berlin"], "sms_sandbox": None},
@@ -112,7 +105,7 @@ def test_subscribe_is_idempotent_and_updates_the_store_filter(
     # Outside the sandbox the numbers are not looked up, and nothing is texted.
     assert set(out_of_sandbox.operations()) == {"GetSMSSandboxAccountStatus"}
 
-    widened = invoke(aws, "subscribe", "alice@example.com")
+    widened = cli("subscribe", "alice@example.com")
     assert widened.stdout == (
         "Updated alice@example.com (email): now alerts for every store. SNS takes up to 15 "
         "minutes to apply a changed filter.\n")
@@ -120,7 +113,8 @@ def test_subscribe_is_idempotent_and_updates_the_store_filter(
     assert ("email", "alice@example.com", "") in topic_subscriptions(aws, stack)
 
 
-def test_a_berlin_alert_reaches_berlin_subscribers_only(aws: Aws, stack: StackNames) -> None:
+def test_a_berlin_alert_reaches_berlin_subscribers_only(cli: Cli,
+                                                        aws: Aws, stack: StackNames) -> None:
     sqs = aws.client("sqs")
     queues = {}
     for name in ("berlin", "pusan", "everything"):
@@ -145,20 +139,20 @@ def test_a_berlin_alert_reaches_berlin_subscribers_only(aws: Aws, stack: StackNa
     assert received("berlin") == ["Berlin is out of stock of Echo Plus"]
     assert received("pusan") == []
     assert received("everything") == ["Berlin is out of stock of Echo Plus"]
-    listing = invoke(aws, "subscriptions", "--output", "csv").stdout.splitlines()
+    listing = cli("subscriptions", "--output", "csv").stdout.splitlines()
     assert listing[0] == "endpoint,protocol,status,stores,sms_sandbox"
     assert f"{queues['berlin'][1]},sqs,confirmed,Berlin," in listing
     assert f"{queues['everything'][1]},sqs,confirmed,," in listing
 
 
-def test_unsubscribe_removes_the_subscription(aws: Aws, stack: StackNames,
+def test_unsubscribe_removes_the_subscription(cli: Cli, aws: Aws, stack: StackNames,
                                               out_of_sandbox: SandboxAnswers) -> None:
-    invoke(aws, "subscribe", "alice@example.com")
-    invoke(aws, "subscribe", "+4915112345678")
-    result = invoke(aws, "unsubscribe", "ALICE@example.com")
+    cli("subscribe", "alice@example.com")
+    cli("subscribe", "+4915112345678")
+    result = cli("unsubscribe", "ALICE@example.com")
     assert (result.exit_code, result.stdout) == (0, "Unsubscribed alice@example.com (email).\n")
     assert topic_subscriptions(aws, stack) == [("sms", "+4915112345678", None)]
-    missing = invoke(aws, "unsubscribe", "alice@example.com")
+    missing = cli("unsubscribe", "alice@example.com")
     assert missing.exit_code == 1
     assert missing.stderr == ("Error: alice@example.com is not subscribed to inventory-alerts; "
                               "subscribed: +4915112345678\n")
@@ -179,18 +173,18 @@ def pending_emails(aws: Aws) -> Iterator[None]:
     sns.meta.events.unregister("after-call.sns.GetSubscriptionAttributes", pending)
 
 
-def test_pending_email_is_said_and_cannot_be_deleted(aws: Aws, stack: StackNames,
+def test_pending_email_is_said_and_cannot_be_deleted(cli: Cli, aws: Aws, stack: StackNames,
                                                      pending_emails: None) -> None:
-    result = invoke(aws, "subscribe", "alice@example.com", "--store", "Berlin")
+    result = cli("subscribe", "alice@example.com", "--store", "Berlin")
     assert result.exit_code == 0
     assert result.stdout == (
         "Subscribed alice@example.com (email) to alerts for Berlin.\n"
         "Pending: AWS sent a confirmation message to alice@example.com. Alerts are "
         "delivered only after the link in it is clicked; unconfirmed subscriptions are "
         "deleted after 48 hours.\n")
-    listing = invoke(aws, "subscriptions", "-o", "table")
+    listing = cli("subscriptions", "-o", "table")
     assert listing.stdout.splitlines()[2] == ("alice@example.com   email      pending   Berlin")
-    refused = invoke(aws, "unsubscribe", "alice@example.com")
+    refused = cli("unsubscribe", "alice@example.com")
     assert refused.exit_code == 1
     assert refused.stderr == (
         "Error: alice@example.com has not confirmed its subscription yet, and AWS does not allow "
@@ -200,7 +194,7 @@ def test_pending_email_is_said_and_cannot_be_deleted(aws: Aws, stack: StackNames
     assert len(topic_subscriptions(aws, stack)) == 1
 
 
-def test_no_subscriptions(aws: Aws, stack: StackNames) -> None:
-    result = invoke(aws, "subscriptions", "--output", "table")
+def test_no_subscriptions(cli: Cli, aws: Aws, stack: StackNames) -> None:
+    result = cli("subscriptions", "--output", "table")
     assert result.stdout == ("No subscriptions. Add one with `inventory subscribe "
                              "EMAIL-OR-PHONE`.\n")

@@ -11,15 +11,13 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from cli_runner import Cli
 from sms_sandbox_answers import SandboxAnswers, error, sandbox_answers
-from typer.testing import CliRunner, Result
 
 from inventory_cli.aws import Aws
 from inventory_cli.cli import phone
-from inventory_cli.cli.app import app
 from inventory_cli.config import StackNames
 
-runner = CliRunner()
 PHONE = "+4915112345678"
 NOTICE = (f"SMS sandbox: this AWS account is in the SNS SMS sandbox in us-east-1, and {PHONE} "
           f"is not a verified number. In the sandbox SNS texts only verified numbers: alerts "
@@ -29,11 +27,6 @@ HOW_TO_VERIFY = (f"To verify it, run `inventory subscribe {PHONE} --verify` (tex
                  f"then `inventory verify-phone {PHONE} CODE`.\n")
 TEXTED = (f"Texted a verification code to {PHONE}. When it arrives, run: inventory "
           f"verify-phone {PHONE} CODE\n")
-
-
-def invoke(aws: Aws, *args: str, input: str | None = None) -> Result:
-    return runner.invoke(app, list(args), obj=aws, input=input,
-                         env={"COLUMNS": "80", "NO_COLOR": "1"})
 
 
 @pytest.fixture
@@ -47,22 +40,22 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(phone, "CAN_ASK", lambda: True)
 
 
-def test_in_the_sandbox_an_unverified_number_is_explained_and_nothing_is_texted_unasked(
+def test_in_the_sandbox_an_unverified_number_is_explained_and_nothing_is_texted_unasked(cli: Cli,
         aws: Aws, sandbox: SandboxAnswers) -> None:
-    result = invoke(aws, "subscribe", PHONE)
+    result = cli("subscribe", PHONE)
     assert (result.exit_code, result.stdout, result.stderr) == (
         0, SUBSCRIBED + NOTICE + HOW_TO_VERIFY, "")
     assert sandbox.operations() == ["GetSMSSandboxAccountStatus", "ListSMSSandboxPhoneNumbers"]
 
 
-def test_verify_texts_a_code_and_verify_phone_completes_it(
+def test_verify_texts_a_code_and_verify_phone_completes_it(cli: Cli,
         aws: Aws, sandbox: SandboxAnswers) -> None:
-    result = invoke(aws, "subscribe", PHONE, "--verify")
+    result = cli("subscribe", PHONE, "--verify")
     assert (result.exit_code, result.stdout) == (0, SUBSCRIBED + NOTICE + TEXTED)
     assert sandbox.calls[-1] == ("CreateSMSSandboxPhoneNumber", {"PhoneNumber": PHONE})
     assert sandbox.numbers == {PHONE: "Pending"}
 
-    listing = invoke(aws, "subscriptions", "-o", "table")
+    listing = cli("subscriptions", "-o", "table")
     assert listing.stdout == (
         "Endpoint         Protocol   Status                     Stores\n"
         "─────────────────────────────────────────────────────────────\n"
@@ -70,50 +63,50 @@ def test_verify_texts_a_code_and_verify_phone_completes_it(
         "unverified (SMS sandbox): this AWS account is in the SNS SMS sandbox, which texts only "
         "verified numbers; alerts to these never arrive. Verify one with `inventory subscribe "
         "NUMBER --verify`, then `inventory verify-phone NUMBER CODE`.\n")
-    assert json.loads(invoke(aws, "subscriptions", "-o", "json").stdout) == [
+    assert json.loads(cli("subscriptions", "-o", "json").stdout) == [
         {"endpoint": PHONE, "protocol": "sms", "status": "confirmed", "stores": None,
          "sms_sandbox": "pending"}]
 
-    verified = invoke(aws, "verify-phone", PHONE, "123456")
+    verified = cli("verify-phone", PHONE, "123456")
     assert (verified.exit_code, verified.stdout) == (
         0, f"Verified {PHONE}: texts from this account's SMS sandbox now reach it.\n")
     assert sandbox.calls[-1] == ("VerifySMSSandboxPhoneNumber",
                                  {"PhoneNumber": PHONE, "OneTimePassword": "123456"})
-    assert invoke(aws, "subscriptions", "-o", "table").stdout == (
+    assert cli("subscriptions", "-o", "table").stdout == (
         "Endpoint         Protocol   Status      Stores\n"
         "──────────────────────────────────────────────\n"
         "+4915112345678   sms        confirmed   all   \n")
-    assert json.loads(invoke(aws, "subscriptions", "-o", "json").stdout)[0]["sms_sandbox"] \
+    assert json.loads(cli("subscriptions", "-o", "json").stdout)[0]["sms_sandbox"] \
         == "verified"
-    again = invoke(aws, "verify-phone", PHONE, "123456")
+    again = cli("verify-phone", PHONE, "123456")
     assert again.stdout == f"{PHONE} is already verified in the SMS sandbox; alerts reach it.\n"
 
 
-def test_a_verified_number_changes_nothing(aws: Aws, sandbox: SandboxAnswers) -> None:
+def test_a_verified_number_changes_nothing(cli: Cli, aws: Aws, sandbox: SandboxAnswers) -> None:
     sandbox.numbers[PHONE] = "Verified"
-    result = invoke(aws, "subscribe", PHONE, "--verify")
+    result = cli("subscribe", PHONE, "--verify")
     assert (result.exit_code, result.stdout) == (0, SUBSCRIBED)
     assert "CreateSMSSandboxPhoneNumber" not in sandbox.operations()
 
 
-def test_outside_the_sandbox_nothing_changes(aws: Aws, sandbox: SandboxAnswers) -> None:
+def test_outside_the_sandbox_nothing_changes(cli: Cli, aws: Aws, sandbox: SandboxAnswers) -> None:
     sandbox.in_sandbox = False
-    result = invoke(aws, "subscribe", PHONE, "--verify")
+    result = cli("subscribe", PHONE, "--verify")
     assert (result.exit_code, result.stdout, result.stderr) == (0, SUBSCRIBED, "")
     assert sandbox.operations() == ["GetSMSSandboxAccountStatus"]
-    assert invoke(aws, "subscriptions", "-o", "table").stdout == (
+    assert cli("subscriptions", "-o", "table").stdout == (
         "Endpoint         Protocol   Status      Stores\n"
         "──────────────────────────────────────────────\n"
         "+4915112345678   sms        confirmed   all   \n")
-    out = invoke(aws, "verify-phone", PHONE, "123456")
+    out = cli("verify-phone", PHONE, "123456")
     assert (out.exit_code, out.stdout) == (
         0, "This AWS account is not in the SNS SMS sandbox in us-east-1: texts reach every "
            f"number, so {PHONE} needs no verification.\n")
     assert "VerifySMSSandboxPhoneNumber" not in sandbox.operations()
 
 
-def test_on_a_terminal_it_asks(aws: Aws, sandbox: SandboxAnswers, terminal: None) -> None:
-    declined = invoke(aws, "subscribe", PHONE, input="n\n")
+def test_on_a_terminal_it_asks(cli: Cli, aws: Aws, sandbox: SandboxAnswers, terminal: None) -> None:
+    declined = cli("subscribe", PHONE, input="n\n")
     assert declined.exit_code == 0
     assert declined.stdout == (
         SUBSCRIBED + NOTICE + f"Text a verification code to {PHONE} now? [Y/n]: n\n"
@@ -121,18 +114,18 @@ def test_on_a_terminal_it_asks(aws: Aws, sandbox: SandboxAnswers, terminal: None
         f"verify-phone {PHONE} CODE`. To leave the sandbox for good, request production access "
         "for SMS in the SNS console.\n")
     assert "CreateSMSSandboxPhoneNumber" not in sandbox.operations()
-    accepted = invoke(aws, "subscribe", PHONE, input="\n")
+    accepted = cli("subscribe", PHONE, input="\n")
     assert accepted.stdout.endswith(f"now? [Y/n]: \n{TEXTED}")
     assert sandbox.numbers == {PHONE: "Pending"}
     # --no-verify is for scripts: no question even on a terminal.
-    scripted = invoke(aws, "subscribe", PHONE, "--no-verify")
+    scripted = cli("subscribe", PHONE, "--no-verify")
     assert "[Y/n]" not in scripted.stdout
     assert "has been sent a verification code but is not verified yet" in scripted.stdout
 
 
-def test_a_us_number_is_told_about_origination_identities(aws: Aws,
+def test_a_us_number_is_told_about_origination_identities(cli: Cli, aws: Aws,
                                                           sandbox: SandboxAnswers) -> None:
-    result = invoke(aws, "subscribe", "+12025550123", "--no-verify")
+    result = cli("subscribe", "+12025550123", "--no-verify")
     assert ("A US number (+1) also needs an origination identity (a toll-free number or 10DLC "
             "registration) in this account before any text reaches it.") in result.stdout
 
@@ -150,11 +143,11 @@ def test_a_us_number_is_told_about_origination_identities(aws: Aws,
      f"Error: {PHONE} is not waiting for a verification code in this account's SMS sandbox\n"
      f"Hint: `inventory subscribe {PHONE} --verify` texts a new code\n"),
 ])
-def test_a_wrong_expired_or_unknown_code_is_exit_1_saying_what_to_do(
+def test_a_wrong_expired_or_unknown_code_is_exit_1_saying_what_to_do(cli: Cli,
         aws: Aws, sandbox: SandboxAnswers, answer: dict[str, object], stderr: str) -> None:
     sandbox.numbers[PHONE] = "Pending"
     sandbox.errors["VerifySMSSandboxPhoneNumber"] = answer  # type: ignore[assignment]
-    result = invoke(aws, "verify-phone", PHONE, "654321")
+    result = cli("verify-phone", PHONE, "654321")
     assert (result.exit_code, result.stdout, result.stderr) == (1, "", stderr)
     assert sandbox.numbers == {PHONE: "Pending"}
 
@@ -165,35 +158,35 @@ def test_a_wrong_expired_or_unknown_code_is_exit_1_saying_what_to_do(
     (("015112345678", "123456"), "Error: '015112345678' is not a phone number in E.164 form "
                                  "like +4915112345678\n"),
 ])
-def test_bad_input_is_exit_2_before_any_call(aws: Aws, sandbox: SandboxAnswers,
+def test_bad_input_is_exit_2_before_any_call(cli: Cli, aws: Aws, sandbox: SandboxAnswers,
                                              args: tuple[str, str], stderr: str) -> None:
-    result = invoke(aws, "verify-phone", *args)
+    result = cli("verify-phone", *args)
     assert (result.exit_code, result.stderr) == (2, stderr)
     assert sandbox.calls == []
 
 
-def test_an_unreadable_sandbox_is_a_note_not_a_failure(aws: Aws,
+def test_an_unreadable_sandbox_is_a_note_not_a_failure(cli: Cli, aws: Aws,
                                                        sandbox: SandboxAnswers) -> None:
     sandbox.errors["GetSMSSandboxAccountStatus"] = error(
         "AuthorizationError", "User is not authorized to perform: "
         "sns:GetSMSSandboxAccountStatus")
-    result = invoke(aws, "subscribe", PHONE)
+    result = cli("subscribe", PHONE)
     assert (result.exit_code, result.stdout) == (0, SUBSCRIBED)
     assert result.stderr == (
         "Note: could not check the SNS SMS sandbox (AuthorizationError: User is not authorized "
         "to perform: sns:GetSMSSandboxAccountStatus). If this account is in the sandbox, texts "
         "reach only verified numbers: see `inventory verify-phone --help`.\n")
-    listing = invoke(aws, "subscriptions", "-o", "json")
+    listing = cli("subscriptions", "-o", "json")
     assert listing.exit_code == 0
     assert json.loads(listing.stdout)[0]["sms_sandbox"] is None
     assert listing.stderr.startswith("Note: could not check the SMS sandbox (AuthorizationError")
 
 
-def test_an_opted_out_number_cannot_be_texted_a_code(aws: Aws,
+def test_an_opted_out_number_cannot_be_texted_a_code(cli: Cli, aws: Aws,
                                                      sandbox: SandboxAnswers) -> None:
     sandbox.errors["CreateSMSSandboxPhoneNumber"] = error(
         "OptedOut", "Phone number is opted out")
-    result = invoke(aws, "subscribe", PHONE, "--verify")
+    result = cli("subscribe", PHONE, "--verify")
     assert result.exit_code == 1
     assert result.stdout == SUBSCRIBED + NOTICE
     assert result.stderr == (
@@ -202,7 +195,8 @@ def test_an_opted_out_number_cannot_be_texted_a_code(aws: Aws,
         "`aws sns opt-in-phone-number`\n")
 
 
-def test_an_endpoint_without_the_sandbox_calls_is_asked_once(aws: Aws, stack: StackNames) -> None:
+def test_an_endpoint_without_the_sandbox_calls_is_asked_once(cli: Cli,
+                                                             aws: Aws, stack: StackNames) -> None:
     """A plain moto server answers the unknown action with HTTP 500; the standard retry mode
     would try 8 times with back-off. The check tries once and carries on with a note."""
     from botocore.awsrequest import AWSResponse
@@ -219,7 +213,7 @@ def test_an_endpoint_without_the_sandbox_calls_is_asked_once(aws: Aws, stack: St
 
     client = aws.single_attempt_client("sns")
     client.meta.events.register("before-send.sns.GetSMSSandboxAccountStatus", answer_500)
-    result = invoke(aws, "subscribe", PHONE)
+    result = cli("subscribe", PHONE)
     assert (result.exit_code, result.stdout) == (0, SUBSCRIBED)
     assert result.stderr.startswith("Note: could not check the SNS SMS sandbox (500: ")
     assert sent == ["GetSMSSandboxAccountStatus"]

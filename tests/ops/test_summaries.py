@@ -6,28 +6,21 @@ from __future__ import annotations
 import json
 
 import pytest
+from cli_runner import Cli
 from ops_doubles import put_rows
-from typer.testing import CliRunner, Result
 
 from inventory_cli.aws import Aws
-from inventory_cli.cli.app import app
 from inventory_cli.config import StackNames
 from inventory_cli.ops import summaries
 from lambda_src import update_summaries as summarizer
 
-runner = CliRunner()
 
-
-def invoke(aws: Aws, *args: str) -> Result:
-    return runner.invoke(app, list(args), obj=aws, env={"COLUMNS": "80", "NO_COLOR": "1"})
-
-
-def test_totals_are_one_query_of_the_item_rows_not_a_scan(
+def test_totals_are_one_query_of_the_item_rows_not_a_scan(cli: Cli,
         aws: Aws, stack: StackNames, dynamodb_operations: list[str]) -> None:
     put_rows(aws, stack, [(f"Store{s:02}", f"Item{i:02}", (s + i) % 5)
                           for s in range(20) for i in range(30)])
     dynamodb_operations.clear()
-    result = invoke(aws, "show", "--totals", "--output", "json")
+    result = cli("show", "--totals", "--output", "json")
     assert result.exit_code == 0, result.output
     assert dynamodb_operations.count("Scan") == 0
     assert dynamodb_operations.count("Query") == 1
@@ -48,13 +41,13 @@ def test_stores_read_back_with_their_low_items(aws: Aws, stack: StackNames) -> N
         "Kindle", stores=2, units=4, low_count=1, low_stores={"Paris": 0})
 
 
-def test_rebuild_summaries_command(aws: Aws, stack: StackNames) -> None:
+def test_rebuild_summaries_command(cli: Cli, aws: Aws, stack: StackNames) -> None:
     put_rows(aws, stack, [("Berlin", "Echo Dot", 0)])
-    result = invoke(aws, "rebuild-summaries", "--output", "json")
+    result = cli("rebuild-summaries", "--output", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"rebuilt": True, "rows_scanned": 1, "cells_changed": 1,
                                          "threshold": 0}
-    again = invoke(aws, "rebuild-summaries", "--if-needed", "--output", "table")
+    again = cli("rebuild-summaries", "--if-needed", "--output", "table")
     assert again.exit_code == 0
     assert again.stdout == "The summaries are up to date; nothing to rebuild.\n"
 
@@ -87,22 +80,24 @@ def test_a_rebuild_fixes_summaries_the_stream_never_kept_and_ignores_old_replays
         summaries.StoreSummary("Berlin", items=1, units=0, low_count=1, low_items={"Dot": 0})]
 
 
-def test_totals_without_a_summary_table_say_how_to_repair(aws: Aws, stack: StackNames) -> None:
+def test_totals_without_a_summary_table_say_how_to_repair(cli: Cli,
+                                                          aws: Aws, stack: StackNames) -> None:
     aws.client("dynamodb").delete_table(TableName=stack.summary_table)
-    result = invoke(aws, "show", "--totals")
+    result = cli("show", "--totals")
     assert result.exit_code == 1
     assert "summary table inventory-summaries does not exist" in result.stderr
 
 
-def test_big_counts_read_back_exactly_through_show_totals(aws: Aws, stack: StackNames) -> None:
+def test_big_counts_read_back_exactly_through_show_totals(cli: Cli,
+                                                          aws: Aws, stack: StackNames) -> None:
     big = 10**28 - 1  # the contract's largest count; three make 29 digits
     put_rows(aws, stack, [("Berlin", "Echo", big), ("Paris", "Echo", big), ("Lyon", "Echo", big),
                           ("Berlin", "Tap", 2**53 + 1)])
-    result = invoke(aws, "show", "--totals", "--output", "json")
+    result = cli("show", "--totals", "--output", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == [{"item": "Echo", "count": 3 * big, "stores": 3},
                                          {"item": "Tap", "count": 2**53 + 1, "stores": 1}]
-    table = invoke(aws, "show", "--totals", "--output", "table")
+    table = cli("show", "--totals", "--output", "table")
     assert f"{3 * big}" in table.stdout  # the table prints every digit, not 3e+28
     assert summaries.read_store_summaries(aws, stack)[0].units == big + 2**53 + 1
 

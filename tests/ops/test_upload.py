@@ -10,24 +10,18 @@ from typing import Any
 
 import pytest
 from boto3.s3.transfer import TransferConfig
+from cli_runner import Cli
 from ops_doubles import keep_load_failure, load_object, write_report
 from rich.console import Console
-from typer.testing import CliRunner, Result
 
 from inventory_cli.aws import Aws
 from inventory_cli.cli import ops_cmds
-from inventory_cli.cli.app import app
 from inventory_cli.config import StackNames
 from inventory_cli.ops import upload as core
 from lambda_src.inventory_csv import check_bytes
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 LAB_FILES = sorted(SAMPLES.glob("inventory-*.csv"))
-runner = CliRunner()
-
-
-def invoke(aws: Aws, *args: str) -> Result:
-    return runner.invoke(app, list(args), obj=aws, env={"COLUMNS": "80", "NO_COLOR": "1"})
 
 
 def object_versions(aws: Aws, bucket: str) -> list[tuple[str, str]]:
@@ -66,9 +60,9 @@ def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
     return fake
 
 
-def test_the_six_lab_files_land_in_the_bucket_under_their_names(
+def test_the_six_lab_files_land_in_the_bucket_under_their_names(cli: Cli,
         aws: Aws, stack: StackNames, lambda_invocations: Any) -> None:
-    result = invoke(aws, "upload", *map(str, LAB_FILES))
+    result = cli("upload", *map(str, LAB_FILES))
     assert result.exit_code == 0, result.output
     s3 = aws.client("s3")
     keys = [key for key, _ in object_versions(aws, stack.uploads_bucket)]
@@ -89,14 +83,14 @@ def test_the_six_lab_files_land_in_the_bucket_under_their_names(
     assert notified == sorted(p.name for p in LAB_FILES)
 
 
-def test_invalid_files_are_listed_by_line_and_nothing_is_sent(
+def test_invalid_files_are_listed_by_line_and_nothing_is_sent(cli: Cli,
         aws: Aws, stack: StackNames, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "good.csv", "store,item,count\nBerlin,Echo Dot,3\n")
     write(tmp_path / "bad.csv",
           "store,item,count\nBerlin,Echo Dot,x\nBerlin,,3\nBerlin,Echo Show,-1\n")
     write(tmp_path / "headless.csv", "name,qty\nBerlin,3\n")
-    result = invoke(aws, "upload", "good.csv", "bad.csv", "headless.csv", "missing.csv")
+    result = cli("upload", "good.csv", "bad.csv", "headless.csv", "missing.csv")
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr == (
@@ -112,11 +106,11 @@ def test_invalid_files_are_listed_by_line_and_nothing_is_sent(
     assert object_versions(aws, stack.uploads_bucket) == []
 
 
-def test_a_file_with_bad_rows_is_refused_with_a_hint_and_sent_with_skip_invalid(
+def test_a_file_with_bad_rows_is_refused_with_a_hint_and_sent_with_skip_invalid(cli: Cli,
         aws: Aws, stack: StackNames, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     bad = write(Path("bad.csv"), "store,item,count\nBerlin,Echo Dot,x\nBerlin,Echo,2\n")
-    refused = invoke(aws, "upload", str(bad))
+    refused = cli("upload", str(bad))
     assert refused.exit_code == 1
     assert refused.stderr == (
         "File      Line   Reason                              \n"
@@ -127,18 +121,18 @@ def test_a_file_with_bad_rows_is_refused_with_a_hint_and_sent_with_skip_invalid(
         "those rows)\n")
     assert object_versions(aws, stack.uploads_bucket) == []
 
-    sent = invoke(aws, "upload", "--skip-invalid", str(bad))
+    sent = cli("upload", "--skip-invalid", str(bad))
     assert sent.exit_code == 0, sent.output
     assert [key for key, _ in object_versions(aws, stack.uploads_bucket)] == ["bad.csv"]
 
 
-def test_two_files_with_one_name_are_refused_as_a_usage_error(
+def test_two_files_with_one_name_are_refused_as_a_usage_error(cli: Cli,
         aws: Aws, stack: StackNames, tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     first = write(tmp_path / "a" / "berlin.csv", "store,item,count\nBerlin,Echo,1\n")
     second = write(tmp_path / "b" / "berlin.csv", "store,item,count\nBerlin,Echo,2\n")
-    result = invoke(aws, "upload", str(first), str(second))
+    result = cli("upload", str(first), str(second))
     assert result.exit_code == 2
     assert result.stderr == (
         f"Error: {first} and {second} would both be uploaded as 'berlin.csv' (the object key is "
@@ -147,13 +141,13 @@ def test_two_files_with_one_name_are_refused_as_a_usage_error(
     assert object_versions(aws, stack.uploads_bucket) == []
 
 
-def test_empty_file_and_directory_are_refused_even_with_skip_invalid(
+def test_empty_file_and_directory_are_refused_even_with_skip_invalid(cli: Cli,
         aws: Aws, stack: StackNames, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "empty.csv", "")
     write(tmp_path / "header.csv", "store,item,count\n")
     (tmp_path / "folder.csv").mkdir()
-    result = invoke(aws, "upload", "--skip-invalid", "empty.csv", "header.csv", "folder.csv")
+    result = cli("upload", "--skip-invalid", "empty.csv", "header.csv", "folder.csv")
     assert result.exit_code == 1
     assert result.stderr == (
         "File         Line   Reason                              \n"
@@ -165,16 +159,16 @@ def test_empty_file_and_directory_are_refused_even_with_skip_invalid(
     assert object_versions(aws, stack.uploads_bucket) == []
 
 
-def test_duplicates_are_warned_about_and_sent(aws: Aws, stack: StackNames,
+def test_duplicates_are_warned_about_and_sent(cli: Cli, aws: Aws, stack: StackNames,
                                               tmp_path: Path) -> None:
     dup = write(tmp_path / "dup.csv", "store,item,count\nBerlin,Dot,2\nBerlin,Dot,4\n")
-    result = invoke(aws, "upload", str(dup))
+    result = cli("upload", str(dup))
     assert result.exit_code == 0
     assert result.stderr == (f"Warning: {dup} line 3 repeats Berlin / Dot from line 2; "
                              "the later row wins\n")
 
 
-def test_wait_prints_each_load_report_of_the_uploaded_version(
+def test_wait_prints_each_load_report_of_the_uploaded_version(cli: Cli,
         aws: Aws, stack: StackNames, fake_time: FakeTime) -> None:
     berlin, pusan = LAB_FILES[0], LAB_FILES[3]
     # Yesterday's report for the same key must not be taken for today's.
@@ -187,7 +181,7 @@ def test_wait_prints_each_load_report_of_the_uploaded_version(
             load_object(aws, stack, pusan.name)
 
     fake_time.during_sleep = loader
-    result = invoke(aws, "upload", "--wait", str(berlin), str(pusan))
+    result = cli("upload", "--wait", str(berlin), str(pusan))
     assert result.exit_code == 0, result.output
     assert fake_time.sleeps == [1.0, 1.0]
     assert result.stdout.splitlines()[2:] == [
@@ -198,11 +192,11 @@ def test_wait_prints_each_load_report_of_the_uploaded_version(
     ]
 
 
-def test_wait_fails_when_the_loader_rejected_rows(
+def test_wait_fails_when_the_loader_rejected_rows(cli: Cli,
         aws: Aws, stack: StackNames, fake_time: FakeTime, tmp_path: Path) -> None:
     bad = write(tmp_path / "bad.csv", "store,item,count\nBerlin,Echo,x\nBerlin,Dot,1\n")
     fake_time.during_sleep = lambda _: load_object(aws, stack, bad.name)
-    result = invoke(aws, "upload", "--wait", "--skip-invalid", str(bad))
+    result = cli("upload", "--wait", "--skip-invalid", str(bad))
     assert result.exit_code == 1
     assert result.stdout.splitlines()[1:] == [
         "File      Status   Rows   Loaded   Rejected",
@@ -213,9 +207,9 @@ def test_wait_fails_when_the_loader_rejected_rows(
     assert result.stderr == "Error: the loader rejected rows (listed above)\n"
 
 
-def test_wait_times_out_without_a_report(aws: Aws, stack: StackNames,
+def test_wait_times_out_without_a_report(cli: Cli, aws: Aws, stack: StackNames,
                                          fake_time: FakeTime) -> None:
-    result = invoke(aws, "upload", "--wait", "--timeout", "5", str(LAB_FILES[0]))
+    result = cli("upload", "--wait", "--timeout", "5", str(LAB_FILES[0]))
     assert result.exit_code == 1
     assert fake_time.sleeps == [1.0] * 5
     assert result.stdout.splitlines()[1:] == [
@@ -230,7 +224,7 @@ def test_wait_times_out_without_a_report(aws: Aws, stack: StackNames,
         "load` shows what the loader did\n")
 
 
-def test_wait_stops_at_once_on_a_kept_failure_of_the_load(
+def test_wait_stops_at_once_on_a_kept_failure_of_the_load(cli: Cli,
         aws: Aws, stack: StackNames, fake_time: FakeTime) -> None:
     berlin, pusan = LAB_FILES[0], LAB_FILES[3]
 
@@ -240,7 +234,7 @@ def test_wait_stops_at_once_on_a_kept_failure_of_the_load(
             keep_load_failure(aws, stack, pusan.name, "k-pusan")
 
     fake_time.during_sleep = loader
-    result = invoke(aws, "upload", "--wait", "--timeout", "60", str(berlin), str(pusan))
+    result = cli("upload", "--wait", "--timeout", "60", str(berlin), str(pusan))
     assert result.exit_code == 1
     assert fake_time.sleeps == [1.0]  # not the 60 s of the timeout
     assert result.stdout.splitlines()[2:] == [
@@ -255,15 +249,15 @@ def test_wait_stops_at_once_on_a_kept_failure_of_the_load(
         "Hint: fix the cause (`inventory status` shows drift), then `inventory retry k-pusan`\n")
 
 
-def test_show_csv_round_trips_through_upload(aws: Aws, stack: StackNames,
+def test_show_csv_round_trips_through_upload(cli: Cli, aws: Aws, stack: StackNames,
                                              tmp_path: Path) -> None:
-    assert invoke(aws, "upload", *map(str, LAB_FILES)).exit_code == 0
+    assert cli("upload", *map(str, LAB_FILES)).exit_code == 0
     for path in LAB_FILES:
         load_object(aws, stack, path.name)
-    shown = invoke(aws, "show", "--output", "csv")
+    shown = cli("show", "--output", "csv")
     assert shown.exit_code == 0
     export = write(tmp_path / "export.csv", shown.stdout)
-    again = invoke(aws, "upload", str(export))
+    again = cli("upload", str(export))
     assert again.exit_code == 0, again.output
     exported = check_bytes(export.read_bytes())
     assert exported.rejected == [] and exported.duplicates == []
@@ -273,8 +267,8 @@ def test_show_csv_round_trips_through_upload(aws: Aws, stack: StackNames,
     assert len(exported.rows) == 36
 
 
-def test_no_stack_is_reported_before_anything_is_sent(aws: Aws) -> None:
-    result = invoke(aws, "upload", str(LAB_FILES[0]))
+def test_no_stack_is_reported_before_anything_is_sent(cli: Cli, aws: Aws) -> None:
+    result = cli("upload", str(LAB_FILES[0]))
     assert result.exit_code == 1
     assert result.stderr == (
         "Error: no stack 'inventory' in region us-east-1 (function inventory-check-stock not "
@@ -356,11 +350,11 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["stock.txt", "stock.csv.txt", "stock", "csv"])
 def test_files_the_stack_would_never_load_are_refused_by_name(
-        aws: Aws, stack: StackNames, tmp_path: Path, name: str,
+        cli: Cli, aws: Aws, stack: StackNames, tmp_path: Path, *, name: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     write(tmp_path / name, "store,item,count\nBerlin,Echo Dot,3\n")
-    result = invoke(aws, "upload", name)
+    result = cli("upload", name)
     assert result.exit_code == 1
     words = " ".join(result.stderr.split())  # the table may wrap the reason
     assert (f"{name} - the file name must end in .csv (any letter case): the stack loads only "
@@ -370,7 +364,8 @@ def test_files_the_stack_would_never_load_are_refused_by_name(
 
 
 @pytest.mark.parametrize("name", ["STOCK.CSV", "stock.Csv", "stock.cSV"])
-def test_csv_files_in_any_letter_case_are_sent(aws: Aws, stack: StackNames, tmp_path: Path,
+def test_csv_files_in_any_letter_case_are_sent(cli: Cli,
+                                               aws: Aws, stack: StackNames, tmp_path: Path,
                                                name: str) -> None:
     """The loader loads `.csv` in any letter case (`inventory_csv.is_inventory_key`): the CLI
     asks the very same function."""
@@ -378,7 +373,7 @@ def test_csv_files_in_any_letter_case_are_sent(aws: Aws, stack: StackNames, tmp_
 
     path = tmp_path / name
     write(path, "store,item,count\nBerlin,Echo Dot,3\n")
-    result = invoke(aws, "upload", str(path))
+    result = cli("upload", str(path))
     assert result.exit_code == 0, result.output
     assert [key for key, _ in object_versions(aws, stack.uploads_bucket)] == [name]
     assert is_inventory_key(name)
