@@ -136,6 +136,7 @@ def _checkpoints_left(s3: Any, bucket: str) -> list[str]:
     return [v["Key"] for v in listed.get("Versions", []) + listed.get("DeleteMarkers", [])]
 
 
+@pytest.mark.slow  # a scale test: 20,000 rows
 def test_a_file_loads_across_many_invocations_with_one_report(
         s3: Any, dynamodb: Any, bucket: str, table: str) -> None:
     body, expected = big_file()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -227,6 +226,7 @@ def test_a_failing_stream_batch_is_bisected_and_only_its_bad_records_are_kept(  
         assert json.loads(replay["Payload"].read()) == {"batchItemFailures": []}
     assert until(lambda: len(alerts()) == 2 and alerts(), 60) == [
         "Karachi is out of stock of Echo Dot", "Pusan is out of stock of Echo Dot"]
-    time.sleep(1.0)  # anything sent twice would have arrived by now
+    # Every queued event and stream record handled: anything sent twice has arrived by now.
+    assert wait_until_idle(emulator, 60)
     assert alerts() == ["Karachi is out of stock of Echo Dot",
                         "Pusan is out of stock of Echo Dot"]

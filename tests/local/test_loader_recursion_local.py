@@ -81,6 +81,7 @@ def _report(aws: Aws, names: StackNames, key: str) -> dict[str, Any] | None:
     return report
 
 
+@pytest.mark.slow  # a scale test: 20,000 rows, twice
 def test_with_allow_a_long_load_finishes_and_with_terminate_it_is_kept(
         stack: tuple[Aws, StackNames], emulator: EmulatorInfo) -> None:
     aws, names = stack

@@ -61,6 +61,7 @@ def _count(aws: Aws, table: str) -> int:
     return sum(int(page["Count"]) for page in pages)
 
 
+@pytest.mark.slow  # a scale test: 20,000 rows
 def test_a_file_larger_than_one_invocation_loads_once_through_continuations(
         aws: Aws, emulator: EmulatorInfo, tmp_path: Path) -> None:
     names = provision(aws).names
