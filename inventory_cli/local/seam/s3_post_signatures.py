@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from typing import Any
 
 ALGORITHM = "AWS4-HMAC-SHA256"
+# The key moto's MockAWS sets in the environment (moto/core/models.py, `_fake_creds`).
+_MOTO_MOCK_KEY = ("FOOBARKEY", "FOOBARSECRET")
 
 
 class PostRefused(Exception):
@@ -157,6 +159,10 @@ def _fixed_keys() -> dict[str, KnownKey]:
     keys: dict[str, KnownKey] = {
         LOCAL_CREDENTIALS["aws_access_key_id"]: (LOCAL_CREDENTIALS["aws_secret_access_key"],
                                                  None)}
+    # moto's in-process mock (`mock_aws`) puts this fixed key in the environment; once the seam
+    # is installed in a process (it patches moto's classes for good), POSTs signed with it must
+    # still pass there, as that mock's other requests do.
+    keys[_MOTO_MOCK_KEY[0]] = (_MOTO_MOCK_KEY[1], None)
     function = getattr(lambda_worker, "_FUNCTION_CREDENTIALS", None) or {}
     if function.get("AWS_ACCESS_KEY_ID"):
         keys[function["AWS_ACCESS_KEY_ID"]] = (function["AWS_SECRET_ACCESS_KEY"],
