@@ -14,7 +14,9 @@ export const MAX_ITEM_BYTES = 300;
 export const MAX_COUNT_DIGITS = 28;
 export const MAX_LINE_BYTES = 1024 * 1024;
 export const CSV_FIELD_LIMIT = 131072; // Python's csv.field_size_limit() default
-export const NOTIFIED_SUFFIXES = [".csv", ".CSV"]; // what S3 announces to the loader
+// The one rule for which files load, as lambda_src/inventory_csv.is_inventory_key holds it:
+// `.csv` in any letter case (the stack's notification filter and the loader ask the same).
+export const INVENTORY_SUFFIX = ".csv";
 
 /** A file that cannot be loaded at all (Python's InvalidFile and its subclasses). */
 export class InvalidFile extends Error {
@@ -484,6 +486,6 @@ export function checkBytes(bytes, { store } = {}) {
  * @param {string} name
  */
 export function fileNameProblem(name) {
-  if (NOTIFIED_SUFFIXES.some((suffix) => name.endsWith(suffix))) return null;
-  return `the file name must end in ${NOTIFIED_SUFFIXES.join(" or ")}: the stack loads only those`;
+  if (name.toLowerCase().endsWith(INVENTORY_SUFFIX)) return null;
+  return `the file name must end in ${INVENTORY_SUFFIX} (any letter case): the stack loads only those`;
 }

@@ -179,7 +179,9 @@ def test_the_check_refuses_a_bad_file_with_line_and_reason_and_sends_nothing(
                 "count; found: 'store;item;count')")]),
         ("empty.csv", b"store,item,count\n\n", [("-", "the file has a header but no rows")]),
         ("notes.txt", b"store,item,count\nHamburg,a,1\n",
-         [("-", "the file name must end in .csv or .CSV: the stack loads only those")]),
+         [("-", "the file name must end in .csv (any letter case): the stack loads only those")]),
+        ("notes.csv.txt", b"store,item,count\nHamburg,a,1\n",
+         [("-", "the file name must end in .csv (any letter case): the stack loads only those")]),
     ]:
         pick(page, write_bytes(tmp_path, name, data))
         assert lines_shown(page, "check-problems") == shown
@@ -216,6 +218,17 @@ def test_warnings_for_duplicates_and_rows_of_another_store(
     expect(page.locator("#report-loaded")).to_have_text("1")
     assert upload_stack.count_of("Köln", "a") == 3
     assert upload_stack.count_of("Pusan", "b") is None
+
+
+def test_a_csv_name_in_any_letter_case_passes_the_check(
+    page: Any, upload_stack: UploadSite, tmp_path: Path
+) -> None:
+    """The page asks the same rule as the loader and `inventory upload`: `.csv` in any case."""
+    sign_in(page, upload_stack, "Köln")
+    for name in ("KOELN.CSV", "koeln.Csv"):
+        pick(page, write_bytes(tmp_path, name, "store,item,count\nKöln,a,1\n".encode()))
+        expect(page.locator("#check-summary")).to_have_text("1 row read; 1 row will load for Köln.")
+        expect(page.locator("#send")).to_be_visible()
 
 
 def test_a_file_with_no_row_of_the_store_is_not_sent_without_asking(
