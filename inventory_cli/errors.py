@@ -5,14 +5,13 @@ This module must stay free of boto3 imports: the CLI imports it at start-up.
 
 from __future__ import annotations
 
-import unicodedata
+# Names in messages are quoted as the deployed functions quote them (one rule, in lambda_src).
+from lambda_src.names import quoted_name
 
-# Characters shown as escapes in names: controls, format characters (zero-width, bidi marks),
-# private-use, unassigned and surrogate code points, line and paragraph separators, every space
-# but U+0020, and combining marks (so "é" and "e" + U+0301 never look alike).
-_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp", "Zs", "Mn", "Mc",
-                                 "Me"})
-_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+def printable(name: str) -> str:
+    """A name quoted for messages (lambda_src.names.quoted_name: two names never look alike)."""
+    return quoted_name(name)
 
 
 class InventoryError(Exception):
@@ -67,25 +66,6 @@ class OperationTimedOut(InventoryError):
 
 class KeptFailuresFound(InventoryError):
     """The stack keeps failed loads or alert batches (`inventory failures` lists them)."""
-
-
-def printable(name: str) -> str:
-    """A name quoted for messages, so that two different names never look the same: in single
-    quotes, with every invisible or combining character (and the quote and backslash) escaped
-    as in Python (\\u200b, \\u0301); anything else as it is."""
-    out = []
-    for char in name:
-        if char in "'\\":
-            out.append("\\" + char)
-        elif char in _SHORT_ESCAPES:
-            out.append(_SHORT_ESCAPES[char])
-        elif char != " " and unicodedata.category(char) in _ESCAPED_CATEGORIES:
-            code = ord(char)
-            out.append(f"\\x{code:02x}" if code < 0x100 else
-                       f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
-        else:
-            out.append(char)
-    return "'" + "".join(out) + "'"
 
 
 def visible(name: str) -> str:

@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Mapping
 from urllib.parse import unquote
 
+from lambda_src.names import quoted_name
 from lambda_src.store_keys import ACTIVE, ISSUING_KEY_METADATA, REPLACED, KeyLookup
 
 STORES_PREFIX = "stores/"
@@ -72,8 +73,8 @@ def is_store_key(key: str) -> bool:
 
 
 def other_store_reason(expected: str, found: str) -> str:
-    return (f"row of store {found!r}: this file was uploaded with the key of store "
-            f"{expected!r}, which may change only its own stock")
+    return (f"row of store {quoted_name(found)}: this file was uploaded with the key of store "
+            f"{quoted_name(expected)}, which may change only its own stock")
 
 
 def row_rule_for_key(key: str) -> RowRule | None:
@@ -118,11 +119,11 @@ def issuing_key_refusal(key: str, metadata: Mapping[str, str],
                 "table): nothing loads; `inventory provision` repairs the stack")
     record = lookup(key_id)
     if record is None or record.store != store:
-        return (f"the key that sent this upload is not a key of store {store!r}: nothing "
-                "loads")
+        return (f"the key that sent this upload is not a key of store {quoted_name(store)}: "
+                "nothing loads")
     if record.state != ACTIVE:
         how = "replaced by a newer key" if record.state == REPLACED else "revoked"
-        return (f"the key of store {store!r} that sent this upload was {how} before the file "
-                "was loaded: nothing loads (a revoked or rotated key stops working at once, "
-                "also for uploads it had started)")
+        return (f"the key of store {quoted_name(store)} that sent this upload was {how} before "
+                "the file was loaded: nothing loads (a revoked or rotated key stops working at "
+                "once, also for uploads it had started)")
     return None

@@ -86,6 +86,31 @@ export function pyRepr(text) {
   return out + quote;
 }
 
+// Also escaped in names: combining marks, so that "é" and "e" + U+0301 never look alike.
+const NOT_SHOWN_IN_NAMES = /^[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}\p{Mn}\p{Mc}\p{Me}]$/u;
+
+/**
+ * A store or item name quoted for a message, as lambda_src/names.quoted_name does it: single
+ * quotes, the quote and backslash escaped, every invisible or combining character as \xNN,
+ * \uNNNN or \UNNNNNNNN.
+ * @param {string} text
+ */
+export function quotedName(text) {
+  let out = "'";
+  for (const ch of text) {
+    const code = /** @type {number} */ (ch.codePointAt(0));
+    if (ch === "'" || ch === "\\") out += "\\" + ch;
+    else if (ch === "\t") out += "\\t";
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === " " || !NOT_SHOWN_IN_NAMES.test(ch)) out += ch;
+    else if (code <= 0xff) out += "\\x" + hex(code, 2);
+    else if (code <= 0xffff) out += "\\u" + hex(code, 4);
+    else out += "\\U" + hex(code, 8);
+  }
+  return out + "'";
+}
+
 /** Python's repr() of one byte as bytes (b'\xe9'). @param {number} byte */
 function pyBytesRepr(byte) {
   if (byte === 0x27) return `b"'"`;
@@ -422,7 +447,7 @@ export function validateRow(fields, columns, line) {
  * @param {string} found  the row's store
  */
 export function otherStoreReason(expected, found) {
-  return `row of store ${pyRepr(found)}: this file was uploaded with the key of store ${pyRepr(expected)}, which may change only its own stock`;
+  return `row of store ${quotedName(found)}: this file was uploaded with the key of store ${quotedName(expected)}, which may change only its own stock`;
 }
 
 /**

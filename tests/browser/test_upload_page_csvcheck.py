@@ -202,6 +202,20 @@ def test_a_stores_own_upload_rejects_other_stores_rows_with_the_loaders_reason(
     assert any(reason.startswith("row of store ") for reason in reasons)
 
 
+def test_names_that_look_alike_are_told_apart_in_the_reason() -> None:
+    """A row of "Köln" written with a combining accent (NFD), or with a zero-width space, read
+    in an upload of "Köln" (NFC): the reason shows the escape, the page's check says the same."""
+    nfc = "K\u00f6ln"
+    data = "store,item,count\nKo\u0308ln,a,1\nK\u00f6ln\u200b,b,2\n".encode()
+    assert_agree([data], nfc)
+    reasons = [reason for _, reason in python_result(data, nfc)["rejected"]]
+    assert reasons == [
+        "row of store 'Ko\\u0308ln': this file was uploaded with the key of store 'K\u00f6ln', "
+        "which may change only its own stock",
+        "row of store 'K\u00f6ln\\u200b': this file was uploaded with the key of store "
+        "'K\u00f6ln', which may change only its own stock"]
+
+
 def test_the_corpus_covers_every_outcome() -> None:
     # The comparison above would pass vacuously if every file ended the same way.
     outcomes = [python_result(data) for data in CASES + random_files(1500, 1)]
