@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 import os
 import textwrap
-import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import boto3
 import pytest
+from local_helpers import build_zip
 
 from inventory_cli.local.emulator import EmulatorInfo, start_private
 from inventory_cli.local.lambda_worker import FunctionSpec
@@ -122,14 +121,6 @@ STREAM_HANDLER = textwrap.dedent('''
             raise RuntimeError("stream handler always fails")
         return {"batchItemFailures": failures}
 ''')
-
-
-def build_zip(files: Mapping[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
 
 
 def spec_for(code: bytes, *, name: str = "probe", handler: str = "probe.handler",

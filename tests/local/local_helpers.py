@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import time
-from collections.abc import Callable, Iterator
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -33,3 +35,12 @@ def write_limited_emulator(home: Path, write_limit: int) -> Iterator[EmulatorInf
     environ[WRITE_LIMIT_ENV] = str(write_limit)
     with start_private(home, environ=environ) as info:
         yield info
+
+
+def build_zip(files: Mapping[str, str]) -> bytes:
+    """A function zip holding `files` (name -> source)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()

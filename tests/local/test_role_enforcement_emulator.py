@@ -21,8 +21,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from conftest import build_zip
-from local_helpers import until
+from local_helpers import build_zip, until
 
 from inventory_cli.local.emulator import EmulatorInfo, wait_until_idle
 from inventory_cli.stack.resources import TABLE_SCHEMA
