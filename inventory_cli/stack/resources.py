@@ -797,3 +797,23 @@ def alarms(names: StackNames) -> tuple[AlarmSpec, ...]:
             f"inventory stack {names.stack}: table {names.table} throttled writes in 3 of 5 "
             "minutes; loads run late.", (ops_topic(names).arn,)),
     )
+
+
+def cloudwatch_publish_statement(names: StackNames) -> dict[str, Any]:
+    """The statement a policy of the operators' topic must keep for the alarms to publish
+    (the default policy of a new topic needs none): CloudWatch's service principal, only for
+    this account's alarms of this stack (AWS re:Post, "Why didn't I receive an SNS
+    notification for my CloudWatch alarm trigger?")."""
+    return {
+        "Sid": "CloudWatchAlarmsPublish",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Resource": ops_topic(names).arn,
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": names.account_id},
+            "ArnLike": {"aws:SourceArn":
+                        f"arn:aws:cloudwatch:{names.region}:{names.account_id}:alarm:"
+                        f"{names.stack}-*"},
+        },
+    }

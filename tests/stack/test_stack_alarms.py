@@ -106,3 +106,16 @@ def test_teardown_deletes_the_alarms_and_keeps_another_stacks(
     assert any(foreign.name in reason for reason in result.skipped)
     assert [line for line in leftovers(session, aws.names) if line.startswith("alarm ")] == [
         f"alarm {foreign.name}"]
+
+
+def test_a_topic_policy_statement_for_cloudwatch_covers_exactly_the_stacks_alarms(
+        aws: Aws) -> None:
+    from fnmatch import fnmatchcase
+
+    n = aws.names
+    statement = r.cloudwatch_publish_statement(n)
+    assert (statement["Resource"], statement["Action"]) == (r.ops_topic(n).arn, "sns:Publish")
+    pattern = statement["Condition"]["ArnLike"]["aws:SourceArn"]
+    arn = f"arn:aws:cloudwatch:{n.region}:{n.account_id}:alarm:"
+    assert all(fnmatchcase(arn + spec.name, pattern) for spec in _alarm_specs(aws))
+    assert not fnmatchcase(f"{arn}otherstack-check-stock-errors", pattern)
