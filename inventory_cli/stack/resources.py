@@ -791,9 +791,11 @@ def alarms(names: StackNames) -> tuple[AlarmSpec, ...]:
             "table-write-throttles-alarm", f"{names.table}-write-throttles", "AWS/DynamoDB",
             "WriteThrottleEvents", (("TableName", names.table),), "Sum", 60, n, m,
             "GreaterThanOrEqualToThreshold", 1,
-            # AWS/DynamoDB alarms ignore missing data whatever is set (PutMetricAlarm
-            # reference): say so rather than set a value CloudWatch would not honour.
-            "ignore",
+            # No throttled write, no datapoint: a quiet minute is a good one. The PutMetricAlarm
+            # reference says AWS/DynamoDB alarms ignore missing data whatever is set (then the
+            # alarm keeps its state between writes); AWS support has advised notBreaching for
+            # DynamoDB alarms stuck in ALARM. notBreaching is right in both readings.
+            "notBreaching",
             f"inventory stack {names.stack}: table {names.table} throttled writes in 3 of 5 "
             "minutes; loads run late.", (ops_topic(names).arn,)),
     )

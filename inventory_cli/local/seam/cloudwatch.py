@@ -119,6 +119,11 @@ def _dimensions(items: Sequence[Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(d.name), str(d.value)) for d in items))
 
 
+def _utc(moment: datetime) -> datetime:
+    """moto stamps in naive UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def metric_alarms() -> list[MetricAlarm]:
     """Every metric alarm (composite and metric-math alarms are not evaluated here)."""
     found = []
@@ -141,7 +146,7 @@ def metric_alarms() -> list[MetricAlarm]:
                 ok_actions=tuple(alarm.ok_actions or ()),
                 insufficient_data_actions=tuple(alarm.insufficient_data_actions or ()),
                 state=alarm.state_value,
-                configuration_updated=alarm.configuration_updated_timestamp))
+                configuration_updated=_utc(alarm.configuration_updated_timestamp)))
     return found
 
 
@@ -156,7 +161,7 @@ def datapoints(account_id: str, region: str, since: float) -> list[Datapoint]:
         stamp = datum.timestamp
         if value is None or not isinstance(stamp, datetime):
             continue  # statistic sets (StatisticValues) are not written by the emulator
-        epoch = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+        epoch = _utc(stamp).timestamp()
         if epoch >= since:
             found.append(Datapoint(datum.namespace, datum.name, _dimensions(datum.dimensions),
                                    float(value), epoch, str(datum.unit or "None")))
