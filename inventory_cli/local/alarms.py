@@ -21,8 +21,10 @@ https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-missin
 - A state change runs the actions of the new state (AlarmActions, OKActions,
   InsufficientDataActions) when ActionsEnabled; SNS topics get CloudWatch's alarm message.
 
-The evaluator thread evaluates every alarm each `tick_s`; `time_scale` divides every alarm's
-period (tests make a 5-minute period last 3 seconds). Periods are evaluated once complete.
+The evaluator thread evaluates every alarm each `tick_s`, and at once when an alarm is created
+or changed (so a new alarm leaves INSUFFICIENT_DATA during the provision that made it, as on
+CloudWatch within moments); `time_scale` divides every alarm's period (tests make a 5-minute
+period last 15 seconds). Periods are evaluated once complete.
 """
 
 from __future__ import annotations
@@ -256,6 +258,7 @@ class AlarmEvaluator:
         self.time_scale = time_scale
         self._clock = clock
         self._stopped = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     @classmethod
@@ -344,8 +347,16 @@ class AlarmEvaluator:
         self._thread = threading.Thread(target=self._loop, daemon=True, name="alarm-evaluator")
         self._thread.start()
 
+    def wake(self) -> None:
+        """Evaluate now rather than at the next tick (an alarm was created or changed)."""
+        self._wake.set()
+
     def _loop(self) -> None:
-        while not self._stopped.wait(self.tick_s):
+        while True:
+            self._wake.wait(self.tick_s)
+            self._wake.clear()
+            if self._stopped.is_set():
+                return
             try:
                 self.evaluate_all()
             except Exception:  # noqa: BLE001 - the evaluator must outlive a bad tick
@@ -353,6 +364,7 @@ class AlarmEvaluator:
 
     def stop(self) -> None:
         self._stopped.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5.0)
 

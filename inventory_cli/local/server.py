@@ -108,9 +108,12 @@ def _start_metrics_and_alarms(runtime: Any) -> None:
     evaluated on them (`local/alarms.py`: a daemon thread, it ends with the process)."""
     from inventory_cli.local.alarms import AlarmEvaluator
     from inventory_cli.local.metrics import LambdaMetrics
+    from inventory_cli.local.seam.cloudwatch import alarm_changed
 
     runtime.records.add(LambdaMetrics())
-    AlarmEvaluator.from_environment().start()
+    evaluator = AlarmEvaluator.from_environment()
+    alarm_changed.append(evaluator.wake)
+    evaluator.start()
 
 
 def main(argv: list[str] | None = None) -> int:

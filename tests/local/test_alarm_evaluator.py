@@ -178,6 +178,22 @@ def test_an_alarm_with_actions_disabled_changes_state_silently() -> None:
     assert source.alarms_[0].state == "ALARM" and source.published == []
 
 
+def test_a_woken_evaluator_evaluates_at_once_not_at_its_next_tick() -> None:
+    import time
+
+    source = FakeSource([_alarm(state="INSUFFICIENT_DATA")], [])
+    evaluator = AlarmEvaluator(source, tick_s=60.0)
+    evaluator.start()
+    try:
+        evaluator.wake()
+        deadline = time.monotonic() + 5.0
+        while source.alarms_[0].state != "OK" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert source.alarms_[0].state == "OK"  # notBreaching with no data at all
+    finally:
+        evaluator.stop()
+
+
 def test_bad_settings_of_the_evaluator_are_refused_or_replaced() -> None:
     with pytest.raises(ValueError, match="positive"):
         AlarmEvaluator(FakeSource([], []), tick_s=0)
@@ -225,6 +241,7 @@ def test_alarms_metrics_and_messages_through_moto(tmp_path: Path,
 
     from inventory_cli.local import seam
     from inventory_cli.local.outbox import Outbox, read_outbox
+    from inventory_cli.local.seam import cloudwatch as seam_cloudwatch
 
     seam.install()
     outbox = Outbox(tmp_path / "outbox.jsonl")
@@ -242,7 +259,13 @@ def test_alarms_metrics_and_messages_through_moto(tmp_path: Path,
                           ComparisonOperator="GreaterThanOrEqualToThreshold",
                           TreatMissingData="notBreaching", AlarmActions=[topic],
                           OKActions=[topic])
-            cloudwatch.put_metric_alarm(**params)
+            woken: list[bool] = []
+            seam_cloudwatch.alarm_changed.append(lambda: woken.append(True))
+            try:
+                cloudwatch.put_metric_alarm(**params)
+            finally:
+                seam_cloudwatch.alarm_changed.clear()
+            assert woken == [True]  # the emulator's evaluator looks at a new alarm at once
 
             def state() -> str:
                 return str(cloudwatch.describe_alarms(AlarmNames=["s-check-stock-errors"])[

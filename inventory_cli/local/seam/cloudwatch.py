@@ -16,7 +16,7 @@ state-change messages it publishes through SNS.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +24,9 @@ from typing import Any
 # moto keeps metric data in a plain list per backend; the metrics listener appends from the
 # runtime's threads while the evaluator reads.
 _lock = threading.Lock()
+# Called after an alarm was created or changed (the evaluator looks at it at once, as
+# CloudWatch evaluates a new alarm within moments, not at its next round).
+alarm_changed: list[Callable[[], None]] = []
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ def install_alarm_states() -> None:
             alarm.state_reason_data = before.state_reason_data
             alarm.state_updated_timestamp = before.state_updated_timestamp
             alarm.history = before.history
+        for listener in list(alarm_changed):
+            listener()
         return alarm
 
     CloudWatchBackend.put_metric_alarm = put_metric_alarm  # type: ignore[method-assign]
