@@ -294,3 +294,34 @@ def test_alarms_metrics_and_messages_through_moto(tmp_path: Path,
             assert sum(d["Sum"] for d in stats) == 1.0  # readable by any CloudWatch client
         finally:
             seam.detach()
+
+
+@pytest.mark.parametrize(("late_minutes", "expected"), [(2, "OK"), (3, "ALARM")])
+def test_the_stacks_iterator_age_alarm_fires_on_10_minutes_behind_in_3_of_5_minutes(
+        late_minutes: int, expected: str, aws_credentials: None) -> None:
+    """The provisioned alarm's own settings, fed the metric the runtime publishes."""
+    from moto import mock_aws
+
+    from inventory_cli.config import StackNames
+    from inventory_cli.local import seam
+    from inventory_cli.stack import resources
+
+    seam.install()
+    names = StackNames(stack="s", account_id="123456789012", region="us-east-1")
+    spec = next(a for a in resources.alarms(names) if a.id == "check-iterator-age-alarm")
+    with mock_aws():
+        cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+        cloudwatch.put_metric_alarm(**spec.parameters())
+        start = 1_800_000_000.0  # a minute boundary
+        metrics = LambdaMetrics()
+        for minute in range(5):  # one batch a minute; the last `late_minutes` 11 minutes late
+            late = minute >= 5 - late_minutes
+            metrics(_record(function_name=names.check_function,
+                            function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:"
+                                         f"{names.check_function}",
+                            finished_at=start + 60 * minute + 30,
+                            iterator_age_ms=(11 if late else 1) * 60_000.0))
+        evaluator = AlarmEvaluator(clock=lambda: start + 300)
+        evaluator.evaluate_all()
+        alarm = cloudwatch.describe_alarms(AlarmNames=[spec.name])["MetricAlarms"][0]
+        assert alarm["StateValue"] == expected, alarm["StateReason"]
