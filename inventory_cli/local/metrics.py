@@ -6,7 +6,9 @@ functions": https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-type
 - Invocations: 1 for every invocation that ran, failed or not; a throttled one is not counted.
 - Errors: 1 when the function failed (raised, timed out, could not start), else 0; an answer
   with `batchItemFailures` is a success and counts 0.
-- Throttles: 1 for an invocation refused for want of concurrency, else 0.
+- Throttles: 1 for an invocation refused for want of concurrency. The emulator also writes 0
+  for every invocation that ran, so a Sum reads 0 rather than missing (the alarms treat missing
+  as not breaching, so either reads the same).
 - Duration: milliseconds the handler ran (not for a throttled invocation).
 - IteratorAge: for stream batches only, milliseconds between the newest record's arrival in
   the stream and Lambda reading the batch.
