@@ -311,10 +311,31 @@ def print_stack_status(console: Console, status: StackStatus) -> None:
     for r in status.resources:
         table.add_row(r.resource, r.name, f"[{styles[r.state]}]{r.state}[/]", r.detail)
     console.print(table)
+    _print_alarm_states(console, status)
     if not status.dashboard:
         console.print("Dashboard: off (provisioned with --no-dashboard)")
     for leftover in status.leftovers:
         console.print(f"Left from before, provision removes it: {leftover}", soft_wrap=True)
+
+
+ALARM_STYLES = {"OK": "green", "ALARM": "red", "INSUFFICIENT_DATA": "yellow"}
+
+
+def _print_alarm_states(console: Console, status: StackStatus) -> None:
+    """One row per alarm that exists: its state, since when, and CloudWatch's reason."""
+    from rich.table import Table
+
+    rows = [r for r in status.resources if r.alarm is not None]
+    if not rows:
+        return
+    table = Table(title="Alarms (to the operators' topic)", title_justify="left")
+    for column in ("alarm", "state", "since", "reason"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        assert r.alarm is not None
+        table.add_row(Text(r.name), Text(r.alarm.value, style=ALARM_STYLES.get(r.alarm.value, "")),
+                      r.alarm.since, Text(r.alarm.reason))
+    console.print(table)
 
 
 def print_plan(console: Console, plan: Plan, *, title: str) -> None:

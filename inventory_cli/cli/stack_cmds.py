@@ -79,11 +79,13 @@ def status_command(
     ctx: typer.Context,
     output: Annotated[StatusFormat, typer.Option(
         "--output", "-o", help="table, or json: a list of {resource, name, state, detail} with "
-                               "state ok|missing|drifted, then a kept-failures entry with "
-                               "its count.")] = StatusFormat.table,
+                               "state ok|missing|drifted (an alarm's row adds alarm_state "
+                               "OK|ALARM|INSUFFICIENT_DATA, alarm_reason, alarm_since), then a "
+                               "kept-failures entry with its count.")] = StatusFormat.table,
 ) -> None:
-    """Show every resource of the stack: ok, missing, or drifted (and how), and how many failures
-    are kept. Exit 1 unless all resources are ok and no failure is kept."""
+    """Show every resource of the stack: ok, missing, or drifted (and how), each alarm's state,
+    and how many failures are kept. Exit 1 unless all resources are ok and no failure is kept
+    (an alarm in ALARM does not change the exit code: its e-mail has told the operators)."""
     from inventory_cli import render
     from inventory_cli.stack.status import stack_status
 

@@ -60,6 +60,8 @@ class InvocationOutcome(Protocol):
 
 
 Invoke = Callable[[FunctionSpec, str], InvocationOutcome]
+# A stream batch's invocation also states the batch's iterator age (ms), for Lambda's metric.
+StreamInvoke = Callable[[FunctionSpec, str, float], InvocationOutcome]
 # An asynchronous invocation continues the chain of requests of whoever queued the event;
 # raises RecursionStopped when loop detection stops it.
 AsyncInvoke = Callable[[FunctionSpec, str, Lineage | None], InvocationOutcome]
@@ -305,6 +307,14 @@ class StreamMapping:
         return now - _arrival(records[0], now) > self.max_record_age_s
 
 
+def iterator_age_ms(records: Sequence[dict[str, Any]], now: float) -> float:
+    """Lambda's IteratorAge of a batch read at `now`: the time since its newest record was
+    written to the stream (Lambda Developer Guide, "Types of metrics for Lambda functions":
+    https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html)."""
+    newest = max(_arrival(record, now) for record in records)
+    return max(0.0, (now - newest) * 1000.0)
+
+
 def _arrival(record: dict[str, Any], default: float) -> float:
     """When a stream record was written (its ApproximateCreationDateTime, epoch seconds)."""
     value = (record.get("dynamodb") or {}).get("ApproximateCreationDateTime")
@@ -366,7 +376,7 @@ def retry_from(outcome: InvocationOutcome, batch: Sequence[dict[str, Any]],
 class StreamDispatcher:
     """Delivers one mapping's records in order, one batch in flight at a time."""
 
-    def __init__(self, mapping: StreamMapping, invoke: Invoke, activity: Activity, *,
+    def __init__(self, mapping: StreamMapping, invoke: StreamInvoke, activity: Activity, *,
                  sleep: Sleep, retry_delay_s: float = 0.2,
                  destinations: FailureDestinations | None = None,
                  clock: Clock = time.time) -> None:
@@ -432,7 +442,8 @@ class StreamDispatcher:
         instead when the invocation failed and the mapping bisects."""
         retries = 0
         while not self._closed:
-            outcome = self._invoke(spec, json.dumps({"Records": pending}))
+            outcome = self._invoke(spec, json.dumps({"Records": pending}),
+                                   iterator_age_ms(pending, self._clock()))
             start = retry_from(outcome, pending, mapping.report_batch_item_failures)
             if start is None:
                 return []

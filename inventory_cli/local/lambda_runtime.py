@@ -252,11 +252,16 @@ class LambdaRuntime:
         return chain
 
     def invoke(self, spec: FunctionSpec, event_json: str,
-               lineage: Lineage | None | _FromRequest = FROM_REQUEST) -> InvocationResult:
+               lineage: Lineage | None | _FromRequest = FROM_REQUEST, *,
+               iterator_age_ms: float | None = None) -> InvocationResult:
         """One synchronous invocation (RequestResponse); its log goes to the log group.
 
         `lineage`: the chain of requests it continues (default: the one of the request this
         thread serves; None: a new chain). Raises RecursionStopped when loop detection stops it.
+        `iterator_age_ms`: for a stream batch, its IteratorAge (published with its record).
+
+        Never refused for concurrency: an invocation waits for a free worker of the function's
+        pool instead, so no record is ever `throttled` (Lambda would refuse it).
         """
         if isinstance(lineage, _FromRequest):
             lineage = lambda_lineage.request_lineage()
@@ -269,7 +274,8 @@ class LambdaRuntime:
                                 f"{spec.runtime}", "errorType": "Runtime.InvalidRuntime"}),
                 output="", duration_ms=0.0)
             return self._finish(spec, refused, request_id, started_ms,
-                                stream=f"unsupported-{request_id}")
+                                stream=f"unsupported-{request_id}",
+                                iterator_age_ms=iterator_age_ms)
         pool = self._pool(spec)
         try:
             worker = pool.acquire(spec)
@@ -278,17 +284,19 @@ class LambdaRuntime:
                 "errorMessage": str(exc), "errorType": "Runtime.InvalidEntrypoint"}),
                 output=f"{exc}\n", duration_ms=0.0)
             return self._finish(spec, refused, request_id, started_ms,
-                                stream=f"invalid-code-{request_id}")
+                                stream=f"invalid-code-{request_id}",
+                                iterator_age_ms=iterator_age_ms)
         reply: WorkerReply | None = None
         try:
             reply = worker.invoke(event_json, request_id=request_id, timeout_s=spec.timeout_s,
                                   trace_header=chain.header())
         finally:
             pool.release(worker, reusable=reply is not None and not reply.worker_lost)
-        return self._finish(spec, reply, request_id, started_ms, stream=worker.log_stream)
+        return self._finish(spec, reply, request_id, started_ms, stream=worker.log_stream,
+                            iterator_age_ms=iterator_age_ms)
 
     def _finish(self, spec: FunctionSpec, reply: WorkerReply, request_id: str, started_ms: int,
-                *, stream: str) -> InvocationResult:
+                *, stream: str, iterator_age_ms: float | None = None) -> InvocationResult:
         events = _log_events(reply, request_id, spec, started_ms, int(time.time() * 1000))
         try:
             self._log_sink.write(spec, stream, events)
@@ -297,7 +305,7 @@ class LambdaRuntime:
         self.records.publish(InvocationRecord(
             function_name=spec.name, function_arn=spec.arn, memory_mb=spec.memory_mb,
             duration_ms=reply.duration_ms, ok=reply.ok, throttled=False,
-            finished_at=self._clock()))
+            finished_at=self._clock(), iterator_age_ms=iterator_age_ms))
         return InvocationResult(request_id=request_id, ok=reply.ok, payload=reply.payload,
                                 log_text="\n".join(line for _, line in events) + "\n",
                                 duration_ms=reply.duration_ms)
@@ -310,8 +318,9 @@ class LambdaRuntime:
         caused it)."""
         self._async.submit(spec, event_json, config, lambda_lineage.request_lineage())
 
-    def _invoke_new_chain(self, spec: FunctionSpec, event_json: str) -> InvocationResult:
-        return self.invoke(spec, event_json, lineage=None)
+    def _invoke_stream_batch(self, spec: FunctionSpec, event_json: str,
+                             iterator_age_ms: float) -> InvocationResult:
+        return self.invoke(spec, event_json, lineage=None, iterator_age_ms=iterator_age_ms)
 
     def submit_stream_records(self, spec: FunctionSpec, mapping: StreamMapping,
                               records: Sequence[dict[str, Any]]) -> None:
@@ -325,7 +334,7 @@ class LambdaRuntime:
             if dispatcher is None:
                 # Stream records start chains of their own: DynamoDB streams are not among
                 # the sources loop detection follows.
-                dispatcher = StreamDispatcher(mapping, self._invoke_new_chain, self.activity,
+                dispatcher = StreamDispatcher(mapping, self._invoke_stream_batch, self.activity,
                                               sleep=self._sleep,
                                               retry_delay_s=self._stream_retry_delay_s,
                                               destinations=self._destinations,

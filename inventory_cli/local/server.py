@@ -103,6 +103,19 @@ def _write_limit(text: str) -> int | None:
     return value if value > 0 else None
 
 
+def _start_metrics_and_alarms(runtime: Any) -> None:
+    """Lambda's metrics into the emulator's CloudWatch (`local/metrics.py`), and the alarms
+    evaluated on them (`local/alarms.py`: a daemon thread, it ends with the process)."""
+    from inventory_cli.local.alarms import AlarmEvaluator
+    from inventory_cli.local.metrics import LambdaMetrics
+    from inventory_cli.local.seam.cloudwatch import alarm_changed
+
+    runtime.records.add(LambdaMetrics())
+    evaluator = AlarmEvaluator.from_environment()
+    alarm_changed.append(evaluator.wake)
+    evaluator.start()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     home: Path = args.home.resolve()
@@ -155,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     # The outbox belongs to this emulator's lifetime, like every other piece of its state.
     outbox.clear()
     seam.attach(runtime=runtime, outbox=outbox)
+    _start_metrics_and_alarms(runtime)
     info = EmulatorInfo(endpoint=endpoint, pid=os.getpid(), port=port, home=home,
                         started_at=datetime.now(UTC).isoformat(timespec="seconds"))
     def function_url(environ: dict[str, Any]) -> HttpResponse:

@@ -301,7 +301,53 @@ class DashboardFilesSpec:
         return f"{self.bucket}/*"
 
 
+@dataclass(frozen=True)
+class AlarmSpec(_ShownByName):
+    """A CloudWatch metric alarm on one metric of the stack; its alarm and OK actions notify
+    the operators' topic. `reason` says why the threshold is what it is (docs/stack.md)."""
+
+    kind: ClassVar[str] = "alarm"
+    id: str
+    name: str
+    namespace: str
+    metric: str
+    # (name, value) pairs, e.g. (("FunctionName", "inventory-check-stock"),).
+    dimensions: tuple[tuple[str, str], ...]
+    statistic: str
+    period_s: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    comparison: str
+    threshold: float
+    treat_missing_data: str
+    description: str
+    # Where ALARM and OK are announced (the operators' topic).
+    actions: tuple[str, ...]
+    dashboard: bool = False
+
+    def parameters(self) -> dict[str, Any]:
+        """PutMetricAlarm's parameters (without tags); also what a drift check compares."""
+        return {
+            "AlarmName": self.name,
+            "AlarmDescription": self.description,
+            "ActionsEnabled": True,
+            "OKActions": list(self.actions),
+            "AlarmActions": list(self.actions),
+            "InsufficientDataActions": [],
+            "Namespace": self.namespace,
+            "MetricName": self.metric,
+            "Dimensions": [{"Name": n, "Value": v} for n, v in self.dimensions],
+            "Statistic": self.statistic,
+            "Period": self.period_s,
+            "EvaluationPeriods": self.evaluation_periods,
+            "DatapointsToAlarm": self.datapoints_to_alarm,
+            "Threshold": float(self.threshold),
+            "ComparisonOperator": self.comparison,
+            "TreatMissingData": self.treat_missing_data,
+        }
+
+
 Spec = (RoleSpec | BucketSpec | InventoryTableSpec | TableSpec | TopicSpec | LogGroupSpec
         | FunctionSpec | EventInvokeConfigSpec | RecursionConfigSpec | InvokePermissionSpec
         | NotificationSpec | MappingSpec | FunctionUrlSpec | BucketCorsSpec | IdentityPoolSpec
-        | IdentityPoolRolesSpec | DashboardFilesSpec)
+        | IdentityPoolRolesSpec | DashboardFilesSpec | AlarmSpec)

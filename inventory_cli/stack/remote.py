@@ -258,6 +258,24 @@ class RemoteState:
             lambda: logs.list_tags_for_resource(resourceArn=arn).get("tags", {}),
             absent={}))
 
+    # ---- CloudWatch alarms ----------------------------------------------------------------
+
+    def alarm(self, name: str) -> dict[str, Any] | None:
+        """DescribeAlarms' metric alarm of that name (state included), or None."""
+        cloudwatch = self._client("cloudwatch")
+
+        def read() -> dict[str, Any] | None:
+            found = cloudwatch.describe_alarms(AlarmNames=[name],
+                                               AlarmTypes=["MetricAlarm"])["MetricAlarms"]
+            return next((a for a in found if a["AlarmName"] == name), None)
+
+        return cast("Doc | None", self._read(("alarm", name), read))
+
+    def alarm_tags(self, arn: str) -> dict[str, str]:
+        cloudwatch = self._client("cloudwatch")
+        return cast("dict[str, str]", self._read(("alarm-tags", arn), lambda: tag_dict(
+            cloudwatch.list_tags_for_resource(ResourceARN=arn)["Tags"]), absent={}))
+
     # ---- Lambda ---------------------------------------------------------------------------
 
     def function(self, name: str) -> dict[str, Any] | None:

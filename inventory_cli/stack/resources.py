@@ -17,6 +17,7 @@ from inventory_cli.config import StackNames
 from inventory_cli.dashboard import dashboard_url
 from inventory_cli.stack.instructions import Ref
 from inventory_cli.stack.model import (
+    AlarmSpec,
     BucketCorsSpec,
     BucketSpec,
     DashboardFilesSpec,
@@ -124,6 +125,7 @@ def stack_resources(desired: DesiredStack) -> tuple[Spec, ...]:
         InventoryTableSpec("table", n.table, table_definition(n)),
         *aux_tables(n),
         TopicSpec("topic", n.topic, n.topic_arn),
+        ops_topic(n),
         *(LogGroupSpec(f"{prefix}-log-group", group, LOG_RETENTION_DAYS)
           for prefix, group in (("load", n.load_log_group), ("check", n.check_log_group),
                                 ("summarize", n.summarize_log_group),
@@ -163,6 +165,7 @@ def stack_resources(desired: DesiredStack) -> tuple[Spec, ...]:
         BucketCorsSpec("uploads-cors", n.uploads_bucket, uploads_cors(origin),
                        f"let the store page POST files to {n.uploads_bucket} from the "
                        "dashboard's origin"),
+        *alarms(n),
         IdentityPoolSpec("identity-pool", n.identity_pool),
         dashboard_role(n, Ref("identity_pool_id")),
         IdentityPoolRolesSpec("identity-pool-roles", n.identity_pool, n.dashboard_role,
@@ -703,3 +706,116 @@ def uploads_cors(origin: str) -> dict[str, Any]:
 
 def local_function_url(endpoint: str, function: str) -> str:
     return f"{endpoint.rstrip('/')}{LOCAL_FUNCTION_URLS_PATH}{function}"
+
+
+# ---- the operators' channel and alarms -----------------------------------------------------
+# The stack's health goes to a topic of its own, never to the staff's stock alerts. The alarms
+# watch what users feel: a function failing (files not loaded, alerts not sent, stores' uploads
+# refused), a function throttled, a stream consumer running behind the table, the table
+# refusing writes. Each threshold's reason, with the AWS page it relies on: docs/stack.md.
+
+def ops_topic(names: StackNames) -> TopicSpec:
+    name = f"{names.stack}-ops"
+    return TopicSpec("ops_topic", name, f"arn:aws:sns:{names.region}:{names.account_id}:{name}")
+
+
+# Errors and Throttles: the Sum over 5 minutes, alarming at the first one. A retried load or
+# a bisected stream batch fails several times within a few minutes; one 5-minute period holds
+# such an incident, so operators get one ALARM and one OK mail for it, not one per minute.
+FUNCTION_ALARM_PERIOD_S = 300
+# A stream consumer's IteratorAge (ms): the newest record of a batch was written this long
+# before Lambda read it. The mappings discard records after MaximumRecordAgeInSeconds (an
+# hour); 10 minutes behind in 3 of 5 minutes leaves ~50 minutes to act before anything is
+# discarded, and a single slow bisected batch (a minute of lag) does not alarm.
+ITERATOR_AGE_LIMIT_MS = 10 * 60 * 1000
+ITERATOR_AGE_PERIOD_S = 60
+ITERATOR_AGE_DATAPOINTS = (3, 5)
+# WriteThrottleEvents on the inventory table in 3 of 5 minutes: the loader retries throttled
+# batch writes itself, so a throttled minute at the start of a big load only slows it; three
+# minutes of it means loads (and then alerts) run late.
+TABLE_THROTTLE_DATAPOINTS = (3, 5)
+
+
+def _function_alarms(names: StackNames, key: str, function: str, what: str
+                     ) -> tuple[AlarmSpec, ...]:
+    actions = (ops_topic(names).arn,)
+    dimensions = (("FunctionName", function),)
+    return (
+        AlarmSpec(
+            f"{key}-errors-alarm", f"{function}-errors", "AWS/Lambda", "Errors", dimensions,
+            "Sum", FUNCTION_ALARM_PERIOD_S, 1, 1, "GreaterThanOrEqualToThreshold", 1,
+            # No invocation, no error: a quiet pipeline is a healthy one.
+            "notBreaching",
+            f"inventory stack {names.stack}: {function} failed at least once in 5 minutes; "
+            f"{what}. `inventory failures` lists what was kept, `inventory retry` re-drives it.",
+            actions),
+        AlarmSpec(
+            f"{key}-throttles-alarm", f"{function}-throttles", "AWS/Lambda", "Throttles",
+            dimensions, "Sum", FUNCTION_ALARM_PERIOD_S, 1, 1, "GreaterThanOrEqualToThreshold",
+            1, "notBreaching",
+            f"inventory stack {names.stack}: Lambda refused to run {function} (account "
+            "concurrency used up); its events wait and run late.", actions),
+    )
+
+
+def _iterator_age_alarm(names: StackNames, key: str, function: str, what: str) -> AlarmSpec:
+    m, n = ITERATOR_AGE_DATAPOINTS
+    return AlarmSpec(
+        f"{key}-iterator-age-alarm", f"{function}-iterator-age", "AWS/Lambda", "IteratorAge",
+        (("FunctionName", function),), "Maximum", ITERATOR_AGE_PERIOD_S, n, m,
+        "GreaterThanOrEqualToThreshold", ITERATOR_AGE_LIMIT_MS,
+        # No batch read, no age: a quiet table is not a late consumer.
+        "notBreaching",
+        f"inventory stack {names.stack}: {function} reads the table's stream 10 minutes or "
+        f"more behind; {what}. Records older than an hour are kept as failures.",
+        (ops_topic(names).arn,))
+
+
+def alarms(names: StackNames) -> tuple[AlarmSpec, ...]:
+    """Every alarm of the stack, its actions on the operators' topic."""
+    m, n = TABLE_THROTTLE_DATAPOINTS
+    return (
+        *_function_alarms(names, "load", names.load_function,
+                          "uploaded files were not loaded (or late)"),
+        *_function_alarms(names, "check", names.check_function,
+                          "low-stock alerts were not sent (or late)"),
+        _iterator_age_alarm(names, "check", names.check_function,
+                            "low-stock alerts reach the staff late"),
+        *_function_alarms(names, "summarize", names.summarize_function,
+                          "the dashboard's summaries are behind"),
+        _iterator_age_alarm(names, "summarize", names.summarize_function,
+                            "the dashboard's summaries are behind"),
+        *_function_alarms(names, "store-upload", names.store_upload_function,
+                          "stores could not upload their files"),
+        AlarmSpec(
+            "table-write-throttles-alarm", f"{names.table}-write-throttles", "AWS/DynamoDB",
+            "WriteThrottleEvents", (("TableName", names.table),), "Sum", 60, n, m,
+            "GreaterThanOrEqualToThreshold", 1,
+            # No throttled write, no datapoint: a quiet minute is a good one. The PutMetricAlarm
+            # reference says AWS/DynamoDB alarms ignore missing data whatever is set (then the
+            # alarm keeps its state between writes); AWS support has advised notBreaching for
+            # DynamoDB alarms stuck in ALARM. notBreaching is right in both readings.
+            "notBreaching",
+            f"inventory stack {names.stack}: table {names.table} throttled writes in 3 of 5 "
+            "minutes; loads run late.", (ops_topic(names).arn,)),
+    )
+
+
+def cloudwatch_publish_statement(names: StackNames) -> dict[str, Any]:
+    """The statement a policy of the operators' topic must keep for the alarms to publish
+    (the default policy of a new topic needs none): CloudWatch's service principal, only for
+    this account's alarms of this stack (AWS re:Post, "Why didn't I receive an SNS
+    notification for my CloudWatch alarm trigger?")."""
+    return {
+        "Sid": "CloudWatchAlarmsPublish",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Resource": ops_topic(names).arn,
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": names.account_id},
+            "ArnLike": {"aws:SourceArn":
+                        f"arn:aws:cloudwatch:{names.region}:{names.account_id}:alarm:"
+                        f"{names.stack}-*"},
+        },
+    }

@@ -9,16 +9,29 @@ reports drift, not a threshold the user might want.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
 from inventory_cli.aws import Aws
 from inventory_cli.config import StackNames
 from inventory_cli.stack.instructions import APICall
+from inventory_cli.stack.model import AlarmSpec
 from inventory_cli.stack.packaging import LambdaZip
-from inventory_cli.stack.provision import desired_stack, plan_provision
+from inventory_cli.stack.planner import StackPlanner
+from inventory_cli.stack.provision import desired_stack
+from inventory_cli.stack.remote import RemoteState
 from inventory_cli.stack.resources import stack_resources
 
 State = Literal["ok", "missing", "drifted"]
+
+
+@dataclass(frozen=True)
+class AlarmState:
+    """What CloudWatch says of an alarm: OK, ALARM or INSUFFICIENT_DATA, why, and since when."""
+
+    value: str
+    reason: str
+    since: str
 
 
 @dataclass(frozen=True)
@@ -27,9 +40,16 @@ class ResourceStatus:
     name: str
     state: State
     detail: str
+    # For an alarm that exists: its state (apart from whether its settings are right).
+    alarm: AlarmState | None = None
 
     def as_json(self) -> dict[str, str]:
-        return asdict(self)
+        row = asdict(self)
+        alarm = row.pop("alarm")
+        if alarm is not None:
+            row.update(alarm_state=alarm["value"], alarm_reason=alarm["reason"],
+                       alarm_since=alarm["since"])
+        return row
 
 
 @dataclass(frozen=True)
@@ -55,7 +75,8 @@ class StackStatus:
 
 def stack_status(aws: Aws, *, code: LambdaZip | None = None) -> StackStatus:
     desired = desired_stack(aws, threshold=None, code=code)
-    plan = plan_provision(aws, desired)
+    remote = RemoteState(aws.client)
+    plan = StackPlanner(aws.client, desired, remote).plan()
     specs = stack_resources(desired)
     result = []
     for spec in specs:
@@ -69,9 +90,22 @@ def stack_status(aws: Aws, *, code: LambdaZip | None = None) -> StackStatus:
             state = "drifted"
         detail = {"ok": "", "missing": "not found",
                   "drifted": "; ".join(s.summary for s in steps)}[state]
-        result.append(ResourceStatus(spec.id, spec.display, state, detail))
+        alarm = _alarm_state(remote, spec) if isinstance(spec, AlarmSpec) else None
+        result.append(ResourceStatus(spec.id, spec.display, state, detail, alarm))
     dashboard_ids = {spec.id for spec in specs if spec.dashboard}
     leftovers = () if desired.dashboard else tuple(
         s.summary for s in plan.changes if s.resource in dashboard_ids)
     return StackStatus(desired.names, tuple(result), dashboard=desired.dashboard,
                        leftovers=leftovers)
+
+
+def _alarm_state(remote: RemoteState, spec: AlarmSpec) -> AlarmState | None:
+    """The alarm's state as the plan read it (no further call)."""
+    alarm: dict[str, Any] | None = remote.alarm(spec.name)
+    if alarm is None:
+        return None
+    since = alarm.get("StateUpdatedTimestamp")
+    return AlarmState(value=str(alarm.get("StateValue", "")),
+                      reason=str(alarm.get("StateReason", "")),
+                      since=since.isoformat(timespec="seconds")
+                      if isinstance(since, datetime) else str(since or ""))

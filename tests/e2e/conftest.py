@@ -31,7 +31,8 @@ def _float_env(name: str, default: float) -> float:
 
 
 @pytest.fixture
-def e2e(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Target]:
+def e2e(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        request: pytest.FixtureRequest) -> Iterator[Target]:
     """A target with a unique stack name; a local emulator is started and, at the end, stopped.
 
     The test itself may stop the emulator (the pipeline test does, and checks that); this
@@ -59,6 +60,10 @@ def e2e(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Target]:
         timeout_s=_float_env("INVENTORY_E2E_TIMEOUT", 300.0 if kind == "aws" else 60.0),
         grace_s=_float_env("INVENTORY_E2E_GRACE", 30.0 if kind == "aws" else 5.0),
     )
+    # `@pytest.mark.emulator_env(NAME="value")`: settings of the emulator a test starts.
+    marker = request.node.get_closest_marker("emulator_env")
+    if marker is not None:
+        target.env.update({name: str(value) for name, value in marker.kwargs.items()})
     if kind == "local":
         port = free_port()
         started = target.run("local", "start", "--port", str(port), stack=False)

@@ -513,3 +513,24 @@ def _process_exists(pid: int) -> bool:
     # A zombie is gone for our purposes (its parent has not reaped it yet).
     status = Path(f"/proc/{pid}/status")
     return status.exists() and "State:\tZ" not in status.read_text()
+
+
+def test_a_stream_batchs_record_states_its_iterator_age_and_others_none(
+        runtime: LambdaRuntime, stream_zip: bytes, make_spec: SpecFactory,
+        tmp_path: Path) -> None:
+    from inventory_cli.local.invocation_records import InvocationRecord
+
+    seen: list[InvocationRecord] = []
+    runtime.records.add(seen.append)
+    spec = _stream_spec(make_spec, stream_zip, tmp_path)
+    written = time.time() - 30.0  # the newest record reached the stream 30 s ago
+    records = _records(["a", "b"])
+    records[0]["dynamodb"]["ApproximateCreationDateTime"] = written - 60.0
+    records[1]["dynamodb"]["ApproximateCreationDateTime"] = written
+    runtime.submit_stream_records(spec, StreamMapping(uuid="m-age"), records)
+    assert runtime.wait_idle(20)
+    runtime.invoke(spec, json.dumps({"Records": []}))
+    [batch, direct] = seen
+    assert batch.iterator_age_ms is not None and 30_000 <= batch.iterator_age_ms < 40_000
+    assert direct.iterator_age_ms is None
+    assert not batch.throttled and not direct.throttled  # the runtime waits, never refuses

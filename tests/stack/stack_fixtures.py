@@ -90,6 +90,10 @@ def leftovers(session: boto3.session.Session, names: StackNames) -> list[str]:
     for group in logs.describe_log_groups()["logGroups"]:
         if group["logGroupName"].startswith(f"/aws/lambda/{stack}-"):
             found.append(f"log group {group['logGroupName']}")
+    cloudwatch = session.client("cloudwatch")
+    for alarm in cloudwatch.describe_alarms()["MetricAlarms"]:
+        if alarm["AlarmName"].startswith(f"{stack}-"):
+            found.append(f"alarm {alarm['AlarmName']}")
     tagging = session.client("resourcegroupstaggingapi")
     for res in tagging.get_resources(TagFilters=[{"Key": STACK_TAG, "Values": [stack]}])[
             "ResourceTagMappingList"]:

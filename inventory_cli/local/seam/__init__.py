@@ -19,6 +19,8 @@ service (each module's docstring lists what it changes and why):
   request signed with a key STS or Cognito issued on the emulator is checked against its role
   (each service module says what its requests need); the operator's key passes unchecked.
 - `logs`: the sink the runtime writes function logs through (with the function's role).
+- `cloudwatch`: alarm states as PutMetricAlarm documents them; metric data, alarms and SNS
+  publishing for the emulator's metrics and alarm evaluator, as plain data.
 
 Without `attach`, moto behaves as it does upstream apart from the fixes (role mapping, a
 thread-safe stream, conditional denies), so in-process tests that call `install()` are not
@@ -38,6 +40,7 @@ from inventory_cli.local import dynamodb_reads
 from inventory_cli.local.seam import (
     attached,
     awslambda,
+    cloudwatch,
     cognito,
     dynamodb,
     function_url_permissions,
@@ -88,6 +91,7 @@ def install() -> None:
         function_url_permissions.install()
         s3_event_versions.install()
         s3_post_signatures.install()  # after install_s3_post_policy: it runs first
+        cloudwatch.install_alarm_states()
         # Roles: who each issued key is, what each service's requests need, the check itself.
         iam.install_sts_sessions()
         iam.install_role_policy_notices()
