@@ -164,6 +164,8 @@ def load_outcomes(console: Console, outcomes: Sequence[LoadOutcome]) -> None:
 # -- subscriptions -----------------------------------------------------------------------------
 
 def stores_label(sub: Subscription) -> str:
+    if sub.topic == "ops":
+        return "-"  # the operators' topic carries no store's alerts
     if sub.stores is not None:
         return ", ".join(sub.stores)
     return "unknown until confirmed" if sub.arn is None else "all"
@@ -180,20 +182,20 @@ def subscriptions(console: Console, rows: Sequence[Subscription], *, fmt: Output
     if fmt is OutputFormat.json:
         write_json(console, [{"endpoint": s.endpoint, "protocol": s.protocol, "status": s.status,
                               "stores": list(s.stores) if s.stores is not None else None,
-                              "sms_sandbox": s.sms_sandbox}
+                              "sms_sandbox": s.sms_sandbox, "topic": s.topic}
                              for s in rows])
     elif fmt is OutputFormat.csv:
-        write_csv(console, ("endpoint", "protocol", "status", "stores", "sms_sandbox"),
+        write_csv(console, ("endpoint", "protocol", "status", "stores", "sms_sandbox", "topic"),
                   ((s.endpoint, s.protocol, s.status, ";".join(s.stores or ()),
-                    s.sms_sandbox or "") for s in rows))
+                    s.sms_sandbox or "", s.topic) for s in rows))
     elif not rows:
         console.print("No subscriptions. Add one with `inventory subscribe EMAIL-OR-PHONE`.",
                       markup=False, soft_wrap=True)
     else:
-        table = _table("Endpoint", "Protocol", "Status", "Stores")
+        table = _table("Topic", "Endpoint", "Protocol", "Status", "Stores")
         for s in rows:
             status = subscription_status(s)
-            table.add_row(Text(s.endpoint), s.protocol,
+            table.add_row(s.topic, Text(s.endpoint), s.protocol,
                           Text(status, style=LOW_STYLE if status != s.status else ""),
                           Text(stores_label(s)))
         console.print(table)

@@ -124,6 +124,8 @@ def stack_resources(desired: DesiredStack) -> tuple[Spec, ...]:
         InventoryTableSpec("table", n.table, table_definition(n)),
         *aux_tables(n),
         TopicSpec("topic", n.topic, n.topic_arn),
+        # The operators' channel: the stack's health, never the staff's stock alerts.
+        TopicSpec("ops_topic", n.ops_topic, n.ops_topic_arn),
         *(LogGroupSpec(f"{prefix}-log-group", group, LOG_RETENTION_DAYS)
           for prefix, group in (("load", n.load_log_group), ("check", n.check_log_group),
                                 ("summarize", n.summarize_log_group),

@@ -64,15 +64,15 @@ def test_verify_texts_a_code_and_verify_phone_completes_it(
 
     listing = invoke(aws, "subscriptions", "-o", "table")
     assert listing.stdout == (
-        "Endpoint         Protocol   Status                     Stores\n"
-        "─────────────────────────────────────────────────────────────\n"
-        "+4915112345678   sms        unverified (SMS sandbox)   all   \n"
+        "Topic    Endpoint         Protocol   Status                     Stores\n"
+        "──────────────────────────────────────────────────────────────────────\n"
+        "alerts   +4915112345678   sms        unverified (SMS sandbox)   all   \n"
         "unverified (SMS sandbox): this AWS account is in the SNS SMS sandbox, which texts only "
         "verified numbers; alerts to these never arrive. Verify one with `inventory subscribe "
         "NUMBER --verify`, then `inventory verify-phone NUMBER CODE`.\n")
     assert json.loads(invoke(aws, "subscriptions", "-o", "json").stdout) == [
         {"endpoint": PHONE, "protocol": "sms", "status": "confirmed", "stores": None,
-         "sms_sandbox": "pending"}]
+         "sms_sandbox": "pending", "topic": "alerts"}]
 
     verified = invoke(aws, "verify-phone", PHONE, "123456")
     assert (verified.exit_code, verified.stdout) == (
@@ -80,9 +80,9 @@ def test_verify_texts_a_code_and_verify_phone_completes_it(
     assert sandbox.calls[-1] == ("VerifySMSSandboxPhoneNumber",
                                  {"PhoneNumber": PHONE, "OneTimePassword": "123456"})
     assert invoke(aws, "subscriptions", "-o", "table").stdout == (
-        "Endpoint         Protocol   Status      Stores\n"
-        "──────────────────────────────────────────────\n"
-        "+4915112345678   sms        confirmed   all   \n")
+        "Topic    Endpoint         Protocol   Status      Stores\n"
+        "───────────────────────────────────────────────────────\n"
+        "alerts   +4915112345678   sms        confirmed   all   \n")
     assert json.loads(invoke(aws, "subscriptions", "-o", "json").stdout)[0]["sms_sandbox"] \
         == "verified"
     again = invoke(aws, "verify-phone", PHONE, "123456")
@@ -102,9 +102,9 @@ def test_outside_the_sandbox_nothing_changes(aws: Aws, sandbox: SandboxAnswers) 
     assert (result.exit_code, result.stdout, result.stderr) == (0, SUBSCRIBED, "")
     assert sandbox.operations() == ["GetSMSSandboxAccountStatus"]
     assert invoke(aws, "subscriptions", "-o", "table").stdout == (
-        "Endpoint         Protocol   Status      Stores\n"
-        "──────────────────────────────────────────────\n"
-        "+4915112345678   sms        confirmed   all   \n")
+        "Topic    Endpoint         Protocol   Status      Stores\n"
+        "───────────────────────────────────────────────────────\n"
+        "alerts   +4915112345678   sms        confirmed   all   \n")
     out = invoke(aws, "verify-phone", PHONE, "123456")
     assert (out.exit_code, out.stdout) == (
         0, "This AWS account is not in the SNS SMS sandbox in us-east-1: texts reach every "

@@ -40,6 +40,7 @@ def test_provision_prints_a_summary_then_says_no_changes(aws: Aws) -> None:
     assert lines[6].endswith(f"on {len(r.RESOURCE_IDS)} resource(s): " + ", ".join(
         ["load-role", "check-role", "summarize-role", "store-upload-role", "uploads-bucket",
          "failures-bucket", "table", "alert-table", "summary-table", "store-keys-table", "topic",
+         "ops_topic",
          "load-log-group", "check-log-group", "summarize-log-group", "store-upload-log-group",
          "load-function", "load-failure-destination", "load-recursion", "s3-invoke-permission",
          "uploads-notification", "check-function", "stream-mapping", "summarize-function",
