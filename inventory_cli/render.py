@@ -237,9 +237,10 @@ def alerts(console: Console, rows: Sequence[Alert], *, fmt: OutputFormat,
 
 # -- kept failures -----------------------------------------------------------------------------
 
-def failures(console: Console, rows: Sequence[KeptFailure], *, fmt: OutputFormat) -> None:
+def failures(console: Console, rows: Sequence[KeptFailure], *, fmt: OutputFormat,
+             stack: str) -> None:
     if fmt is OutputFormat.json:
-        write_json(console, [f.as_json() for f in rows])
+        write_json(console, [f.as_json(stack) for f in rows])
     elif fmt is OutputFormat.csv:
         write_csv(console, ("id", "when", "kind", "function", "what", "error", "attempts"),
                   ((f.id, f.when.isoformat() if f.when else "", f.kind, f.function, f.what,
@@ -255,6 +256,12 @@ def failures(console: Console, rows: Sequence[KeptFailure], *, fmt: OutputFormat
                           Text(f.what), Text(f.error, style=LOW_STYLE),
                           "-" if f.attempts is None else str(f.attempts))
         console.print(table)
+        # The same line the operators' message of each failure gives (kept_failures.retry_line).
+        lines = [line for line in (f.retry(stack) for f in rows) if line]
+        if lines:
+            console.print("Re-drive with:", markup=False, soft_wrap=True)
+            for line in lines:
+                console.print(Text(f"  {line}"), soft_wrap=True)
 
 
 def retry_outcomes(console: Console, rows: Sequence[RetryOutcome], *, fmt: OutputFormat) -> None:
