@@ -231,6 +231,14 @@ class StackNames(BaseModel):
         """What the announcer has announced (each kept failure and unloaded file once)."""
         return f"{self.stack}-announcements"
 
+    @property
+    def function_logs(self) -> dict[str, str]:
+        """Each function of the stack by the name `inventory logs` takes for it."""
+        return {"load": self.load_function, "check": self.check_function,
+                "summaries": self.summarize_function,
+                "store-upload": self.store_upload_function,
+                "announce": self.announce_function}
+
     def table_arn_of(self, table: str) -> str:
         return f"arn:aws:dynamodb:{self.region}:{self.account_id}:table/{table}"
 

@@ -292,19 +292,25 @@ class KeptRecords:
         self.bucket = bucket
         self._parsed: dict[str, KeptFailure] = {}
 
+    def listing(self) -> list[dict[str, Any]]:
+        """The bucket's objects as ListObjectsV2 gives them (a missing bucket raises S3's
+        NoSuchBucket); nothing is read."""
+        return [obj for page in self._s3.get_paginator("list_objects_v2").paginate(
+                    Bucket=self.bucket) for obj in page.get("Contents", [])]
+
     def kept(self) -> list[KeptFailure]:
         """Every kept record, oldest first (a missing bucket raises S3's NoSuchBucket)."""
-        listed = [obj for page in self._s3.get_paginator("list_objects_v2").paginate(
-                      Bucket=self.bucket) for obj in page.get("Contents", [])]
+        listed = self.listing()
         current = {obj["Key"] for obj in listed}
         for gone in set(self._parsed) - current:
             del self._parsed[gone]
         for obj in listed:
             if obj["Key"] not in self._parsed:
-                self._parsed[obj["Key"]] = self._read(obj)
+                self._parsed[obj["Key"]] = self.read(obj)
         return sort_failures(self._parsed.values())
 
-    def _read(self, obj: Mapping[str, Any]) -> KeptFailure:
+    def read(self, obj: Mapping[str, Any]) -> KeptFailure:
+        """One listed object, fetched and parsed (never raises for its content)."""
         key = obj["Key"]
         stored = obj.get("LastModified")
         if int(obj.get("Size", 0)) > MAX_RECORD_BYTES:

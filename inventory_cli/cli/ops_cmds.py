@@ -333,8 +333,9 @@ def alerts(
 def logs(
     ctx: typer.Context,
     function: Annotated[str | None, typer.Argument(
-        metavar="[load|check|summaries|store-upload]",
-        help="One function's log (default: all four).")] = None,
+        metavar="[load|check|summaries|store-upload|announce]",
+        help="One function's log (default: all five; announce: the operators' messages).")
+    ] = None,
     since: SinceOption = "1h",
     follow: Annotated[bool, typer.Option(
         "--follow", "-f", help="Keep printing new lines until Ctrl-C.")] = False,
@@ -343,7 +344,7 @@ def logs(
     the function wrote them)."""
     from inventory_cli.ops.durations import parse_since
 
-    functions = ("load", "check", "summaries", "store-upload")  # ops.logs.FUNCTION_LOGS
+    functions = ("load", "check", "summaries", "store-upload", "announce")  # ops.logs.FUNCTION_LOGS
     if function is not None and function not in functions:
         raise UsageError(f"unknown function {function!r}: use {', '.join(functions[:-1])} or "
                          f"{functions[-1]}")

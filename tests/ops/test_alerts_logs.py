@@ -122,8 +122,8 @@ def test_logs_of_both_functions_interleaved_by_time(aws: Aws, stack: StackNames)
 def test_logs_of_an_unknown_function_is_a_usage_error(aws: Aws) -> None:
     result = invoke(aws, "logs", "dashboard")
     assert result.exit_code == 2
-    assert result.stderr == ("Error: unknown function 'dashboard': use load, check, summaries or "
-                             "store-upload\n")
+    assert result.stderr == ("Error: unknown function 'dashboard': use load, check, summaries, "
+                             "store-upload or announce\n")
 
 
 def test_logs_of_every_function_and_lines_of_one_moment_in_the_service_order(
@@ -150,6 +150,15 @@ def test_logs_of_every_function_and_lines_of_one_moment_in_the_service_order(
         ["load", "load at the same moment"],
         *[["summaries", m.rstrip("\n")] for _, m in moment],
         ["store-upload", '{"event": "store_request"}']]
+
+
+def test_logs_of_the_announcer(aws: Aws, stack: StackNames) -> None:
+    at = NOW - timedelta(minutes=5)
+    line = '{"event": "announced", "trigger": "failure", "count": 1}'
+    put_log_lines(aws, stack.announce_log_group, [(at, line + "\n")])
+    announce = invoke(aws, "logs", "announce")
+    assert (announce.exit_code, announce.stdout) == (0, f"{stamp(at)} announce {line}\n")
+    assert f"{stamp(at)} announce     {line}" in invoke(aws, "logs").stdout.splitlines()
 
 
 def test_follow_keeps_the_service_order_of_one_moment(aws: Aws, stack: StackNames,

@@ -38,13 +38,16 @@ def test_provision_prints_a_summary_then_says_no_changes(aws: Aws) -> None:
     ]
     assert lines[6].startswith("Changed: ")
     assert lines[6].endswith(f"on {len(r.RESOURCE_IDS)} resource(s): " + ", ".join(
-        ["load-role", "check-role", "summarize-role", "store-upload-role", "uploads-bucket",
-         "failures-bucket", "table", "alert-table", "summary-table", "store-keys-table", "topic",
-         "ops_topic",
+        ["load-role", "check-role", "summarize-role", "store-upload-role", "announce-role",
+         "uploads-bucket", "failures-bucket", "table", "alert-table", "summary-table",
+         "store-keys-table", "announcement-table", "topic", "ops_topic",
          "load-log-group", "check-log-group", "summarize-log-group", "store-upload-log-group",
+         "announce-log-group",
          "load-function", "load-failure-destination", "load-recursion", "s3-invoke-permission",
          "uploads-notification", "check-function", "stream-mapping", "summarize-function",
-         "summary-mapping", "store-upload-function", "store-upload-url", "uploads-cors",
+         "summary-mapping", "announce-function", "failures-invoke-permission",
+         "failures-notification", "announce-schedule-permission", "announce-schedule",
+         "store-upload-function", "store-upload-url", "uploads-cors",
          "identity-pool", "dashboard-role",
          "identity-pool-roles", "dashboard-bucket", "dashboard-files"]))
     # On AWS a new notification takes minutes to apply; a new summary table is
