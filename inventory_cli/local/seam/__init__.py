@@ -19,6 +19,8 @@ service (each module's docstring lists what it changes and why):
   request signed with a key STS or Cognito issued on the emulator is checked against its role
   (each service module says what its requests need); the operator's key passes unchecked.
 - `logs`: the sink the runtime writes function logs through (with the function's role).
+- `events`: scheduled EventBridge rules read for the emulator's scheduler, and their Lambda
+  targets invoked as EventBridge does (only with the function's permission for the rule).
 
 Without `attach`, moto behaves as it does upstream apart from the fixes (role mapping, a
 thread-safe stream, conditional denies), so in-process tests that call `install()` are not
