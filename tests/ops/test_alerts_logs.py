@@ -225,4 +225,5 @@ def test_a_batch_that_fails_again_on_retry_names_its_own_functions_log(
     outcome = retry._invoke(aws, getattr(stack, function), {"Records": []})
     assert outcome.error == f"1 record(s) of the batch failed again (see `inventory logs {log}`)"
     assert logs_core.log_name_of(stack, stack.store_upload_function) == "store-upload"
+    assert logs_core.log_name_of(stack, stack.announce_function) == "announce"
     assert logs_core.log_name_of(stack, "someone-else") is None
