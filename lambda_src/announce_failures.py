@@ -162,37 +162,27 @@ class Announcements:
     def take_slot(self, now: float, interval_s: float) -> bool:
         """Claim the right to send a message now; False if one went out less than
         `interval_s` ago (a conditional write: two runs never both get it)."""
-        try:
-            self._ddb.update_item(
-                TableName=self.table, Key={"Id": {"S": SLOT_ID}},
-                UpdateExpression="SET SentAt = :now",
-                ConditionExpression="attribute_not_exists(SentAt) OR SentAt <= :cutoff",
-                ExpressionAttributeValues={":now": _number(now),
-                                           ":cutoff": _number(now - interval_s)})
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return _written(
+            self._ddb.update_item,
+            TableName=self.table, Key={"Id": {"S": SLOT_ID}},
+            UpdateExpression="SET SentAt = :now",
+            ConditionExpression="attribute_not_exists(SentAt) OR SentAt <= :cutoff",
+            ExpressionAttributeValues={":now": _number(now),
+                                       ":cutoff": _number(now - interval_s)})
 
     def claim(self, announcement: str, now: float) -> bool:
         """Take `announcement` for this run; False if another run sent or is sending it."""
-        try:
-            self._ddb.put_item(
-                TableName=self.table,
-                Item={"Id": {"S": announcement}, "State": {"S": "sending"},
-                      "ClaimedAt": _number(now),
-                      "ExpiresAt": {"N": str(int(now) + ANNOUNCED_TTL_DAYS * 86400)}},
-                ConditionExpression="attribute_not_exists(Id) OR "
-                                    "(#s = :sending AND ClaimedAt < :stale)",
-                ExpressionAttributeNames={"#s": "State"},
-                ExpressionAttributeValues={":sending": {"S": "sending"},
-                                           ":stale": _number(now - STALE_CLAIM_S)})
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return _written(
+            self._ddb.put_item,
+            TableName=self.table,
+            Item={"Id": {"S": announcement}, "State": {"S": "sending"},
+                  "ClaimedAt": _number(now),
+                  "ExpiresAt": {"N": str(int(now) + ANNOUNCED_TTL_DAYS * 86400)}},
+            ConditionExpression="attribute_not_exists(Id) OR "
+                                "(#s = :sending AND ClaimedAt < :stale)",
+            ExpressionAttributeNames={"#s": "State"},
+            ExpressionAttributeValues={":sending": {"S": "sending"},
+                                       ":stale": _number(now - STALE_CLAIM_S)})
 
     def sent(self, announcement: str, message_id: str) -> None:
         self._ddb.update_item(
@@ -203,6 +193,17 @@ class Announcements:
 
     def release(self, announcement: str) -> None:
         self._ddb.delete_item(TableName=self.table, Key={"Id": {"S": announcement}})
+
+
+def _written(write: Callable[..., Any], **request: Any) -> bool:
+    """A conditional write: True if it was made, False if its condition did not hold."""
+    try:
+        write(**request)
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def _number(value: float) -> dict[str, str]:
