@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -76,3 +77,34 @@ def test_every_overrides_the_rate_cron_is_not_run_and_constant_input_is_sent() -
                                             ("x", None)])
 def test_the_override_from_the_environment(raw: str, every: float | None) -> None:
     assert every_from_env(raw) == every
+
+
+def test_the_seam_reads_moto_rules_and_checks_the_function_permission(
+        session: Any) -> None:
+    """What `seam/events.py` relies on in moto: rules on event buses, their expression, state
+    and targets (fails loudly if an upgrade of moto moves them)."""
+    from types import SimpleNamespace
+
+    from inventory_cli.local.seam import events as seam_events
+
+    client = session.client("events")
+    arn = client.put_rule(Name="r1", ScheduleExpression="rate(1 minute)")["RuleArn"]
+    client.put_targets(Rule="r1", Targets=[{"Id": "t", "Arn": TARGET}])
+    client.put_rule(Name="off", ScheduleExpression="rate(1 minute)", State="DISABLED")
+    client.put_rule(Name="pattern", EventPattern='{"source": ["x"]}')
+    [found] = seam_events.scheduled_rules()
+    assert (found.arn, found.name, found.schedule, found.targets) == (
+        arn, "r1", "rate(1 minute)", (("t", TARGET, None),))
+    assert seam_events.invoke_target(found, TARGET, "{}") is False  # no such function here
+
+    def function(*statements: dict[str, Any]) -> Any:
+        return SimpleNamespace(policy=SimpleNamespace(statements=list(statements)))
+
+    allow = {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+             "Action": "lambda:InvokeFunction",
+             "Condition": {"ArnLike": {"AWS:SourceArn": arn}}}
+    assert seam_events._allows(function(allow), arn)
+    assert not seam_events._allows(function(allow), arn + "-other")
+    assert not seam_events._allows(function({**allow, "Principal": {
+        "Service": "s3.amazonaws.com"}}), arn)
+    assert not seam_events._allows(function(), arn)
