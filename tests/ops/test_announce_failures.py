@@ -284,3 +284,24 @@ def test_the_retry_line_is_quoted_for_a_shell() -> None:
     assert retry_line("shop", ["unloaded:north region/it's.csv"]) == (
         "inventory --stack shop retry 'unloaded:north region/it'\"'\"'s.csv'")
     assert retry_line("shop", ["a", "b"]) == "inventory --stack shop retry a b"
+
+
+def test_a_summaries_batch_and_an_unreadable_record_say_what_they_are(
+        aws: Aws, stack: StackNames, run: Callable[..., Any], ops: Inbox) -> None:
+    settings = deployed_settings(aws, stack)
+    batch = KeptFailure(id="b-1", kind="stream", when=None, function=stack.summarize_function,
+                        error="boom", items=(("Berlin", "Echo Dot"),), object_key="k/b-1")
+    assert announcer.describe(batch, settings)[0] == \
+        "A summaries batch failed for good: Berlin: Echo Dot"
+    assert f"  log: inventory --stack {stack.stack} logs summaries" in \
+        announcer.describe(batch, settings)
+
+    aws.client("s3").put_object(Bucket=stack.failures_bucket,
+                                Key="aws/lambda/async/x/2024/05/14/garbage", Body=b"{not json")
+    assert run(SCHEDULED) == {"announced": 1}
+    text = ops.messages()[0]["Message"]
+    assert ("A record in the failures bucket cannot be read "
+            "(aws/lambda/async/x/2024/05/14/garbage)\n") in text
+    assert (f"  inspect s3://{stack.failures_bucket}/aws/lambda/async/x/2024/05/14/garbage and "
+            "delete it by hand (no retry can re-drive it)\n") in text
+    assert "re-drive, once" not in text
