@@ -350,7 +350,9 @@ def _new_failures(settings: Settings, s3: Any, table: Announcements, now: float,
     records = KeptRecords(s3, settings.failures_bucket)
     listed = records.listing()
     known = table.known([f"kept:{obj['Key']}" for obj in listed], now)
-    kept = [records.read(obj) for obj in listed if f"kept:{obj['Key']}" not in known]
+    kept = [f for f in (records.read(obj) for obj in listed
+                        if f"kept:{obj['Key']}" not in known)
+            if f.kind != "unreadable" or _still_kept(s3, settings.failures_bucket, f)]
     unloaded: list[KeptFailure] = []
     if scheduled:
         candidates = find_unloaded(s3, settings.uploads_bucket, settings.load_function,
@@ -368,6 +370,18 @@ def _new_failures(settings: Settings, s3: Any, table: Announcements, now: float,
         seen = table.known(ids, now)
         unloaded = [f for f, i in zip(candidates, ids, strict=True) if i not in seen]
     return [Found(announcement_id(f), f) for f in sort_failures([*kept, *unloaded])]
+
+
+def _still_kept(s3: Any, bucket: str, failure: KeptFailure) -> bool:
+    """Whether an unreadable record is still there: one `inventory retry` deleted between the
+    listing and the read reads as empty, and is nothing to announce."""
+    try:
+        s3.head_object(Bucket=bucket, Key=failure.object_key)
+    except ClientError as exc:
+        if error_code(exc) in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise
+    return True
 
 
 def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:

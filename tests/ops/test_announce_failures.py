@@ -305,3 +305,20 @@ def test_a_summaries_batch_and_an_unreadable_record_say_what_they_are(
     assert (f"  inspect s3://{stack.failures_bucket}/aws/lambda/async/x/2024/05/14/garbage and "
             "delete it by hand (no retry can re-drive it)\n") in text
     assert "re-drive, once" not in text
+
+
+def test_a_record_retried_away_between_listing_and_reading_is_not_announced(
+        aws: Aws, stack: StackNames, run: Callable[..., Any], ops: Inbox,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    upload(aws, stack, "berlin.csv")
+    key = keep_load_failure(aws, stack, "berlin.csv", "load-1")
+    listing = announcer.KeptRecords.listing
+
+    def listed_then_retried(self: Any) -> list[dict[str, Any]]:
+        found = listing(self)
+        aws.client("s3").delete_object(Bucket=stack.failures_bucket, Key=key)
+        return found
+
+    monkeypatch.setattr(announcer.KeptRecords, "listing", listed_then_retried)
+    assert run(SCHEDULED) == {"announced": 0}
+    assert ops.messages() == []
