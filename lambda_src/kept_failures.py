@@ -346,13 +346,21 @@ def names_version(stored: StoredFile, key: str, version: str | None, etag: str) 
 def find_unloaded(s3: Any, bucket: str, load_function: str, *, now: datetime,
                   grace: timedelta, kept: Sequence[KeptFailure] = ()) -> list[KeptFailure]:
     """Current `.csv` objects of `bucket` stored before `now - grace` that have no load report
-    of their own version, and no kept load failure either (a missing bucket raises S3's
-    NoSuchBucket)."""
+    of their own version, no kept load failure and no checkpoint written within the grace (a
+    load still going on) either (a missing bucket raises S3's NoSuchBucket)."""
+    from lambda_src.load_checkpoint import CHECKPOINT_PREFIX
+
     reports: dict[str, datetime] = {}
+    # Checkpoints written within the grace: loads still handing over (a long file's load
+    # writes one at each hand-over, and its report only at the end).
+    recent_checkpoints: list[str] = []
     candidates: list[Mapping[str, Any]] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for obj in page.get("Contents", []):
-            if obj["Key"].startswith(REPORTS_PREFIX):
+            if obj["Key"].startswith(CHECKPOINT_PREFIX):
+                if obj["LastModified"] > now - grace:
+                    recent_checkpoints.append(obj["Key"])
+            elif obj["Key"].startswith(REPORTS_PREFIX):
                 reports[obj["Key"]] = obj["LastModified"]
             elif is_inventory_key(obj["Key"]) and obj["LastModified"] <= now - grace:
                 candidates.append(obj)
@@ -372,6 +380,9 @@ def find_unloaded(s3: Any, bucket: str, load_function: str, *, now: datetime,
             continue
         if any(names_version(f, key, version, etag) for f in kept_files):
             continue  # listed as the kept failure of its load
+        if any(c.startswith(f"{CHECKPOINT_PREFIX}{key}.{version or etag}.")
+               for c in recent_checkpoints):
+            continue  # still loading
         stored: datetime = obj["LastModified"]
         minutes = max(0, int((now - stored).total_seconds() // 60))
         found.append(KeptFailure(

@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -322,3 +323,29 @@ def test_a_record_retried_away_between_listing_and_reading_is_not_announced(
     monkeypatch.setattr(announcer.KeptRecords, "listing", listed_then_retried)
     assert run(SCHEDULED) == {"announced": 0}
     assert ops.messages() == []
+
+
+def test_a_long_load_still_handing_over_is_not_called_never_loaded(
+        aws: Aws, stack: StackNames, ops: Inbox, clock: Clock) -> None:
+    from dataclasses import replace
+
+    from lambda_src.load_checkpoint import checkpoint_key
+
+    # S3's times are the real clock's (whole seconds): a grace of 2 s, and a checkpoint written
+    # 2.5 s after the upload, as a load handing over would.
+    settings = replace(deployed_settings(aws, stack), grace=timedelta(seconds=2))
+    version = upload(aws, stack, "long.csv")
+    time.sleep(2.5)
+    aws.client("s3").put_object(Bucket=stack.uploads_bucket,
+                                Key=checkpoint_key("long.csv", version, 3), Body=b"state")
+
+    def run() -> dict[str, Any]:
+        return announcer.handle_event(SCHEDULED, settings=settings, s3=aws.client("s3"),
+                                      ddb=aws.client("dynamodb"), sns=aws.client("sns"),
+                                      clock=clock, sleep=clock.sleep, log=[].append)
+
+    clock.now = time.time()
+    assert run() == {"announced": 0}  # stored past the grace, but a hand-over just now
+    clock.now += 10  # no hand-over for longer than the grace: stuck, so announced
+    assert run() == {"announced": 1}
+    assert "long.csv" in ops.messages()[0]["Subject"]
