@@ -303,6 +303,8 @@ def handle_event(event: Mapping[str, Any], *, settings: Settings, s3: Any, ddb: 
                  sleep: Callable[[float], None] = time.sleep,
                  time_left_s: Callable[[], float] = lambda: 60.0,
                  log: Log = write_line) -> dict[str, Any]:
+    """One run: announce what is new, in one message, if the slot allows (see the module's
+    docstring); `{"announced": n}`, with `"deferred": True` when it left them to a later run."""
     scheduled = is_scheduled(event)
     trigger = "schedule" if scheduled else "failure"
     table = Announcements(ddb, settings.table)
