@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from e2e_target import Target, free_port, poll, write_csv
+from test_e2e_failures import set_env
 
 from inventory_cli.local.emulator import process_group_members
 
@@ -51,14 +52,6 @@ def restart_with_schedule(e2e: Target, every: float) -> None:
             stack=False)
     status = e2e.json("local", "status", "--output", "json", stack=False)
     e2e.endpoint, e2e.emulator_pid = status["endpoint"], int(status["pid"])
-
-
-def set_env(e2e: Target, function: str, **changes: str) -> None:
-    lam = e2e.boto3_client("lambda")
-    variables = lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
-    lam.update_function_configuration(FunctionName=function,
-                                      Environment={"Variables": {**variables, **changes}})
-    lam.get_waiter("function_updated_v2").wait(FunctionName=function)
 
 
 def received(e2e: Target, to: str) -> list[dict[str, Any]]:
