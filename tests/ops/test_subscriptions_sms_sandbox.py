@@ -223,3 +223,17 @@ def test_an_endpoint_without_the_sandbox_calls_is_asked_once(aws: Aws, stack: St
     assert (result.exit_code, result.stdout) == (0, SUBSCRIBED)
     assert result.stderr.startswith("Note: could not check the SNS SMS sandbox (500: ")
     assert sent == ["GetSMSSandboxAccountStatus"]
+
+
+def test_an_operators_phone_follows_the_same_sandbox_rules(
+        aws: Aws, sandbox: SandboxAnswers) -> None:
+    result = invoke(aws, "subscribe", PHONE, "--ops", "--verify")
+    assert (result.exit_code, result.stdout) == (
+        0, f"Subscribed {PHONE} (sms) to the operators' messages.\n" + NOTICE + TEXTED)
+    assert sandbox.calls[-1] == ("CreateSMSSandboxPhoneNumber", {"PhoneNumber": PHONE})
+    listed = json.loads(invoke(aws, "subscriptions", "-o", "json").stdout)
+    assert [(s["topic"], s["endpoint"], s["sms_sandbox"]) for s in listed] == [
+        ("ops", PHONE, "pending")]
+    assert invoke(aws, "verify-phone", PHONE, "123456").exit_code == 0
+    listed = json.loads(invoke(aws, "subscriptions", "-o", "json").stdout)
+    assert [(s["topic"], s["sms_sandbox"]) for s in listed] == [("ops", "verified")]
