@@ -194,6 +194,51 @@ class StackNames(BaseModel):
     def store_upload_log_group(self) -> str:
         return f"/aws/lambda/{self.store_upload_function}"
 
+    # ---- the operators' channel: their topic, and the function that announces failures ----
+
+    @property
+    def ops_topic(self) -> str:
+        """The stack's health (kept failures, files never loaded, alarms); not the staff's."""
+        return f"{self.stack}-ops"
+
+    @property
+    def ops_topic_arn(self) -> str:
+        return f"arn:aws:sns:{self.region}:{self.account_id}:{self.ops_topic}"
+
+    @property
+    def announce_function(self) -> str:
+        return f"{self.stack}-announce-failures"
+
+    @property
+    def announce_role(self) -> str:
+        return f"{self.stack}-announce-failures-role"
+
+    @property
+    def announce_log_group(self) -> str:
+        return f"/aws/lambda/{self.announce_function}"
+
+    @property
+    def announce_rule(self) -> str:
+        """The EventBridge rule that runs the announcer on a schedule."""
+        return f"{self.stack}-announce-schedule"
+
+    @property
+    def announce_rule_arn(self) -> str:
+        return f"arn:aws:events:{self.region}:{self.account_id}:rule/{self.announce_rule}"
+
+    @property
+    def announcement_table(self) -> str:
+        """What the announcer has announced (each kept failure and unloaded file once)."""
+        return f"{self.stack}-announcements"
+
+    @property
+    def function_logs(self) -> dict[str, str]:
+        """Each function of the stack by the name `inventory logs` takes for it."""
+        return {"load": self.load_function, "check": self.check_function,
+                "summaries": self.summarize_function,
+                "store-upload": self.store_upload_function,
+                "announce": self.announce_function}
+
     def table_arn_of(self, table: str) -> str:
         return f"arn:aws:dynamodb:{self.region}:{self.account_id}:table/{table}"
 

@@ -164,6 +164,8 @@ def load_outcomes(console: Console, outcomes: Sequence[LoadOutcome]) -> None:
 # -- subscriptions -----------------------------------------------------------------------------
 
 def stores_label(sub: Subscription) -> str:
+    if sub.topic == "ops":
+        return "-"  # the operators' topic carries no store's alerts
     if sub.stores is not None:
         return ", ".join(sub.stores)
     return "unknown until confirmed" if sub.arn is None else "all"
@@ -180,20 +182,20 @@ def subscriptions(console: Console, rows: Sequence[Subscription], *, fmt: Output
     if fmt is OutputFormat.json:
         write_json(console, [{"endpoint": s.endpoint, "protocol": s.protocol, "status": s.status,
                               "stores": list(s.stores) if s.stores is not None else None,
-                              "sms_sandbox": s.sms_sandbox}
+                              "sms_sandbox": s.sms_sandbox, "topic": s.topic}
                              for s in rows])
     elif fmt is OutputFormat.csv:
-        write_csv(console, ("endpoint", "protocol", "status", "stores", "sms_sandbox"),
+        write_csv(console, ("endpoint", "protocol", "status", "stores", "sms_sandbox", "topic"),
                   ((s.endpoint, s.protocol, s.status, ";".join(s.stores or ()),
-                    s.sms_sandbox or "") for s in rows))
+                    s.sms_sandbox or "", s.topic) for s in rows))
     elif not rows:
         console.print("No subscriptions. Add one with `inventory subscribe EMAIL-OR-PHONE`.",
                       markup=False, soft_wrap=True)
     else:
-        table = _table("Endpoint", "Protocol", "Status", "Stores")
+        table = _table("Topic", "Endpoint", "Protocol", "Status", "Stores")
         for s in rows:
             status = subscription_status(s)
-            table.add_row(Text(s.endpoint), s.protocol,
+            table.add_row(s.topic, Text(s.endpoint), s.protocol,
                           Text(status, style=LOW_STYLE if status != s.status else ""),
                           Text(stores_label(s)))
         console.print(table)
@@ -235,9 +237,10 @@ def alerts(console: Console, rows: Sequence[Alert], *, fmt: OutputFormat,
 
 # -- kept failures -----------------------------------------------------------------------------
 
-def failures(console: Console, rows: Sequence[KeptFailure], *, fmt: OutputFormat) -> None:
+def failures(console: Console, rows: Sequence[KeptFailure], *, fmt: OutputFormat,
+             stack: str) -> None:
     if fmt is OutputFormat.json:
-        write_json(console, [f.as_json() for f in rows])
+        write_json(console, [f.as_json(stack) for f in rows])
     elif fmt is OutputFormat.csv:
         write_csv(console, ("id", "when", "kind", "function", "what", "error", "attempts"),
                   ((f.id, f.when.isoformat() if f.when else "", f.kind, f.function, f.what,
@@ -253,6 +256,12 @@ def failures(console: Console, rows: Sequence[KeptFailure], *, fmt: OutputFormat
                           Text(f.what), Text(f.error, style=LOW_STYLE),
                           "-" if f.attempts is None else str(f.attempts))
         console.print(table)
+        # The same line the operators' message of each failure gives (kept_failures.retry_line).
+        lines = [line for line in (f.retry(stack) for f in rows) if line]
+        if lines:
+            console.print("Re-drive with:", markup=False, soft_wrap=True)
+            for line in lines:
+                console.print(Text(f"  {line}"), soft_wrap=True)
 
 
 def retry_outcomes(console: Console, rows: Sequence[RetryOutcome], *, fmt: OutputFormat) -> None:

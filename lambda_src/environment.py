@@ -23,6 +23,18 @@ UPLOADS_BUCKET = "UPLOADS_BUCKET"
 STORE_KEYS_TABLE = "STORE_KEYS_TABLE"
 MAX_UPLOAD_BYTES = "MAX_UPLOAD_BYTES"
 UPLOAD_EXPIRES_S = "UPLOAD_EXPIRES_S"
+# announce_failures (the operators' messages)
+OPS_TOPIC_ARN = "OPS_TOPIC_ARN"
+FAILURES_BUCKET = "FAILURES_BUCKET"
+LOAD_FUNCTION = "LOAD_FUNCTION"
+ANNOUNCEMENT_TABLE = "ANNOUNCEMENT_TABLE"
+STACK_NAME = "STACK_NAME"
+# A stored file with no load report counts as never loaded once it is this old (seconds).
+UNLOADED_GRACE_S = "UNLOADED_GRACE_S"
+# At most one operators' message per this many seconds (seconds).
+ANNOUNCE_INTERVAL_S = "ANNOUNCE_INTERVAL_S"
+# JSON object: each function of the stack -> the name `inventory logs` takes for it.
+FUNCTION_LOGS = "FUNCTION_LOGS"
 
 # The variables each function's handler reads (Lambda's own, such as AWS_REGION, aside).
 FUNCTION_VARIABLES: dict[str, tuple[str, ...]] = {
@@ -31,6 +43,9 @@ FUNCTION_VARIABLES: dict[str, tuple[str, ...]] = {
     "lambda_src.update_summaries": (SUMMARY_TABLE, LOW_STOCK_THRESHOLD),
     "lambda_src.store_upload": (UPLOADS_BUCKET, STORE_KEYS_TABLE, MAX_UPLOAD_BYTES,
                                 UPLOAD_EXPIRES_S),
+    "lambda_src.announce_failures": (OPS_TOPIC_ARN, FAILURES_BUCKET, UPLOADS_BUCKET,
+                                     LOAD_FUNCTION, ANNOUNCEMENT_TABLE, STACK_NAME,
+                                     UNLOADED_GRACE_S, ANNOUNCE_INTERVAL_S, FUNCTION_LOGS),
 }
 
 
@@ -51,3 +66,34 @@ def alert_log_table(environ: Mapping[str, str]) -> str | None:
     """`ALERT_LOG_TABLE`, or None when unset or blank (a stack provisioned before the alert log:
     the checker then sends at least once)."""
     return environ.get(ALERT_LOG_TABLE, "").strip() or None
+
+
+def seconds_from_env(environ: Mapping[str, str], name: str, default: float) -> float:
+    """A duration in seconds (a number > 0); `default` when unset or blank."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds > 0, not {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{name} must be a number of seconds > 0, not {raw!r}")
+    return value
+
+
+def function_logs_from_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """`FUNCTION_LOGS`: each function's name -> its `inventory logs` name ({} when unset)."""
+    import json
+
+    raw = environ.get(FUNCTION_LOGS, "").strip()
+    if not raw:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        raise ValueError(f"{FUNCTION_LOGS} must be a JSON object, not {raw[:80]!r}") from None
+    if not isinstance(parsed, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()):
+        raise ValueError(f"{FUNCTION_LOGS} must map function names to log names")
+    return dict(parsed)

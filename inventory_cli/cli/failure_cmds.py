@@ -35,7 +35,8 @@ def failures(ctx: typer.Context, output: OutputOption = None, grace: GraceOption
     app = app_context(ctx)
     stack = find_stack(app.aws())
     rows = list_failures(app.aws(), stack.names, now=utc_now(), grace=window)
-    render.failures(app.console, rows, fmt=render.resolve_format(output, app.console))
+    render.failures(app.console, rows, fmt=render.resolve_format(output, app.console),
+                    stack=stack.names.stack)
 
 
 def retry(

@@ -47,6 +47,10 @@ def start_cmd(
              "on-demand table (about 4000); more are throttled as DynamoDB does "
              "(UnprocessedItems, ProvisionedThroughputExceededException). Default: no limit.",
     )] = None,
+    schedule_every: Annotated[float | None, typer.Option(
+        "--schedule-every", min=0.1, metavar="SECONDS", envvar="INVENTORY_LOCAL_SCHEDULE_EVERY",
+        help="Run every scheduled EventBridge rule this often instead of at its own rate (for "
+             "tests and demos: the stack's announcer runs every minute).")] = None,
 ) -> None:
     """Start the emulator in the background; returns once it answers."""
     import os
@@ -60,6 +64,11 @@ def start_cmd(
     environ.pop(WRITE_LIMIT_ENV, None)
     if ddb_write_limit is not None:
         environ[WRITE_LIMIT_ENV] = str(ddb_write_limit)
+    from inventory_cli.local.scheduler import SCHEDULE_EVERY_ENV
+
+    environ.pop(SCHEDULE_EVERY_ENV, None)
+    if schedule_every is not None:
+        environ[SCHEDULE_EVERY_ENV] = f"{schedule_every:g}"
     info, started = emulator.start(port=port, environ=environ)
     if not started:
         if port not in (0, info.port):

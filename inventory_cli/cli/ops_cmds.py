@@ -30,7 +30,9 @@ SLEEP: Callable[[float], None] = time.sleep
 CLOCK: Callable[[], float] = time.monotonic
 # Above this size a single file gets a progress bar too.
 LARGE_FILE_BYTES = 8 * 1024 * 1024
-
+OpsOption = Annotated[bool, typer.Option(
+    "--ops", help="The operators' topic (failures, files never loaded, alarms) instead of the "
+                  "staff's stock alerts.")]
 
 
 def upload(
@@ -226,18 +228,24 @@ def subscribe(
     protocol: Annotated[str | None, typer.Option(
         "--protocol", metavar="email|sms", help="Default: inferred from the endpoint.")] = None,
     verify: VerifyOption = None,
+    ops: OpsOption = False,
 ) -> None:
-    """Send low-stock alerts to an e-mail address or phone; subscribing twice changes nothing."""
+    """Send low-stock alerts to an e-mail address or phone; subscribing twice changes nothing.
+    With --ops: the operators' messages (kept failures, files never loaded, alarms)."""
     from inventory_cli.ops import subscriptions as core
     from inventory_cli.ops.stack_info import find_stack
 
     resolved = core.infer_protocol(endpoint, protocol)
+    if ops and store:
+        raise UsageError("--store chooses stock alerts; the operators' topic (--ops) carries "
+                         "the stack's health, not a store's")
     app = app_context(ctx)
     stack = find_stack(app.aws())
     result = core.subscribe(app.aws(), stack.names, endpoint, resolved,
-                            tuple(store) if store else None)
+                            tuple(store) if store else None, ops=ops)
     sub = result.subscription
-    scope = f"alerts for {', '.join(sub.stores)}" if sub.stores else "alerts for every store"
+    scope = ("the operators' messages" if ops else
+             f"alerts for {', '.join(sub.stores)}" if sub.stores else "alerts for every store")
     who = f"{sub.endpoint} ({sub.protocol})"
     message = {"created": f"Subscribed {who} to {scope}.",
                "updated": f"Updated {who}: now {scope}. SNS takes up to 15 minutes to apply "
@@ -246,7 +254,8 @@ def subscribe(
     app.console.print(message[result.change], markup=False, soft_wrap=True)
     if sub.status == "pending":
         app.console.print(
-            f"Pending: AWS sent a confirmation message to {sub.endpoint}. Alerts are delivered "
+            f"Pending: AWS sent a confirmation message to {sub.endpoint}. "
+            f"{'Messages are' if ops else 'Alerts are'} delivered "
             f"only after the link in it is clicked; unconfirmed subscriptions are deleted after "
             f"{core.PENDING_EXPIRY}.", markup=False, soft_wrap=True)
     if sub.protocol == "sms":
@@ -254,17 +263,23 @@ def subscribe(
 
 
 def subscriptions(ctx: typer.Context, output: OutputOption = None) -> None:
-    """List who gets alerts: endpoint, protocol, status (confirmed/pending), stores.
+    """List who gets alerts (topic "alerts") and the operators' messages (topic "ops"):
+    endpoint, protocol, status (confirmed/pending), stores.
 
     In the SNS SMS sandbox, phones that are not verified are shown as "unverified (SMS
-    sandbox)": their alerts never arrive."""
+    sandbox)": their messages never arrive."""
     from inventory_cli import render
+    from inventory_cli.errors import StackIncomplete
     from inventory_cli.ops import subscriptions as core
     from inventory_cli.ops.stack_info import find_stack
 
     app = app_context(ctx)
     stack = find_stack(app.aws())
     rows = core.list_subscriptions(app.aws(), stack.names)
+    try:
+        rows += core.list_subscriptions(app.aws(), stack.names, ops=True)
+    except StackIncomplete as exc:  # a stack provisioned before the operators' topic
+        app.err.print(f"Note: {exc.message}; {exc.hint}.", markup=False, soft_wrap=True)
     from inventory_cli.ops.sms_sandbox import mark_subscriptions
 
     rows, note = mark_subscriptions(app.aws(), rows)
@@ -276,15 +291,17 @@ def subscriptions(ctx: typer.Context, output: OutputOption = None) -> None:
 def unsubscribe(
     ctx: typer.Context,
     endpoint: Annotated[str, typer.Argument(metavar="EMAIL-OR-PHONE")],
+    ops: OpsOption = False,
 ) -> None:
-    """Stop sending alerts to an endpoint."""
+    """Stop sending alerts (with --ops: the operators' messages) to an endpoint."""
     from inventory_cli.ops import subscriptions as core
     from inventory_cli.ops.stack_info import find_stack
 
     app = app_context(ctx)
     stack = find_stack(app.aws())
-    for sub in core.unsubscribe(app.aws(), stack.names, endpoint):
-        app.console.print(f"Unsubscribed {sub.endpoint} ({sub.protocol}).", markup=False,
+    for sub in core.unsubscribe(app.aws(), stack.names, endpoint, ops=ops):
+        app.console.print(f"Unsubscribed {sub.endpoint} ({sub.protocol})"
+                          f"{' from the operators topic' if ops else ''}.", markup=False,
                           soft_wrap=True)
 
 
@@ -316,8 +333,9 @@ def alerts(
 def logs(
     ctx: typer.Context,
     function: Annotated[str | None, typer.Argument(
-        metavar="[load|check|summaries|store-upload]",
-        help="One function's log (default: all four).")] = None,
+        metavar="[load|check|summaries|store-upload|announce]",
+        help="One function's log (default: all five; announce: the operators' messages).")
+    ] = None,
     since: SinceOption = "1h",
     follow: Annotated[bool, typer.Option(
         "--follow", "-f", help="Keep printing new lines until Ctrl-C.")] = False,
@@ -326,7 +344,7 @@ def logs(
     the function wrote them)."""
     from inventory_cli.ops.durations import parse_since
 
-    functions = ("load", "check", "summaries", "store-upload")  # ops.logs.FUNCTION_LOGS
+    functions = ("load", "check", "summaries", "store-upload", "announce")  # ops.logs.FUNCTION_LOGS
     if function is not None and function not in functions:
         raise UsageError(f"unknown function {function!r}: use {', '.join(functions[:-1])} or "
                          f"{functions[-1]}")

@@ -116,7 +116,20 @@ def _start_metrics_and_alarms(runtime: Any) -> None:
     evaluator.start()
 
 
-def main(argv: list[str] | None = None) -> int:
+def _start_scheduler() -> Any:
+    """EventBridge's scheduled rules: moto keeps them, the scheduler runs their Lambda targets
+    when due (`inventory_cli/local/scheduler.py`)."""
+    from inventory_cli.local import scheduler as schedules
+    from inventory_cli.local.seam import events
+
+    scheduler = schedules.Scheduler(
+        events.scheduled_rules, events.invoke_target,
+        every=schedules.every_from_env(os.environ.get(schedules.SCHEDULE_EVERY_ENV, "")))
+    scheduler.start()
+    return scheduler
+
+
+def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - the process's life, in order
     args = _parse_args(argv)
     home: Path = args.home.resolve()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
@@ -180,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                                     invoke=invoke, endpoint=endpoint)
 
     holder["app"] = EmulatorApp(moto_app, info, runtime.stats, runtime.wait_idle, function_url)
+    scheduler = _start_scheduler()
 
     def request_stop(signum: int, _frame: Any) -> None:
         logger.info("received signal %d, stopping", signum)
@@ -193,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server.serve_forever()
     finally:
+        scheduler.stop()
         seam.detach()
         runtime.shutdown()
         clear_state(home, pid=info.pid)

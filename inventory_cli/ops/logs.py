@@ -31,8 +31,9 @@ FOLLOW_POLL_SECONDS = 2.0
 FOLLOW_LOOKBACK = timedelta(seconds=60)
 
 
-# The functions whose logs `inventory logs` reads, by the name the command takes.
-FUNCTION_LOGS = ("load", "check", "summaries", "store-upload")
+# The functions whose logs `inventory logs` reads, by the name the command takes
+# (`StackNames.function_logs` maps each to its function).
+FUNCTION_LOGS = ("load", "check", "summaries", "store-upload", "announce")
 
 
 @dataclass(frozen=True)
@@ -97,16 +98,14 @@ def follow_log_lines(aws: Aws, groups: Sequence[str], *, start: datetime,
 
 def log_groups(names: StackNames) -> dict[str, str]:
     """Each function's log group, by the name `inventory logs` takes (in FUNCTION_LOGS order)."""
-    return {"load": names.load_log_group, "check": names.check_log_group,
-            "summaries": names.summarize_log_group, "store-upload": names.store_upload_log_group}
+    # Lambda's default log group of each function: /aws/lambda/<function name>.
+    return {name: f"/aws/lambda/{function}" for name, function in names.function_logs.items()}
 
 
 def log_name_of(names: StackNames, function: str) -> str | None:
     """The `inventory logs` name of a deployed function (its AWS name), or None."""
-    functions = {"load": names.load_function, "check": names.check_function,
-                 "summaries": names.summarize_function,
-                 "store-upload": names.store_upload_function}
-    return next((name for name, aws_name in functions.items() if aws_name == function), None)
+    return next((name for name, aws_name in names.function_logs.items() if aws_name == function),
+                None)
 
 
 def _millis(moment: datetime) -> int:

@@ -237,9 +237,11 @@ def _invoke(aws: Aws, function: str, event: dict[str, Any]) -> _Invocation:
         failed = len(result["batchItemFailures"])
         from inventory_cli.ops.logs import log_name_of
 
-        log = log_name_of(aws.names, function) or "check"
+        # The re-driven function's own log (the checker's or the summaries').
+        log = log_name_of(aws.names, function)
+        where = f"inventory logs {log}" if log else "inventory logs"
         return _Invocation(function, f"{failed} record(s) of the batch failed again "
-                                     f"(see `inventory logs {log}`)")
+                                     f"(see `{where}`)")
     return _Invocation(function, None)
 
 

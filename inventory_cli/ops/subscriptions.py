@@ -1,4 +1,7 @@
-"""Who gets the low-stock alerts: SNS subscriptions of the stack's topic.
+"""Who gets the low-stock alerts, and who gets the operators' messages: SNS subscriptions of
+the stack's two topics. The alerts topic (`{stack}-alerts`) is the staff's; the operators' topic
+(`{stack}-ops`, `--ops`) carries the stack's health: kept failures, files never loaded, alarms.
+Both take e-mail and SMS the same way (the SMS sandbox rules included, `ops/sms_sandbox.py`).
 
 The checker publishes every alert with a `store` message attribute, so a subscription with the
 filter policy `{"store": ["Berlin"]}` gets Berlin's alerts only.
@@ -37,6 +40,24 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 Status = Literal["confirmed", "pending"]
+Topic = Literal["alerts", "ops"]
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One of the stack's two topics, as the commands name it."""
+
+    topic: Topic
+    arn: str
+    name: str
+    # How an error names it: "alert topic" / "operators' topic".
+    what: str
+
+
+def channel(names: StackNames, *, ops: bool = False) -> Channel:
+    if ops:
+        return Channel("ops", names.ops_topic_arn, names.ops_topic, "operators' topic")
+    return Channel("alerts", names.topic_arn, names.topic, "alert topic")
 
 
 @dataclass(frozen=True)
@@ -50,6 +71,8 @@ class Subscription:
     # SMS only, and only while the account is in the SMS sandbox: "verified", "pending" (a code
     # was texted) or "unverified"; texts reach only "verified" numbers (see ops/sms_sandbox.py).
     sms_sandbox: str | None = None
+    # Which topic: "alerts" (the staff's stock alerts) or "ops" (the operators').
+    topic: Topic = "alerts"
 
 
 @dataclass(frozen=True)
@@ -86,30 +109,33 @@ def filter_policy(stores: tuple[str, ...] | None) -> str:
     return json.dumps({"store": sorted(set(stores))}, separators=(",", ":"))
 
 
-def list_subscriptions(aws: Aws, names: StackNames) -> list[Subscription]:
-    """Every subscription of the stack's topic, sorted by endpoint."""
+def list_subscriptions(aws: Aws, names: StackNames, *, ops: bool = False) -> list[Subscription]:
+    """Every subscription of the stack's alerts topic (or, with `ops`, of the operators'
+    topic), sorted by endpoint."""
     sns = aws.client("sns")
+    topic = channel(names, ops=ops)
     found: list[Subscription] = []
     try:
         for page in sns.get_paginator("list_subscriptions_by_topic").paginate(
-                TopicArn=names.topic_arn):
+                TopicArn=topic.arn):
             for entry in page.get("Subscriptions", []):
-                found.append(_describe(sns, entry))
+                found.append(_describe(sns, entry, topic.topic))
     except ClientError as exc:
         if error_code(exc) == "NotFound":
-            raise missing_resource("alert topic", names.topic_arn) from None
+            raise missing_resource(topic.what, topic.arn) from None
         raise
     return sorted(found, key=lambda s: (s.endpoint.casefold(), s.protocol))
 
 
-def _describe(sns: Any, entry: dict[str, Any]) -> Subscription:
+def _describe(sns: Any, entry: dict[str, Any], topic: Topic) -> Subscription:
     arn = entry.get("SubscriptionArn", "")
     if arn == PENDING_ARN or not arn.startswith("arn:"):
-        return Subscription(entry["Endpoint"], entry["Protocol"], "pending", None, None)
+        return Subscription(entry["Endpoint"], entry["Protocol"], "pending", None, None,
+                            topic=topic)
     attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
     status: Status = "pending" if attributes.get("PendingConfirmation") == "true" else "confirmed"
     return Subscription(entry["Endpoint"], entry["Protocol"], status,
-                        _stores_of(attributes.get("FilterPolicy")), arn)
+                        _stores_of(attributes.get("FilterPolicy")), arn, topic=topic)
 
 
 def _stores_of(policy: str | None) -> tuple[str, ...] | None:
@@ -133,11 +159,16 @@ def _same_endpoint(sub: Subscription, endpoint: str, protocol: str | None) -> bo
 
 
 def subscribe(aws: Aws, names: StackNames, endpoint: str, protocol: str,
-              stores: tuple[str, ...] | None) -> SubscribeResult:
-    """Subscribe once: an existing subscription of this endpoint is reused, its filter updated."""
+              stores: tuple[str, ...] | None, *, ops: bool = False) -> SubscribeResult:
+    """Subscribe once: an existing subscription of this endpoint is reused, its filter updated.
+    With `ops`, to the operators' topic, which carries no store (no filter)."""
+    if ops and stores:
+        raise UsageError("--store chooses stock alerts; the operators' topic (--ops) carries "
+                         "the stack's health, not a store's")
     sns = aws.client("sns")
+    topic = channel(names, ops=ops)
     wanted = filter_policy(stores)
-    existing = next((s for s in list_subscriptions(aws, names)
+    existing = next((s for s in list_subscriptions(aws, names, ops=ops)
                      if _same_endpoint(s, endpoint, protocol)), None)
     if existing is not None and existing.arn is not None:
         if filter_policy(existing.stores) == wanted:
@@ -149,11 +180,11 @@ def subscribe(aws: Aws, names: StackNames, endpoint: str, protocol: str,
     attributes = {"FilterPolicy": wanted} if wanted and existing is None else {}
     # ReturnSubscriptionArn: without it a pending subscription's ARN is never revealed.
     try:
-        arn = sns.subscribe(TopicArn=names.topic_arn, Protocol=protocol, Endpoint=endpoint,
+        arn = sns.subscribe(TopicArn=topic.arn, Protocol=protocol, Endpoint=endpoint,
                             Attributes=attributes, ReturnSubscriptionArn=True)["SubscriptionArn"]
     except ClientError as exc:
         if error_code(exc) == "NotFound":
-            raise missing_resource("alert topic", names.topic_arn) from None
+            raise missing_resource(topic.what, topic.arn) from None
         if error_code(exc) == "InvalidParameter":
             raise InventoryError(f"SNS refused {endpoint!r}: "
                                  f"{exc.response['Error'].get('Message')}") from None
@@ -166,11 +197,12 @@ def subscribe(aws: Aws, names: StackNames, endpoint: str, protocol: str,
                 f"{endpoint} is still pending confirmation and SNS did not accept a new store "
                 f"filter for it: {exc.response['Error'].get('Message')}",
                 hint="run this command again once the recipient has confirmed") from None
-        return SubscribeResult(Subscription(endpoint, protocol, "pending", stores, arn), "updated")
+        return SubscribeResult(Subscription(endpoint, protocol, "pending", stores, arn,
+                                            topic=topic.topic), "updated")
     attrs = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
     status: Status = "pending" if attrs.get("PendingConfirmation") == "true" else "confirmed"
-    return SubscribeResult(Subscription(endpoint, protocol, status, _sorted(stores), arn),
-                           "created")
+    return SubscribeResult(Subscription(endpoint, protocol, status, _sorted(stores), arn,
+                                        topic=topic.topic), "created")
 
 
 def _set_filter(sns: Any, arn: str, policy: str) -> None:
@@ -184,21 +216,38 @@ def _sorted(stores: tuple[str, ...] | None) -> tuple[str, ...] | None:
 
 
 def _with_stores(sub: Subscription, stores: tuple[str, ...] | None) -> Subscription:
-    return Subscription(sub.endpoint, sub.protocol, sub.status, _sorted(stores), sub.arn)
+    return Subscription(sub.endpoint, sub.protocol, sub.status, _sorted(stores), sub.arn,
+                        topic=sub.topic)
+
+
+def _other_topic_hint(aws: Aws, names: StackNames, endpoint: str, ops: bool) -> str | None:
+    """Where the endpoint is subscribed instead, if it is subscribed to the other topic."""
+    try:
+        other = list_subscriptions(aws, names, ops=not ops)
+    except InventoryError:  # the other topic is missing: nothing to point to
+        return None
+    if not any(_same_endpoint(s, endpoint, None) for s in other):
+        return None
+    return ("it is subscribed to the operators' topic: add --ops" if not ops
+            else "it is subscribed to the stock alerts: leave out --ops")
 
 
 class PendingSubscription(InventoryError):
     """AWS does not delete a subscription that is still pending confirmation."""
 
 
-def unsubscribe(aws: Aws, names: StackNames, endpoint: str) -> list[Subscription]:
-    """Delete every subscription of `endpoint`; return what was deleted."""
-    subscriptions = list_subscriptions(aws, names)
+def unsubscribe(aws: Aws, names: StackNames, endpoint: str, *,
+                ops: bool = False) -> list[Subscription]:
+    """Delete every subscription of `endpoint` to the alerts topic (with `ops`: to the
+    operators' topic); return what was deleted."""
+    topic = channel(names, ops=ops)
+    subscriptions = list_subscriptions(aws, names, ops=ops)
     matching = [s for s in subscriptions if _same_endpoint(s, endpoint, None)]
     if not matching:
         known = ", ".join(s.endpoint for s in subscriptions) or "none"
-        raise InventoryError(f"{endpoint} is not subscribed to {names.topic}; "
-                             f"subscribed: {known}")
+        raise InventoryError(f"{endpoint} is not subscribed to {topic.name}; "
+                             f"subscribed: {known}", hint=_other_topic_hint(aws, names,
+                                                                            endpoint, ops))
     deletable = [s for s in matching if s.arn is not None and s.status == "confirmed"]
     for sub in deletable:
         aws.client("sns").unsubscribe(SubscriptionArn=sub.arn)

@@ -347,7 +347,23 @@ class AlarmSpec(_ShownByName):
         }
 
 
+@dataclass(frozen=True)
+class ScheduleRuleSpec(_ShownByName):
+    """An EventBridge rule that invokes one function on a schedule (its permission to invoke
+    is an `InvokePermissionSpec` of its own)."""
+
+    kind: ClassVar[str] = "schedule-rule"
+    id: str
+    name: str
+    # "rate(1 minute)" or "cron(...)" (EventBridge User Guide, "Schedule expressions for rules").
+    schedule: str
+    description: str
+    target_id: str
+    target_arn: str
+    dashboard: bool = False
+
+
 Spec = (RoleSpec | BucketSpec | InventoryTableSpec | TableSpec | TopicSpec | LogGroupSpec
         | FunctionSpec | EventInvokeConfigSpec | RecursionConfigSpec | InvokePermissionSpec
         | NotificationSpec | MappingSpec | FunctionUrlSpec | BucketCorsSpec | IdentityPoolSpec
-        | IdentityPoolRolesSpec | DashboardFilesSpec | AlarmSpec)
+        | IdentityPoolRolesSpec | DashboardFilesSpec | AlarmSpec | ScheduleRuleSpec)

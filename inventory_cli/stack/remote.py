@@ -240,6 +240,24 @@ class RemoteState:
         return cast("list[Doc]", self._read(("subscriptions", arn), lambda: all_pages(
             sns, "list_subscriptions_by_topic", "Subscriptions", TopicArn=arn), absent=[]))
 
+    # ---- EventBridge ----------------------------------------------------------------------
+
+    def rule(self, name: str) -> dict[str, Any] | None:
+        """DescribeRule's answer (on the default event bus), or None."""
+        events = self._client("events")
+        return cast("Doc | None", self._read(("rule", name),
+                                             lambda: events.describe_rule(Name=name)))
+
+    def rule_tags(self, arn: str) -> dict[str, str]:
+        events = self._client("events")
+        return cast("dict[str, str]", self._read(("rule-tags", arn), lambda: tag_dict(
+            events.list_tags_for_resource(ResourceARN=arn)["Tags"]), absent={}))
+
+    def rule_targets(self, name: str) -> list[dict[str, Any]]:
+        events = self._client("events")
+        return cast("list[Doc]", self._read(("rule-targets", name), lambda: all_pages(
+            events, "list_targets_by_rule", "Targets", Rule=name), absent=[]))
+
     # ---- CloudWatch Logs ------------------------------------------------------------------
 
     def log_group(self, name: str) -> dict[str, Any] | None:

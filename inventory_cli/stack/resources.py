@@ -9,6 +9,7 @@ policy document with parliament.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +35,7 @@ from inventory_cli.stack.model import (
     NotificationSpec,
     RecursionConfigSpec,
     RoleSpec,
+    ScheduleRuleSpec,
     Spec,
     TableSpec,
     TopicSpec,
@@ -42,11 +44,19 @@ from inventory_cli.stack.packaging import LambdaZip
 from lambda_src.environment import (
     ALERT_LOG_TABLE,
     ALERT_TOPIC_ARN,
+    ANNOUNCE_INTERVAL_S,
+    ANNOUNCEMENT_TABLE,
+    FAILURES_BUCKET,
+    FUNCTION_LOGS,
     INVENTORY_TABLE,
+    LOAD_FUNCTION,
     LOW_STOCK_THRESHOLD,
     MAX_UPLOAD_BYTES,
+    OPS_TOPIC_ARN,
+    STACK_NAME,
     STORE_KEYS_TABLE,
     SUMMARY_TABLE,
+    UNLOADED_GRACE_S,
     UPLOAD_EXPIRES_S,
     UPLOADS_BUCKET,
 )
@@ -125,11 +135,13 @@ def stack_resources(desired: DesiredStack) -> tuple[Spec, ...]:
         InventoryTableSpec("table", n.table, table_definition(n)),
         *aux_tables(n),
         TopicSpec("topic", n.topic, n.topic_arn),
+        # The operators' channel: the stack's health, never the staff's stock alerts.
         ops_topic(n),
         *(LogGroupSpec(f"{prefix}-log-group", group, LOG_RETENTION_DAYS)
           for prefix, group in (("load", n.load_log_group), ("check", n.check_log_group),
                                 ("summarize", n.summarize_log_group),
-                                ("store-upload", n.store_upload_log_group))),
+                                ("store-upload", n.store_upload_log_group),
+                                ("announce", n.announce_log_group))),
         load_function(n),
         EventInvokeConfigSpec(
             "load-failure-destination", n.load_function, load_event_invoke_config(n),
@@ -155,6 +167,8 @@ def stack_resources(desired: DesiredStack) -> tuple[Spec, ...]:
         check_mapping,
         summarize_function(n, threshold),
         summary_mapping,
+        # The operators' messages: each kept failure and each file never loaded, once.
+        *announcer(n),
         # The stores' upload endpoint, and the CORS the store page needs on S3.
         store_upload_function(n),
         FunctionUrlSpec("store-upload-url", n.store_upload_function,
@@ -515,6 +529,8 @@ def lambda_roles(names: StackNames) -> tuple[RoleSpec, ...]:
                  summarize_role_policy(names)),
         RoleSpec("store-upload-role", names.store_upload_role, lambda_trust_policy(),
                  store_upload_role_policy(names)),
+        RoleSpec("announce-role", names.announce_role, lambda_trust_policy(),
+                 announce_role_policy(names)),
     )
 
 
@@ -596,6 +612,9 @@ def aux_tables(names: StackNames) -> tuple[TableSpec, ...]:
                   ttl_attribute="ExpiresAt"),
         summary_table(names),
         store_keys_table(names),
+        # What the announcer has told the operators (each thing once); expired after 90 days.
+        TableSpec("announcement-table", names.announcement_table, (("Id", "S"),),
+                  ttl_attribute="ExpiresAt"),
     )
 
 
@@ -715,8 +734,7 @@ def local_function_url(endpoint: str, function: str) -> str:
 # refusing writes. Each threshold's reason, with the AWS page it relies on: docs/stack.md.
 
 def ops_topic(names: StackNames) -> TopicSpec:
-    name = f"{names.stack}-ops"
-    return TopicSpec("ops_topic", name, f"arn:aws:sns:{names.region}:{names.account_id}:{name}")
+    return TopicSpec("ops_topic", names.ops_topic, names.ops_topic_arn)
 
 
 # Errors and Throttles: the Sum over 5 minutes, alarming at the first one. A retried load or
@@ -787,6 +805,8 @@ def alarms(names: StackNames) -> tuple[AlarmSpec, ...]:
                             "the dashboard's summaries are behind"),
         *_function_alarms(names, "store-upload", names.store_upload_function,
                           "stores could not upload their files"),
+        *_function_alarms(names, "announce", names.announce_function,
+                          "the operators may not have been told of a failure"),
         AlarmSpec(
             "table-write-throttles-alarm", f"{names.table}-write-throttles", "AWS/DynamoDB",
             "WriteThrottleEvents", (("TableName", names.table),), "Sum", 60, n, m,
@@ -818,4 +838,125 @@ def cloudwatch_publish_statement(names: StackNames) -> dict[str, Any]:
                         f"arn:aws:cloudwatch:{names.region}:{names.account_id}:alarm:"
                         f"{names.stack}-*"},
         },
+    }
+
+
+# ---- the operators' announcements ---------------------------------------------------------
+# lambda_src/announce_failures.py: why a function (S3's own notification to SNS would send the
+# raw event), and how it bounds its messages.
+
+ANNOUNCE_HANDLER = "lambda_src.announce_failures.lambda_handler"
+# EventBridge's finest rate is one minute (EventBridge User Guide, "Schedule expressions for
+# rules": "rate(1 minute)"); a failure the S3-triggered run deferred is sent within it.
+ANNOUNCE_SCHEDULE = "rate(1 minute)"
+# A stored file with no load report is announced as never loaded after this long: a new
+# bucket notification can take minutes to apply (S3 User Guide, "Amazon S3 Event
+# Notifications"), and the CLI's `failures --grace` defaults to the same 10 minutes. With the
+# one-minute schedule, a file is announced 10-11 minutes after it was stored.
+ANNOUNCE_UNLOADED_GRACE_S = 600
+# At most one operators' message per this many seconds from the announcer.
+ANNOUNCE_INTERVAL = 60
+# A scheduled run may wait up to one interval for the message slot, then publishes.
+ANNOUNCE_TIMEOUT_S = 90
+S3_FAILURES_INVOKE_SID = "s3-failures-invoke"
+EVENTS_INVOKE_SID = "events-schedule-invoke"
+FAILURES_NOTIFICATION_ID = "announce-kept-failures"
+ANNOUNCE_TARGET_ID = "announce-failures"
+
+
+def announce_function(names: StackNames) -> FunctionSpec:
+    return FunctionSpec(
+        "announce-function", names.announce_function, names.announce_role, ANNOUNCE_HANDLER,
+        {OPS_TOPIC_ARN: names.ops_topic_arn, FAILURES_BUCKET: names.failures_bucket,
+         UPLOADS_BUCKET: names.uploads_bucket, LOAD_FUNCTION: names.load_function,
+         ANNOUNCEMENT_TABLE: names.announcement_table, STACK_NAME: names.stack,
+         UNLOADED_GRACE_S: str(ANNOUNCE_UNLOADED_GRACE_S),
+         ANNOUNCE_INTERVAL_S: str(ANNOUNCE_INTERVAL),
+         FUNCTION_LOGS: json.dumps({function: log for log, function
+                                    in names.function_logs.items()}, sort_keys=True)},
+        timeout=ANNOUNCE_TIMEOUT_S, memory=128,
+        description=f"inventory stack {names.stack}: tells the operators of kept failures and "
+                    "files never loaded",
+    )
+
+
+def failures_notification(names: StackNames) -> dict[str, Any]:
+    return {"LambdaFunctionConfigurations": [{
+        "Id": FAILURES_NOTIFICATION_ID,
+        "LambdaFunctionArn": function_arn(names, names.announce_function),
+        "Events": ["s3:ObjectCreated:*"],
+    }]}
+
+
+def announcer(names: StackNames) -> tuple[Spec, ...]:
+    """The announcer, what triggers it (each new kept record; a schedule) and its permissions."""
+    failures = names.failures_bucket
+    return (
+        announce_function(names),
+        InvokePermissionSpec(
+            "failures-invoke-permission", names.announce_function, S3_FAILURES_INVOKE_SID,
+            "s3.amazonaws.com", bucket_arn(failures), names.account_id,
+            f"allow bucket {failures} to invoke {names.announce_function}"),
+        # After the permission: S3 checks that it may invoke the target.
+        NotificationSpec(
+            "failures-notification", failures, failures_notification(names),
+            f"notify {names.announce_function} of each failure kept in {failures}",
+            f"{failures}/{FAILURES_NOTIFICATION_ID}"),
+        InvokePermissionSpec(
+            "announce-schedule-permission", names.announce_function, EVENTS_INVOKE_SID,
+            "events.amazonaws.com", names.announce_rule_arn, names.account_id,
+            f"allow rule {names.announce_rule} to invoke {names.announce_function}"),
+        ScheduleRuleSpec(
+            "announce-schedule", names.announce_rule, ANNOUNCE_SCHEDULE,
+            f"inventory stack {names.stack}: look for failures and files never loaded",
+            ANNOUNCE_TARGET_ID, function_arn(names, names.announce_function)),
+    )
+
+
+def announce_role_policy(names: StackNames) -> dict[str, Any]:
+    failures = bucket_arn(names.failures_bucket)
+    uploads = bucket_arn(names.uploads_bucket)
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": "ReadKeptFailures",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"{failures}/*",
+            },
+            {
+                # Listing both buckets: the kept records, and the uploads with their reports
+                # (a file never loaded is one without a report of its version). With
+                # s3:ListBucket a missing object reads as 404, not 403 (S3 API Reference,
+                # HeadObject, "Permissions").
+                "Sid": "ListFailuresAndUploads",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": [failures, uploads],
+            },
+            {
+                # HeadObject of a file without a later report (its version and ETag), and
+                # GetObject of its report (which version it loaded). HeadObject needs
+                # s3:GetObject (S3 API Reference, HeadObject, "Permissions").
+                "Sid": "ReadUploadVersionsAndReports",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"{uploads}/*",
+            },
+            {
+                "Sid": "KeepAnnouncements",
+                "Effect": "Allow",
+                "Action": ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem",
+                           "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                "Resource": names.table_arn_of(names.announcement_table),
+            },
+            {
+                "Sid": "TellOperators",
+                "Effect": "Allow",
+                "Action": "sns:Publish",
+                "Resource": names.ops_topic_arn,
+            },
+            _log_statement(names, names.announce_log_group),
+        ],
     }

@@ -48,7 +48,8 @@ def test_no_function_names_a_variable_outside_the_environment_module() -> None:
 
 def test_the_stack_gives_each_function_exactly_the_variables_it_reads() -> None:
     specs = [r.load_function(NAMES), r.check_function(NAMES, 3),
-             r.summarize_function(NAMES, 3), r.store_upload_function(NAMES)]
+             r.summarize_function(NAMES, 3), r.store_upload_function(NAMES),
+             r.announce_function(NAMES)]
     by_module = {spec.handler.rsplit(".", 1)[0]: sorted(spec.environment) for spec in specs}
     assert by_module == {module: sorted(names) for module, names in FUNCTION_VARIABLES.items()}
 

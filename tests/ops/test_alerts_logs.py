@@ -116,8 +116,8 @@ def test_logs_of_both_functions_interleaved_by_time(cli: Cli, aws: Aws, stack: S
 def test_logs_of_an_unknown_function_is_a_usage_error(cli: Cli, aws: Aws) -> None:
     result = cli("logs", "dashboard")
     assert result.exit_code == 2
-    assert result.stderr == ("Error: unknown function 'dashboard': use load, check, summaries or "
-                             "store-upload\n")
+    assert result.stderr == ("Error: unknown function 'dashboard': use load, check, summaries, "
+                             "store-upload or announce\n")
 
 
 def test_logs_of_every_function_and_lines_of_one_moment_in_the_service_order(cli: Cli,
@@ -144,6 +144,15 @@ def test_logs_of_every_function_and_lines_of_one_moment_in_the_service_order(cli
         ["load", "load at the same moment"],
         *[["summaries", m.rstrip("\n")] for _, m in moment],
         ["store-upload", '{"event": "store_request"}']]
+
+
+def test_logs_of_the_announcer(cli: Cli, aws: Aws, stack: StackNames) -> None:
+    at = NOW - timedelta(minutes=5)
+    line = '{"event": "announced", "trigger": "failure", "count": 1}'
+    put_log_lines(aws, stack.announce_log_group, [(at, line + "\n")])
+    announce = cli("logs", "announce")
+    assert (announce.exit_code, announce.stdout) == (0, f"{stamp(at)} announce {line}\n")
+    assert f"{stamp(at)} announce     {line}" in cli("logs").stdout.splitlines()
 
 
 def test_follow_keeps_the_service_order_of_one_moment(cli: Cli, aws: Aws, stack: StackNames,
@@ -210,4 +219,5 @@ def test_a_batch_that_fails_again_on_retry_names_its_own_functions_log(
     outcome = retry._invoke(aws, getattr(stack, function), {"Records": []})
     assert outcome.error == f"1 record(s) of the batch failed again (see `inventory logs {log}`)"
     assert logs_core.log_name_of(stack, stack.store_upload_function) == "store-upload"
+    assert logs_core.log_name_of(stack, stack.announce_function) == "announce"
     assert logs_core.log_name_of(stack, "someone-else") is None

@@ -139,8 +139,17 @@ def test_each_kind_of_failure_is_listed(cli: Cli, aws: Aws, stack: StackNames) -
     assert lines[0].split() == ["Id", "When", "(UTC)", "Function", "File", "/", "items",
                                 "Error", "Attempts"]
     # One row per failure (long cells fold onto further lines, whose first column is blank).
-    assert [line.split()[0] for line in lines[2:] if not line.startswith(" ")] == [
+    redrive = lines.index("Re-drive with:")
+    assert [line.split()[0] for line in lines[2:redrive] if not line.startswith(" ")] == [
         "load-1", "batch-1", "unloaded:never.csv"]
+    # Under the table, the line that re-drives each (the operators' messages give the same).
+    assert lines[redrive + 1:] == [
+        "  inventory --stack inventory retry load-1",
+        "  inventory --stack inventory retry batch-1",
+        "  inventory --stack inventory retry unloaded:never.csv"]
+    assert [by_id[i]["retry"] for i in ("load-1", "unloaded:never.csv")] == [
+        "inventory --stack inventory retry load-1",
+        "inventory --stack inventory retry unloaded:never.csv"]
     assert "Berlin: Echo Plus, Berlin: Echo Dot" in table.stdout
     assert "north region/berlin.csv (version" in table.stdout
 

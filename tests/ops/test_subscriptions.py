@@ -91,16 +91,16 @@ def test_subscribe_is_idempotent_and_updates_the_store_filter(cli: Cli,
     assert cli("subscribe", "+4915112345678", "--store", "Berlin").exit_code == 0
     listing = cli("subscriptions", "--output", "table")
     assert listing.stdout == (
-        "Endpoint            Protocol   Status      Stores       \n"
-        "────────────────────────────────────────────────────────\n"
-        "+4915112345678      sms        confirmed   Berlin       \n"
-        "alice@example.com   email      confirmed   Berlin, Pusan\n")
+        "Topic    Endpoint            Protocol   Status      Stores       \n"
+        "─────────────────────────────────────────────────────────────────\n"
+        "alerts   +4915112345678      sms        confirmed   Berlin       \n"
+        "alerts   alice@example.com   email      confirmed   Berlin, Pusan\n")
     as_json = json.loads(cli("subscriptions").stdout)
     assert as_json == [
         {"endpoint": "+4915112345678", "protocol": "sms", "status": "confirmed",
-         "stores": ["Berlin"], "sms_sandbox": None},
+         "stores": ["Berlin"], "sms_sandbox": None, "topic": "alerts"},
         {"endpoint": "alice@example.com", "protocol": "email", "status": "confirmed",
-         "stores": ["Berlin", "Pusan"], "sms_sandbox": None},
+         "stores": ["Berlin", "Pusan"], "sms_sandbox": None, "topic": "alerts"},
     ]
     # Outside the sandbox the numbers are not looked up, and nothing is texted.
     assert set(out_of_sandbox.operations()) == {"GetSMSSandboxAccountStatus"}
@@ -140,9 +140,9 @@ def test_a_berlin_alert_reaches_berlin_subscribers_only(cli: Cli,
     assert received("pusan") == []
     assert received("everything") == ["Berlin is out of stock of Echo Plus"]
     listing = cli("subscriptions", "--output", "csv").stdout.splitlines()
-    assert listing[0] == "endpoint,protocol,status,stores,sms_sandbox"
-    assert f"{queues['berlin'][1]},sqs,confirmed,Berlin," in listing
-    assert f"{queues['everything'][1]},sqs,confirmed,," in listing
+    assert listing[0] == "endpoint,protocol,status,stores,sms_sandbox,topic"
+    assert f"{queues['berlin'][1]},sqs,confirmed,Berlin,,alerts" in listing
+    assert f"{queues['everything'][1]},sqs,confirmed,,,alerts" in listing
 
 
 def test_unsubscribe_removes_the_subscription(cli: Cli, aws: Aws, stack: StackNames,
@@ -183,7 +183,8 @@ def test_pending_email_is_said_and_cannot_be_deleted(cli: Cli, aws: Aws, stack: 
         "delivered only after the link in it is clicked; unconfirmed subscriptions are "
         "deleted after 48 hours.\n")
     listing = cli("subscriptions", "-o", "table")
-    assert listing.stdout.splitlines()[2] == ("alice@example.com   email      pending   Berlin")
+    assert listing.stdout.splitlines()[2] == (
+        "alerts   alice@example.com   email      pending   Berlin")
     refused = cli("unsubscribe", "alice@example.com")
     assert refused.exit_code == 1
     assert refused.stderr == (
@@ -198,3 +199,68 @@ def test_no_subscriptions(cli: Cli, aws: Aws, stack: StackNames) -> None:
     result = cli("subscriptions", "--output", "table")
     assert result.stdout == ("No subscriptions. Add one with `inventory subscribe "
                              "EMAIL-OR-PHONE`.\n")
+
+
+def test_the_operators_topic_is_a_second_list_of_its_own(cli: Cli, 
+        aws: Aws, stack: StackNames, out_of_sandbox: SandboxAnswers) -> None:
+    cli("subscribe", "staff@example.com", "--store", "Berlin")
+    ops = cli("subscribe", "ops@example.com", "--ops")
+    assert (ops.exit_code, ops.stdout) == (
+        0, "Subscribed ops@example.com (email) to the operators' messages.\n")
+    again = cli("subscribe", "ops@example.com", "--ops")
+    assert again.stdout == ("ops@example.com (email) is already subscribed to the operators' "
+                            "messages; nothing changed.\n")
+    assert cli("subscribe", "+4915112345678", "--ops").exit_code == 0
+    # Each topic holds only its own subscribers.
+    assert topic_subscriptions(aws, stack) == [("email", "staff@example.com",
+                                                '{"store":["Berlin"]}')]
+    sns = aws.client("sns")
+    assert sorted((s["Protocol"], s["Endpoint"]) for s in sns.list_subscriptions_by_topic(
+        TopicArn=stack.ops_topic_arn)["Subscriptions"]) == [
+        ("email", "ops@example.com"), ("sms", "+4915112345678")]
+
+    listing = cli("subscriptions", "--output", "table")
+    assert listing.stdout == (
+        "Topic    Endpoint            Protocol   Status      Stores\n"
+        "──────────────────────────────────────────────────────────\n"
+        "alerts   staff@example.com   email      confirmed   Berlin\n"
+        "ops      +4915112345678      sms        confirmed   -     \n"
+        "ops      ops@example.com     email      confirmed   -     \n")
+    assert [(s["topic"], s["endpoint"], s["stores"]) for s in json.loads(
+        cli("subscriptions").stdout)] == [
+        ("alerts", "staff@example.com", ["Berlin"]), ("ops", "+4915112345678", None),
+        ("ops", "ops@example.com", None)]
+
+    # The operators' topic carries no store: --store with --ops is a usage error.
+    mixed = cli("subscribe", "ops@example.com", "--ops", "--store", "Berlin")
+    assert (mixed.exit_code, mixed.stderr) == (
+        2, "Error: --store chooses stock alerts; the operators' topic (--ops) carries the "
+           "stack's health, not a store's\n")
+
+    # Without --ops, unsubscribe acts on the alerts and says where the address is.
+    wrong = cli("unsubscribe", "ops@example.com")
+    assert (wrong.exit_code, wrong.stderr) == (
+        1, "Error: ops@example.com is not subscribed to inventory-alerts; subscribed: "
+           "staff@example.com\nHint: it is subscribed to the operators' topic: add --ops\n")
+    gone = cli("unsubscribe", "ops@example.com", "--ops")
+    assert (gone.exit_code, gone.stdout) == (
+        0, "Unsubscribed ops@example.com (email) from the operators topic.\n")
+    assert [(s["topic"], s["endpoint"]) for s in json.loads(
+        cli("subscriptions").stdout)] == [
+        ("alerts", "staff@example.com"), ("ops", "+4915112345678")]
+
+
+def test_a_stack_without_the_operators_topic_lists_its_alerts_and_says_so(cli: Cli, 
+        aws: Aws, stack: StackNames, out_of_sandbox: SandboxAnswers) -> None:
+    cli("subscribe", "staff@example.com")
+    aws.client("sns").delete_topic(TopicArn=stack.ops_topic_arn)
+    listing = cli("subscriptions", "--output", "json")
+    assert listing.exit_code == 0
+    assert [s["endpoint"] for s in json.loads(listing.stdout)] == ["staff@example.com"]
+    assert listing.stderr == (
+        f"Note: the stack's operators' topic {stack.ops_topic_arn} does not exist; "
+        "`inventory provision` creates what is missing.\n")
+    refused = cli("subscribe", "ops@example.com", "--ops")
+    assert (refused.exit_code, refused.stderr) == (
+        1, f"Error: the stack's operators' topic {stack.ops_topic_arn} does not exist\n"
+           "Hint: `inventory provision` creates what is missing\n")

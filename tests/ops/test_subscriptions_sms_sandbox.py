@@ -57,15 +57,15 @@ def test_verify_texts_a_code_and_verify_phone_completes_it(cli: Cli,
 
     listing = cli("subscriptions", "-o", "table")
     assert listing.stdout == (
-        "Endpoint         Protocol   Status                     Stores\n"
-        "─────────────────────────────────────────────────────────────\n"
-        "+4915112345678   sms        unverified (SMS sandbox)   all   \n"
+        "Topic    Endpoint         Protocol   Status                     Stores\n"
+        "──────────────────────────────────────────────────────────────────────\n"
+        "alerts   +4915112345678   sms        unverified (SMS sandbox)   all   \n"
         "unverified (SMS sandbox): this AWS account is in the SNS SMS sandbox, which texts only "
         "verified numbers; alerts to these never arrive. Verify one with `inventory subscribe "
         "NUMBER --verify`, then `inventory verify-phone NUMBER CODE`.\n")
     assert json.loads(cli("subscriptions", "-o", "json").stdout) == [
         {"endpoint": PHONE, "protocol": "sms", "status": "confirmed", "stores": None,
-         "sms_sandbox": "pending"}]
+         "sms_sandbox": "pending", "topic": "alerts"}]
 
     verified = cli("verify-phone", PHONE, "123456")
     assert (verified.exit_code, verified.stdout) == (
@@ -73,9 +73,9 @@ def test_verify_texts_a_code_and_verify_phone_completes_it(cli: Cli,
     assert sandbox.calls[-1] == ("VerifySMSSandboxPhoneNumber",
                                  {"PhoneNumber": PHONE, "OneTimePassword": "123456"})
     assert cli("subscriptions", "-o", "table").stdout == (
-        "Endpoint         Protocol   Status      Stores\n"
-        "──────────────────────────────────────────────\n"
-        "+4915112345678   sms        confirmed   all   \n")
+        "Topic    Endpoint         Protocol   Status      Stores\n"
+        "───────────────────────────────────────────────────────\n"
+        "alerts   +4915112345678   sms        confirmed   all   \n")
     assert json.loads(cli("subscriptions", "-o", "json").stdout)[0]["sms_sandbox"] \
         == "verified"
     again = cli("verify-phone", PHONE, "123456")
@@ -95,9 +95,9 @@ def test_outside_the_sandbox_nothing_changes(cli: Cli, aws: Aws, sandbox: Sandbo
     assert (result.exit_code, result.stdout, result.stderr) == (0, SUBSCRIBED, "")
     assert sandbox.operations() == ["GetSMSSandboxAccountStatus"]
     assert cli("subscriptions", "-o", "table").stdout == (
-        "Endpoint         Protocol   Status      Stores\n"
-        "──────────────────────────────────────────────\n"
-        "+4915112345678   sms        confirmed   all   \n")
+        "Topic    Endpoint         Protocol   Status      Stores\n"
+        "───────────────────────────────────────────────────────\n"
+        "alerts   +4915112345678   sms        confirmed   all   \n")
     out = cli("verify-phone", PHONE, "123456")
     assert (out.exit_code, out.stdout) == (
         0, "This AWS account is not in the SNS SMS sandbox in us-east-1: texts reach every "
@@ -217,3 +217,17 @@ def test_an_endpoint_without_the_sandbox_calls_is_asked_once(cli: Cli,
     assert (result.exit_code, result.stdout) == (0, SUBSCRIBED)
     assert result.stderr.startswith("Note: could not check the SNS SMS sandbox (500: ")
     assert sent == ["GetSMSSandboxAccountStatus"]
+
+
+def test_an_operators_phone_follows_the_same_sandbox_rules(cli: Cli, 
+        aws: Aws, sandbox: SandboxAnswers) -> None:
+    result = cli("subscribe", PHONE, "--ops", "--verify")
+    assert (result.exit_code, result.stdout) == (
+        0, f"Subscribed {PHONE} (sms) to the operators' messages.\n" + NOTICE + TEXTED)
+    assert sandbox.calls[-1] == ("CreateSMSSandboxPhoneNumber", {"PhoneNumber": PHONE})
+    listed = json.loads(cli("subscriptions", "-o", "json").stdout)
+    assert [(s["topic"], s["endpoint"], s["sms_sandbox"]) for s in listed] == [
+        ("ops", PHONE, "pending")]
+    assert cli("verify-phone", PHONE, "123456").exit_code == 0
+    listed = json.loads(cli("subscriptions", "-o", "json").stdout)
+    assert [(s["topic"], s["sms_sandbox"]) for s in listed] == [("ops", "verified")]

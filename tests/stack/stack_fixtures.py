@@ -74,7 +74,7 @@ def leftovers(session: boto3.session.Session, names: StackNames) -> list[str]:
         if {"Key": STACK_TAG, "Value": stack} in tags:
             found.append(f"topic {topic['TopicArn']}")
     for sub in sns.list_subscriptions()["Subscriptions"]:
-        if sub["TopicArn"] == names.topic_arn:
+        if sub["TopicArn"] in (names.topic_arn, names.ops_topic_arn):
             found.append(f"subscription {sub['SubscriptionArn']}")
     iam = session.client("iam")
     for role in iam.list_roles()["Roles"]:
@@ -86,6 +86,8 @@ def leftovers(session: boto3.session.Session, names: StackNames) -> list[str]:
     for pool in cognito.list_identity_pools(MaxResults=60)["IdentityPools"]:
         if pool["IdentityPoolName"] == names.identity_pool:
             found.append(f"identity pool {pool['IdentityPoolId']}")
+    for rule in session.client("events").list_rules(NamePrefix=f"{stack}-")["Rules"]:
+        found.append(f"rule {rule['Name']}")
     logs = session.client("logs")
     for group in logs.describe_log_groups()["logGroups"]:
         if group["logGroupName"].startswith(f"/aws/lambda/{stack}-"):

@@ -30,7 +30,7 @@ def test_every_function_and_consumer_has_its_alarms_on_the_ops_topic(aws: Aws) -
         by_metric.setdefault(spec.metric, set()).update(v for _, v in spec.dimensions)
         assert spec.actions == (r.ops_topic(n).arn,)
     functions = {n.load_function, n.check_function, n.summarize_function,
-                 n.store_upload_function}
+                 n.store_upload_function, n.announce_function}
     assert by_metric == {"Errors": functions, "Throttles": functions,
                          "IteratorAge": {m.function for m in r.stream_mappings(n)},
                          "WriteThrottleEvents": {n.table}}

@@ -38,17 +38,20 @@ def test_provision_prints_a_summary_then_says_no_changes(aws: Aws) -> None:
     ]
     assert lines[6].startswith("Changed: ")
     assert lines[6].endswith(f"on {len(r.RESOURCE_IDS)} resource(s): " + ", ".join(
-        ["load-role", "check-role", "summarize-role", "store-upload-role", "uploads-bucket",
-         "failures-bucket", "table", "alert-table", "summary-table", "store-keys-table", "topic",
-         "ops_topic", "load-log-group", "check-log-group", "summarize-log-group",
-         "store-upload-log-group",
+        ["load-role", "check-role", "summarize-role", "store-upload-role", "announce-role",
+         "uploads-bucket", "failures-bucket", "table", "alert-table", "summary-table",
+         "store-keys-table", "announcement-table", "topic", "ops_topic", "load-log-group",
+         "check-log-group", "summarize-log-group", "store-upload-log-group", "announce-log-group",
          "load-function", "load-failure-destination", "load-recursion", "s3-invoke-permission",
          "uploads-notification", "check-function", "stream-mapping", "summarize-function",
-         "summary-mapping", "store-upload-function", "store-upload-url", "uploads-cors",
-         "load-errors-alarm", "load-throttles-alarm", "check-errors-alarm",
-         "check-throttles-alarm", "check-iterator-age-alarm", "summarize-errors-alarm",
-         "summarize-throttles-alarm", "summarize-iterator-age-alarm", "store-upload-errors-alarm",
-         "store-upload-throttles-alarm", "table-write-throttles-alarm",
+         "summary-mapping", "announce-function", "failures-invoke-permission",
+         "failures-notification", "announce-schedule-permission", "announce-schedule",
+         "store-upload-function", "store-upload-url", "uploads-cors", "load-errors-alarm",
+         "load-throttles-alarm", "check-errors-alarm", "check-throttles-alarm",
+         "check-iterator-age-alarm", "summarize-errors-alarm", "summarize-throttles-alarm",
+         "summarize-iterator-age-alarm", "store-upload-errors-alarm",
+         "store-upload-throttles-alarm", "announce-errors-alarm", "announce-throttles-alarm",
+         "table-write-throttles-alarm",
          "identity-pool", "dashboard-role",
          "identity-pool-roles", "dashboard-bucket", "dashboard-files"]))
     # On AWS a new notification takes minutes to apply; a new summary table is
@@ -67,7 +70,8 @@ def test_dry_run_prints_the_plan(session: boto3.session.Session, aws: Aws) -> No
     assert code == 0
     lines = out.splitlines()
     assert lines[0].startswith("Plan for stack inventory: ")
-    assert lines[1] == "   1. iam.create_role  create role inventory-load-inventory-role"
+    # Step numbers are right-aligned to the widest one (the plan has over a hundred steps).
+    assert lines[1].lstrip() == "1. iam.create_role  create role inventory-load-inventory-role"
     assert lines[-1] == "Dry run: nothing was changed."
     assert leftovers(session, aws.names) == []
 

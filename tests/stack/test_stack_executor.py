@@ -48,7 +48,10 @@ def test_add_permission_precedes_the_bucket_notification(session: boto3.session.
     order = _aws_like_notification_check(session)
     aws = Aws(session, stack="shop")
     provision(aws, sleep=lambda _: None)
-    assert order == ["AddPermission", "PutBucketNotificationConfiguration"]
+    # The uploads bucket's, then the failures bucket's (the announcer's), each after its
+    # permission.
+    assert order == ["AddPermission", "PutBucketNotificationConfiguration",
+                     "AddPermission", "PutBucketNotificationConfiguration"]
 
     # The check is real: the same notification without the permission is refused.
     session.client("lambda").remove_permission(FunctionName=aws.names.load_function,

@@ -21,6 +21,8 @@ service (each module's docstring lists what it changes and why):
 - `logs`: the sink the runtime writes function logs through (with the function's role).
 - `cloudwatch`: alarm states as PutMetricAlarm documents them; metric data, alarms and SNS
   publishing for the emulator's metrics and alarm evaluator, as plain data.
+- `events`: scheduled EventBridge rules read for the emulator's scheduler, and their Lambda
+  targets invoked as EventBridge does (only with the function's permission for the rule).
 
 Without `attach`, moto behaves as it does upstream apart from the fixes (role mapping, a
 thread-safe stream, conditional denies), so in-process tests that call `install()` are not
