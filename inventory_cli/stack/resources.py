@@ -207,6 +207,12 @@ def __getattr__(name: str) -> Any:
 # table, read back by `deployed.deployed_dashboard` like the threshold is read from the checker.
 DASHBOARD_TAG = "inventory:dashboard"
 DASHBOARD_OFF = "off"
+# Warm throughput asked for with `provision --warm-writes N`, kept as a tag on the inventory table
+# so later runs (and status) know it. A new on-demand table starts with 4,000 write units a
+# second ("Understanding DynamoDB warm throughput", DynamoDB Developer Guide); warm throughput can
+# be raised, never lowered.
+WARM_WRITES_TAG = "inventory:warm-writes"
+ON_DEMAND_WARM_WRITES = 4_000
 
 
 def role_arn(names: StackNames, role: str) -> str:
@@ -392,12 +398,14 @@ def summarize_role_policy(names: StackNames) -> dict[str, Any]:
         "Statement": [
             *_stream_read_statements(names),
             {
-                # Cells are read in batches, then written with the summary rows in one
-                # transaction (lambda_src/update_summaries.py).
+                # Cells are read in batches, written in batches (BatchWriteItem) and their
+                # changes added to the summary rows in transactions; replays and rebuilds
+                # write cells in transactions (lambda_src/update_summaries.py).
                 "Sid": "KeepSummaries",
                 "Effect": "Allow",
                 "Action": ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem",
-                           "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+                           "dynamodb:UpdateItem", "dynamodb:BatchWriteItem",
+                           "dynamodb:ConditionCheckItem"],
                 "Resource": names.table_arn_of(names.summary_table),
             },
             *_keep_failures_statements(names),

@@ -67,7 +67,7 @@ def stack_status(aws: Aws, *, code: LambdaZip | None = None) -> StackStatus:
             state = "missing"
         elif steps:
             state = "drifted"
-        detail = {"ok": "", "missing": "not found",
+        detail = {"ok": dict(plan.notes).get(spec.id, ""), "missing": "not found",
                   "drifted": "; ".join(s.summary for s in steps)}[state]
         result.append(ResourceStatus(spec.id, spec.display, state, detail))
     dashboard_ids = {spec.id for spec in specs if spec.dashboard}

@@ -61,7 +61,7 @@ class Ticks:
         return self.now
 
 
-def deliver_until_done(ddb: Any, table: str, batch: list[dict[str, Any]], threshold: int,
+def deliver_until_done(ddb: Any, table: str, batch: list[dict[str, Any]], threshold: int, *,
                        kills: list[int | None], step: float, replay: bool) -> None:
     """Lambda's retries: the batch again until an invocation returns without failures (each
     attempt may die at the next of `kills`)."""
@@ -98,7 +98,8 @@ def test_summaries_equal_a_full_scan_whatever_dies(
             # 0.5: the window never closes; 6: it closes after a few reads of the clock.
             step = data.draw(st.sampled_from((0.5, 6.0)))
             replay = data.draw(st.booleans())
-            deliver_until_done(dynamodb, table, batch, threshold, kills, step, replay)
+            deliver_until_done(dynamodb, table, batch, threshold, kills=kills, step=step,
+                               replay=replay)
         assert stored_summaries(dynamodb, table) == expected_summaries(model.rows, threshold)
     finally:
         dynamodb.delete_table(TableName=table)
