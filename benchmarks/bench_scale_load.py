@@ -19,6 +19,21 @@ The stream's consumers (alerts, summaries) are paused during the run unless
 `--no-pause-stream-consumers`: on AWS they run beside the loader, here they would take its CPU.
 
 The machine is shared: the table shows one run. The baseline's row says whether it finished at all.
+
+    python benchmarks/bench_scale_load.py --pipeline --baseline-ref <ref>
+
+`--pipeline`: the whole pipeline with every consumer running, on a private emulator without a
+write limit: `--rows` rows in `--files` files (one store each, the same item names in every
+store, counts 0..100, fixed seed) uploaded at once, as `bench_local_load.py` does. Measured:
+seconds until every load report (as `upload --wait`), until the store summaries equal a full
+computation (polled every second; the item summaries are compared in full at the end), and
+until the emulator is idle; then the floor: the same items written with BatchWriteItem, one call
+after another, into a table with a stream and no consumer, in the same emulator. Write units
+per loaded row are counted in the emulator from the calls it serves (`benchmarks/write_meter`,
+loaded with PYTHONPATH: a stopgap until the emulator meters requests itself) and split by table:
+inventory table (the loader), summary table, alert log. With `--baseline-ref`, the same run first
+on a second emulator with that ref's functions (and `--baseline-summary-batch` as the summary
+mapping's BatchSize, the ref's own setting).
 """
 
 from __future__ import annotations

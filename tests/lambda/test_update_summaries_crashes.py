@@ -151,3 +151,41 @@ def test_a_lease_holder_waits_out_the_last_window_and_stops_new_ones(dynamodb: A
     assert len(slept) == 1
     lease.release()
     assert summarizer.register_fast(dynamodb, table, now[0] + 2)
+
+
+def test_a_window_that_closes_hands_the_rest_of_the_batch_to_the_conditional_path(
+        dynamodb: Any, monkeypatch: Any) -> None:
+    """A lease taken while the batch is under way: the groups not yet written go through
+    transactions with conditions, the ones written before are drained as usual."""
+    table = create_summary_table(dynamodb, f"crash-summaries-{next(_tables)}")
+    model = StreamModel()
+    for n in range(150):  # 150 item rows and one store row: two groups
+        model.put("Berlin", f"item {n:03d}", n % 4)
+    registered = []
+
+    def register_once(ddb: Any, table_name: str, now: float) -> bool:
+        registered.append(now)
+        return len(registered) == 1
+
+    monkeypatch.setattr(summarizer, "register_fast", register_once)
+    transactions: list[int] = []
+    real = dynamodb.transact_write_items
+
+    def count(**kwargs: Any) -> Any:
+        transactions.append(len(kwargs["TransactItems"]))
+        return real(**kwargs)
+
+    monkeypatch.setattr(dynamodb, "transact_write_items", count)
+    result = summarizer.handle_event({"Records": copy.deepcopy(model.records)}, ddb=dynamodb,
+                                     table=table, threshold=1, log=Logs(),
+                                     sleep=lambda _: None, monotonic=Ticks(3.0))
+    assert result == {"batchItemFailures": []}
+    assert len(registered) >= 2  # the window ran out and could not be renewed
+    monkeypatch.undo()
+    assert stored_summaries(dynamodb, table) == expected_summaries(model.rows, 1)
+    drains = dynamodb.query(TableName=table, KeyConditionExpression="Kind = :k",
+                            ExpressionAttributeValues={":k": {"S": "drain"}})["Items"]
+    # The first group drained; the second's token aborted before any of its cells was written,
+    # its cells moved by conditional transactions.
+    assert sorted(d["State"]["S"] for d in drains) == ["aborted", "done"]
+    assert len(transactions) > 1
