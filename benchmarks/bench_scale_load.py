@@ -317,6 +317,7 @@ def _raw_floor(aws: Aws, counts: dict[tuple[str, str], int]) -> float:
 
 
 def run_pipeline(side: str, code: bytes | None, summary_batch: int | None, *, work: Path,
+                 summary_timeout: int | None,
                  folder: Path, counts: dict[tuple[str, str], int], environ: dict[str, str],
                  give_up_s: float, say: Callable[[str], None]) -> PipelineOutcome:
     from inventory_cli.ops.subscriptions import subscribe
@@ -341,6 +342,9 @@ def run_pipeline(side: str, code: bytes | None, summary_batch: int | None, *, wo
                 if mapping["FunctionArn"].split(":")[-1] == names.summarize_function:
                     lam.update_event_source_mapping(UUID=mapping["UUID"],
                                                     BatchSize=summary_batch)
+        if summary_timeout is not None:
+            lam.update_function_configuration(FunctionName=names.summarize_function,
+                                              Timeout=summary_timeout)
         subscribe(aws, names, "ops@example.com", "email", None)
         checked = check_files(sorted(folder.glob("*.csv")))
         time.sleep(1.5)  # the meter's file is written twice a second
@@ -415,10 +419,12 @@ def pipeline_main(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     if args.baseline_ref:
         sides.append((f"baseline ({args.baseline_ref})", baseline_zip(args.baseline_ref),
                       args.baseline_summary_batch))
-    sides.append(("current", None, None))
+    sides.append(("current", None, args.summary_batch))
     outcomes = []
     for number, (side, code, batch) in enumerate(sides):
         outcomes.append(run_pipeline(side, code, batch, work=work / f"side-{number}",
+                                     summary_timeout=args.summary_timeout if code is None
+                                     else None,
                                      folder=work / "files", counts=counts, environ=environ,
                                      give_up_s=args.give_up, say=say))
     print(pipeline_table(outcomes))
@@ -440,6 +446,11 @@ def main(argv: list[str] | None = None) -> int:
                              "after the last load report, and the pipeline's time against the "
                              "raw BatchWriteItem floor")
     parser.add_argument("--files", type=int, default=20, help="--pipeline: files (one store each)")
+    parser.add_argument("--summary-batch", type=int, default=None,
+                        help="--pipeline: the summary mapping's BatchSize on the current side "
+                             "(default: as provisioned)")
+    parser.add_argument("--summary-timeout", type=int, default=None,
+                        help="--pipeline: the summaries function's Timeout on the current side")
     parser.add_argument("--baseline-summary-batch", type=int, default=None,
                         help="--pipeline: the summary mapping's BatchSize on the baseline side")
     parser.add_argument("--baseline-ref", default="main",

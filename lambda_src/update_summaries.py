@@ -750,7 +750,8 @@ def _drain(ddb: Any, table: str, token: str, group: Sequence[Plan],
 
 def apply_unconditionally(ddb: Any, table: str, cells: Sequence[Cell], decide: Decide, *,
                           fast_ddb: Any, in_window: Callable[[], bool],
-                          sleep: Callable[[float], None], log: Log) -> list[Cell]:
+                          sleep: Callable[[float], None], log: Log,
+                          stats: dict[str, int] | None = None) -> list[Cell]:
     """Move `cells` with unconditional cell writes and one transaction of rows per group (see
     the module's docstring). Returns the cells left for the conditional path: those of a group
     whose writes or drain did not go through (its drain is aborted first) and those after the
@@ -783,6 +784,10 @@ def apply_unconditionally(ddb: Any, table: str, cells: Sequence[Cell], decide: D
             log(json.dumps({"event": "summary_fast_path_left", "cells": len(group),
                             "error": f"{type(exc).__name__}: {exc}"}, ensure_ascii=False))
             done = False
+        if stats is not None:
+            stats["cells_written"] = stats.get("cells_written", 0) + len(group)
+            stats["rows"] = stats.get("rows", 0) + (len(_row_actions(table, group)) if done else 0)
+            stats["drains"] = stats.get("drains", 0) + int(done)
         if not done:
             try:
                 abort_drain(ddb, table, token)
@@ -814,6 +819,9 @@ def handle_event(event: Mapping[str, Any], *, ddb: Any, table: str, threshold: i
         return stream_cell(before, newest[cell], threshold, since)
 
     cells = by_item(newest)
+    # One line per batch: what the summaries wrote (cells, the rows their drains changed) and
+    # what went through the conditional path; the write units follow from it (docs/summaries.md).
+    stats: dict[str, int] = {"records": len(changes), "cells": len(cells)}
     lease = None
     if event.get(REPLAY_FIELD):
         # Not from the stream: another writer of these cells may be running (the stream's own
@@ -833,7 +841,7 @@ def handle_event(event: Mapping[str, Any], *, ddb: Any, table: str, threshold: i
             return False
 
         cells = apply_unconditionally(ddb, table, cells, decide, fast_ddb=fast_ddb or ddb,
-                                      in_window=in_window, sleep=sleep, log=log)
+                                      in_window=in_window, sleep=sleep, log=log, stats=stats)
     try:
         failed_cells = apply_cells(ddb, table, cells, decide, log=log, sleep=sleep,
                                    before_chunk=lease.ensure if lease else None)
@@ -841,6 +849,9 @@ def handle_event(event: Mapping[str, Any], *, ddb: Any, table: str, threshold: i
         if lease is not None:
             lease.release()
     failed = [c.raw_sequence for c in changes if c.cell in failed_cells]
+    stats["conditional_cells"] = len(cells)  # what the unconditional path left, or all
+    stats["failed_records"] = len(failed)
+    log(json.dumps({"event": "summary_batch", **stats}))
     return batch_response(failed)
 
 

@@ -119,7 +119,10 @@ def test_unreadable_records_are_logged_and_skipped(dynamodb: Any, summaries: str
     result = handle_event({"Records": [bad, good]}, ddb=dynamodb, table=SUMMARY_TABLE,
                           threshold=0, log=logs)
     assert result == {"batchItemFailures": []}
-    assert [e["event"] for e in logs.events()] == ["record_skipped"]
+    assert [e["event"] for e in logs.events()] == ["record_skipped", "summary_batch"]
+    [batch] = logs.events("summary_batch")
+    assert (batch["records"], batch["cells"], batch["cells_written"], batch["rows"],
+            batch["drains"], batch["conditional_cells"]) == (1, 1, 1, 2, 1, 0)
     assert stored_summaries(dynamodb)["store"]["Berlin"]["Units"] == 3
 
 
