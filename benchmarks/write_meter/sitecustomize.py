@@ -54,7 +54,15 @@ def _stored_size(backend: Any, table_name: str, attrs: dict[str, Any]) -> int:
     return int(item.size()) if item is not None else 0
 
 
+_patched = False
+
+
 def _patch() -> None:
+    """Wrap moto's DynamoDB writes (once per process)."""
+    global _patched  # noqa: PLW0603 - one wrapping per process
+    if _patched:
+        return
+    _patched = True
     from moto.dynamodb.models import DynamoDBBackend
 
     def single(name: str, key_arg: str) -> None:
