@@ -90,10 +90,13 @@ def measure(handler: ModuleType, stream: list[dict[str, Any]], batch: int) -> tu
 
 
 def main(argv: list[str] | None = None) -> int:
+    from inventory_cli.stack.resources import SUMMARY_MAPPING_SETTINGS
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--stores", type=int, default=20)
-    parser.add_argument("--batch", type=int, default=1000, help="the summary mapping's BatchSize")
+    parser.add_argument("--batch", type=int, default=SUMMARY_MAPPING_SETTINGS["BatchSize"],
+                        help="the summary mapping's BatchSize (default: the stack's)")
     parser.add_argument("--baseline-ref", default="", help="git ref of the baseline handler")
     parser.add_argument("--baseline-batch", type=int, default=100)
     args = parser.parse_args(argv)
