@@ -770,6 +770,7 @@ def apply_unconditionally(ddb: Any, table: str, cells: Sequence[Cell], decide: D
             after = replace(before, version=before.version + 1)
         plans.append((cell, before, after.settled()))
     left: list[Cell] = []
+    unsure = False  # a request whose answer never came: it may still be applied
     for group in drain_groups(plans):
         if left:
             left += [cell for cell, _, _ in group]
@@ -784,6 +785,7 @@ def apply_unconditionally(ddb: Any, table: str, cells: Sequence[Cell], decide: D
             log(json.dumps({"event": "summary_fast_path_left", "cells": len(group),
                             "error": f"{type(exc).__name__}: {exc}"}, ensure_ascii=False))
             done = False
+            unsure = unsure or isinstance(exc, BotoCoreError)
         if stats is not None:
             stats["cells_written"] = stats.get("cells_written", 0) + len(group)
             stats["rows"] = stats.get("rows", 0) + (len(_row_actions(table, group)) if done else 0)
@@ -794,6 +796,10 @@ def apply_unconditionally(ddb: Any, table: str, cells: Sequence[Cell], decide: D
             except (ClientError, BotoCoreError):
                 pass  # whoever reads these cells next aborts it (read_cells)
             left += [cell for cell, _, _ in group]
+    if unsure and left:
+        # An unconditional write sent without an answer (a time-out) lands now or never: the
+        # conditional path must not read these cells before it could have.
+        sleep(WRITE_SETTLE_S)
     return left
 
 

@@ -189,3 +189,30 @@ def test_a_window_that_closes_hands_the_rest_of_the_batch_to_the_conditional_pat
     # its cells moved by conditional transactions.
     assert sorted(d["State"]["S"] for d in drains) == ["aborted", "done"]
     assert len(transactions) > 1
+
+
+def test_an_unanswered_cell_write_is_waited_out_before_the_conditional_path(
+        dynamodb: Any) -> None:
+    """A BatchWriteItem without an answer may still be applied: the cells it carried are moved
+    with conditions only after WRITE_SETTLE_S."""
+    from botocore.exceptions import ReadTimeoutError
+
+    table = create_summary_table(dynamodb, f"crash-summaries-{next(_tables)}")
+    model = StreamModel()
+    model.put("Berlin", "Echo Dot", 3)
+
+    class Unanswered:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(dynamodb, name)
+
+        def batch_write_item(self, **kwargs: Any) -> Any:
+            dynamodb.batch_write_item(**kwargs)  # applied, but the answer is lost
+            raise ReadTimeoutError(endpoint_url="http://dynamodb")
+
+    slept: list[float] = []
+    result = summarizer.handle_event({"Records": copy.deepcopy(model.records)}, ddb=dynamodb,
+                                     table=table, threshold=0, log=Logs(), sleep=slept.append,
+                                     fast_ddb=Unanswered())
+    assert result == {"batchItemFailures": []}
+    assert summarizer.WRITE_SETTLE_S in slept
+    assert stored_summaries(dynamodb, table) == expected_summaries(model.rows, 0)
