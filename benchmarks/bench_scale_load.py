@@ -33,7 +33,8 @@ per loaded row are counted in the emulator from the calls it serves (`benchmarks
 loaded with PYTHONPATH: a stopgap until the emulator meters requests itself) and split by table:
 inventory table (the loader), summary table, alert log. With `--baseline-ref`, the same run first
 on a second emulator with that ref's functions (and `--baseline-summary-batch` as the summary
-mapping's BatchSize, the ref's own setting).
+mapping's BatchSize, the ref's own setting). `--summary-batch` and `--summary-timeout` set the
+current side's summary mapping BatchSize and function Timeout (to compare batch sizes).
 """
 
 from __future__ import annotations
