@@ -19,6 +19,22 @@ The stream's consumers (alerts, summaries) are paused during the run unless
 `--no-pause-stream-consumers`: on AWS they run beside the loader, here they would take its CPU.
 
 The machine is shared: the table shows one run. The baseline's row says whether it finished at all.
+
+    python benchmarks/bench_scale_load.py --pipeline --baseline-ref <ref>
+
+`--pipeline`: the whole pipeline with every consumer running, on a private emulator without a
+write limit: `--rows` rows in `--files` files (one store each, the same item names in every
+store, counts 0..100, fixed seed) uploaded at once, as `bench_local_load.py` does. Measured:
+seconds until every load report (as `upload --wait`), until the store summaries equal a full
+computation (polled every second; the item summaries are compared in full at the end), and
+until the emulator is idle; then the floor: the same items written with BatchWriteItem, one call
+after another, into a table with a stream and no consumer, in the same emulator. Write units
+per loaded row are counted in the emulator from the calls it serves (`benchmarks/write_meter`,
+loaded with PYTHONPATH: a stopgap until the emulator meters requests itself) and split by table:
+inventory table (the loader), summary table, alert log. With `--baseline-ref`, the same run first
+on a second emulator with that ref's functions (and `--baseline-summary-batch` as the summary
+mapping's BatchSize, the ref's own setting). `--summary-batch` and `--summary-timeout` set the
+current side's summary mapping BatchSize and function Timeout (to compare batch sizes).
 """
 
 from __future__ import annotations
@@ -193,11 +209,251 @@ def table(outcomes: list[Outcome], timeout: int, limit: int) -> str:
     return "\n".join([head, *body, f"\n(write limit {limit:,}/s per table, memory 256 MB)"])
 
 
+# -- the pipeline with every consumer: write units, the summaries' lag, the ratio to the floor ---
+
+METER_DIR = REPO / "benchmarks" / "write_meter"
+RAW_TABLE = "scale-raw-floor"
+RAW_BATCH = 25
+
+
+def generate_files(folder: Path, rows: int, files: int) -> dict[tuple[str, str], int]:
+    """`files` CSVs, file f holding store f only, rows/files items each (the same item names in
+    every store), counts 0..100 from a fixed seed. Returns every (store, item) -> count."""
+    rnd = random.Random(SEED)
+    folder.mkdir(parents=True, exist_ok=True)
+    counts: dict[tuple[str, str], int] = {}
+    for f in range(files):
+        store = f"Store {f:02d}"
+        with (folder / f"load-{f:02d}.csv").open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(["store", "item", "count"])
+            for r in range(rows // files):
+                count = rnd.randint(0, 100)
+                writer.writerow([store, f"Item {r:06d}", count])
+                counts[(store, f"Item {r:06d}")] = count
+    return counts
+
+
+def expected_store_rows(counts: dict[tuple[str, str], int],
+                        threshold: int) -> dict[str, tuple[int, int, int]]:
+    rows: dict[str, tuple[int, int, int]] = {}
+    for (store, _item), count in counts.items():
+        items, units, low = rows.get(store, (0, 0, 0))
+        rows[store] = (items + 1, units + count, low + int(count <= threshold))
+    return rows
+
+
+def expected_item_rows(counts: dict[tuple[str, str], int],
+                       threshold: int) -> dict[str, tuple[int, int, int, dict[str, int]]]:
+    rows: dict[str, tuple[int, int, int, dict[str, int]]] = {}
+    for (store, item), count in counts.items():
+        stores, units, low, low_stores = rows.get(item, (0, 0, 0, {}))
+        if count <= threshold:
+            low_stores = {**low_stores, store: count}
+        rows[item] = (stores + 1, units + count, low + int(count <= threshold), low_stores)
+    return rows
+
+
+def _store_rows(aws: Aws, names: StackNames) -> dict[str, tuple[int, int, int]]:
+    from inventory_cli.ops.summaries import read_store_summaries
+
+    return {s.store: (s.items, s.units, s.low_count)
+            for s in read_store_summaries(aws, names)}
+
+
+def _item_rows(aws: Aws, names: StackNames) -> dict[str, tuple[int, int, int, dict[str, int]]]:
+    from inventory_cli.ops.summaries import read_item_summaries
+
+    return {i.item: (i.stores, i.units, i.low_count, i.low_stores)
+            for i in read_item_summaries(aws, names)}
+
+
+def _meter(path: Path) -> dict[str, dict[str, int]]:
+    try:
+        counts: dict[str, dict[str, int]] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return counts
+
+
+def _units(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]],
+           table: str) -> int:
+    return (after.get(table, {}).get("write_units", 0)
+            - before.get(table, {}).get("write_units", 0))
+
+
+@dataclass
+class PipelineOutcome:
+    side: str
+    rows: int
+    loaded: float
+    exact: float | None
+    idle: float
+    floor: float
+    units: dict[str, int]  # per role: loader, summaries, alerts, other
+    problems: list[str]
+
+    @property
+    def lag(self) -> float | None:
+        return None if self.exact is None else max(0.0, self.exact - self.loaded)
+
+
+def _raw_floor(aws: Aws, counts: dict[tuple[str, str], int]) -> float:
+    """Seconds to BatchWriteItem every item, one call after another, into a table with a stream
+    and no consumer: the emulator's own speed (the floor the pipeline is compared with)."""
+    from inventory_cli.stack.resources import TABLE_SCHEMA
+
+    ddb = aws.client("dynamodb")
+    ddb.create_table(TableName=RAW_TABLE, **TABLE_SCHEMA)
+    ddb.get_waiter("table_exists").wait(TableName=RAW_TABLE)
+    items = [{"PutRequest": {"Item": {"Store": {"S": s}, "Item": {"S": i},
+                                      "Count": {"N": str(c)}}}} for (s, i), c in counts.items()]
+    started = time.perf_counter()
+    for start in range(0, len(items), RAW_BATCH):
+        requests = items[start:start + RAW_BATCH]
+        while requests:
+            response = ddb.batch_write_item(RequestItems={RAW_TABLE: requests})
+            requests = response.get("UnprocessedItems", {}).get(RAW_TABLE, [])
+    return time.perf_counter() - started
+
+
+def run_pipeline(side: str, code: bytes | None, summary_batch: int | None, *, work: Path,
+                 summary_timeout: int | None,
+                 folder: Path, counts: dict[tuple[str, str], int], environ: dict[str, str],
+                 give_up_s: float, say: Callable[[str], None]) -> PipelineOutcome:
+    from inventory_cli.ops.subscriptions import subscribe
+    from inventory_cli.ops.upload import check_files, upload_files, wait_for_reports
+
+    meter = work / "meter.json"
+    env = {**environ, "INVENTORY_BENCH_METER": str(meter),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(METER_DIR),
+                                                       environ.get("PYTHONPATH", "")]))}
+    problems: list[str] = []
+    rows = len(counts)
+    with start_private(work / "emulator", environ=env) as info:
+        aws = make_aws(Settings(stack="pipe", local=True), endpoint_url=info.endpoint)
+        names = provision(aws).names
+        lam = aws.client("lambda")
+        if code is not None:
+            for function in (names.load_function, names.check_function,
+                             names.summarize_function):
+                lam.update_function_code(FunctionName=function, ZipFile=code)
+        if summary_batch is not None:
+            for mapping in lam.list_event_source_mappings()["EventSourceMappings"]:
+                if mapping["FunctionArn"].split(":")[-1] == names.summarize_function:
+                    lam.update_event_source_mapping(UUID=mapping["UUID"],
+                                                    BatchSize=summary_batch)
+        if summary_timeout is not None:
+            lam.update_function_configuration(FunctionName=names.summarize_function,
+                                              Timeout=summary_timeout)
+        subscribe(aws, names, "ops@example.com", "email", None)
+        checked = check_files(sorted(folder.glob("*.csv")))
+        time.sleep(1.5)  # the meter's file is written twice a second
+        before = _meter(meter)
+        if not before:
+            problems.append("the write meter did not start (no counts from the emulator)")
+        want = expected_store_rows(counts, 0)
+        say(f"  {side}: uploading {len(checked)} files, {rows:,} rows")
+        started = time.perf_counter()
+        uploads = upload_files(aws, names.uploads_bucket, checked, max_parallel=len(checked))
+        outcomes = wait_for_reports(aws, names.uploads_bucket, uploads, timeout=give_up_s,
+                                    poll_interval=1.0)
+        loaded = time.perf_counter() - started
+        for outcome in outcomes:
+            if outcome.report is None or outcome.status != "loaded":
+                problems.append(f"{outcome.upload.key}: no load report or not loaded")
+        say(f"  {side}: every load report after {loaded:.1f} s; polling the summaries")
+        exact = None
+        while time.perf_counter() - started < give_up_s:
+            if _store_rows(aws, names) == want:
+                exact = time.perf_counter() - started
+                break
+            time.sleep(1.0)
+        say(f"  {side}: store summaries exact after "
+            f"{'-' if exact is None else f'{exact:.1f}'} s; waiting for the pipeline")
+        if not _idle(info, give_up_s):
+            problems.append("the emulator was not idle in time")
+        idle = time.perf_counter() - started
+        time.sleep(1.5)
+        after = _meter(meter)
+        if _item_rows(aws, names) != expected_item_rows(counts, 0):
+            problems.append("item summaries differ from a full computation")
+        if _store_rows(aws, names) != want:
+            problems.append("store summaries differ from a full computation")
+        units = {"loader": _units(before, after, names.table),
+                 "summaries": _units(before, after, names.summary_table),
+                 "alerts": _units(before, after, names.alert_table)}
+        units["other"] = sum(_units(before, after, t) for t in after
+                             if t not in (names.table, names.summary_table, names.alert_table,
+                                          RAW_TABLE))
+        say(f"  {side}: idle after {idle:.1f} s; write units {units}; measuring the floor")
+        floor = _raw_floor(aws, counts)
+        say(f"  {side}: floor {floor:.1f} s")
+    return PipelineOutcome(side, rows, loaded, exact, idle, floor, units, problems)
+
+
+def pipeline_table(outcomes: list[PipelineOutcome]) -> str:
+    head = ("| side | rows | all loaded s | summaries exact s | lag after last report s | "
+            "pipeline idle s | floor s | idle / floor | write units per row: loader | "
+            "summaries | alerts | other | total |\n"
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    body = []
+    for o in outcomes:
+        per_row = {k: v / o.rows for k, v in o.units.items()}
+        exact = "-" if o.exact is None else f"{o.exact:.1f}"
+        lag = "-" if o.lag is None else f"{o.lag:.1f}"
+        body.append(
+            f"| {o.side} | {o.rows:,} | {o.loaded:.1f} | {exact} | {lag} | {o.idle:.1f} | "
+            f"{o.floor:.1f} | {o.idle / o.floor:.2f} | {per_row['loader']:.2f} | "
+            f"{per_row['summaries']:.2f} | {per_row['alerts']:.3f} | {per_row['other']:.3f} | "
+            f"{sum(per_row.values()):.2f} |")
+    return "\n".join([head, *body])
+
+
+def pipeline_main(args: argparse.Namespace, say: Callable[[str], None]) -> int:
+    work = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    counts = generate_files(work / "files", args.rows, args.files)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    if args.write_limit:
+        environ[WRITE_LIMIT_ENV] = str(args.write_limit)
+    sides: list[tuple[str, bytes | None, int | None]] = []
+    if args.baseline_ref:
+        sides.append((f"baseline ({args.baseline_ref})", baseline_zip(args.baseline_ref),
+                      args.baseline_summary_batch))
+    sides.append(("current", None, args.summary_batch))
+    outcomes = []
+    for number, (side, code, batch) in enumerate(sides):
+        outcomes.append(run_pipeline(side, code, batch, work=work / f"side-{number}",
+                                     summary_timeout=args.summary_timeout if code is None
+                                     else None,
+                                     folder=work / "files", counts=counts, environ=environ,
+                                     give_up_s=args.give_up, say=say))
+    print(pipeline_table(outcomes))
+    failed = [f"{o.side}: {p}" for o in outcomes for p in o.problems]
+    for problem in failed:
+        print(f"PROBLEM {problem}")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--timeout", type=int, default=30, help="the load function's Timeout")
-    parser.add_argument("--write-limit", type=int, default=4_000)
+    parser.add_argument("--write-limit", type=int, default=None,
+                        help="DynamoDB writes a second per table (default: 4,000 for the "
+                             "loader comparison, none for --pipeline)")
+    parser.add_argument("--pipeline", action="store_true",
+                        help="every consumer running: write units per row, the summaries' lag "
+                             "after the last load report, and the pipeline's time against the "
+                             "raw BatchWriteItem floor")
+    parser.add_argument("--files", type=int, default=20, help="--pipeline: files (one store each)")
+    parser.add_argument("--summary-batch", type=int, default=None,
+                        help="--pipeline: the summary mapping's BatchSize on the current side "
+                             "(default: as provisioned)")
+    parser.add_argument("--summary-timeout", type=int, default=None,
+                        help="--pipeline: the summaries function's Timeout on the current side")
+    parser.add_argument("--baseline-summary-batch", type=int, default=None,
+                        help="--pipeline: the summary mapping's BatchSize on the baseline side")
     parser.add_argument("--baseline-ref", default="main",
                         help="git ref whose lambda_src is the baseline ('' for none)")
     parser.add_argument("--pause-stream-consumers", action=argparse.BooleanOptionalAction,
@@ -211,6 +467,10 @@ def main(argv: list[str] | None = None) -> int:
     def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
+    if args.pipeline:
+        return pipeline_main(args, say)
+    if args.write_limit is None:
+        args.write_limit = 4_000
     work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     data = work / KEY
     items = generate(data, args.rows)

@@ -49,6 +49,25 @@ def client(service: str) -> Any:
         return existing
 
 
+def bounded_client(service: str) -> Any:
+    """A client whose every request ends within a few seconds of being sent: one attempt, short
+    timeouts. For writes that must not land later than the caller allows (the summaries'
+    unconditional cell writes: update_summaries.FAST_WINDOW_S); the caller retries itself."""
+    key = service + "/bounded"
+    with _lock:
+        existing = _clients.get(key)
+        if existing is None:
+            import boto3
+            from botocore.config import Config
+
+            config = Config(retries={"mode": "standard", "max_attempts": 1},
+                            connect_timeout=3, read_timeout=5,
+                            max_pool_connections=MAX_POOL_CONNECTIONS)
+            existing = boto3.client(service, config=config)
+            _clients[key] = existing
+        return existing
+
+
 class SdkTooOld(RuntimeError):
     """The runtime's SDK lacks a parameter the function's code relies on."""
 

@@ -33,6 +33,7 @@ import json
 import os
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
@@ -40,7 +41,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_src.aws_clients import client
+from lambda_src.aws_clients import bounded_client, client
 from lambda_src.environment import SUMMARY_TABLE, threshold_from_env
 from lambda_src.stream_batch import batch_response
 from lambda_src.stream_images import RecordError, string_attribute
@@ -60,6 +61,26 @@ BATCH_GET_LIMIT = 100
 # A cell that keeps changing under us (another writer) is tried this often before its records
 # are reported as failed (Lambda then retries them).
 MAX_ATTEMPTS = 6
+# BatchWriteItem takes at most 25 puts ("BatchWriteItem", DynamoDB API Reference).
+BATCH_WRITE_LIMIT = 25
+
+# The unconditional path's commit records: one item per drain, `done` or `aborted`.
+DRAIN_KIND = "drain"
+DRAIN_DONE = "done"
+DRAIN_ABORTED = "aborted"
+# Who may write cells without a condition (meta row `writers`): `Until`, a lease the other
+# writers (rebuild, replays) hold; `FastUntil`, until when a stream invocation may still send
+# unconditional cell writes.
+WRITERS_NAME = "writers"
+# A stream invocation sends unconditional writes for at most this long after registering
+# (it registers again to go on); its client gives up on a request after a few seconds.
+FAST_WINDOW_S = 20.0
+# A lease holder waits this long past the last registered window before writing cells: a
+# request sent inside the window has been applied by then (or never will be).
+WRITE_SETTLE_S = 15.0
+LEASE_S = 120.0
+# The field `inventory retry` sets on a stream batch it re-drives (not from the stream).
+REPLAY_FIELD = "inventoryReplay"
 
 
 
@@ -72,6 +93,18 @@ class CellState:
     sequence: str  # zero-padded; "" when written by a rebuild
     created_at: float  # time of the record (or the rebuild's start) that set it
     version: int  # 0: no cell item yet
+    # (count, low) the summary rows reflect when they do not reflect this state yet: the cell
+    # was written by the unconditional path and its drain did not commit (see `read_cells`).
+    base: tuple[int | None, bool] | None = None
+
+    @property
+    def reflected(self) -> tuple[int | None, bool]:
+        """(count, low) as the summary rows have it."""
+        return self.base if self.base is not None else (self.count, self.low)
+
+    def settled(self) -> CellState:
+        """This state as the rows will reflect it once written with its row changes."""
+        return replace(self, base=None) if self.base is not None else self
 
 
 NO_CELL = CellState(count=None, low=False, sequence="", created_at=float("-inf"), version=0)
@@ -254,12 +287,14 @@ class RowDelta:
     low_removed: set[str] | None = None  # map entries to remove (no longer low)
 
     def add(self, member: str, before: CellState, after: CellState) -> None:
-        self.members += int(after.count is not None) - int(before.count is not None)
-        self.units += (after.count or 0) - (before.count or 0)
-        self.low_count += int(after.low) - int(before.low)
-        if after.low and (not before.low or before.count != after.count):
+        """Add moving one cell from what the rows reflect of `before` to `after`."""
+        count, low = before.reflected
+        self.members += int(after.count is not None) - int(count is not None)
+        self.units += (after.count or 0) - (count or 0)
+        self.low_count += int(after.low) - int(low)
+        if after.low and (not low or count != after.count):
             self.low_set = {**(self.low_set or {}), member: after.count or 0}
-        elif before.low and not after.low:
+        elif low and not after.low:
             self.low_removed = {*(self.low_removed or set()), member}
 
     @property
@@ -308,22 +343,76 @@ def _ensure_map(ddb: Any, table: str, kind: str, name: str) -> None:
                     ExpressionAttributeValues={":empty": {"M": {}}})
 
 
+def _pending(item: Mapping[str, Any]) -> tuple[str, tuple[int | None, bool]] | None:
+    """(token, reflected count and low) of a cell the unconditional path wrote, else None."""
+    if "Pend" not in item:
+        return None
+    count = whole_number(item["PCount"]["N"]) if "PCount" in item else None
+    return item["Pend"]["S"], (count, bool(item.get("PLow", {}).get("BOOL", False)))
+
+
 def read_cells(ddb: Any, table: str,
                cells: Sequence[tuple[str, str]]) -> dict[tuple[str, str], CellState]:
-    """The current state of `cells` (strongly consistent)."""
+    """The current state of `cells` (strongly consistent), each with what the summary rows
+    reflect of it: a cell the unconditional path wrote is reflected once its drain committed
+    (`done`); a drain that never committed is aborted here (see `abort_drain`), and the cell's
+    `base` is what the rows still reflect."""
     states = {cell: NO_CELL for cell in cells}
+    pending: dict[tuple[str, str], tuple[str, tuple[int | None, bool]]] = {}
     by_name = {cell_name(*cell): cell for cell in cells}
-    for start in range(0, len(cells), BATCH_GET_LIMIT):
-        keys = [cell_key(*cell) for cell in cells[start:start + BATCH_GET_LIMIT]]
-        request: dict[str, Any] = {table: {"Keys": keys, "ConsistentRead": True}}
+    keys = [cell_key(*cell) for cell in cells]
+    for item in _batch_get(ddb, table, keys):
+        cell = by_name[item["Name"]["S"]]
+        states[cell] = cell_from_item(item)
+        found = _pending(item)
+        if found is not None:
+            pending[cell] = found
+    if pending:
+        markers = read_drains(ddb, table, {token for token, _ in pending.values()})
+        for cell, (token, base) in pending.items():
+            state = markers.get(token) or abort_drain(ddb, table, token)
+            if state != DRAIN_DONE:
+                states[cell] = replace(states[cell], base=base)
+    return states
+
+
+def _batch_get(ddb: Any, table: str, keys: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for start in range(0, len(keys), BATCH_GET_LIMIT):
+        request: dict[str, Any] = {table: {"Keys": list(keys[start:start + BATCH_GET_LIMIT]),
+                                           "ConsistentRead": True}}
         while request:
             response = ddb.batch_get_item(RequestItems=request)
-            for item in response.get("Responses", {}).get(table, []):
-                states[by_name[item["Name"]["S"]]] = cell_from_item(item)
+            yield from response.get("Responses", {}).get(table, [])
             request = response.get("UnprocessedKeys") or {}
             if request:
                 time.sleep(0.05)
-    return states
+
+
+# ---- drains: the unconditional path's commit records --------------------------------------------
+
+def drain_key(token: str) -> dict[str, Any]:
+    return {"Kind": {"S": DRAIN_KIND}, "Name": {"S": token}}
+
+
+def read_drains(ddb: Any, table: str, tokens: Iterable[str]) -> dict[str, str]:
+    """token -> DRAIN_DONE or DRAIN_ABORTED, for the tokens that have a marker."""
+    return {item["Name"]["S"]: item["State"]["S"]
+            for item in _batch_get(ddb, table, [drain_key(t) for t in sorted(tokens)])}
+
+
+def abort_drain(ddb: Any, table: str, token: str) -> str:
+    """Mark a drain that has not committed as aborted, so it never will (its transaction puts
+    the marker only where none exists); returns the marker's state, `done` if it committed
+    first. Called only where the drain's writer can no longer write cells (see the module's
+    docstring: one writer per cell on the stream, the others after a lease)."""
+    try:
+        ddb.put_item(TableName=table, Item={**drain_key(token), "State": {"S": DRAIN_ABORTED}},
+                     ConditionExpression="attribute_not_exists(Kind)")
+        return DRAIN_ABORTED
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+    return read_drains(ddb, table, [token]).get(token, DRAIN_ABORTED)
 
 
 Decide = Callable[[tuple[str, str], CellState], CellState | None]
@@ -364,15 +453,20 @@ def _failure_of(exc: ClientError) -> _Failure:
 
 
 def apply_cells(ddb: Any, table: str, cells: Sequence[Cell], decide: Decide, *,
-                log: Log, sleep: Callable[[float], None] = time.sleep) -> set[Cell]:
+                log: Log, sleep: Callable[[float], None] = time.sleep,
+                before_chunk: Callable[[], None] | None = None) -> set[Cell]:
     """Move each cell to `decide(cell, current state)` together with the summary rows, in
-    transactions conditioned on the cells' versions. Returns the cells that could not be done.
+    transactions conditioned on the cells' versions (the conditional path). Returns the cells
+    that could not be done. `before_chunk` runs before each transaction's cells are read (a
+    lease holder renews its lease there).
 
     A transaction that fails for what one cell holds (DynamoDB refuses the whole transaction) is
     split in halves and each half tried again, down to that one cell: only its records fail.
     """
     failed: set[Cell] = set()
     for chunk in transaction_chunks(cells):
+        if before_chunk is not None:
+            before_chunk()
         failed |= _apply_isolating(ddb, table, chunk, decide, log=log, sleep=sleep)
     return failed
 
@@ -457,7 +551,11 @@ def _apply_chunk(ddb: Any, table: str, chunk: list[tuple[str, str]], decide: Dec
         before = states[cell]
         after = decide(cell, before)
         if after is None:
-            continue
+            if before.base is None:
+                continue
+            # Nothing newer, but the rows do not reflect the cell yet: move them there.
+            after = replace(before, version=before.version + 1)
+        after = after.settled()
         store, item = cell
         actions.append({"Put": _cell_put(table, store, item, before, after)})
         stores.setdefault(store, RowDelta()).add(item, before, after)
@@ -488,11 +586,230 @@ def rebuilt_since(ddb: Any, table: str) -> float | None:
     return float(item["Since"]["N"])
 
 
+# ---- who may write without conditions ---------------------------------------------------------
+
+_WRITERS_KEY = {"Kind": {"S": META_KIND}, "Name": {"S": WRITERS_NAME}}
+
+
+def register_fast(ddb: Any, table: str, now: float) -> bool:
+    """Register a window of unconditional writes from `now`; False while a lease is held."""
+    try:
+        ddb.update_item(TableName=table, Key=_WRITERS_KEY,
+                        UpdateExpression="SET FastUntil = :f",
+                        ConditionExpression="attribute_not_exists(#u) OR #u < :now",
+                        ExpressionAttributeNames={"#u": "Until"},
+                        ExpressionAttributeValues={":f": {"N": repr(now + FAST_WINDOW_S)},
+                                                   ":now": {"N": repr(now)}})
+        return True
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+class Lease:
+    """Held by the writers other than the stream (a rebuild, a replayed batch): while it is
+    held no stream invocation registers unconditional writes, and its holder writes cells only
+    once every window registered before has passed (plus WRITE_SETTLE_S)."""
+
+    def __init__(self, ddb: Any, table: str, *, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._ddb, self._table, self._clock, self._sleep = ddb, table, clock, sleep
+        self.until = float("-inf")
+
+    def ensure(self) -> None:
+        """Take or renew the lease; wait out any window registered before it."""
+        now = self._clock()
+        if now + LEASE_S / 2 < self.until:
+            return
+        until = now + LEASE_S
+        attributes = self._ddb.update_item(
+            TableName=self._table, Key=_WRITERS_KEY,
+            UpdateExpression="SET #u = :u", ExpressionAttributeNames={"#u": "Until"},
+            ExpressionAttributeValues={":u": {"N": repr(until)}},
+            ReturnValues="ALL_NEW").get("Attributes", {})
+        fast_until = float(attributes.get("FastUntil", {}).get("N", "-inf"))
+        # Renewed in time, nobody could register in between; otherwise the answer shows
+        # the latest window, and it is waited out like the first time.
+        if now >= self.until:
+            wait = fast_until + WRITE_SETTLE_S - now
+            if wait > 0:
+                self._sleep(wait)
+        self.until = until
+
+    def release(self) -> None:
+        if self.until == float("-inf"):
+            return
+        try:
+            self._ddb.update_item(
+                TableName=self._table, Key=_WRITERS_KEY, UpdateExpression="SET #u = :now",
+                ConditionExpression="#u = :mine", ExpressionAttributeNames={"#u": "Until"},
+                ExpressionAttributeValues={":now": {"N": repr(self._clock())},
+                                           ":mine": {"N": repr(self.until)}})
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            # Another holder renewed it: theirs now.
+        self.until = float("-inf")
+
+
+# ---- the unconditional path -------------------------------------------------------------------
+
+Plan = tuple[Cell, CellState, CellState]  # cell, before (as read), after
+
+
+def drain_groups(plans: Sequence[Plan]) -> Iterator[list[Plan]]:
+    """`plans` in consecutive runs whose store and item rows fit one transaction with the
+    drain's marker."""
+    group: list[Plan] = []
+    stores: set[str] = set()
+    items: set[str] = set()
+    for plan in plans:
+        store, item = plan[0]
+        added = (store not in stores) + (item not in items)
+        if group and len(stores) + len(items) + added > MAX_ACTIONS - 1:
+            yield group
+            group, stores, items = [], set(), set()
+        group.append(plan)
+        stores.add(store)
+        items.add(item)
+    if group:
+        yield group
+
+
+def _pending_put(table: str, token: str, before: CellState, cell: Cell,
+                 after: CellState) -> dict[str, Any]:
+    store, item = cell
+    attributes = _cell_put(table, store, item, before, after)["Item"]
+    count, low = before.reflected
+    attributes["Pend"] = {"S": token}
+    attributes["PLow"] = {"BOOL": low}
+    if count is not None:
+        attributes["PCount"] = {"N": str(count)}
+    return {"PutRequest": {"Item": attributes}}
+
+
+def _row_actions(table: str, group: Sequence[Plan]) -> list[tuple[str, str, RowDelta]]:
+    stores: dict[str, RowDelta] = {}
+    items: dict[str, RowDelta] = {}
+    for (store, item), before, after in group:
+        stores.setdefault(store, RowDelta()).add(item, before, after)
+        items.setdefault(item, RowDelta()).add(store, before, after)
+    return [(kind, name, delta) for kind, rows in ((STORE_KIND, stores), (ITEM_KIND, items))
+            for name, delta in rows.items() if not delta.is_empty]
+
+
+def _write_cells(ddb: Any, table: str, requests: list[dict[str, Any]],
+                 in_window: Callable[[], bool], sleep: Callable[[float], None]) -> bool:
+    """BatchWriteItem every request; False if the window closed before all were sent."""
+    for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+        pending = requests[start:start + BATCH_WRITE_LIMIT]
+        attempt = 0
+        while pending:
+            if not in_window():
+                return False
+            answer = ddb.batch_write_item(RequestItems={table: pending})
+            pending = answer.get("UnprocessedItems", {}).get(table, [])
+            if pending:
+                sleep(min(0.05 * 2 ** attempt, 1.0))
+                attempt += 1
+    return True
+
+
+def _drain(ddb: Any, table: str, token: str, group: Sequence[Plan],
+           sleep: Callable[[float], None]) -> bool:
+    """Add the group's changes to the store and item rows, and mark the drain done, in one
+    transaction that commits only while no marker exists. True once done (by us or before)."""
+    rows = _row_actions(table, group)
+    for kind, name, delta in rows:
+        if delta.low_set:
+            _ensure_map(ddb, table, kind, name)
+    actions: list[dict[str, Any]] = [{"Update": _row_update(table, kind, name, delta)}
+                                     for kind, name, delta in rows]
+    actions.append({"Put": {"TableName": table,
+                            "Item": {**drain_key(token), "State": {"S": DRAIN_DONE}},
+                            "ConditionExpression": "attribute_not_exists(Kind)"}})
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            ddb.transact_write_items(TransactItems=actions)
+            return True
+        except ClientError as exc:
+            failure = _failure_of(exc)
+            if not failure.retriable:
+                return False
+            # A cancelled marker condition: someone decided this drain already.
+            state = read_drains(ddb, table, [token]).get(token)
+            if state is not None:
+                return state == DRAIN_DONE
+            if attempt < MAX_ATTEMPTS - 1:
+                sleep(min(0.05 * 2 ** attempt, 1.0))
+        except BotoCoreError:
+            return False
+    return False
+
+
+def apply_unconditionally(ddb: Any, table: str, cells: Sequence[Cell], decide: Decide, *,
+                          fast_ddb: Any, in_window: Callable[[], bool],
+                          sleep: Callable[[float], None], log: Log,
+                          stats: dict[str, int] | None = None) -> list[Cell]:
+    """Move `cells` with unconditional cell writes and one transaction of rows per group (see
+    the module's docstring). Returns the cells left for the conditional path: those of a group
+    whose writes or drain did not go through (its drain is aborted first) and those after the
+    window closed."""
+    try:
+        states = read_cells(ddb, table, cells)
+    except (ClientError, BotoCoreError):
+        return list(cells)  # the conditional path reads them in smaller parts
+    plans: list[Plan] = []
+    for cell in cells:
+        before = states[cell]
+        after = decide(cell, before)
+        if after is None:
+            if before.base is None:
+                continue
+            after = replace(before, version=before.version + 1)
+        plans.append((cell, before, after.settled()))
+    left: list[Cell] = []
+    unsure = False  # a request whose answer never came: it may still be applied
+    for group in drain_groups(plans):
+        if left:
+            left += [cell for cell, _, _ in group]
+            continue
+        token = uuid.uuid4().hex
+        requests = [_pending_put(table, token, before, cell, after)
+                    for cell, before, after in group]
+        try:
+            done = (_write_cells(fast_ddb, table, requests, in_window, sleep)
+                    and _drain(ddb, table, token, group, sleep))
+        except (ClientError, BotoCoreError) as exc:
+            log(json.dumps({"event": "summary_fast_path_left", "cells": len(group),
+                            "error": f"{type(exc).__name__}: {exc}"}, ensure_ascii=False))
+            done = False
+            unsure = unsure or isinstance(exc, BotoCoreError)
+        if stats is not None:
+            stats["cells_written"] = stats.get("cells_written", 0) + len(group)
+            stats["rows"] = stats.get("rows", 0) + (len(_row_actions(table, group)) if done else 0)
+            stats["drains"] = stats.get("drains", 0) + int(done)
+        if not done:
+            try:
+                abort_drain(ddb, table, token)
+            except (ClientError, BotoCoreError):
+                pass  # whoever reads these cells next aborts it (read_cells)
+            left += [cell for cell, _, _ in group]
+    if unsure and left:
+        # An unconditional write sent without an answer (a time-out) lands now or never: the
+        # conditional path must not read these cells before it could have.
+        sleep(WRITE_SETTLE_S)
+    return left
+
+
 # ---- the handler ------------------------------------------------------------------------------
 
 def handle_event(event: Mapping[str, Any], *, ddb: Any, table: str, threshold: int,
                  log: Log = print, sleep: Callable[[float], None] = time.sleep,
-                 ) -> dict[str, Any]:
+                 clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 fast_ddb: Any = None) -> dict[str, Any]:
     changes = list(_readable_changes(event.get("Records") or [], log))
     if not changes:
         return batch_response([])
@@ -507,8 +824,40 @@ def handle_event(event: Mapping[str, Any], *, ddb: Any, table: str, threshold: i
     def decide(cell: tuple[str, str], before: CellState) -> CellState | None:
         return stream_cell(before, newest[cell], threshold, since)
 
-    failed_cells = apply_cells(ddb, table, by_item(newest), decide, log=log, sleep=sleep)
+    cells = by_item(newest)
+    # One line per batch: what the summaries wrote (cells, the rows their drains changed) and
+    # what went through the conditional path; the write units follow from it (docs/summaries.md).
+    stats: dict[str, int] = {"records": len(changes), "cells": len(cells)}
+    lease = None
+    if event.get(REPLAY_FIELD):
+        # Not from the stream: another writer of these cells may be running (the stream's own
+        # invocation), so this one takes the lease and writes only with conditions.
+        lease = Lease(ddb, table, clock=clock, sleep=sleep)
+    elif register_fast(ddb, table, clock()):
+        window_end = monotonic() + FAST_WINDOW_S
+
+        def in_window() -> bool:
+            nonlocal window_end
+            if monotonic() + 5.0 < window_end:
+                return True
+            # Going on needs a new window (refused while a lease is held).
+            if register_fast(ddb, table, clock()):
+                window_end = monotonic() + FAST_WINDOW_S
+                return True
+            return False
+
+        cells = apply_unconditionally(ddb, table, cells, decide, fast_ddb=fast_ddb or ddb,
+                                      in_window=in_window, sleep=sleep, log=log, stats=stats)
+    try:
+        failed_cells = apply_cells(ddb, table, cells, decide, log=log, sleep=sleep,
+                                   before_chunk=lease.ensure if lease else None)
+    finally:
+        if lease is not None:
+            lease.release()
     failed = [c.raw_sequence for c in changes if c.cell in failed_cells]
+    stats["conditional_cells"] = len(cells)  # what the unconditional path left, or all
+    stats["failed_records"] = len(failed)
+    log(json.dumps({"event": "summary_batch", **stats}))
     return batch_response(failed)
 
 
@@ -524,4 +873,5 @@ def _readable_changes(records: Iterable[Mapping[str, Any]], log: Log) -> Iterabl
 
 def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     return handle_event(event, ddb=client("dynamodb"), table=os.environ[SUMMARY_TABLE],
-                        threshold=threshold_from_env(os.environ), log=write_line)
+                        threshold=threshold_from_env(os.environ), log=write_line,
+                        fast_ddb=bounded_client("dynamodb"))

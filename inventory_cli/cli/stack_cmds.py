@@ -56,6 +56,12 @@ def provision_command(
              "bucket). --no-dashboard suits accounts that block public bucket policies and "
              "endpoints without Cognito identity pools; it removes a dashboard made before. "
              "Default: keep the stack's choice (a dashboard for a new stack).")] = None,
+    warm_writes: Annotated[int | None, typer.Option(
+        "--warm-writes", min=1, metavar="N",
+        help="Pre-warm the inventory table for N writes a second (above the 4,000 a new "
+             "on-demand table takes): big files load at that rate from the start. AWS "
+             "charges once for the increase; it cannot be lowered. Default: keep what an "
+             "earlier run asked for (nothing).")] = None,
 ) -> None:
     """Create the whole pipeline, or bring an existing stack back to the right state."""
     from inventory_cli import render
@@ -63,7 +69,7 @@ def provision_command(
 
     app_ctx = app_context(ctx)
     result = provision(app_ctx.aws(), threshold=low_stock_threshold, dry_run=dry_run,
-                       console=app_ctx.err, dashboard=dashboard)
+                       console=app_ctx.err, dashboard=dashboard, warm_writes=warm_writes)
     console = app_ctx.console
     if dry_run:
         if result.plan.is_empty:

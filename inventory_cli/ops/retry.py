@@ -39,6 +39,7 @@ from inventory_cli.ops.failures import (
     unloaded_files,
 )
 from lambda_src.continuation import CONTINUATION_FIELD
+from lambda_src.update_summaries import REPLAY_FIELD
 
 if TYPE_CHECKING:
     from inventory_cli.aws import Aws
@@ -138,8 +139,11 @@ def _retry_one(aws: Aws, names: StackNames, failure: KeptFailure) -> RetryOutcom
             outcome = _retry_async(aws, names, failure)
         else:
             assert failure.record is not None
+            # Marked as a replay: the summaries function then writes only with conditions,
+            # beside the stream's own invocations (update_summaries.REPLAY_FIELD).
             outcome = _invoked(failure, _invoke(aws, failure.function,
-                                                {"Records": stream_records(failure.record)}))
+                                                {"Records": stream_records(failure.record),
+                                                 REPLAY_FIELD: True}))
     except ClientError as exc:
         return RetryOutcome(failure, "failed", f"could not invoke {failure.function}: "
                                                f"{error_code(exc)}: {exc}")

@@ -151,8 +151,15 @@ def rebuild_summaries(aws: Aws, names: StackNames, threshold: int, *,
         return after
 
     errors: list[str] = []
-    failed = summarizer.apply_cells(ddb, names.summary_table, order, decide,
-                                    log=errors.append, sleep=sleep)
+    # The stream's invocations write cells without conditions while nobody holds the lease;
+    # the rebuild holds it (and waits out their last window) before its first transaction.
+    lease = summarizer.Lease(ddb, names.summary_table, clock=clock, sleep=sleep)
+    try:
+        failed = summarizer.apply_cells(ddb, names.summary_table, order, decide,
+                                        log=errors.append, sleep=sleep,
+                                        before_chunk=lease.ensure)
+    finally:
+        lease.release()
     if failed:
         detail = json.loads(errors[-1]).get("error", "") if errors else ""
         raise SummaryRebuildFailed(

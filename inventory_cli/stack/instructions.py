@@ -128,6 +128,8 @@ class Plan:
     # Resources the endpoint has no equivalent of (an emulator without Lambda's recursion
     # config): nothing is planned for them and status does not list them.
     inapplicable: tuple[str, ...] = ()
+    # Resource id -> a fact status shows for it (the inventory table's warm throughput).
+    notes: tuple[tuple[str, str], ...] = ()
 
     @property
     def changes(self) -> tuple[APICall | EmptyBucket, ...]:

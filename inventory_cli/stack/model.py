@@ -32,6 +32,9 @@ class DesiredStack:
     # False: no identity pool, dashboard role or bucket (--no-dashboard; endpoints without
     # Cognito identity pools, accounts that block public bucket policies).
     dashboard: bool = True
+    # Warm throughput of the inventory table in write units a second (`provision
+    # --warm-writes`); None keeps what the table's tag says (nothing for a new stack).
+    warm_writes: int | None = None
 
 
 class _ShownByName:

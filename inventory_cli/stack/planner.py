@@ -42,4 +42,5 @@ class StackPlanner:
             # page. Removed as teardown would; what is not ours stays.
             leftovers = [spec for spec in reversed(specs) if spec.dashboard]
             steps += deletion(leftovers, self.remote, self.desired.names)[0]
-        return Plan(tuple(steps), inapplicable=tuple(context.inapplicable))
+        return Plan(tuple(steps), inapplicable=tuple(context.inapplicable),
+                    notes=tuple(context.notes.items()))

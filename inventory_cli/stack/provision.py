@@ -22,6 +22,7 @@ from inventory_cli.stack.instructions import APICall, Plan
 from inventory_cli.stack.model import DesiredStack
 from inventory_cli.stack.packaging import LambdaZip, build_zip
 from inventory_cli.stack.planner import StackPlanner
+from inventory_cli.stack.resources import ON_DEMAND_WARM_WRITES
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class ProvisionResult:
 
 
 def desired_stack(aws: Aws, *, threshold: int | None, code: LambdaZip | None = None,
-                  dashboard: bool | None = None) -> DesiredStack:
+                  dashboard: bool | None = None, warm_writes: int | None = None) -> DesiredStack:
     """What the stack should be. `threshold=None` keeps the deployed one (0 for a new stack);
     `dashboard=None` keeps the stack's choice (a dashboard, for a new stack)."""
     from inventory_cli.dashboard import iter_assets
@@ -57,6 +58,9 @@ def desired_stack(aws: Aws, *, threshold: int | None, code: LambdaZip | None = N
         threshold = deployed_threshold(aws) or 0
     if threshold < 0:
         raise UsageError(f"invalid low-stock threshold {threshold}: use 0 or more")
+    if warm_writes is not None and warm_writes <= ON_DEMAND_WARM_WRITES:
+        raise UsageError(f"invalid --warm-writes {warm_writes}: a new on-demand table already "
+                         f"takes {ON_DEMAND_WARM_WRITES:,} writes/s; ask for more")
     return DesiredStack(
         names=aws.names,
         threshold=threshold,
@@ -64,6 +68,7 @@ def desired_stack(aws: Aws, *, threshold: int | None, code: LambdaZip | None = N
         assets=tuple(iter_assets()),
         endpoint=aws.endpoint_url if aws.is_local else None,
         dashboard=dashboard,
+        warm_writes=warm_writes,
     )
 
 
@@ -81,14 +86,15 @@ def dashboard_url_of(aws: Aws) -> str:
 def provision(aws: Aws, *, threshold: int | None = None, dry_run: bool = False,
               console: Console | None = None, sleep: Callable[[float], None] = time.sleep,
               before_step: BeforeStep | None = None, code: LambdaZip | None = None,
-              dashboard: bool | None = None) -> ProvisionResult:
+              dashboard: bool | None = None, warm_writes: int | None = None) -> ProvisionResult:
     """Bring the stack to the desired state; with `dry_run`, only plan.
 
     `dashboard`: True/False adds or removes the public dashboard; None keeps the stack's choice.
     Before anything is created, a stack with a dashboard checks that the account lets its
     bucket be public (`AccountBlocksPublicDashboard` otherwise).
     """
-    desired = desired_stack(aws, threshold=threshold, code=code, dashboard=dashboard)
+    desired = desired_stack(aws, threshold=threshold, code=code, dashboard=dashboard,
+                            warm_writes=warm_writes)
     plan = plan_provision(aws, desired)
     if desired.dashboard:
         check_public_dashboard_allowed(aws, sets_dashboard_policy=any(

@@ -88,11 +88,18 @@ MAPPING_SETTINGS: dict[str, Any] = {
 MAPPING_STARTING_POSITION = "TRIM_HORIZON"
 
 
+# The summaries: same retries and bisecting as the checker, in batches of up to 10,000 records,
+# the most a DynamoDB stream mapping takes (Lambda also stops a batch at the 6 MB invocation
+# payload): a batch's changes are added to each store and item row once, so the larger the
+# batch, the fewer row writes per record (docs/summaries.md: 0.4 row writes per record at
+# 10,000 in the pipeline benchmark, 0.87 at 1,000).
+SUMMARY_MAPPING_SETTINGS: dict[str, Any] = {**MAPPING_SETTINGS, "BatchSize": 10_000}
+
+
 def stream_mappings(names: StackNames) -> tuple[MappingSpec, ...]:
     """Every consumer of the table's stream (DynamoDB allows two readers per shard)."""
     return (MappingSpec("stream-mapping", names.check_function, MAPPING_SETTINGS, names.table),
-            # The summaries: same retries and bisecting as the checker.
-            MappingSpec("summary-mapping", names.summarize_function, MAPPING_SETTINGS,
+            MappingSpec("summary-mapping", names.summarize_function, SUMMARY_MAPPING_SETTINGS,
                         names.table))
 
 
@@ -218,6 +225,12 @@ def __getattr__(name: str) -> Any:
 # table, read back by `deployed.deployed_dashboard` like the threshold is read from the checker.
 DASHBOARD_TAG = "inventory:dashboard"
 DASHBOARD_OFF = "off"
+# Warm throughput asked for with `provision --warm-writes N`, kept as a tag on the inventory table
+# so later runs (and status) know it. A new on-demand table starts with 4,000 write units a
+# second ("Understanding DynamoDB warm throughput", DynamoDB Developer Guide); warm throughput can
+# be raised, never lowered.
+WARM_WRITES_TAG = "inventory:warm-writes"
+ON_DEMAND_WARM_WRITES = 4_000
 
 
 def role_arn(names: StackNames, role: str) -> str:
@@ -403,12 +416,14 @@ def summarize_role_policy(names: StackNames) -> dict[str, Any]:
         "Statement": [
             *_stream_read_statements(names),
             {
-                # Cells are read in batches, then written with the summary rows in one
-                # transaction (lambda_src/update_summaries.py).
+                # Cells are read in batches, written in batches (BatchWriteItem) and their
+                # changes added to the summary rows in transactions; replays and rebuilds
+                # write cells in transactions (lambda_src/update_summaries.py).
                 "Sid": "KeepSummaries",
                 "Effect": "Allow",
                 "Action": ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem",
-                           "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+                           "dynamodb:UpdateItem", "dynamodb:BatchWriteItem",
+                           "dynamodb:ConditionCheckItem"],
                 "Resource": names.table_arn_of(names.summary_table),
             },
             *_keep_failures_statements(names),
@@ -563,7 +578,9 @@ def summarize_function(names: StackNames, threshold: int) -> FunctionSpec:
     return FunctionSpec(
         "summarize-function", names.summarize_function, names.summarize_role, SUMMARIZE_HANDLER,
         {SUMMARY_TABLE: names.summary_table, LOW_STOCK_THRESHOLD: str(threshold)},
-        timeout=60, memory=128,
+        # A batch of 10,000 records is about 550 DynamoDB calls (100 reads, 400 batch writes,
+        # 40 transactions); it took 70-140 s on a busy emulator, peak about 100 MB.
+        timeout=600, memory=256,
         description=f"inventory stack {names.stack}: keeps per-store and per-item summaries",
     )
 

@@ -88,7 +88,7 @@ def stack_status(aws: Aws, *, code: LambdaZip | None = None) -> StackStatus:
             state = "missing"
         elif steps:
             state = "drifted"
-        detail = {"ok": "", "missing": "not found",
+        detail = {"ok": dict(plan.notes).get(spec.id, ""), "missing": "not found",
                   "drifted": "; ".join(s.summary for s in steps)}[state]
         alarm = _alarm_state(remote, spec) if isinstance(spec, AlarmSpec) else None
         result.append(ResourceStatus(spec.id, spec.display, state, detail, alarm))

@@ -102,6 +102,7 @@ def test_roles_have_exactly_the_permissions_of_the_issue() -> None:
         "dynamodb:BatchGetItem": {summaries},
         "dynamodb:PutItem": {summaries},
         "dynamodb:UpdateItem": {summaries},
+        "dynamodb:BatchWriteItem": {summaries},
         "dynamodb:ConditionCheckItem": {summaries},
         "s3:PutObject": {failures},
         "s3:ListBucket": {failures_bucket},

@@ -23,6 +23,8 @@ class PlanContext:
     values: dict[str, Any] = field(default_factory=dict)
     # Ids of resources this endpoint has no equivalent of (`Plan.inapplicable`).
     inapplicable: list[str] = field(default_factory=list)
+    # Resource id -> what status shows beside it even when nothing is to change (`Plan.notes`).
+    notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def names(self) -> StackNames:

@@ -19,7 +19,12 @@ from inventory_cli.stack.kinds.common import (
 )
 from inventory_cli.stack.model import InventoryTableSpec, TableSpec
 from inventory_cli.stack.remote import RemoteState
-from inventory_cli.stack.resources import DASHBOARD_OFF, DASHBOARD_TAG
+from inventory_cli.stack.resources import (
+    DASHBOARD_OFF,
+    DASHBOARD_TAG,
+    ON_DEMAND_WARM_WRITES,
+    WARM_WRITES_TAG,
+)
 
 
 def plan_inventory_table(spec: InventoryTableSpec, remote: RemoteState,
@@ -34,12 +39,19 @@ def plan_inventory_table(spec: InventoryTableSpec, remote: RemoteState,
     wait = Wait(res, "dynamodb", "table_exists", {"TableName": name},
                 f"wait until table {name} is active")
     table = remote.table(name)
+    warm = ctx.desired.warm_writes
     if table is None:
         ctx.values["stream_arn"] = stream_ref
         tags = dict(names.tags) if ctx.desired.dashboard else {
             **names.tags, DASHBOARD_TAG: DASHBOARD_OFF}
-        create = APICall(res, "dynamodb", "create_table", {**definition, "Tags": tag_list(tags)},
-                         f"create table {name} with a stream", creates=True,
+        params = {**definition}
+        summary = f"create table {name} with a stream"
+        if warm is not None and warm > ON_DEMAND_WARM_WRITES:
+            tags[WARM_WRITES_TAG] = str(warm)
+            params["WarmThroughput"] = {"WriteUnitsPerSecond": warm}
+            summary += f", warm for {warm:,} writes/s"
+        create = APICall(res, "dynamodb", "create_table", {**params, "Tags": tag_list(tags)},
+                         summary, creates=True,
                          outputs=(("stream_arn", ("TableDescription", "LatestStreamArn")),))
         return [create, wait, enable_pitr]
 
@@ -50,6 +62,7 @@ def plan_inventory_table(spec: InventoryTableSpec, remote: RemoteState,
                                {"ResourceArn": table["TableArn"], "Tags": tag_list(names.tags)},
                                f"tag table {name}"))
     updates += _dashboard_marker(spec, ctx, table["TableArn"], tags)
+    updates += _warm_throughput(spec, ctx, table, tags)
     keys = sorted((k["AttributeName"], k["KeyType"]) for k in table["KeySchema"])
     if keys != sorted((k["AttributeName"], k["KeyType"]) for k in definition["KeySchema"]):
         raise ResourceConflict(
@@ -100,6 +113,41 @@ def _dashboard_marker(spec: InventoryTableSpec, ctx: PlanContext, arn: str,
                         {"ResourceArn": arn, "TagKeys": [DASHBOARD_TAG]},
                         f"mark table {spec.name}: this stack has a dashboard")]
     return []
+
+
+def _warm_throughput(spec: InventoryTableSpec, ctx: PlanContext, table: dict[str, Any],
+                     tags: dict[str, str]) -> Planned:
+    """Raise the table's warm write throughput to what was asked (now, or by an earlier run: the
+    tag), and note it for status. DynamoDB raises it on its own as traffic grows and never
+    lowers it, so only "below what was asked" is drift ("Understanding DynamoDB warm
+    throughput"; UpdateTable, DynamoDB API Reference: WarmThroughput)."""
+    asked = ctx.desired.warm_writes
+    kept = tags.get(WARM_WRITES_TAG, "")
+    target = asked if asked is not None else (int(kept) if kept.isdigit() else None)
+    described = table.get("WarmThroughput") or {}
+    current = int(described.get("WriteUnitsPerSecond", 0) or 0)
+    reads = int(described.get("ReadUnitsPerSecond", 0) or 0)
+    status = described.get("Status", "")
+    if current:
+        ctx.notes[spec.id] = (f"warm throughput {current:,} writes/s"
+                              + (f", {reads:,} reads/s" if reads else "")
+                              + (f" ({status.lower()})" if status and status != "ACTIVE" else ""))
+    if target is None:
+        return []
+    steps: Planned = []
+    if current < target:
+        # The reads as they are (asking for them again changes nothing and costs nothing).
+        warm = {"WriteUnitsPerSecond": target, **({"ReadUnitsPerSecond": reads} if reads else {})}
+        steps.append(APICall(spec.id, "dynamodb", "update_table",
+                             {"TableName": spec.name, "WarmThroughput": warm},
+                             f"raise the warm throughput of table {spec.name} from "
+                             f"{current:,} to {target:,} writes/s"))
+    if asked is not None and kept != str(asked):
+        steps.append(APICall(spec.id, "dynamodb", "tag_resource",
+                             {"ResourceArn": table["TableArn"],
+                              "Tags": [{"Key": WARM_WRITES_TAG, "Value": str(asked)}]},
+                             f"remember {asked:,} warm writes/s on table {spec.name}"))
+    return steps
 
 
 def plan_table(spec: TableSpec, remote: RemoteState, ctx: PlanContext) -> Planned:
