@@ -307,12 +307,15 @@ def print_stack_status(console: Console, status: StackStatus) -> None:
                   title_justify="left")
     for column in ("resource", "name", "state", "detail"):
         table.add_column(column, overflow="fold")
-    styles = {"ok": "green", "missing": "red", "drifted": "yellow"}
+    styles = {"ok": "green", "missing": "red", "drifted": "yellow", "deploying": "cyan"}
     for r in status.resources:
         table.add_row(r.resource, r.name, f"[{styles[r.state]}]{r.state}[/]", r.detail)
     console.print(table)
     if not status.dashboard:
         console.print("Dashboard: off (provisioned with --no-dashboard)")
+    elif status.exists:
+        console.print(f"Dashboard access: {DASHBOARD_ACCESS_LINES[status.dashboard_access]}",
+                      soft_wrap=True)
     for leftover in status.leftovers:
         console.print(f"Left from before, provision removes it: {leftover}", soft_wrap=True)
 
@@ -327,14 +330,23 @@ def print_plan(console: Console, plan: Plan, *, title: str) -> None:
         console.print(f"  {index:>{width}}. {describe_step(step)}", soft_wrap=True)
 
 
+DASHBOARD_ACCESS_LINES = {
+    "private": "private: staff sign in (`inventory staff add EMAIL`), each reads its stores",
+    "public": "PUBLIC: anyone with the address can read the stock of every store",
+}
+
+
 def print_provision_summary(console: Console, result: ProvisionResult) -> None:
     """What `provision` made of the stack: its names, what changed, and what to know."""
     names = result.names
     console.print(f"Stack {names.stack} ({names.region}, account {names.account_id})")
     dashboard = result.dashboard_url if result.dashboard else "none (--no-dashboard)"
-    rows = (("Uploads bucket", names.uploads_bucket), ("Table", names.table),
+    rows: tuple[tuple[str, str], ...] = (
+        ("Uploads bucket", names.uploads_bucket), ("Table", names.table),
             ("Alert topic", names.topic_arn), ("Dashboard", dashboard),
             ("Low-stock threshold", str(result.threshold)))
+    if result.dashboard:
+        rows += (("Dashboard access", DASHBOARD_ACCESS_LINES[result.dashboard_access]),)
     for label, value in rows:
         console.print(f"  {label:<20} {value}", soft_wrap=True)
     if result.plan.is_empty:

@@ -54,3 +54,24 @@ def deployed_dashboard(aws: Aws) -> bool | None:
         raise
     tags = tag_dict(ddb.list_tags_of_resource(ResourceArn=arn).get("Tags", []))
     return tags.get(DASHBOARD_TAG) != DASHBOARD_OFF
+
+
+def deployed_dashboard_access(aws: Aws) -> str | None:
+    """"private" or "public" as the stack was made; None if there is no table yet (a new stack).
+
+    A private stack carries `inventory:dashboard-access=private` on its inventory table; a
+    table without it (every stack made before the private mode, and `--public-dashboard`
+    stacks) is public.
+    """
+    from inventory_cli.stack.compare import tag_dict
+    from inventory_cli.stack.resources import DASHBOARD_ACCESS_TAG, PRIVATE, PUBLIC
+
+    ddb = aws.client("dynamodb")
+    try:
+        arn = ddb.describe_table(TableName=aws.names.table)["Table"]["TableArn"]
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise
+    tags = tag_dict(ddb.list_tags_of_resource(ResourceArn=arn).get("Tags", []))
+    return PRIVATE if tags.get(DASHBOARD_ACCESS_TAG) == PRIVATE else PUBLIC

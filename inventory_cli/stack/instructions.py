@@ -128,6 +128,9 @@ class Plan:
     # Resources the endpoint has no equivalent of (an emulator without Lambda's recursion
     # config): nothing is planned for them and status does not list them.
     inapplicable: tuple[str, ...] = ()
+    # Resources in place that AWS is still rolling out (a CloudFront distribution): status
+    # shows them as deploying; nothing is planned for that.
+    deploying: tuple[str, ...] = ()
 
     @property
     def changes(self) -> tuple[APICall | EmptyBucket, ...]:

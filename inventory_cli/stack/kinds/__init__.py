@@ -10,14 +10,14 @@ from collections.abc import Sequence
 
 from inventory_cli.config import StackNames
 from inventory_cli.stack.instructions import Step
-from inventory_cli.stack.kinds import awslambda, cognito, dynamodb, iam, logs, s3, sns
+from inventory_cli.stack.kinds import awslambda, cloudfront, cognito, dynamodb, iam, logs, s3, sns
 from inventory_cli.stack.kinds.common import Kind, Skip
 from inventory_cli.stack.model import Spec
 from inventory_cli.stack.remote import RemoteState
 
 KINDS: dict[str, Kind] = {
     **iam.KINDS, **s3.KINDS, **dynamodb.KINDS, **sns.KINDS, **logs.KINDS, **awslambda.KINDS,
-    **cognito.KINDS,
+    **cognito.KINDS, **cloudfront.KINDS,
 }
 
 
