@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from inventory_cli.ops.logs import LogLine
     from inventory_cli.ops.query import ItemTotal, StockRow
     from inventory_cli.ops.retry import RetryOutcome
+    from inventory_cli.ops.staff import StaffMember
     from inventory_cli.ops.stores import StoreRow
     from inventory_cli.ops.subscriptions import Subscription
     from inventory_cli.ops.upload import Duplicate, LoadOutcome, Problem, UploadedFile
@@ -296,6 +297,32 @@ def stores(console: Console, rows: Sequence[StoreRow], *, fmt: OutputFormat) -> 
         # stores never look the same in the table.
         table.add_row(Text(visible(row.store)), row.created, row.last_upload or "never",
                       Text(row.state, style="" if row.state == "active" else LOW_STYLE))
+    console.print(table)
+
+
+def staff(console: Console, members: Sequence[StaffMember], *, fmt: OutputFormat) -> None:
+    """`inventory staff list`: who may sign in to the private dashboard, and what they see."""
+    if fmt is OutputFormat.json:
+        write_json(console, [m.as_json() for m in members])
+        return
+    if fmt is OutputFormat.csv:
+        write_csv(console, ("email", "stores", "status", "enabled", "created"),
+                  [(m.email, ";".join(m.stores), m.status, m.enabled, m.created)
+                   for m in members])
+        return
+    if not members:
+        console.print("No staff accounts yet. Invite one with `inventory staff add EMAIL "
+                      "[--store NAME ...]`.", markup=False, soft_wrap=True)
+        return
+    table = _table("E-mail", "Stores", "Status", "Created")
+    for m in members:
+        stores = Text("every store") if m.every_store else Text(
+            ", ".join(visible(s) for s in m.stores))
+        status = {"FORCE_CHANGE_PASSWORD": "invited", "CONFIRMED": "active",
+                  "RESET_REQUIRED": "reset"}.get(m.status, m.status.lower())
+        if not m.enabled:
+            status = "disabled"
+        table.add_row(Text(m.email), stores, status, m.created)
     console.print(table)
 
 

@@ -98,6 +98,7 @@ def install() -> None:
             service.install_role_checks()
         iam.install_role_enforcement()
         cloudfront.install_origin_settings()
+        cognito.install_invitations()
         _installed = True
 
 

@@ -510,3 +510,75 @@ def _trust_allows_tagging(policy: Any) -> bool:
                 actions if isinstance(actions, list) else [actions]):
             return True
     return False
+
+
+# -- staff invitations: AdminCreateUser e-mails a temporary password -----------------------------
+#
+# Cognito sends the invitation itself (the pool's InviteMessageTemplate, {username} and {####}
+# filled in) unless MessageAction is SUPPRESS; RESEND sends a new temporary password to a user
+# who has not signed in yet (UserStatus FORCE_CHANGE_PASSWORD) and keeps the user's attributes
+# (Amazon Cognito API reference, AdminCreateUser). moto sends nothing, makes no password when
+# none is given, and answers RESEND by making the user again without its attributes. On the
+# emulator the e-mail goes to the outbox.
+
+INVITATION_SOURCE = "cognito-idp"
+
+
+def temporary_password() -> str:
+    """A password that meets the stack's pool policy (12+, upper, lower, digit)."""
+    import secrets
+    import string
+
+    alphabet = string.ascii_letters + string.digits
+    body = "".join(secrets.choice(alphabet) for _ in range(12))
+    return f"Tmp{body}7q"
+
+
+def _send_invitation(pool: Any, user: Any, password: str) -> None:
+    from inventory_cli.local.seam import attached
+
+    outbox = attached.outbox
+    attributes = {a["Name"]: a["Value"] for a in user.attributes or []}
+    address = attributes.get("email")
+    if outbox is None or not address:
+        return
+    template = (pool.extended_config.get("AdminCreateUserConfig") or {}).get(
+        "InviteMessageTemplate") or {}
+    message = str(template.get("EmailMessage")
+                  or "Your username is {username} and temporary password is {####}.")
+    outbox.append(topic_arn="", protocol="email", to=address,
+                  subject=str(template.get("EmailSubject") or "Your temporary password"),
+                  message=message.replace("{username}", str(user.username)).replace(
+                      "{####}", password),
+                  attributes={"source": INVITATION_SOURCE, "userPoolId": pool.id})
+
+
+def install_invitations() -> None:
+    from moto.cognitoidp.models import UserStatus
+    from moto.cognitoidp.responses import CognitoIdpResponse
+    from moto.core.exceptions import JsonRESTError
+    from moto.core.responses import ActionResult
+
+    upstream = CognitoIdpResponse.admin_create_user
+
+    def admin_create_user(self: CognitoIdpResponse) -> Any:
+        pool_id = self._get_param("UserPoolId")
+        action = self._get_param("MessageAction")
+        if action == "SUPPRESS":
+            return upstream(self)
+        pool = self.backend.describe_user_pool(pool_id)
+        password = str(self._get_param("TemporaryPassword") or temporary_password())
+        if action == "RESEND":
+            user = self.backend.admin_get_user(pool_id, self._get_param("Username"))
+            if user.status is not UserStatus.FORCE_CHANGE_PASSWORD:
+                raise JsonRESTError("UnsupportedUserStateException",
+                                    "Resend not possible. User has already signed in.")
+            user.password = password
+        else:
+            user = self.backend.admin_create_user(pool_id, self._get_param("Username"), action,
+                                                  password,
+                                                  self._get_param("UserAttributes", []))
+        _send_invitation(pool, user, password)
+        return ActionResult({"User": user.to_json(extended=True)})
+
+    CognitoIdpResponse.admin_create_user = admin_create_user  # type: ignore[method-assign]
