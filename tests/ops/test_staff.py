@@ -109,8 +109,8 @@ def test_reset_sends_a_new_password_and_keeps_the_stores(
     (("staff", "remove", "nobody@example.com"), "Error: no staff account nobody@example.com"),
     (("staff", "reset", "nobody@example.com"), "Error: no staff account nobody@example.com"),
 ])
-def test_clear_refusals(aws: Aws, provisioned_stack: ProvisionResult, stores: None,
-                        outbox: Path, args: tuple[str, ...], message: str) -> None:
+@pytest.mark.usefixtures("provisioned_stack", "stores", "outbox")
+def test_clear_refusals(aws: Aws, args: tuple[str, ...], message: str) -> None:
     code, _, err = _run(aws, *args)
     assert code != 0 and message in err, err
 

@@ -219,6 +219,10 @@ def _get_credentials_for_identity(self: Any) -> str:
 
     identity_id = str(self._get_param("IdentityId") or "")
     pool_id = _pool_of_identity(self.current_account, identity_id) or ""
+    if not pool_id:  # AWS: an identity it never issued is not found
+        from moto.cognitoidentity.exceptions import ResourceNotFoundError
+
+        raise ResourceNotFoundError(f"Identity '{identity_id}' not found.")
     logins = self._get_param("Logins") or {}
     pool = self.backend.identity_pools.get(pool_id)
     if logins or identity_id in _authenticated_identities(self.backend):
