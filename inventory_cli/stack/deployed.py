@@ -36,14 +36,9 @@ def deployed_threshold(aws: Aws) -> int | None:
         return 0  # a hand-edited, unparsable value: the checker's own default
 
 
-def deployed_dashboard(aws: Aws) -> bool | None:
-    """Whether the stack has (or should have) its dashboard; None if there is no table yet.
-
-    A stack provisioned with --no-dashboard carries the tag `inventory:dashboard=off` on its
-    inventory table; a table without it (every stack before that option) has a dashboard.
-    """
+def _table_tags(aws: Aws) -> dict[str, str] | None:
+    """The inventory table's tags, where a stack keeps its choices; None if there is no table."""
     from inventory_cli.stack.compare import tag_dict
-    from inventory_cli.stack.resources import DASHBOARD_OFF, DASHBOARD_TAG
 
     ddb = aws.client("dynamodb")
     try:
@@ -52,8 +47,19 @@ def deployed_dashboard(aws: Aws) -> bool | None:
         if is_not_found(exc):
             return None
         raise
-    tags = tag_dict(ddb.list_tags_of_resource(ResourceArn=arn).get("Tags", []))
-    return tags.get(DASHBOARD_TAG) != DASHBOARD_OFF
+    return tag_dict(ddb.list_tags_of_resource(ResourceArn=arn).get("Tags", []))
+
+
+def deployed_dashboard(aws: Aws) -> bool | None:
+    """Whether the stack has (or should have) its dashboard; None if there is no table yet.
+
+    A stack provisioned with --no-dashboard carries the tag `inventory:dashboard=off` on its
+    inventory table; a table without it (every stack before that option) has a dashboard.
+    """
+    from inventory_cli.stack.resources import DASHBOARD_OFF, DASHBOARD_TAG
+
+    tags = _table_tags(aws)
+    return None if tags is None else tags.get(DASHBOARD_TAG) != DASHBOARD_OFF
 
 
 def deployed_dashboard_access(aws: Aws) -> str | None:
@@ -63,15 +69,9 @@ def deployed_dashboard_access(aws: Aws) -> str | None:
     table without it (every stack made before the private mode, and `--public-dashboard`
     stacks) is public.
     """
-    from inventory_cli.stack.compare import tag_dict
     from inventory_cli.stack.resources import DASHBOARD_ACCESS_TAG, PRIVATE, PUBLIC
 
-    ddb = aws.client("dynamodb")
-    try:
-        arn = ddb.describe_table(TableName=aws.names.table)["Table"]["TableArn"]
-    except ClientError as exc:
-        if is_not_found(exc):
-            return None
-        raise
-    tags = tag_dict(ddb.list_tags_of_resource(ResourceArn=arn).get("Tags", []))
+    tags = _table_tags(aws)
+    if tags is None:
+        return None
     return PRIVATE if tags.get(DASHBOARD_ACCESS_TAG) == PRIVATE else PUBLIC
