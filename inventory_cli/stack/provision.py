@@ -93,7 +93,8 @@ def dashboard_url_of(aws: Aws, access: str | None = None) -> str:
     from inventory_cli.dashboard import dashboard_url
 
     if access is None:
-        access = deployed_dashboard_access(aws) or PRIVATE
+        # No table (a bucket made by hand, a stack half torn down): unmarked, so public.
+        access = deployed_dashboard_access(aws) or PUBLIC
     endpoint = aws.endpoint_url if aws.is_local else None
     if access == PRIVATE:
         return private_dashboard_url(aws, endpoint)
