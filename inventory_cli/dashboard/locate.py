@@ -48,6 +48,6 @@ def find_dashboard_url(aws: Aws) -> str:
             ) from None
         raise
     # The emulator serves the page itself; on AWS, S3 (public) or CloudFront (private) does.
-    from inventory_cli.stack.provision import dashboard_url_of
+    from inventory_cli.stack.deployed import dashboard_url_of
 
     return dashboard_url_of(aws)

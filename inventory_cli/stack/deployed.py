@@ -75,3 +75,34 @@ def deployed_dashboard_access(aws: Aws) -> str | None:
     if tags is None:
         return None
     return PRIVATE if tags.get(DASHBOARD_ACCESS_TAG) == PRIVATE else PUBLIC
+
+
+def dashboard_url_of(aws: Aws, access: str | None = None) -> str:
+    """Where the page is: S3 (public) or CloudFront (private) on AWS; the emulator's own
+    address locally. `access=None`: the stack's mode as deployed."""
+    from inventory_cli.dashboard import dashboard_url
+    from inventory_cli.stack.resources import PRIVATE, PUBLIC
+
+    if access is None:
+        # No table (a bucket made by hand, a stack half torn down): unmarked, so public.
+        access = deployed_dashboard_access(aws) or PUBLIC
+    endpoint = aws.endpoint_url if aws.is_local else None
+    if access == PRIVATE:
+        return private_dashboard_url(aws, endpoint)
+    return dashboard_url(bucket=aws.names.dashboard_bucket, region=aws.region,
+                         endpoint=endpoint)
+
+
+def private_dashboard_url(aws: Aws, endpoint: str | None) -> str:
+    """The emulator's stand-in for CloudFront, or the distribution's https address (a note
+    while the distribution does not exist yet)."""
+    from inventory_cli.dashboard import cdn_url
+    from inventory_cli.stack.remote import RemoteState
+    from inventory_cli.stack.resources import distribution_comment
+
+    if endpoint is not None:
+        return cdn_url(bucket=aws.names.dashboard_bucket, endpoint=endpoint)
+    found = RemoteState(aws.client).distribution(distribution_comment(aws.names))
+    if found is None:
+        return "(no CloudFront distribution yet: run `inventory provision`)"
+    return cdn_url(bucket=aws.names.dashboard_bucket, domain=found["DomainName"])

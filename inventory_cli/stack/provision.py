@@ -17,6 +17,7 @@ from inventory_cli.config import StackNames
 from inventory_cli.errors import UsageError
 from inventory_cli.stack.account import check_public_dashboard_allowed
 from inventory_cli.stack.deployed import (
+    dashboard_url_of,
     deployed_dashboard,
     deployed_dashboard_access,
     deployed_threshold,
@@ -85,36 +86,6 @@ def desired_stack(aws: Aws, *, threshold: int | None, code: LambdaZip | None = N
 
 def plan_provision(aws: Aws, desired: DesiredStack) -> Plan:
     return StackPlanner(aws.client, desired).plan()
-
-
-def dashboard_url_of(aws: Aws, access: str | None = None) -> str:
-    """Where the page is: S3 (public) or CloudFront (private) on AWS; the emulator's own
-    address locally. `access=None`: the stack's mode as deployed."""
-    from inventory_cli.dashboard import dashboard_url
-
-    if access is None:
-        # No table (a bucket made by hand, a stack half torn down): unmarked, so public.
-        access = deployed_dashboard_access(aws) or PUBLIC
-    endpoint = aws.endpoint_url if aws.is_local else None
-    if access == PRIVATE:
-        return private_dashboard_url(aws, endpoint)
-    return dashboard_url(bucket=aws.names.dashboard_bucket, region=aws.region,
-                         endpoint=endpoint)
-
-
-def private_dashboard_url(aws: Aws, endpoint: str | None) -> str:
-    """The emulator's stand-in for CloudFront, or the distribution's https address (a note
-    while the distribution does not exist yet)."""
-    from inventory_cli.dashboard import cdn_url
-    from inventory_cli.stack.remote import RemoteState
-    from inventory_cli.stack.resources import distribution_comment
-
-    if endpoint is not None:
-        return cdn_url(bucket=aws.names.dashboard_bucket, endpoint=endpoint)
-    found = RemoteState(aws.client).distribution(distribution_comment(aws.names))
-    if found is None:
-        return "(no CloudFront distribution yet: run `inventory provision`)"
-    return cdn_url(bucket=aws.names.dashboard_bucket, domain=found["DomainName"])
 
 
 def access_notice(before: str | None, after: str, *, dashboard: bool) -> str | None:
