@@ -119,6 +119,10 @@ def test_public_is_kept_until_asked_and_provision_says_what_changes_first(
     code, out, err = _run(fresh_aws(session, "inventory"), "provision")
     assert code == 0 and out.splitlines()[-1] == "No changes: the stack is up to date."
     assert "kept as it was made (--public-dashboard)" in err
+    code, out, _ = _run(fresh_aws(session, "inventory"), "status")
+    assert code == 0
+    assert ("Dashboard access: PUBLIC: anyone with the address can read the stock of every "
+            "store") in " ".join(out.split())
 
     code, out, err = _run(fresh_aws(session, "inventory"), "provision", "--private-dashboard")
     assert code == 0, err
