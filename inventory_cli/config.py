@@ -253,3 +253,21 @@ class StackNames(BaseModel):
     @property
     def tags(self) -> dict[str, str]:
         return {STACK_TAG: self.stack}
+
+    # ---- the private dashboard (docs/stack.md, "Dashboard access") --------------------------
+
+    @property
+    def staff_user_pool(self) -> str:
+        return f"{self.stack}-staff"
+
+    @property
+    def staff_app_client(self) -> str:
+        return f"{self.stack}-dashboard"
+
+    @property
+    def staff_role(self) -> str:
+        return f"{self.stack}-dashboard-staff-role"
+
+    @property
+    def dashboard_oac(self) -> str:
+        return f"{self.stack}-dashboard-oac"

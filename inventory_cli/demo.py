@@ -101,7 +101,9 @@ def run_demo(info: EmulatorInfo, work: Path, progress: Progress, *,
     aws = make_aws(Settings(stack=DEMO_STACK, local=True), endpoint_url=info.endpoint)
 
     progress.step(f"Provisioning stack '{DEMO_STACK}' on the emulator")
-    provisioned = provision(aws)
+    # The demo's page opens without an account: its emulator listens on 127.0.0.1 only and
+    # holds the sample stores, so the guests' page exposes nothing (a real stack is private).
+    provisioned = provision(aws, dashboard_access="public")
     resources_changed = len(provisioned.changed_resources)
     progress.done(f"{len(provisioned.plan.changes)} changes to {resources_changed} resources")
     names = provisioned.names

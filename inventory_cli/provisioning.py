@@ -33,14 +33,16 @@ class ProvisionResult(stack_provision.ProvisionResult):
 def provision(aws: Aws, *, threshold: int | None = None, dry_run: bool = False,
               console: Console | None = None, sleep: Callable[[float], None] = time.sleep,
               before_step: BeforeStep | None = None, code: LambdaZip | None = None,
-              dashboard: bool | None = None, warm_writes: int | None = None) -> ProvisionResult:
+              dashboard: bool | None = None, warm_writes: int | None = None,
+              dashboard_access: str | None = None) -> ProvisionResult:
     """`inventory_cli.stack.provision.provision`, then the summaries if they need computing."""
     from inventory_cli.ops.summaries import needs_rebuild, rebuild_summaries
 
     result = stack_provision.provision(aws, threshold=threshold, dry_run=dry_run,
                                        console=console, sleep=sleep, before_step=before_step,
                                        code=code, dashboard=dashboard,
-                                       warm_writes=warm_writes)
+                                       warm_writes=warm_writes,
+                                       dashboard_access=dashboard_access)
     rebuilt = None
     if not dry_run and needs_rebuild(aws, aws.names, result.threshold):
         rebuilt = rebuild_summaries(aws, aws.names, result.threshold, sleep=sleep)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from inventory_cli.ops.logs import LogLine
     from inventory_cli.ops.query import ItemTotal, StockRow
     from inventory_cli.ops.retry import RetryOutcome
+    from inventory_cli.ops.staff import StaffMember
     from inventory_cli.ops.stores import StoreRow
     from inventory_cli.ops.subscriptions import Subscription
     from inventory_cli.ops.upload import Duplicate, LoadOutcome, Problem, UploadedFile
@@ -308,6 +309,32 @@ def stores(console: Console, rows: Sequence[StoreRow], *, fmt: OutputFormat) -> 
     console.print(table)
 
 
+def staff(console: Console, members: Sequence[StaffMember], *, fmt: OutputFormat) -> None:
+    """`inventory staff list`: who may sign in to the private dashboard, and what they see."""
+    if fmt is OutputFormat.json:
+        write_json(console, [m.as_json() for m in members])
+        return
+    if fmt is OutputFormat.csv:
+        write_csv(console, ("email", "stores", "status", "enabled", "created"),
+                  [(m.email, ";".join(m.stores), m.status, m.enabled, m.created)
+                   for m in members])
+        return
+    if not members:
+        console.print("No staff accounts yet. Invite one with `inventory staff add EMAIL "
+                      "[--store NAME ...]`.", markup=False, soft_wrap=True)
+        return
+    table = _table("E-mail", "Stores", "Status", "Created")
+    for m in members:
+        stores = Text("every store") if m.every_store else Text(
+            ", ".join(visible(s) for s in m.stores))
+        status = {"FORCE_CHANGE_PASSWORD": "invited", "CONFIRMED": "active",
+                  "RESET_REQUIRED": "reset"}.get(m.status, m.status.lower())
+        if not m.enabled:
+            status = "disabled"
+        table.add_row(Text(m.email), stores, status, m.created)
+    console.print(table)
+
+
 def print_stack_status(console: Console, status: StackStatus) -> None:
     """`inventory status`: one row per resource of the stack, in the stack's order."""
     from rich.table import Table
@@ -316,13 +343,16 @@ def print_stack_status(console: Console, status: StackStatus) -> None:
                   title_justify="left")
     for column in ("resource", "name", "state", "detail"):
         table.add_column(column, overflow="fold")
-    styles = {"ok": "green", "missing": "red", "drifted": "yellow"}
+    styles = {"ok": "green", "missing": "red", "drifted": "yellow", "deploying": "cyan"}
     for r in status.resources:
         table.add_row(r.resource, r.name, f"[{styles[r.state]}]{r.state}[/]", r.detail)
     console.print(table)
     _print_alarm_states(console, status)
     if not status.dashboard:
         console.print("Dashboard: off (provisioned with --no-dashboard)")
+    elif status.exists:
+        console.print(f"Dashboard access: {DASHBOARD_ACCESS_LINES[status.dashboard_access]}",
+                      soft_wrap=True)
     for leftover in status.leftovers:
         console.print(f"Left from before, provision removes it: {leftover}", soft_wrap=True)
 
@@ -357,14 +387,23 @@ def print_plan(console: Console, plan: Plan, *, title: str) -> None:
         console.print(f"  {index:>{width}}. {describe_step(step)}", soft_wrap=True)
 
 
+DASHBOARD_ACCESS_LINES = {
+    "private": "private: staff sign in (`inventory staff add EMAIL`), each reads its stores",
+    "public": "PUBLIC: anyone with the address can read the stock of every store",
+}
+
+
 def print_provision_summary(console: Console, result: ProvisionResult) -> None:
     """What `provision` made of the stack: its names, what changed, and what to know."""
     names = result.names
     console.print(f"Stack {names.stack} ({names.region}, account {names.account_id})")
     dashboard = result.dashboard_url if result.dashboard else "none (--no-dashboard)"
-    rows = (("Uploads bucket", names.uploads_bucket), ("Table", names.table),
+    rows: tuple[tuple[str, str], ...] = (
+        ("Uploads bucket", names.uploads_bucket), ("Table", names.table),
             ("Alert topic", names.topic_arn), ("Dashboard", dashboard),
             ("Low-stock threshold", str(result.threshold)))
+    if result.dashboard:
+        rows += (("Dashboard access", DASHBOARD_ACCESS_LINES[result.dashboard_access]),)
     for label, value in rows:
         console.print(f"  {label:<20} {value}", soft_wrap=True)
     if result.plan.is_empty:

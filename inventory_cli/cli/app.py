@@ -112,12 +112,13 @@ def _register_commands() -> None:
         ops_cmds,
         phone_cmds,
         stack_cmds,
+        staff_cmds,
         store_cmds,
         summary_cmds,
     )
 
     for module in (stack_cmds, ops_cmds, phone_cmds, failure_cmds, summary_cmds, store_cmds,
-                   dashboard_cmds, local_cmds, demo_cmd):
+                   dashboard_cmds, local_cmds, demo_cmd, staff_cmds):
         module.register(app)
 
 

@@ -22,8 +22,9 @@ def dashboard(
 ) -> None:
     """Print the URL of this stack's dashboard page (with --open, open it too).
 
-    The page signs in as an unauthenticated Cognito identity and reads the inventory table
-    read-only; on the local emulator the emulator itself serves it.
+    Private (the default): staff sign in (`inventory staff add`), served by CloudFront on AWS.
+    Public (--public-dashboard): anyone with the address reads every store. On the local
+    emulator the emulator itself serves it.
     """
     from inventory_cli.dashboard.locate import find_dashboard_url
     from inventory_cli.errors import InventoryError

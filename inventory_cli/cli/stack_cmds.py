@@ -62,14 +62,29 @@ def provision_command(
              "on-demand table takes): big files load at that rate from the start. AWS "
              "charges once for the increase; it cannot be lowered. Default: keep what an "
              "earlier run asked for (nothing).")] = None,
+    public_dashboard: Annotated[bool, typer.Option(
+        "--public-dashboard",
+        help="Anyone with the dashboard's address may read the stock of every store (guest "
+             "access, no sign-in). Kept by later runs until --private-dashboard.")] = False,
+    private_dashboard: Annotated[bool, typer.Option(
+        "--private-dashboard",
+        help="Staff sign in (accounts: `inventory staff add`) and each reads only its stores; "
+             "on AWS served by CloudFront from a private bucket. The default for a new stack; "
+             "moves a public stack.")] = False,
 ) -> None:
     """Create the whole pipeline, or bring an existing stack back to the right state."""
     from inventory_cli import render
+    from inventory_cli.errors import UsageError
     from inventory_cli.provisioning import provision
 
+    if public_dashboard and private_dashboard:
+        raise UsageError("--public-dashboard and --private-dashboard contradict each other: "
+                         "pick one")
+    access = "public" if public_dashboard else "private" if private_dashboard else None
     app_ctx = app_context(ctx)
     result = provision(app_ctx.aws(), threshold=low_stock_threshold, dry_run=dry_run,
-                       console=app_ctx.err, dashboard=dashboard, warm_writes=warm_writes)
+                       console=app_ctx.err, dashboard=dashboard, dashboard_access=access,
+                       warm_writes=warm_writes)
     console = app_ctx.console
     if dry_run:
         if result.plan.is_empty:

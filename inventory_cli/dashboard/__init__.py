@@ -49,12 +49,16 @@ def config_json(*, region: str, identity_pool_id: str, table: str, threshold: in
                 endpoint: str | None = None, stack: str | None = None,
                 dashboard_role_arn: str | None = None,
                 summary_table: str | None = None,
-                upload_url: str | None = None) -> bytes:
+                upload_url: str | None = None, access: str = "public",
+                user_pool_id: str | None = None,
+                user_pool_client_id: str | None = None) -> bytes:
     """The page's configuration. `endpoint` is set only for an emulator (None on AWS); `stack`
     lets the page name the stack in the commands it suggests. `dashboard_role_arn` is the role
     the page assumes itself (basic flow: GetOpenIdToken + AssumeRoleWithWebIdentity) if reads
     with the enhanced flow's credentials are denied; None: no fallback. `upload_url` is the
-    stores' upload endpoint (the store page's API), None when the stack has none."""
+    stores' upload endpoint (the store page's API), None when the stack has none. `access`:
+    "public" (guests) or "private" (staff sign in to `user_pool_id` through the app client
+    `user_pool_client_id`; both None when public)."""
     config = {
         "stack": stack,
         "region": region,
@@ -66,6 +70,9 @@ def config_json(*, region: str, identity_pool_id: str, table: str, threshold: in
         # The per-store and per-item summaries; None: read the table itself.
         "summaryTable": summary_table,
         "uploadUrl": upload_url,
+        "access": access,
+        "userPoolId": user_pool_id,
+        "userPoolClientId": user_pool_client_id,
     }
     return (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()
 
@@ -75,3 +82,16 @@ def dashboard_url(*, bucket: str, region: str, endpoint: str | None = None) -> s
     if endpoint:
         return f"{endpoint.rstrip('/')}/{bucket}/{INDEX_KEY}"
     return f"https://{bucket}.s3.{region}.amazonaws.com/{INDEX_KEY}"
+
+
+# Where the emulator serves a private stack's page: its stand-in for the CloudFront
+# distribution (the bucket itself refuses anonymous reads, as on AWS).
+CDN_PATH = "/_inventory/cdn/"
+
+
+def cdn_url(*, bucket: str, endpoint: str | None = None, domain: str | None = None) -> str:
+    """A private dashboard's address: the distribution's domain on AWS, the emulator's
+    stand-in locally."""
+    if endpoint:
+        return f"{endpoint.rstrip('/')}{CDN_PATH}{bucket}/{INDEX_KEY}"
+    return f"https://{domain}/{INDEX_KEY}"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import botocore.exceptions
 
 from inventory_cli.aws import error_code
-from inventory_cli.dashboard import INDEX_KEY, dashboard_url
+from inventory_cli.dashboard import INDEX_KEY
 from inventory_cli.errors import InventoryError, StackIncomplete, StackNotFound
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ def find_dashboard_url(aws: Aws) -> str:
                 hint="`inventory provision` uploads the page again",
             ) from None
         raise
-    # The emulator (or any --endpoint-url) serves the page itself; on AWS, S3 does.
-    endpoint = aws.endpoint_url if aws.is_local else None
-    return dashboard_url(bucket=bucket, region=aws.region, endpoint=endpoint)
+    # The emulator serves the page itself; on AWS, S3 (public) or CloudFront (private) does.
+    from inventory_cli.stack.deployed import dashboard_url_of
+
+    return dashboard_url_of(aws)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from inventory_cli.local import function_urls
+from inventory_cli.local import function_urls, pages
 from inventory_cli.local.function_urls import HttpResponse
 from inventory_cli.local.state import EmulatorInfo, clear_state, write_state
 
@@ -68,12 +68,21 @@ class EmulatorApp:
                 timeout = 10.0
             idle = self._wait_idle(max(0.0, timeout))
             return self._json(start_response, {"idle": idle, "lambda": self._stats()})
+        # A private dashboard's files: the emulator plays its CloudFront distribution.
+        if path.startswith(pages.PREFIX):
+            return self._respond(start_response, pages.serve(environ))
         if path.startswith(function_urls.PREFIX) and self._function_url is not None:
             response = self._function_url(environ)
             start_response(f"{response.status} {HTTPStatus(response.status).phrase}",
                            [*response.headers, ("Content-Length", str(len(response.body)))])
             return [response.body]
         return self._moto_app(environ, start_response)
+
+    @staticmethod
+    def _respond(start_response: Callable[..., Any], response: HttpResponse) -> list[bytes]:
+        start_response(f"{response.status} {HTTPStatus(response.status).phrase}",
+                       [*response.headers, ("Content-Length", str(len(response.body)))])
+        return [response.body]
 
     @staticmethod
     def _json(start_response: Callable[..., Any], body: dict[str, Any]) -> list[bytes]:

@@ -159,7 +159,7 @@ def is_builtin_emulator(aws: Aws) -> bool:
 
 def page_url_of(aws: Aws, names: StackNames) -> str | None:
     """The upload page's URL, or None for a stack without a dashboard (nowhere serves it)."""
-    from inventory_cli.dashboard import dashboard_url
+    from inventory_cli.stack.deployed import dashboard_url_of
 
     try:
         aws.client("s3").head_object(Bucket=names.dashboard_bucket, Key=PAGE_KEY)
@@ -168,8 +168,8 @@ def page_url_of(aws: Aws, names: StackNames) -> str | None:
                                                           "403", "AccessDenied"):
             return None
         raise
-    index = dashboard_url(bucket=names.dashboard_bucket, region=names.region,
-                          endpoint=aws.endpoint_url if aws.is_local else None)
+    # Beside the dashboard: S3 (public), CloudFront or the emulator's stand-in (private).
+    index = dashboard_url_of(aws)
     return f"{index.rsplit('/', 1)[0]}/{PAGE_KEY}"
 
 

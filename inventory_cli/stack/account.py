@@ -1,7 +1,9 @@
 """Account-wide settings that decide whether a stack can be built at all, checked before
 anything is created.
 
-S3 Block Public Access can be set for the whole account (S3 Control `GetPublicAccessBlock`).
+S3 Block Public Access can be set for the whole account (S3 Control
+`GetPublicAccessBlock`). Only a public dashboard (`--public-dashboard`) needs a public bucket: a
+private one is served by CloudFront.
 With `BlockPublicPolicy` on, S3 refuses the dashboard bucket's public-read policy (AccessDenied,
 after the uploads bucket, table, functions ... were already made); with `RestrictPublicBuckets`
 on, the policy is ignored and the page cannot be read by anyone. Either way the choice is the
@@ -65,8 +67,9 @@ def check_public_dashboard_allowed(aws: Aws, *, sets_dashboard_policy: bool) -> 
         f"the account: {', '.join(blocking)}), so the dashboard page cannot be public; "
         "nothing was created",
         hint=f"either allow public bucket policies for the account (`{command}`; public ACLs "
-             "stay as they are), or provision without the dashboard: "
-             "`inventory provision --no-dashboard`")
+             "stay as they are), or keep the dashboard private (staff sign in; it needs no "
+             "public bucket): `inventory provision --private-dashboard`, or provision without "
+             "the dashboard: `inventory provision --no-dashboard`")
 
 
 def _send_to_the_endpoint_itself(client: Any, endpoint: str) -> None:

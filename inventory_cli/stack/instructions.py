@@ -130,6 +130,9 @@ class Plan:
     inapplicable: tuple[str, ...] = ()
     # Resource id -> a fact status shows for it (the inventory table's warm throughput).
     notes: tuple[tuple[str, str], ...] = ()
+    # Resources in place that AWS is still rolling out (a CloudFront distribution): status
+    # shows them as deploying; nothing is planned for that.
+    deploying: tuple[str, ...] = ()
 
     @property
     def changes(self) -> tuple[APICall | EmptyBucket, ...]:

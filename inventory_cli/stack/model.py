@@ -35,6 +35,13 @@ class DesiredStack:
     # Warm throughput of the inventory table in write units a second (`provision
     # --warm-writes`); None keeps what the table's tag says (nothing for a new stack).
     warm_writes: int | None = None
+    # "private": staff sign in through a user pool, each reads its own stores; "public": guests
+    # read everything (--public-dashboard). `provision.desired_stack` keeps a stack's mode.
+    dashboard_access: str = "private"
+
+    @property
+    def private(self) -> bool:
+        return self.dashboard_access == "private"
 
 
 class _ShownByName:
@@ -267,12 +274,16 @@ class BucketCorsSpec:
 
 @dataclass(frozen=True)
 class IdentityPoolSpec(_ShownByName):
-    """A Cognito identity pool handing unauthenticated visitors the dashboard role."""
+    """A Cognito identity pool: unauthenticated visitors (public), or only the staff user
+    pool's signed-in members (private: `user_pool` set)."""
 
     kind: ClassVar[str] = "identity-pool"
     id: str
     name: str
     dashboard: bool = True
+    # Private: the staff user pool whose logins it accepts (the pool's and client's ids are
+    # read or Refs in the plan context: `user_pool_id`, `user_pool_client_id`).
+    user_pool: str | None = None
 
 
 @dataclass(frozen=True)
@@ -286,7 +297,7 @@ class IdentityPoolRolesSpec:
 
     @property
     def display(self) -> str:
-        return f"{self.pool} unauthenticated role"
+        return f"{self.pool} {next(iter(self.roles), 'unauthenticated')} role"
 
 
 @dataclass(frozen=True)
@@ -364,9 +375,87 @@ class ScheduleRuleSpec(_ShownByName):
     target_id: str
     target_arn: str
     dashboard: bool = False
+# ---- the private dashboard: staff user pool, principal tags, CloudFront ---------------------
+
+@dataclass(frozen=True)
+class UserPoolSpec(_ShownByName):
+    """The staff's Cognito user pool: only administrators create users (`inventory staff
+    add`), Cognito e-mails the invitation; a custom attribute per store slot."""
+
+    kind: ClassVar[str] = "user-pool"
+    id: str
+    name: str
+    # CreateUserPool parameters besides PoolName and UserPoolTags.
+    settings: dict[str, Any]
+    dashboard: bool = True
+
+
+@dataclass(frozen=True)
+class UserPoolClientSpec:
+    """The page's app client: no secret (a browser keeps none), SRP and refresh only."""
+
+    kind: ClassVar[str] = "user-pool-client"
+    id: str
+    pool: str
+    name: str
+    # CreateUserPoolClient parameters besides UserPoolId and ClientName.
+    settings: dict[str, Any]
+    dashboard: bool = True
+
+    @property
+    def display(self) -> str:
+        return f"{self.pool} app client {self.name}"
+
+
+@dataclass(frozen=True)
+class PrincipalTagsSpec:
+    """Which claims of the staff's id tokens become session tags of their credentials."""
+
+    kind: ClassVar[str] = "principal-tags"
+    id: str
+    pool: str
+    # Principal tag -> token claim.
+    tags: dict[str, str]
+    dashboard: bool = True
+
+    @property
+    def display(self) -> str:
+        return f"{self.pool} principal tags"
+
+
+@dataclass(frozen=True)
+class OriginAccessControlSpec(_ShownByName):
+    """CloudFront's signed access to the private dashboard bucket (AWS only)."""
+
+    kind: ClassVar[str] = "origin-access-control"
+    id: str
+    name: str
+    dashboard: bool = True
+    emulator: bool = False
+
+
+@dataclass(frozen=True)
+class DistributionSpec:
+    """The CloudFront distribution serving the dashboard bucket over HTTPS (AWS only).
+    Publishes `distribution_id` and `dashboard_origin`."""
+
+    kind: ClassVar[str] = "distribution"
+    id: str
+    bucket: str
+    # Stable: CallerReference and Comment (CloudFront has no names and tags only by ARN).
+    comment: str
+    origin_domain: str
+    dashboard: bool = True
+    emulator: bool = False
+
+    @property
+    def display(self) -> str:
+        return f"CloudFront distribution of {self.bucket}"
 
 
 Spec = (RoleSpec | BucketSpec | InventoryTableSpec | TableSpec | TopicSpec | LogGroupSpec
         | FunctionSpec | EventInvokeConfigSpec | RecursionConfigSpec | InvokePermissionSpec
         | NotificationSpec | MappingSpec | FunctionUrlSpec | BucketCorsSpec | IdentityPoolSpec
-        | IdentityPoolRolesSpec | DashboardFilesSpec | AlarmSpec | ScheduleRuleSpec)
+        | IdentityPoolRolesSpec | DashboardFilesSpec | AlarmSpec | ScheduleRuleSpec
+        | UserPoolSpec | UserPoolClientSpec
+        | PrincipalTagsSpec | OriginAccessControlSpec | DistributionSpec)

@@ -17,7 +17,7 @@ from inventory_cli.stack.kinds import KINDS, deletion
 from inventory_cli.stack.kinds.common import PlanContext
 from inventory_cli.stack.model import DesiredStack
 from inventory_cli.stack.remote import RemoteState
-from inventory_cli.stack.resources import stack_resources
+from inventory_cli.stack.resources import stack_resources, stack_resources_of
 
 ClientFactory = Callable[[str], Any]
 
@@ -40,7 +40,15 @@ class StackPlanner:
             # A dashboard left from before the stack was switched to --no-dashboard: an
             # identity pool that hands out read access to the table should not outlive its
             # page. Removed as teardown would; what is not ours stays.
-            leftovers = [spec for spec in reversed(specs) if spec.dashboard]
+            leftovers = [spec for spec in reversed(stack_resources_of(self.desired.names))
+                         if spec.dashboard]
             steps += deletion(leftovers, self.remote, self.desired.names)[0]
+        else:
+            # What only the other dashboard mode has (the guests' role of a public stack made
+            # private; the user pool, staff role and distribution of a private one made public).
+            wanted = {spec.id for spec in specs}
+            other = [spec for spec in reversed(stack_resources_of(self.desired.names))
+                     if spec.dashboard and spec.id not in wanted]
+            steps += deletion(other, self.remote, self.desired.names)[0]
         return Plan(tuple(steps), inapplicable=tuple(context.inapplicable),
-                    notes=tuple(context.notes.items()))
+                    notes=tuple(context.notes.items()), deploying=tuple(context.deploying))

@@ -368,3 +368,90 @@ class RemoteState:
         return cast("Doc", self._read(
             ("pool-roles", pool_id),
             lambda: cognito.get_identity_pool_roles(IdentityPoolId=pool_id)))
+
+    # ---- the private dashboard: user pool, principal tags, CloudFront ---------------------
+
+    def user_pools(self, name: str) -> list[dict[str, Any]]:
+        """Every user pool named `name`, described (UserPoolTags included), by id. Names are
+        not unique: the caller decides which one is its own."""
+        idp = self._client("cognito-idp")
+
+        def read() -> list[dict[str, Any]]:
+            listed = [p for p in all_pages(idp, "list_user_pools", "UserPools", MaxResults=60)
+                      if p["Name"] == name]
+            return [idp.describe_user_pool(UserPoolId=pool["Id"])["UserPool"]
+                    for pool in sorted(listed, key=lambda p: p["Id"])]
+
+        return cast("list[Doc]", self._read(("user-pools", name), read))
+
+    def user_pool_clients(self, pool_id: str) -> list[dict[str, Any]]:
+        """Every app client of the pool, described."""
+        idp = self._client("cognito-idp")
+
+        def read() -> list[dict[str, Any]]:
+            listed = all_pages(idp, "list_user_pool_clients", "UserPoolClients",
+                               UserPoolId=pool_id, MaxResults=60)
+            return [idp.describe_user_pool_client(
+                        UserPoolId=pool_id, ClientId=c["ClientId"])["UserPoolClient"]
+                    for c in sorted(listed, key=lambda c: c["ClientId"])]
+
+        return cast("list[Doc]", self._read(("user-pool-clients", pool_id), read, absent=[]))
+
+    def principal_tag_map(self, pool_id: str, provider: str) -> dict[str, Any] | None:
+        cognito = self._client("cognito-identity")
+
+        def read() -> dict[str, Any]:
+            answer = dict(cognito.get_principal_tag_attribute_map(
+                IdentityPoolId=pool_id, IdentityProviderName=provider))
+            answer.pop("ResponseMetadata", None)
+            return answer
+
+        return cast("Doc | None", self._read(("principal-tags", pool_id, provider), read))
+
+    def origin_access_control(self, name: str) -> dict[str, Any] | None:
+        """The OAC named `name` (its summary, with the ETag of its configuration), or None."""
+        cloudfront = self._client("cloudfront")
+
+        def read() -> dict[str, Any] | None:
+            pages = cloudfront.get_paginator("list_origin_access_controls").paginate()
+            for page in pages:
+                for item in page.get("OriginAccessControlList", {}).get("Items", []) or []:
+                    if item.get("Name") == name:
+                        answer = cloudfront.get_origin_access_control(Id=item["Id"])
+                        return {**answer["OriginAccessControl"], "ETag": answer.get("ETag")}
+            return None
+
+        return cast("Doc | None", self._read(("oac", name), _or_none_if_unsupported(read)))
+
+    def distribution(self, comment: str) -> dict[str, Any] | None:
+        """The distribution whose Comment is `comment`: its summary (Id, ARN, DomainName,
+        Status, Enabled), its DistributionConfig, ETag and tags; or None."""
+        cloudfront = self._client("cloudfront")
+
+        def read() -> dict[str, Any] | None:
+            pages = cloudfront.get_paginator("list_distributions").paginate()
+            for page in pages:
+                for item in page.get("DistributionList", {}).get("Items", []) or []:
+                    if item.get("Comment") != comment:
+                        continue
+                    config = cloudfront.get_distribution_config(Id=item["Id"])
+                    tags = cloudfront.list_tags_for_resource(Resource=item["ARN"])
+                    return {**item, "DistributionConfig": config["DistributionConfig"],
+                            "ETag": config.get("ETag"),
+                            "Tags": tag_dict(tags.get("Tags", {}).get("Items", []))}
+            return None
+
+        return cast("Doc | None", self._read(("distribution", comment),
+                                             _or_none_if_unsupported(read)))
+
+
+def _or_none_if_unsupported(read: Callable[[], Any]) -> Callable[[], Any]:
+    """An endpoint without CloudFront (an emulator) has no distribution of ours."""
+    def guarded() -> Any:
+        try:
+            return read()
+        except ClientError as exc:
+            if _unsupported(exc):
+                return None
+            raise
+    return guarded

@@ -16,13 +16,14 @@ from urllib.parse import urlsplit
 
 from inventory_cli.config import StackNames
 from inventory_cli.dashboard import dashboard_url
-from inventory_cli.stack.instructions import Ref
+from inventory_cli.stack.instructions import Ref, resolve
 from inventory_cli.stack.model import (
     AlarmSpec,
     BucketCorsSpec,
     BucketSpec,
     DashboardFilesSpec,
     DesiredStack,
+    DistributionSpec,
     EventInvokeConfigSpec,
     FunctionSpec,
     FunctionUrlSpec,
@@ -33,12 +34,16 @@ from inventory_cli.stack.model import (
     LogGroupSpec,
     MappingSpec,
     NotificationSpec,
+    OriginAccessControlSpec,
+    PrincipalTagsSpec,
     RecursionConfigSpec,
     RoleSpec,
     ScheduleRuleSpec,
     Spec,
     TableSpec,
     TopicSpec,
+    UserPoolClientSpec,
+    UserPoolSpec,
 )
 from inventory_cli.stack.packaging import LambdaZip
 from lambda_src.environment import (
@@ -131,10 +136,14 @@ def stack_resources(desired: DesiredStack) -> tuple[Spec, ...]:
     """Every resource of the stack, in creation order. The dashboard's are listed whether or
     not the stack has one (`spec.dashboard`): the planner removes them from a stack without."""
     n, threshold = desired.names, desired.threshold
-    uploads, dashboard_bucket, failures = buckets(n)
+    uploads, _dashboard_bucket, failures = buckets(n)
     check_mapping, summary_mapping = (replace(m, settings=mapping_settings(n, m))
                                       for m in stream_mappings(n))
-    origin = dashboard_origin(n, desired.endpoint)
+    # A private dashboard on AWS is served by CloudFront: the stores' page calls the upload
+    # endpoint from the distribution's origin, known once the distribution exists.
+    cdn = desired.private and desired.dashboard and desired.endpoint is None
+    origin: Any = (Ref(DASHBOARD_ORIGIN) if cdn
+                   else dashboard_origin(n, desired.endpoint))
     return (
         *lambda_roles(n),
         uploads,
@@ -176,6 +185,7 @@ def stack_resources(desired: DesiredStack) -> tuple[Spec, ...]:
         summary_mapping,
         # The operators' messages: each kept failure and each file never loaded, once.
         *announcer(n),
+        *(cdn_resources(n) if cdn else ()),
         # The stores' upload endpoint, and the CORS the store page needs on S3.
         store_upload_function(n),
         FunctionUrlSpec("store-upload-url", n.store_upload_function,
@@ -187,19 +197,44 @@ def stack_resources(desired: DesiredStack) -> tuple[Spec, ...]:
                        f"let the store page POST files to {n.uploads_bucket} from the "
                        "dashboard's origin"),
         *alarms(n),
+        *(private_dashboard(n, cdn=cdn) if desired.private else public_dashboard(n)),
+    )
+
+
+def public_dashboard(n: StackNames) -> tuple[Spec, ...]:
+    """Guests read every store's stock (`--public-dashboard`): the page as it always was."""
+    return (
         IdentityPoolSpec("identity-pool", n.identity_pool),
         dashboard_role(n, Ref("identity_pool_id")),
         IdentityPoolRolesSpec("identity-pool-roles", n.identity_pool, n.dashboard_role,
                               {"unauthenticated": role_arn(n, n.dashboard_role)}),
-        dashboard_bucket,
+        buckets(n)[1],
         DashboardFilesSpec("dashboard-files", n.dashboard_bucket,
                            role_arn(n, n.dashboard_role)),
     )
 
 
 def stack_resources_of(names: StackNames) -> tuple[Spec, ...]:
-    """The list as teardown and the resource ids see it: only the names matter."""
-    return stack_resources(DesiredStack(names, threshold=0, code=LambdaZip(b""), assets=()))
+    """The list as teardown and the resource ids see it: only the names matter, and every
+    resource either dashboard mode may have made is listed (public first, then what only the
+    private mode has), so teardown removes whichever exists."""
+    public = stack_resources(DesiredStack(names, threshold=0, code=LambdaZip(b""), assets=(),
+                                          dashboard_access=PUBLIC))
+    private = stack_resources(DesiredStack(names, threshold=0, code=LambdaZip(b""), assets=(),
+                                           dashboard_access=PRIVATE))
+    ids = {spec.id for spec in public}
+    extras = [spec for spec in private if spec.id not in ids]
+    # CloudFront first, so teardown (the list backwards) gets to it last: disabling a
+    # distribution takes minutes, and everything else is gone by then if it outlasts the wait.
+    cdn = [spec for spec in extras if not getattr(spec, "emulator", True)]
+    return (*cdn, *public, *(spec for spec in extras if spec not in cdn))
+
+
+def resource_ids(access: str, names: StackNames | None = None) -> tuple[str, ...]:
+    """The ids of a stack with a dashboard of that access mode on AWS, in list order."""
+    names = names or StackNames(stack="ids", account_id="000000000000", region="us-east-1")
+    return tuple(spec.id for spec in stack_resources(DesiredStack(
+        names, threshold=0, code=LambdaZip(b""), assets=(), dashboard_access=access)))
 
 
 def dashboard_origin(names: StackNames, endpoint: str | None) -> str:
@@ -231,6 +266,10 @@ DASHBOARD_OFF = "off"
 # be raised, never lowered.
 WARM_WRITES_TAG = "inventory:warm-writes"
 ON_DEMAND_WARM_WRITES = 4_000
+# How a stack remembers a private dashboard: this tag on the inventory table (absent: public,
+# as every stack made before the private mode is).
+DASHBOARD_ACCESS_TAG = "inventory:dashboard-access"
+PRIVATE, PUBLIC = "private", "public"
 
 
 def role_arn(names: StackNames, role: str) -> str:
@@ -644,11 +683,16 @@ def summary_table(names: StackNames) -> TableSpec:
 def all_policy_documents(names: StackNames, identity_pool_id: str) -> dict[str, dict[str, Any]]:
     """Every IAM / resource policy document of a stack, by a descriptive name (for audits)."""
     documents: dict[str, dict[str, Any]] = {}
-    for role in (*lambda_roles(names), dashboard_role(names, identity_pool_id)):
+    for role in (*lambda_roles(names), dashboard_role(names, identity_pool_id),
+                 staff_role(names, identity_pool_id)):
         documents[f"{role.id} trust"] = role.trust_policy
         documents[f"{role.id} policy"] = role.policy
     for bucket in buckets(names):
         documents[f"{bucket.id} policy"] = bucket.policy
+    # The private dashboard's bucket, with a distribution's ARN where provision puts it.
+    arn = f"arn:aws:cloudfront::{names.account_id}:distribution/EDFDVBD6EXAMPLE"
+    documents["private dashboard-bucket policy"] = resolve(
+        private_dashboard_bucket_policy(names, cdn=True), {"distribution_arn": arn})
     return documents
 
 
@@ -977,3 +1021,195 @@ def announce_role_policy(names: StackNames) -> dict[str, Any]:
             _log_statement(names, names.announce_log_group),
         ],
     }
+# ---- the private dashboard ------------------------------------------------------------------
+# Staff sign in to a Cognito user pool; the identity pool accepts only its logins and hands
+# them the staff role, whose reads are bound to the member's stores by principal tags (session
+# tags from the id token's claims). See docs/stack.md, "Dashboard access", for the choice and
+# its AWS sources.
+
+# The Plan context's name for the dashboard's origin on AWS (the distribution's https address).
+DASHBOARD_ORIGIN = "dashboard_origin"
+INDEX_PAGE = "index.html"
+
+
+def distribution_comment(names: StackNames) -> str:
+    """How the stack finds its distribution (distributions have no names)."""
+    return f"inventory stack {names.stack}: dashboard"
+# A member's stores are kept in this many custom attributes, one store each: a session tag
+# holds one string, and `dynamodb:LeadingKeys` is compared with each tag in turn.
+STORE_SLOTS = 10
+STORE_ATTRIBUTE = "store"  # custom:store1 ... custom:store10, tags store1 ... store10
+# The id token claim that names the app client (`aud`): always there for a signed-in member,
+# so the all-stores statement cannot apply to a session without principal tags at all.
+CLIENT_TAG = "client"
+
+
+def store_attribute(slot: int) -> str:
+    """The user pool attribute of a store slot (1-based), as Admin*UserAttributes name it."""
+    return f"custom:{STORE_ATTRIBUTE}{slot}"
+
+
+def store_tag(slot: int) -> str:
+    return f"{STORE_ATTRIBUTE}{slot}"
+
+
+def principal_tags() -> dict[str, str]:
+    """Principal tag -> id token claim (SetPrincipalTagAttributeMap's PrincipalTags)."""
+    return {CLIENT_TAG: "aud",
+            **{store_tag(i): store_attribute(i) for i in range(1, STORE_SLOTS + 1)}}
+
+
+INVITATION_SUBJECT = "Your inventory dashboard account"
+
+
+def user_pool_settings(names: StackNames) -> dict[str, Any]:
+    """CreateUserPool parameters besides the name and tags. Only administrators create users
+    (AdminCreateUserConfig.AllowAdminCreateUserOnly: no self sign-up); Cognito e-mails the
+    invitation with a temporary password ({####}) that the first sign-in replaces."""
+    return {
+        "AdminCreateUserConfig": {
+            "AllowAdminCreateUserOnly": True,
+            "InviteMessageTemplate": {
+                "EmailSubject": INVITATION_SUBJECT,
+                "EmailMessage": (
+                    f"You have an account for the inventory dashboard of stack {names.stack}."
+                    " Sign in as {username} with the temporary password {####}; you will"
+                    " choose your own password then."),
+            },
+        },
+        "AutoVerifiedAttributes": ["email"],
+        "Policies": {"PasswordPolicy": {
+            "MinimumLength": 12, "RequireUppercase": True, "RequireLowercase": True,
+            "RequireNumbers": True, "RequireSymbols": False,
+            "TemporaryPasswordValidityDays": 7}},
+        "AccountRecoverySetting": {"RecoveryMechanisms": [
+            {"Name": "verified_email", "Priority": 1}]},
+        "Schema": [{"Name": f"{STORE_ATTRIBUTE}{i}", "AttributeDataType": "String",
+                    "Mutable": True, "StringAttributeConstraints": {
+                        "MinLength": "1", "MaxLength": "256"}}
+                   for i in range(1, STORE_SLOTS + 1)],
+    }
+
+
+def user_pool_client_settings() -> dict[str, Any]:
+    """CreateUserPoolClient parameters besides the pool and name. No secret: a page cannot keep
+    one. SRP: the password never leaves the browser. The client may write no custom attribute,
+    so members cannot change their own stores (Cognito: attribute permissions per app client)."""
+    return {
+        "GenerateSecret": False,
+        "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        "PreventUserExistenceErrors": "ENABLED",
+        "ReadAttributes": ["email", "email_verified",
+                           *(store_attribute(i) for i in range(1, STORE_SLOTS + 1))],
+        "WriteAttributes": ["name"],
+    }
+
+
+def staff_trust_policy(identity_pool_id: Any) -> dict[str, Any]:
+    """Only authenticated identities of this one pool; sts:TagSession lets the identity pool
+    pass the principal tags (Amazon Cognito Developer Guide, "Using attributes for access
+    control")."""
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+            "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"],
+            "Condition": {
+                "StringEquals": {"cognito-identity.amazonaws.com:aud": identity_pool_id},
+                "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"},
+            },
+        }],
+    }
+
+
+def staff_role_policy(names: StackNames) -> dict[str, Any]:
+    """A member of some stores may Query (and GetItem) the inventory table only on those
+    stores' partition keys; staff of every store (no store attribute) read everything.
+
+    `ForAllValues:StringEquals` on `dynamodb:LeadingKeys`: every partition key the request
+    touches must equal one of the member's store tags (DynamoDB Developer Guide, "Using IAM
+    policy conditions for fine-grained access control"). A Scan has no leading keys, so the
+    qualifier would hold for it: Scan is not in that statement. A tag slot the member does not
+    use has no value and matches nothing (IAM User Guide, "Policy variables with no value").
+    The summaries table is keyed by kind, not by store, so a store member reads none of it.
+    """
+    slots = range(1, STORE_SLOTS + 1)
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [{
+            "Sid": "ReadOwnStores",
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query", "dynamodb:GetItem"],
+            "Resource": names.table_arn,
+            "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [
+                f"${{aws:PrincipalTag/{store_tag(i)}}}" for i in slots]}},
+        }, {
+            "Sid": "StaffOfEveryStoreReadAll",
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query", "dynamodb:Scan", "dynamodb:GetItem"],
+            "Resource": [names.table_arn, names.table_arn_of(names.summary_table)],
+            "Condition": {"Null": {f"aws:PrincipalTag/{CLIENT_TAG}": "false",
+                                   **{f"aws:PrincipalTag/{store_tag(i)}": "true"
+                                      for i in slots}}},
+        }],
+    }
+
+
+def staff_role(names: StackNames, identity_pool_id: Any) -> RoleSpec:
+    return RoleSpec("dashboard-staff-role", names.staff_role,
+                    staff_trust_policy(identity_pool_id), staff_role_policy(names),
+                    dashboard=True)
+
+
+def distribution_arn(names: StackNames, distribution_id: Any) -> Any:
+    if isinstance(distribution_id, Ref):
+        return Ref("distribution_arn")
+    return f"arn:aws:cloudfront::{names.account_id}:distribution/{distribution_id}"
+
+
+def private_dashboard_bucket_policy(names: StackNames, *, cdn: bool) -> dict[str, Any]:
+    """No public statement: only CloudFront, through the distribution's Origin Access Control,
+    may read the page (CloudFront Developer Guide, "Restricting access to an Amazon S3
+    origin"). On an emulator there is no CloudFront: the emulator serves the files itself."""
+    bucket = names.dashboard_bucket
+    statements: list[dict[str, Any]] = [_deny_insecure_transport(bucket)]
+    if cdn:
+        statements.append({
+            "Sid": "CloudFrontReadsThePage",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "s3:GetObject",
+            "Resource": f"{bucket_arn(bucket)}/*",
+            "Condition": {"StringEquals": {"AWS:SourceArn": Ref("distribution_arn")}},
+        })
+    return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+def cdn_resources(n: StackNames) -> tuple[Spec, ...]:
+    """The distribution in front of the private bucket (AWS only: an emulator serves the files
+    itself). Listed before the store endpoint, whose CORS names the distribution's origin."""
+    return (
+        OriginAccessControlSpec("dashboard-oac", n.dashboard_oac),
+        DistributionSpec("dashboard-distribution", n.dashboard_bucket,
+                         distribution_comment(n),
+                         f"{n.dashboard_bucket}.s3.{n.region}.amazonaws.com"),
+    )
+
+
+def private_dashboard(n: StackNames, *, cdn: bool) -> tuple[Spec, ...]:
+    """Staff sign in; each member reads its own stores (the default)."""
+    return (
+        UserPoolSpec("user-pool", n.staff_user_pool, user_pool_settings(n)),
+        UserPoolClientSpec("user-pool-client", n.staff_user_pool, n.staff_app_client,
+                           user_pool_client_settings()),
+        IdentityPoolSpec("identity-pool", n.identity_pool, user_pool=n.staff_user_pool),
+        PrincipalTagsSpec("identity-pool-principal-tags", n.identity_pool, principal_tags()),
+        staff_role(n, Ref("identity_pool_id")),
+        IdentityPoolRolesSpec("identity-pool-roles", n.identity_pool, n.staff_role,
+                              {"authenticated": role_arn(n, n.staff_role)}),
+        BucketSpec("dashboard-bucket", n.dashboard_bucket, PRIVATE_BUCKET_ACCESS_BLOCK,
+                   private_dashboard_bucket_policy(n, cdn=cdn), versioned=False,
+                   dashboard=True),
+        DashboardFilesSpec("dashboard-files", n.dashboard_bucket, role_arn(n, n.staff_role)),
+    )

@@ -22,7 +22,8 @@ from inventory_cli.stack.provision import desired_stack
 from inventory_cli.stack.remote import RemoteState
 from inventory_cli.stack.resources import stack_resources
 
-State = Literal["ok", "missing", "drifted"]
+# deploying: in place and right, but AWS is still rolling it out (a CloudFront distribution).
+State = Literal["ok", "missing", "drifted", "deploying"]
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,13 @@ class StackStatus:
     dashboard: bool = True
     # What provision would delete: a dashboard left from before it was turned off.
     leftovers: tuple[str, ...] = ()
+    dashboard_access: str = "private"
 
     @property
     def complete(self) -> bool:
-        return all(r.state == "ok" for r in self.resources) and not self.leftovers
+        # A deploying resource needs nothing more from anyone: AWS finishes it.
+        return (all(r.state in ("ok", "deploying") for r in self.resources)
+                and not self.leftovers)
 
     @property
     def exists(self) -> bool:
@@ -88,15 +92,20 @@ def stack_status(aws: Aws, *, code: LambdaZip | None = None) -> StackStatus:
             state = "missing"
         elif steps:
             state = "drifted"
+        elif spec.id in plan.deploying:
+            state = "deploying"
         detail = {"ok": dict(plan.notes).get(spec.id, ""), "missing": "not found",
+                  "deploying": "AWS is still rolling it out (a few minutes)",
                   "drifted": "; ".join(s.summary for s in steps)}[state]
         alarm = _alarm_state(remote, spec) if isinstance(spec, AlarmSpec) else None
         result.append(ResourceStatus(spec.id, spec.display, state, detail, alarm))
-    dashboard_ids = {spec.id for spec in specs if spec.dashboard}
-    leftovers = () if desired.dashboard else tuple(
-        s.summary for s in plan.changes if s.resource in dashboard_ids)
+    # What provision would delete: a dashboard left from before it was turned off, or what
+    # only the other access mode has.
+    listed = {r.resource for r in result}
+    leftovers = tuple(s.summary for s in plan.changes
+                      if s.resource not in listed and s.resource not in plan.inapplicable)
     return StackStatus(desired.names, tuple(result), dashboard=desired.dashboard,
-                       leftovers=leftovers)
+                       leftovers=leftovers, dashboard_access=desired.dashboard_access)
 
 
 def _alarm_state(remote: RemoteState, spec: AlarmSpec) -> AlarmState | None:

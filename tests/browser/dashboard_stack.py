@@ -83,7 +83,9 @@ class DashboardStack:
     @classmethod
     def provision(cls, inventory: Inventory, session: boto3.session.Session, stack: str,
                   *, threshold: int | None = None) -> DashboardStack:
-        extra = [] if threshold is None else ["--low-stock-threshold", str(threshold)]
+        # The public page (guests): the private one signs in first.
+        extra = ["--public-dashboard"] + (
+            [] if threshold is None else ["--low-stock-threshold", str(threshold)])
         output = inventory.run(stack, "provision", *extra)
         names = StackNames(stack=stack, account_id=LOCAL_ACCOUNT_ID, region=REGION)
         url = dashboard_url(bucket=names.dashboard_bucket, region=REGION,

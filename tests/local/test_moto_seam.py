@@ -572,3 +572,28 @@ def test_classic_flow_is_kept_and_enhanced_flow_guests_are_scoped_down(
             RoleArn=role["Arn"], RoleSessionName="guest", WebIdentityToken=other_token)
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_what_the_private_dashboard_patches_rely_on_is_where_expected() -> None:
+    """Staff logins, principal tags, invitations, LeadingKeys and the OAC origin setting."""
+    from moto.cloudfront.models import Origin
+    from moto.cognitoidentity.models import CognitoIdentityPool
+    from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool, UserStatus
+    from moto.cognitoidp.responses import CognitoIdpResponse
+    from moto.dynamodb.models.table import Table
+    from moto.s3.models import FakeBucket, PublicAccessBlock
+
+    assert _params(Origin.__init__) == ["self", "origin"]
+    assert _params(CognitoIdpResponse.admin_create_user) == ["self"]
+    assert _params(CognitoIdpBackend.admin_create_user) == [
+        "self", "user_pool_id", "username", "message_action", "temporary_password",
+        "attributes"]
+    # id tokens are kept per pool: what GetId's login check looks a token up in.
+    assert "self.id_tokens" in inspect.getsource(CognitoIdpUserPool.__init__)
+    assert "self.id_tokens[id_token]" in inspect.getsource(CognitoIdpUserPool.create_id_token)
+    assert UserStatus.FORCE_CHANGE_PASSWORD is not None
+    for name in ("allow_unauthenticated_identities", "cognito_identity_providers"):
+        assert f"self.{name}" in inspect.getsource(CognitoIdentityPool.__init__), name
+    assert "self.hash_key_attr" in inspect.getsource(Table.__init__)
+    assert "self.public_access_block" in inspect.getsource(FakeBucket.__init__)
+    assert "self.restrict_public_buckets" in inspect.getsource(PublicAccessBlock.__init__)

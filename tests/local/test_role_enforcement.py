@@ -20,8 +20,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from inventory_cli.aws import Aws
 from inventory_cli.config import StackNames
 from inventory_cli.local.seam import iam as seam_iam
+from inventory_cli.provisioning import provision
 from inventory_cli.stack.provision import ProvisionResult
 
 REGION = "us-east-1"
@@ -292,6 +294,13 @@ def _remove_statement(session: boto3.session.Session, role: str, sid: str) -> No
     assert len(kept) == len(document["Statement"]) - 1, f"{role} has no statement {sid}"
     iam.put_role_policy(RoleName=role, PolicyName=policy,
                         PolicyDocument=json.dumps({**document, "Statement": kept}))
+
+
+@pytest.fixture
+def provisioned_stack(aws: Aws, lambda_invocations: object) -> ProvisionResult:
+    """The stack with the public dashboard: its guests' role is checked here (the private
+    dashboard's staff role: tests/e2e/test_e2e_private_dashboard.py, test_leading_keys.py)."""
+    return provision(aws, threshold=0, sleep=lambda _: None, dashboard_access="public")
 
 
 @pytest.fixture

@@ -37,7 +37,9 @@ def test_add_prints_the_key_once_with_the_page_and_the_script_line(cli: Cli, aws
     lines = result.stdout.splitlines()
     key = lines[2].split()[-1]
     assert key.startswith(f"sk1.{record.key_id}.")
-    page = f"https://{stack.dashboard_bucket}.s3.us-east-1.amazonaws.com/upload.html"
+    # A private dashboard (the default): the page is served by the stack's distribution.
+    [distribution] = aws.client("cloudfront").list_distributions()["DistributionList"]["Items"]
+    page = f"https://{distribution['DomainName']}/upload.html"
     assert lines == [
         "Created an upload key for store 'Berlin'. It is shown only now: keep it secret, the "
         "stack keeps only a hash of it.",
@@ -183,7 +185,8 @@ def test_add_prints_the_url_the_endpoint_reports_except_on_the_builtin_emulator(
     expected = (f"{endpoint}/_inventory/function-urls/{stack.store_upload_function}"
                 if builtin else reported)
     assert issued.upload_url == expected
-    assert issued.page_url == f"{endpoint}/{stack.dashboard_bucket}/upload.html"
+    # The emulator's stand-in for CloudFront serves a private stack's pages.
+    assert issued.page_url == f"{endpoint}/_inventory/cdn/{stack.dashboard_bucket}/upload.html"
 
 
 def test_add_prints_no_page_url_for_a_stack_without_a_dashboard(cli: Cli, aws: Aws,

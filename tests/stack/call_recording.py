@@ -32,6 +32,14 @@ _PLACEHOLDERS = (
     # Times of day the summaries' rebuild record carries.
     (re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z$"), "<time>"),
     (re.compile(r"^\d{10}(?:\.\d+)?$"), "<epoch seconds>"),
+    # A new CloudFront distribution's CallerReference (unique per planning run).
+    (re.compile(r"-dashboard-[0-9a-f]{12}$"), "-dashboard-<run>"),
+    # Ids CloudFront and Cognito user pools choose.
+    (re.compile(r"[a-z0-9]+\.cloudfront\.net"), "<distribution>.cloudfront.net"),
+    (re.compile(r"distribution/[A-Z0-9]+"), "distribution/<cloudfront-id>"),
+    (re.compile(r"^[A-Z0-9]{13,14}$"), "<cloudfront-id>"),
+    (re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d_[A-Za-z0-9]+"), "<user-pool-id>"),
+    (re.compile(r"\b[a-z0-9]{26}\b"), "<app-client-id>"),
     # Bare UUIDs (event source mappings, request ids).
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),
 )

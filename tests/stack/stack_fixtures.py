@@ -22,10 +22,14 @@ from inventory_cli.stack import resources as r
 READ_PREFIXES = ("Describe", "Get", "List", "Head")
 
 
-def provisioned(aws: Aws, threshold: int = 0) -> ProvisionResult:
-    """Provision the stack of `aws` (no sleeping, no output) and return the result."""
+def provisioned(aws: Aws, threshold: int = 0,
+                dashboard_access: str | None = None) -> ProvisionResult:
+    """Provision the stack of `aws` (no sleeping, no output) and return the result.
+    `dashboard_access`: "public" for the guests' dashboard (None: the stack's, private when
+    new)."""
     moto_seam.install()
-    return provision(aws, threshold=threshold, sleep=lambda _: None)
+    return provision(aws, threshold=threshold, sleep=lambda _: None,
+                     dashboard_access=dashboard_access)
 
 
 class CallRecorder:

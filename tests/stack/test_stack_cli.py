@@ -23,7 +23,7 @@ def _run(aws: Aws, *args: str, input: str | None = None) -> tuple[int, str, str]
 
 
 def test_provision_prints_a_summary_then_says_no_changes(aws: Aws) -> None:
-    code, out, _ = _run(aws, "provision", "--low-stock-threshold", "3")
+    code, out, _ = _run(aws, "provision", "--low-stock-threshold", "3", "--public-dashboard")
     assert code == 0
     bucket = f"inventory-uploads-{ACCOUNT}-us-east-1"
     dashboard = f"inventory-dashboard-{ACCOUNT}-us-east-1"
@@ -36,8 +36,11 @@ def test_provision_prints_a_summary_then_says_no_changes(aws: Aws) -> None:
         f"  Dashboard            https://{dashboard}.s3.us-east-1.amazonaws.com/index.html",
         "  Low-stock threshold  3",
     ]
+    assert lines[6] == ("  Dashboard access     PUBLIC: anyone with the address can read the "
+                        "stock of every store")
+    lines = lines[:6] + lines[7:]
     assert lines[6].startswith("Changed: ")
-    assert lines[6].endswith(f"on {len(r.RESOURCE_IDS)} resource(s): " + ", ".join(
+    assert lines[6].endswith(f"on {len(r.resource_ids(r.PUBLIC))} resource(s): " + ", ".join(
         ["load-role", "check-role", "summarize-role", "store-upload-role", "announce-role",
          "uploads-bucket", "failures-bucket", "table", "alert-table", "summary-table",
          "store-keys-table", "announcement-table", "topic", "ops_topic", "load-log-group",
@@ -61,7 +64,9 @@ def test_provision_prints_a_summary_then_says_no_changes(aws: Aws) -> None:
 
     code, out, _ = _run(aws, "provision")
     assert code == 0
-    assert out.splitlines()[-2:] == ["  Low-stock threshold  3",
+    assert out.splitlines()[-3:] == ["  Low-stock threshold  3",
+                                     "  Dashboard access     PUBLIC: anyone with the address "
+                                     "can read the stock of every store",
                                      "No changes: the stack is up to date."]
 
 
@@ -88,7 +93,7 @@ def test_status_json_and_exit_codes(session: boto3.session.Session, aws: Aws) ->
     code, out, err = _run(aws, "status", "--output", "json")
     assert (code, err) == (0, "")
     assert [(e["resource"], e["state"]) for e in json.loads(out)] == [
-        *((rid, "ok") for rid in r.RESOURCE_IDS), ("kept-failures", "ok")]
+        *((rid, "ok") for rid in r.resource_ids(r.PRIVATE)), ("kept-failures", "ok")]
     assert json.loads(out)[-1]["count"] == 0
 
     session.client("s3").put_bucket_notification_configuration(

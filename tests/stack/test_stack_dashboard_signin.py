@@ -31,7 +31,7 @@ def _pool(session: boto3.session.Session) -> dict[str, object]:
 
 def test_the_pool_allows_the_classic_flow_and_config_names_the_role(
         session: boto3.session.Session, aws: Aws) -> None:
-    result = provisioned(aws)
+    result = provisioned(aws, dashboard_access="public")
     n = result.names
     pool = _pool(session)
     assert pool["AllowClassicFlow"] is True
@@ -43,7 +43,7 @@ def test_the_pool_allows_the_classic_flow_and_config_names_the_role(
 
 def test_a_pool_without_the_classic_flow_is_drift_that_provision_repairs(
         session: boto3.session.Session, aws: Aws) -> None:
-    provisioned(aws)
+    provisioned(aws, dashboard_access="public")
     cognito = session.client("cognito-identity")
     pool = _pool(session)
     cognito.update_identity_pool(IdentityPoolId=pool["IdentityPoolId"],
@@ -65,7 +65,7 @@ def test_a_pool_without_the_classic_flow_is_drift_that_provision_repairs(
 def test_the_role_trust_admits_guests_of_this_pool_only(session: boto3.session.Session,
                                                         aws: Aws) -> None:
     """The basic flow as the page runs it; tokens of another pool are refused by STS."""
-    n = provisioned(aws).names
+    n = provisioned(aws, dashboard_access="public").names
     cognito, sts = session.client("cognito-identity"), session.client("sts")
     pool_id = str(_pool(session)["IdentityPoolId"])
     trust = session.client("iam").get_role(RoleName=n.dashboard_role)["Role"][

@@ -22,7 +22,7 @@ def test_lifecycle_converges_then_leaves_nothing(session: boto3.session.Session,
     provisioned(aws)
     status = stack_status(aws)
     assert [(s.resource, s.state) for s in status.resources] == [
-        (rid, "ok") for rid in r.RESOURCE_IDS]
+        (rid, "ok") for rid in r.resource_ids(r.PRIVATE)]
 
     recorder = CallRecorder(session)
     again = provision(fresh_aws(session, "inventory"), sleep=lambda _: None)
@@ -43,12 +43,12 @@ def test_dry_run_plans_everything_and_changes_nothing(session: boto3.session.Ses
     assert leftovers(session, aws.names) == []
     first = result.plan.steps[0]
     assert (first.resource, getattr(first, "method", None)) == ("load-role", "create_role")
-    assert {s.resource for s in result.plan.changes} == set(r.RESOURCE_IDS)
+    assert {s.resource for s in result.plan.changes} == set(r.resource_ids(r.PRIVATE))
 
 
 def test_provisioned_resources_are_wired_as_specified(session: boto3.session.Session,
                                                       aws: Aws) -> None:
-    provisioned(aws, threshold=4)
+    provisioned(aws, threshold=4, dashboard_access="public")
     n = aws.names
     s3, lam, ddb = session.client("s3"), session.client("lambda"), session.client("dynamodb")
 
@@ -158,7 +158,8 @@ def test_provisioned_resources_are_wired_as_specified(session: boto3.session.Ses
                                                f"{n.dashboard_role}",
                            "summaryTable": n.summary_table,
                            "uploadUrl": lam.get_function_url_config(
-                               FunctionName=n.store_upload_function)["FunctionUrl"].rstrip("/")}
+                               FunctionName=n.store_upload_function)["FunctionUrl"].rstrip("/"),
+                           "access": "public", "userPoolId": None, "userPoolClientId": None}
     assert s3.get_public_access_block(Bucket=n.dashboard_bucket)[
         "PublicAccessBlockConfiguration"] == r.DASHBOARD_BUCKET_ACCESS_BLOCK
 

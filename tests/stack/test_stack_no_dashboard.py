@@ -66,7 +66,7 @@ def test_no_dashboard_stack_has_none_and_remembers_it(session: boto3.session.Ses
 
 def test_the_dashboard_can_be_turned_off_and_on_again(session: boto3.session.Session,
                                                       aws: Aws) -> None:
-    provision(aws, sleep=lambda _: None)
+    provision(aws, sleep=lambda _: None, dashboard_access="public")
     assert len(_dashboard_things(session, aws)) == 4  # pool, role, bucket, tagged role
     dashboard_bucket = aws.names.dashboard_bucket
     session.client("s3").put_object(Bucket=dashboard_bucket, Key="extra.txt", Body=b"x")
@@ -92,7 +92,7 @@ def test_the_dashboard_can_be_turned_off_and_on_again(session: boto3.session.Ses
         "table", "untag_resource")
     status = stack_status(fresh_aws(session, "inventory"))
     assert status.complete and status.dashboard
-    assert [s.resource for s in status.resources] == list(r.RESOURCE_IDS)
+    assert [s.resource for s in status.resources] == list(r.resource_ids(r.PUBLIC))
 
 
 def _block_account(session: boto3.session.Session, **settings: bool) -> None:
@@ -105,8 +105,11 @@ def _block_account(session: boto3.session.Session, **settings: bool) -> None:
 def test_an_account_that_blocks_public_policies_stops_provision_before_anything_is_created(
         session: boto3.session.Session, aws: Aws) -> None:
     _block_account(session, BlockPublicPolicy=True)
-    code, out, err = _run(aws, "provision")
+    code, out, err = _run(aws, "provision", "--public-dashboard")
     assert (code, out) == (1, "")
+    notice, err = err.split("\n", 1)
+    assert notice == ("The dashboard is PUBLIC: anyone with its address can read the stock of "
+                      "every store. `inventory provision --private-dashboard` makes it private.")
     assert err == (
         f"Error: account {ACCOUNT} blocks public bucket policies (S3 Block Public Access for "
         "the account: BlockPublicPolicy), so the dashboard page cannot be public; nothing was "
@@ -114,21 +117,29 @@ def test_an_account_that_blocks_public_policies_stops_provision_before_anything_
         "Hint: either allow public bucket policies for the account (`aws s3control "
         f"put-public-access-block --account-id {ACCOUNT} --public-access-block-configuration "
         "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=false,"
-        "RestrictPublicBuckets=false`; public ACLs stay as they are), or provision without "
-        "the dashboard: `inventory provision --no-dashboard`\n")
+        "RestrictPublicBuckets=false`; public ACLs stay as they are), or keep the dashboard "
+        "private (staff sign in; it needs no public bucket): `inventory provision "
+        "--private-dashboard`, or provision without the dashboard: `inventory provision "
+        "--no-dashboard`\n")
     assert leftovers(session, aws.names) == []
     with pytest.raises(AccountBlocksPublicDashboard):
-        provision(aws, dry_run=True)
+        provision(aws, dry_run=True, dashboard_access="public")
 
-    # The second choice works on the same account.
-    code, _, _ = _run(aws, "provision", "--no-dashboard")
+    # The other choices work on the same account: a private dashboard needs no public
+    # bucket policy, even with every public access block on.
+    _block_account(session, BlockPublicPolicy=True, RestrictPublicBuckets=True)
+    code, _, _ = _run(aws, "provision")
+    assert code == 0
+    status = stack_status(fresh_aws(session, "inventory"))
+    assert status.complete and status.dashboard_access == "private"
+    code, _, _ = _run(fresh_aws(session, "inventory"), "provision", "--no-dashboard")
     assert code == 0
     assert stack_status(fresh_aws(session, "inventory")).complete
 
 
 def test_account_settings_that_leave_an_existing_dashboard_alone(
         session: boto3.session.Session, aws: Aws) -> None:
-    provision(aws, sleep=lambda _: None)
+    provision(aws, sleep=lambda _: None, dashboard_access="public")
     # BlockPublicPolicy only refuses NEW public policies: the page keeps working, and a run
     # that does not rewrite the policy is fine.
     _block_account(session, BlockPublicPolicy=True)
@@ -204,7 +215,7 @@ def test_a_stack_without_a_dashboard_makes_no_cognito_call(session: boto3.sessio
 
 def test_switching_a_dashboard_off_looks_for_its_pool_once(session: boto3.session.Session,
                                                            aws: Aws) -> None:
-    provision(aws, sleep=lambda _: None)
+    provision(aws, sleep=lambda _: None, dashboard_access="public")
     recorder = CallRecorder(session)
     off = provision(fresh_aws(session, "inventory"), dashboard=False, sleep=lambda _: None)
     # The record (the table without the no-dashboard mark) says there was a dashboard.

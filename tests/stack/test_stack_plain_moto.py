@@ -67,7 +67,8 @@ def _inventory(endpoint: str, home: Path, *args: str, stack: str = STACK
 
 def test_no_dashboard_provisions_on_a_plain_moto_server(plain_moto: str, tmp_path: Path) -> None:
     # With the dashboard: refused at the identity pool's roles, with the way out.
-    refused = _inventory(plain_moto, tmp_path, "provision", stack="with-dashboard")
+    refused = _inventory(plain_moto, tmp_path, "provision", "--public-dashboard",
+                         stack="with-dashboard")
     assert refused.returncode == 1
     error, hint = refused.stderr.splitlines()[-2:]
     assert error.startswith("Error: step ")

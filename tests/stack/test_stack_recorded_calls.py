@@ -41,7 +41,9 @@ def _compare(name: str, recorder: ParamRecorder) -> None:
 
 
 @pytest.mark.parametrize(("name", "args"), [
-    ("provision_new_stack.json", ()),
+    # A public dashboard makes the calls every stack made before the private mode.
+    ("provision_new_stack.json", ("--public-dashboard",)),
+    ("provision_new_stack_private.json", ()),
     ("provision_new_stack_no_dashboard.json", ("--no-dashboard",)),
 ])
 def test_new_stack_makes_the_recorded_calls_and_a_rerun_none(

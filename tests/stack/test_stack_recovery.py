@@ -65,7 +65,7 @@ def _states(aws: Aws) -> dict[str, tuple[str, str]]:
 
 
 def test_drift_is_reported_then_repaired(session: boto3.session.Session, aws: Aws) -> None:
-    provisioned(aws)
+    provisioned(aws, dashboard_access="public")
     n = aws.names
     s3, lam, iam = session.client("s3"), session.client("lambda"), session.client("iam")
     # notification removed

@@ -10,7 +10,9 @@ service (each module's docstring lists what it changes and why):
   threaded server; an optional write limit; items moto does not keep forever; transactions that
   copy items, not tables. Reads that cost what they return: `inventory_cli.local.dynamodb_reads`.
 - `sns`: e-mail and SMS deliveries to the outbox; the SMS sandbox.
-- `cognito`: identity pool role mapping, unknown pools, guest credentials (classic flow).
+- `cognito`: identity pool role mapping, unknown pools, guest credentials (classic flow);
+  staff logins, principal tags, guests refused by a private pool; invitations to the outbox.
+- `cloudfront`: origins keep their Origin Access Control (in-process stack tests).
 - `s3`: browser-style POST uploads checked against their policy; `s3_post_signatures`: and
   against their signature; `s3_event_versions`: event records carry `versionId`.
 - `lambda_recursion`: recursive loop detection and Put/GetFunctionRecursionConfig;
@@ -42,6 +44,7 @@ from inventory_cli.local import dynamodb_reads
 from inventory_cli.local.seam import (
     attached,
     awslambda,
+    cloudfront,
     cloudwatch,
     cognito,
     dynamodb,
@@ -100,6 +103,8 @@ def install() -> None:
         for service in (s3, dynamodb, awslambda, sns, logs):
             service.install_role_checks()
         iam.install_role_enforcement()
+        cloudfront.install_origin_settings()
+        cognito.install_invitations()
         _installed = True
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -374,7 +375,51 @@ def iam_wants(handler: Any, _resource: str) -> list[iam.Want]:
     resource = arn(str(table))
     if body.get("IndexName") and action in ("Query", "Scan"):
         resource += f"/index/{body['IndexName']}"
-    return [iam.Want(f"dynamodb:{action}", resource)]
+    keys = leading_keys(handler, str(table), action, body)
+    context = {"dynamodb:LeadingKeys": keys} if keys else {}
+    return [iam.Want(f"dynamodb:{action}", resource, context)]
+
+
+# Requests whose partition key values are `dynamodb:LeadingKeys` (DynamoDB Developer Guide,
+# "Using IAM policy conditions for fine-grained access control": the key is the partition key
+# of the items a request reads or writes; a Scan names none).
+_ITEM_ACTIONS = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem"})
+_EQUALS = re.compile(r"(#?[\w.-]+|:[\w-]+)\s*=\s*(#?[\w.-]+|:[\w-]+)")
+
+
+def leading_keys(handler: Any, table: str, action: str, body: Mapping[str, Any]) -> list[str]:
+    """The partition key values a Query or single-item request names (strings as sent)."""
+    if action not in _ITEM_ACTIONS and action != "Query":
+        return []
+    try:
+        from moto.dynamodb.models import dynamodb_backends
+
+        hash_key = dynamodb_backends[handler.current_account][handler.region].get_table(
+            table).hash_key_attr
+    except Exception:  # noqa: BLE001 - no such table: DynamoDB answers that itself
+        return []
+
+    def text(value: Any) -> str | None:
+        if isinstance(value, Mapping) and len(value) == 1:
+            return str(next(iter(value.values())))
+        return None
+
+    if action in _ITEM_ACTIONS:
+        item = body.get("Key") if action != "PutItem" else body.get("Item")
+        found = text((item or {}).get(hash_key))
+        return [found] if found is not None else []
+    legacy = (body.get("KeyConditions") or {}).get(hash_key) or {}
+    if legacy:
+        return [v for v in (text(x) for x in legacy.get("AttributeValueList") or [])
+                if v is not None]
+    names = body.get("ExpressionAttributeNames") or {}
+    values = body.get("ExpressionAttributeValues") or {}
+    for left, right in _EQUALS.findall(str(body.get("KeyConditionExpression") or "")):
+        name, placeholder = (left, right) if right.startswith(":") else (right, left)
+        if names.get(name, name) == hash_key and placeholder in values:
+            found = text(values[placeholder])
+            return [found] if found is not None else []
+    return []
 
 
 def stream_wants(handler: Any, _resource: str) -> list[iam.Want]:

@@ -65,6 +65,9 @@ class Session:
     # Session policies (JSON documents): the effective permissions are their intersection with
     # the role's (AssumeRole's Policy parameter; Cognito's scope-down for enhanced-flow guests).
     session_policies: tuple[str, ...] = field(default=())
+    # Session (principal) tags: (key, value), as `aws:PrincipalTag/<key>` in conditions and
+    # policy variables (a Cognito identity pool's principal tags).
+    principal_tags: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def arn(self) -> str:
@@ -243,6 +246,7 @@ def _parsed(document: Any) -> Any:
 def check(session: Session, want: Want) -> Refusal | None:
     """None if `session` may do `want`, else the refusal AWS would answer."""
     context = {"aws:securetransport": ["true"], "aws:principalarn": [session.role_arn],
+               **{f"aws:principaltag/{k.lower()}": [v] for k, v in session.principal_tags},
                **{k.lower(): list(v) for k, v in want.context.items()}}
     denied = _refusal(session, want)
     documents = role_documents(session)
@@ -307,11 +311,41 @@ def _applies(statement: Mapping[str, Any], action: str, resource: str,
     elif not any(_like(p, action, ignore_case=True) for p in _as_list(statement.get("Action"))):
         return False
     if "NotResource" in statement:
-        if any(_like(p, resource) for p in _as_list(statement["NotResource"])):
+        if any(_like(p, resource) for p in _substituted(statement["NotResource"], context)):
             return False
-    elif not any(_like(p, resource) for p in _as_list(statement.get("Resource"))):
+    elif not any(_like(p, resource) for p in _substituted(statement.get("Resource"), context)):
         return False
     return _conditions_hold(statement.get("Condition") or {}, context)
+
+
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+
+
+def _substituted(values: Any, context: Mapping[str, Sequence[str]]) -> list[str]:
+    """Patterns with their policy variables (`${aws:PrincipalTag/store1}`, with an optional
+    `, 'default'`) replaced by the request's values. A variable with no value and no default
+    leaves nothing to match: that pattern is dropped (IAM User Guide, "IAM policy elements:
+    Variables and tags", policy variables with no value and default values)."""
+    result = []
+    for value in _as_list(values):
+        missing = False
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal missing
+            key, _, default = match.group(1).partition(",")
+            found = list(context.get(key.strip().lower(), []))
+            if len(found) == 1:
+                return found[0]
+            default = default.strip()
+            if len(default) >= 2 and default[0] == default[-1] == "'":
+                return default[1:-1]
+            missing = True  # no value, or a multivalued key: not substituted
+            return ""
+
+        text = _VARIABLE.sub(replace, value) if "${" in value else value
+        if not missing:
+            result.append(text)
+    return result
 
 
 _pattern_cache: dict[tuple[str, bool], re.Pattern[str]] = {}
@@ -344,10 +378,12 @@ def _conditions_hold(conditions: Mapping[str, Any], context: Mapping[str, Sequen
         for key, expected in block.items():
             values = list(context.get(str(key).lower(), []))
             if not values and name != "Null":
-                if not (if_exists or name in _NEGATED):
+                # ForAllValues holds for a key absent or empty: every one of no values
+                # matches (IAM User Guide, "Set operators for multivalued context keys").
+                if not (if_exists or name in _NEGATED or qualifier == "ForAllValues"):
                     return False
                 continue
-            if not _operator_holds(name, qualifier, values, _as_list(expected)):
+            if not _operator_holds(name, qualifier, values, _substituted(expected, context)):
                 return False
     return True
 
@@ -425,6 +461,22 @@ def register_service(response_class: str, describe: Describe, refuse: Refuse) ->
     _services[response_class] = (describe, refuse)
 
 
+# How a service answers a request signed by no one (the resource moto computed): None to let
+# it through, else the error to raise.
+Anonymous = Callable[[Any, str], Exception | None]
+_anonymous: dict[str, Anonymous] = {}
+
+
+def register_anonymous(response_class: str, check_anonymous: Anonymous) -> None:
+    _anonymous[response_class] = check_anonymous
+
+
+def decide(documents: Iterable[Any], action: str, resource: str,
+           context: Mapping[str, Sequence[str]]) -> str | None:
+    """The verdict of some policies on one request: "allow", "deny" or None (see `_decide`)."""
+    return _decide(documents, action, resource, context)
+
+
 def json_refusal(error_type: str, status: int) -> Refuse:
     """A refusal of a JSON protocol service: {"__type", "message"} with `status`."""
     def refuse(refusal: Refusal) -> Exception:
@@ -481,8 +533,15 @@ def install_role_enforcement() -> None:
         upstream(self, iam_request_cls, resource)
         if not enforcing():
             return
-        session = session_for_key(request_access_key(self))
+        key = request_access_key(self)
+        session = session_for_key(key)
         if session is None:
+            anonymous = _anonymous.get(type(self).__name__)
+            if key is None and anonymous is not None:
+                error = anonymous(self, resource)
+                if error is not None:
+                    logger.info("refused an anonymous request for %s", resource)
+                    raise error
             return
         action = str(self._get_action() or "")
         if action == "GetCallerIdentity":  # always allowed, even under an explicit Deny

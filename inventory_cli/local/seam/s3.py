@@ -173,5 +173,35 @@ def post_refusal(fields: Mapping[str, str], bucket: str) -> iam.Refusal | None:
     return iam.check(session, iam.Want("s3:PutObject", f"{_ARN_PREFIX}{bucket}/{key}"))
 
 
+def anonymous_refusal(response: Any, resource: str) -> Exception | None:
+    """An unsigned GET or HEAD of an object (a browser, a script with no account) is allowed
+    only by a bucket policy statement for everyone (`"Principal": "*"`) that allows
+    s3:GetObject on it, and not at all while the bucket's Block Public Access restricts public
+    buckets (S3 User Guide, "Blocking public access to your Amazon S3 storage", and "The
+    meaning of public"). S3 answers 403 AccessDenied."""
+    from moto.s3.exceptions import S3ClientError
+
+    method = str(getattr(response, "method", "") or "").upper()
+    bucket, _, key = resource.removeprefix(_ARN_PREFIX).partition("/")
+    if method not in ("GET", "HEAD") or not key or not _bucket_exists(response, bucket):
+        return None
+    found = response.backend.get_bucket(bucket)
+    block = getattr(found, "public_access_block", None)
+    restricted = bool(block is not None and str(
+        getattr(block, "restrict_public_buckets", "")).lower() in ("true", "1"))
+    policy = getattr(found, "policy", None)
+    document = json.loads(policy) if isinstance(policy, bytes | str) and policy else {}
+    public = [st for st in document.get("Statement", []) if isinstance(st, Mapping)
+              and st.get("Principal") in ("*", {"AWS": "*"})]
+    verdict = iam.decide([{"Statement": public}], "s3:GetObject", resource,
+                         {"aws:securetransport": ["true"]})
+    if verdict == "allow" and not restricted:
+        return None
+    error = S3ClientError("AccessDenied", "Access Denied")
+    error.http_status_code = 403  # type: ignore[attr-defined]
+    return error
+
+
 def install_role_checks() -> None:
     iam.register_service("S3Response", iam_wants, refuse)
+    iam.register_anonymous("S3Response", anonymous_refusal)

@@ -17,6 +17,7 @@ from inventory_cli.stack.kinds.common import (
     no_delete,
     ours_to_delete,
     owned_or_fail,
+    settle,
 )
 from inventory_cli.stack.model import (
     EventInvokeConfigSpec,
@@ -406,10 +407,12 @@ def plan_function_url(spec: FunctionUrlSpec, remote: RemoteState, ctx: PlanConte
     (a Ref until it is created)."""
     function, res = spec.function, spec.id
     url_ref = Ref("store_upload_url")
+    # The dashboard's origin may be a distribution's, not yet created (a Rendered).
+    config = settle(spec.config, ctx.values)
 
     def create() -> APICall:
         return APICall(res, "lambda", "create_function_url_config",
-                       {"FunctionName": function, **spec.config},
+                       {"FunctionName": function, **config},
                        f"give function {function} a public URL (the key is checked inside)",
                        creates=True, outputs=(("store_upload_url", ("FunctionUrl",)),))
 
@@ -424,10 +427,10 @@ def plan_function_url(spec: FunctionUrlSpec, remote: RemoteState, ctx: PlanConte
         url = url_ref
     else:
         url = str(current["FunctionUrl"]).rstrip("/")
-        if current.get("AuthType") != spec.config["AuthType"] \
-                or _cors_key(current.get("Cors")) != _cors_key(spec.config["Cors"]):
+        if current.get("AuthType") != config["AuthType"] \
+                or _cors_key(current.get("Cors")) != _cors_key(config["Cors"]):
             steps.append(APICall(res, "lambda", "update_function_url_config",
-                                 {"FunctionName": function, **spec.config},
+                                 {"FunctionName": function, **config},
                                  f"reset the auth type and CORS of the URL of {function}"))
     policy = remote.function_policy(function)
     statements = {s.get("Sid"): s for s in policy.get("Statement", [])}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,10 @@ class PlanContext:
     inapplicable: list[str] = field(default_factory=list)
     # Resource id -> what status shows beside it even when nothing is to change (`Plan.notes`).
     notes: dict[str, str] = field(default_factory=dict)
+    # Ids of resources AWS is still rolling out, as planned (`Plan.deploying`).
+    deploying: list[str] = field(default_factory=list)
+    # Unique per planning run (CloudFront's CallerReference of a new distribution).
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
     def names(self) -> StackNames:

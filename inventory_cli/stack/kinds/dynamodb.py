@@ -20,9 +20,11 @@ from inventory_cli.stack.kinds.common import (
 from inventory_cli.stack.model import InventoryTableSpec, TableSpec
 from inventory_cli.stack.remote import RemoteState
 from inventory_cli.stack.resources import (
+    DASHBOARD_ACCESS_TAG,
     DASHBOARD_OFF,
     DASHBOARD_TAG,
     ON_DEMAND_WARM_WRITES,
+    PRIVATE,
     WARM_WRITES_TAG,
 )
 
@@ -44,6 +46,8 @@ def plan_inventory_table(spec: InventoryTableSpec, remote: RemoteState,
         ctx.values["stream_arn"] = stream_ref
         tags = dict(names.tags) if ctx.desired.dashboard else {
             **names.tags, DASHBOARD_TAG: DASHBOARD_OFF}
+        if ctx.desired.private:
+            tags[DASHBOARD_ACCESS_TAG] = PRIVATE
         params = {**definition}
         summary = f"create table {name} with a stream"
         if warm is not None and warm > ON_DEMAND_WARM_WRITES:
@@ -108,10 +112,27 @@ def _dashboard_marker(spec: InventoryTableSpec, ctx: PlanContext, arn: str,
                         {"ResourceArn": arn, "Tags": [{"Key": DASHBOARD_TAG,
                                                        "Value": DASHBOARD_OFF}]},
                         f"mark table {spec.name}: this stack has no dashboard")]
+    steps: Planned = []
     if ctx.desired.dashboard and DASHBOARD_TAG in tags:
+        steps.append(APICall(spec.id, "dynamodb", "untag_resource",
+                             {"ResourceArn": arn, "TagKeys": [DASHBOARD_TAG]},
+                             f"mark table {spec.name}: this stack has a dashboard"))
+    return steps + _access_marker(spec, ctx, arn, tags)
+
+
+def _access_marker(spec: InventoryTableSpec, ctx: PlanContext, arn: str,
+                   tags: dict[str, str]) -> Planned:
+    """Tag or untag the table so later runs keep the dashboard's access mode."""
+    marked = tags.get(DASHBOARD_ACCESS_TAG) == PRIVATE
+    if ctx.desired.private and not marked:
+        return [APICall(spec.id, "dynamodb", "tag_resource",
+                        {"ResourceArn": arn, "Tags": [{"Key": DASHBOARD_ACCESS_TAG,
+                                                       "Value": PRIVATE}]},
+                        f"mark table {spec.name}: this stack's dashboard is private")]
+    if not ctx.desired.private and DASHBOARD_ACCESS_TAG in tags:
         return [APICall(spec.id, "dynamodb", "untag_resource",
-                        {"ResourceArn": arn, "TagKeys": [DASHBOARD_TAG]},
-                        f"mark table {spec.name}: this stack has a dashboard")]
+                        {"ResourceArn": arn, "TagKeys": [DASHBOARD_ACCESS_TAG]},
+                        f"mark table {spec.name}: this stack's dashboard is public")]
     return []
 
 

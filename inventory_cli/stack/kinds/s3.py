@@ -4,14 +4,13 @@ dashboard's files."""
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from inventory_cli.config import STACK_TAG, StackNames
 from inventory_cli.dashboard import CONFIG_KEY, INDEX_KEY, config_json
 from inventory_cli.stack.compare import same_policy
 from inventory_cli.stack.errors import ResourceConflict
-from inventory_cli.stack.instructions import APICall, EmptyBucket, Ref, Rendered
+from inventory_cli.stack.instructions import APICall, EmptyBucket, Ref, Rendered, json_document
 from inventory_cli.stack.kinds.common import (
     Deleted,
     Kind,
@@ -20,6 +19,7 @@ from inventory_cli.stack.kinds.common import (
     no_delete,
     ours_to_delete,
     owned_or_fail,
+    settle,
 )
 from inventory_cli.stack.model import (
     BucketCorsSpec,
@@ -50,7 +50,7 @@ def plan_bucket(spec: BucketSpec, remote: RemoteState, ctx: PlanContext) -> Plan
         return [APICall(res, "s3", "create_bucket", create, f"create bucket {bucket}",
                         creates=True),
                 *_bucket_settings(spec, names, tags={}, access_block=None, encrypted=False,
-                                  versioned=False, policy=None)]
+                                  versioned=False, policy=None, values=ctx.values)]
     tags = remote.bucket_tags(bucket)
     owned_or_fail(names, "bucket", bucket, tags)
     # Any default encryption will do: a bucket switched to KMS by its operators is stronger
@@ -61,12 +61,12 @@ def plan_bucket(spec: BucketSpec, remote: RemoteState, ctx: PlanContext) -> Plan
                             access_block=remote.public_access_block(bucket),
                             encrypted=encrypted,
                             versioned=remote.bucket_versioning(bucket) == "Enabled",
-                            policy=remote.bucket_policy(bucket))
+                            policy=remote.bucket_policy(bucket), values=ctx.values)
 
 
 def _bucket_settings(spec: BucketSpec, names: StackNames, *, tags: dict[str, str],
                      access_block: dict[str, Any] | None, encrypted: bool, versioned: bool,
-                     policy: str | None) -> Planned:
+                     policy: str | None, values: dict[str, Any]) -> Planned:
     res, bucket = spec.id, spec.name
     steps: Planned = []
     if tags.get(STACK_TAG) != names.stack:
@@ -92,9 +92,11 @@ def _bucket_settings(spec: BucketSpec, names: StackNames, *, tags: dict[str, str
         steps.append(APICall(res, "s3", "put_bucket_versioning",
                              {"Bucket": bucket, "VersioningConfiguration": {"Status": "Enabled"}},
                              f"turn on versioning of bucket {bucket}"))
-    if policy is None or not same_policy(policy, spec.policy):
+    wanted = settle(spec.policy, values)
+    document = json_document(wanted, f"policy of bucket {bucket}")
+    if policy is None or isinstance(document, Rendered) or not same_policy(policy, wanted):
         steps.append(APICall(res, "s3", "put_bucket_policy",
-                             {"Bucket": bucket, "Policy": json.dumps(spec.policy, sort_keys=True)},
+                             {"Bucket": bucket, "Policy": document},
                              f"set the policy of bucket {bucket}"))
     return steps
 
@@ -149,8 +151,10 @@ def _notification_key(config: dict[str, Any]) -> Any:
 
 def plan_cors(spec: BucketCorsSpec, remote: RemoteState, ctx: PlanContext) -> Planned:
     exists = bucket_exists(remote, spec.bucket)
+    # The dashboard's origin may be a distribution's, not yet created (a Rendered).
+    configuration = settle(spec.configuration, ctx.values)
     put = APICall(spec.id, "s3", "put_bucket_cors",
-                  {"Bucket": spec.bucket, "CORSConfiguration": spec.configuration},
+                  {"Bucket": spec.bucket, "CORSConfiguration": configuration},
                   spec.summary, creates=not exists)
     if not exists:
         return [put]
@@ -158,7 +162,7 @@ def plan_cors(spec: BucketCorsSpec, remote: RemoteState, ctx: PlanContext) -> Pl
     if rules is None:
         return [APICall(put.resource, put.service, put.method, put.params, put.summary,
                         creates=True)]
-    if _cors_rules_key(rules) != _cors_rules_key(spec.configuration["CORSRules"]):
+    if _cors_rules_key(rules) != _cors_rules_key(configuration["CORSRules"]):
         return [put]
     return []
 
@@ -208,21 +212,31 @@ def _config_json(spec: DashboardFilesSpec, ctx: PlanContext) -> bytes | Rendered
     names, desired = ctx.names, ctx.desired
     pool_id = ctx.values["identity_pool_id"]
     upload_url = ctx.values.get("store_upload_url")
+    # A private dashboard names the staff user pool and app client; no guest role to fall
+    # back to, and the summaries are read by staff of every store only (the page learns
+    # which when a read is refused).
+    private = desired.private
+    user_pool = ctx.values.get("user_pool_id") if private else None
+    client = ctx.values.get("user_pool_client_id") if private else None
 
-    def render(pool: str, url: str | None) -> bytes:
-        return config_json(region=names.region, identity_pool_id=pool, table=names.table,
-                           threshold=desired.threshold, endpoint=desired.endpoint,
-                           stack=names.stack, dashboard_role_arn=spec.dashboard_role_arn,
-                           summary_table=names.summary_table, upload_url=url)
+    def render(v: Any) -> bytes:
+        def value(x: Any) -> Any:
+            return v[x.name] if isinstance(x, Ref) else x
 
-    if isinstance(pool_id, Ref) or isinstance(upload_url, Ref):
-        def late(v: Any) -> bytes:
-            url = v[upload_url.name] if isinstance(upload_url, Ref) else upload_url
-            return render(v[pool_id.name] if isinstance(pool_id, Ref) else pool_id,
-                          url.rstrip("/") if url else url)
+        url = value(upload_url)
+        return config_json(region=names.region, identity_pool_id=value(pool_id),
+                           table=names.table, threshold=desired.threshold,
+                           endpoint=desired.endpoint, stack=names.stack,
+                           dashboard_role_arn=None if private else spec.dashboard_role_arn,
+                           summary_table=names.summary_table,
+                           upload_url=url.rstrip("/") if isinstance(upload_url, Ref) and url
+                           else url,
+                           access="private" if private else "public",
+                           user_pool_id=value(user_pool), user_pool_client_id=value(client))
 
-        return Rendered(f"config.json for pool {pool_id}", late)
-    return render(pool_id, upload_url)
+    if any(isinstance(x, Ref) for x in (pool_id, upload_url, user_pool, client)):
+        return Rendered(f"config.json for pool {pool_id}", render)
+    return render({})
 
 
 KINDS = {
