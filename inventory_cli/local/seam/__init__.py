@@ -11,6 +11,8 @@ service (each module's docstring lists what it changes and why):
   copy items, not tables. Reads that cost what they return: `inventory_cli.local.dynamodb_reads`.
 - `sns`: e-mail and SMS deliveries to the outbox; the SMS sandbox.
 - `cognito`: identity pool role mapping, unknown pools, guest credentials (classic flow).
+- `cognito_srp`: user pool sign-in with SRP verified against the user's password (moto accepts
+  any signature); RevokeToken.
 - `s3`: browser-style POST uploads checked against their policy; `s3_post_signatures`: and
   against their signature; `s3_event_versions`: event records carry `versionId`.
 - `lambda_recursion`: recursive loop detection and Put/GetFunctionRecursionConfig;
@@ -39,6 +41,7 @@ from inventory_cli.local.seam import (
     attached,
     awslambda,
     cognito,
+    cognito_srp,
     dynamodb,
     function_url_permissions,
     iam,
@@ -80,6 +83,7 @@ def install() -> None:
         awslambda.install_event_invoke_config_put()
         sns.install_sms_sandbox()
         cognito.install_guest_credentials()
+        cognito_srp.install()  # a wrong password is refused, as on AWS
         dynamodb.install_ddb_write_limit()
         dynamodb.install_untracked_items()
         dynamodb_reads.install()  # a read costs what it returns
