@@ -224,13 +224,16 @@ def _get_credentials_for_identity(self: Any) -> str:
     answer["Credentials"]["AccessKeyId"] = key
     answer["Credentials"]["SecretKey"] = secrets.token_urlsafe(30)
     pool_id = _pool_of_identity(self.current_account, identity_id) or ""
+    # A login (a user pool's id token): the pool's authenticated role, with no scope-down
+    # policy (AWS applies one to guests only). The token itself is not checked here.
+    signed_in = bool(self._get_param("Logins"))
     role_arn = str(_roles(self.backend).get(pool_id, {}).get("Roles", {}).get(
-        "unauthenticated") or "")
+        "authenticated" if signed_in else "unauthenticated") or "")
     role = iam.role_named(self.current_account, role_arn) if role_arn else None
     iam.register_session(key, iam.Session(
         account_id=self.current_account, role_arn=role_arn,
         session_name=ENHANCED_FLOW_SESSION, role_id=getattr(role, "id", None),
-        session_policies=(UNAUTHED_SESSION_POLICY,)))
+        session_policies=() if signed_in else (UNAUTHED_SESSION_POLICY,)))
     return json.dumps(answer)
 
 

@@ -1,0 +1,98 @@
+"""A private dashboard's staff for the browser tests: its user pool, app client and members.
+
+A stack that `provision` made private names its user pool and client in config.json (`access`,
+`userPoolId`, `userPoolClientId`); those are used as they are. A stack provisioned public is
+made private here the way the stack does it: a user pool `{stack}-staff` with e-mail sign-in and
+the store attributes `custom:store1`... (one store each), an app client without a secret that
+allows USER_SRP_AUTH and REFRESH_TOKEN_AUTH and prevents user existence errors, the identity
+pool accepting that pool's logins with the dashboard role for signed-in members, and
+config.json in the agreed shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dashboard_stack import REGION, DashboardStack
+from srp_client import SrpClient
+
+STORE_SLOTS = 10
+TEMPORARY_PASSWORD = "Invited-Temp-1!"
+PASSWORD = "Chosen-Pass-2024!"
+
+
+@dataclass
+class StaffPool:
+    stack: DashboardStack
+    pool_id: str
+    client_id: str
+
+    @classmethod
+    def of(cls, stack: DashboardStack) -> StaffPool:
+        config = stack.config()
+        if config.get("access") == "private" and config.get("userPoolId"):
+            return cls(stack, str(config["userPoolId"]), str(config["userPoolClientId"]))
+        return cls._make_private(stack)
+
+    @classmethod
+    def _make_private(cls, stack: DashboardStack) -> StaffPool:
+        idp = stack.client("cognito-idp")
+        pool_id = idp.create_user_pool(
+            PoolName=f"{stack.stack}-staff", UsernameAttributes=["email"],
+            AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
+            Schema=[{"Name": f"store{i}", "AttributeDataType": "String", "Mutable": True}
+                    for i in range(1, STORE_SLOTS + 1)],
+        )["UserPool"]["Id"]
+        client_id = idp.create_user_pool_client(
+            UserPoolId=pool_id, ClientName="dashboard", GenerateSecret=False,
+            ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            PreventUserExistenceErrors="ENABLED",
+        )["UserPoolClient"]["ClientId"]
+        identity = stack.client("cognito-identity")
+        pool_id_identity = str(stack.config()["identityPoolId"])
+        described = identity.describe_identity_pool(IdentityPoolId=pool_id_identity)
+        identity.update_identity_pool(
+            IdentityPoolId=pool_id_identity, IdentityPoolName=described["IdentityPoolName"],
+            AllowUnauthenticatedIdentities=False,
+            CognitoIdentityProviders=[{
+                "ProviderName": f"cognito-idp.{REGION}.amazonaws.com/{pool_id}",
+                "ClientId": client_id, "ServerSideTokenCheck": False}])
+        role = f"arn:aws:iam::{stack.names.account_id}:role/{stack.names.dashboard_role}"
+        identity.set_identity_pool_roles(IdentityPoolId=pool_id_identity,
+                                         Roles={"authenticated": role})
+        stack.rewrite_config(access="private", userPoolId=pool_id, userPoolClientId=client_id)
+        return cls(stack, pool_id, client_id)
+
+    @property
+    def idp(self) -> Any:
+        return self.stack.client("cognito-idp")
+
+    def invite(self, email: str, *stores: str) -> str:
+        """A member as an invitation leaves it: a temporary password to replace. No store:
+        staff of every store."""
+        attributes = [{"Name": "email", "Value": email},
+                      {"Name": "email_verified", "Value": "true"}]
+        attributes += [{"Name": f"custom:store{i}", "Value": store}
+                       for i, store in enumerate(stores, start=1)]
+        self.idp.admin_create_user(UserPoolId=self.pool_id, Username=email,
+                                   TemporaryPassword=TEMPORARY_PASSWORD,
+                                   UserAttributes=attributes, MessageAction="SUPPRESS")
+        return TEMPORARY_PASSWORD
+
+    def member(self, email: str, *stores: str) -> str:
+        """A member who has chosen a password already."""
+        self.invite(email, *stores)
+        self.idp.admin_set_user_password(UserPoolId=self.pool_id, Username=email,
+                                         Password=PASSWORD, Permanent=True)
+        return PASSWORD
+
+    def tokens(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
+        """Sign in as the page does (SRP), from Python."""
+        answer = SrpClient(self.pool_id, self.client_id).sign_in(self.idp, email, password)
+        result: dict[str, Any] = answer["AuthenticationResult"]
+        return result
+
+    def end_sessions(self, email: str) -> None:
+        """Every refresh token of the member stops working (as `staff remove`/`reset` would)."""
+        self.idp.admin_user_global_sign_out(UserPoolId=self.pool_id, Username=email)
