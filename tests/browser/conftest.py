@@ -11,6 +11,7 @@ one such stack (`lab_stack`); tests that change data or configuration get a stac
 from __future__ import annotations
 
 import itertools
+import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -21,6 +22,31 @@ import pytest
 from dashboard_stack import REGION, REPO, DashboardStack, Inventory, lab_files
 
 from inventory_cli.local.emulator import EmulatorInfo, start_private
+
+# A private dashboard opens with a sign-in form. So that the tests of what the page shows run
+# signed in, every private stack made here gets a member of every store, signed in from Python
+# (SRP, as the page does), and each test's tab starts with those sessions in its
+# sessionStorage (where the page keeps them), served to the page by a route of the test's own.
+# INVENTORY_TEST_DASHBOARD_ACCESS=private makes every stack private, even where provision makes
+# them public (a way to run the page's tests signed in).
+ACCESS_ENV = "INVENTORY_TEST_DASHBOARD_ACCESS"
+SIGNED_IN_MEMBER = "all-stores@example.com"
+_sessions: dict[str, str] = {}  # sessionStorage key -> the page's stored tokens
+_SESSIONS_PATH = "/__inventory_test_sessions__"
+_SEED_SCRIPT = """(() => {
+  try {
+    if (sessionStorage.getItem("inventory-test:seeded") !== null) return;
+    sessionStorage.setItem("inventory-test:seeded", "1");
+    const request = new XMLHttpRequest();
+    request.open("GET", "SESSIONS_PATH", false);
+    request.send();
+    for (const [key, value] of Object.entries(JSON.parse(request.responseText))) {
+      sessionStorage.setItem(key, value);
+    }
+  } catch (err) {
+    // Not an emulator page (about:blank): nothing to seed.
+  }
+})();""".replace("SESSIONS_PATH", _SESSIONS_PATH)
 
 ARTIFACTS = REPO / "test-artifacts" / "dashboard"
 CHROMIUM_ARGS = [
@@ -76,12 +102,36 @@ _stack_numbers = itertools.count(1)
 
 
 def _new_stack(inventory: Inventory, session: boto3.session.Session,
-               files: Sequence[Path], threshold: int | None = None) -> DashboardStack:
+               files: Sequence[Path], threshold: int | None = None,
+               signed_in: bool = True) -> DashboardStack:
     stack = DashboardStack.provision(inventory, session, f"dash{next(_stack_numbers)}",
                                      threshold=threshold)
+    if signed_in and (os.environ.get(ACCESS_ENV) == "private"
+                      or stack.config().get("access") == "private"):
+        _sign_in_for_the_page(stack)
     if files:
         stack.upload(*files)  # returns once the stream's consumers are done too
     return stack
+
+
+def _sign_in_for_the_page(stack: DashboardStack) -> None:
+    from staff_pool import StaffPool
+
+    staff = StaffPool.of(stack)
+    password = staff.member(SIGNED_IN_MEMBER)
+    tokens = staff.tokens(SIGNED_IN_MEMBER, password)
+    # The page's storage key and shape (dashboard/src/staff.js).
+    _sessions[f"inventory-dashboard:staff:{staff.pool_id}:{staff.client_id}"] = json.dumps({
+        "idToken": tokens["IdToken"], "accessToken": tokens["AccessToken"],
+        "refreshToken": tokens["RefreshToken"]})
+
+
+def with_sessions(context: Any) -> Any:
+    """A browser context whose tabs start signed in to the private stacks made so far."""
+    context.route(f"**{_SESSIONS_PATH}", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps(_sessions)))
+    context.add_init_script(_SEED_SCRIPT)
+    return context
 
 
 @pytest.fixture(scope="session")
@@ -96,10 +146,10 @@ def make_stack(inventory: Inventory, backend_session: boto3.session.Session,
     """A stack of this test's own, freshly provisioned (`threshold`: `provision
     --low-stock-threshold`), with `files` uploaded (default: the six lab files; () for none)."""
 
-    def make(files: Sequence[Path] | None = None, *,
-             threshold: int | None = None) -> DashboardStack:
+    def make(files: Sequence[Path] | None = None, *, threshold: int | None = None,
+             signed_in: bool = True) -> DashboardStack:
         return _new_stack(inventory, backend_session,
-                          lab_files() if files is None else files, threshold)
+                          lab_files() if files is None else files, threshold, signed_in)
 
     return make
 
@@ -120,9 +170,11 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    """A fresh browser context per test (no shared storage), desktop-sized."""
+    """A fresh browser context per test (no shared storage), desktop-sized; private stacks'
+    pages open signed in as a member of every store (see `_sessions`)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB",
                                   timezone_id="UTC")
+    with_sessions(context)
     opened = context.new_page()
     yield opened
     context.close()

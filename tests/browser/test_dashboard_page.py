@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import with_sessions
 from dashboard_stack import SAMPLES, DashboardStack, sample_rows
 from playwright.sync_api import expect
 
@@ -276,8 +277,9 @@ def test_usable_on_a_phone_sized_screen(
     browser: Any, lab_stack: DashboardStack, screenshot: Any
 ) -> None:
     stack = lab_stack
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
-                                  has_touch=True, device_scale_factor=2)
+    context = with_sessions(browser.new_context(viewport={"width": 390, "height": 844},
+                                                is_mobile=True, has_touch=True,
+                                                device_scale_factor=2))
     try:
         phone = context.new_page()
         open_dashboard(phone, stack, "#store=Berlin")
