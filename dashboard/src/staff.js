@@ -18,6 +18,23 @@ const RENEW_CREDENTIALS_BEFORE_MS = 30_000;
 // with none is staff of every store.
 const STORE_CLAIM = /^custom:store\d+$/;
 
+/** One run of an async task at a time: whoever asks while it runs shares its outcome. */
+class OneAtATime {
+  /** @type {Promise<any> | null} */
+  #running = null;
+
+  /** @template T @param {() => Promise<T>} task @returns {Promise<T>} */
+  run(task) {
+    if (!this.#running) {
+      const running = task().finally(() => {
+        if (this.#running === running) this.#running = null;
+      });
+      this.#running = running;
+    }
+    return this.#running;
+  }
+}
+
 /** Signing in is needed (again): no session, or the one there was is over. */
 export class SignInRequired extends Error {}
 
@@ -95,10 +112,9 @@ export class StaffSession {
     this.identityId = null;
     /** @type {import("./cognito.js").Credentials | null} */
     this.credentials = null;
-    /** @type {Promise<import("./cognito.js").Credentials> | null} */
-    this.pending = null;
-    /** @type {Promise<void> | null} */
-    this.renewing = null;
+    // Parallel reads share one renewal and one credentials request.
+    this.renewing = new OneAtATime();
+    this.fetchingCredentials = new OneAtATime();
   }
 
   get signedIn() {
@@ -242,12 +258,7 @@ export class StaffSession {
   async renewIfDue() {
     if (!this.tokens) throw new SignInRequired("not signed in");
     if (this.tokenLife() > RENEW_TOKEN_BEFORE_MS) return;
-    if (!this.renewing) {
-      this.renewing = this.#renew().finally(() => {
-        this.renewing = null;
-      });
-    }
-    await this.renewing;
+    await this.renewing.run(() => this.#renew());
   }
 
   async #renew() {
@@ -279,12 +290,7 @@ export class StaffSession {
     if (this.credentials && this.credentials.expiresAt - this.now() > RENEW_CREDENTIALS_BEFORE_MS) {
       return this.credentials;
     }
-    if (!this.pending) {
-      this.pending = this.#credentials().finally(() => {
-        this.pending = null;
-      });
-    }
-    return this.pending;
+    return this.fetchingCredentials.run(() => this.#credentials());
   }
 
   async #credentials() {
