@@ -201,3 +201,25 @@ def test_a_store_member_sees_only_its_store(page: Any, staff: StaffPool,
     reads = [json.loads(body) for target, body, _ in traffic.sent if target in ("Query", "Scan")]
     assert reads and all(r.get("ExpressionAttributeValues", {}).get(":store") == {"S": "Berlin"}
                          for r in reads), reads
+
+
+def test_sign_in_works_on_a_phone_sized_screen(browser: Any, staff: StaffPool,
+                                               screenshot: Any) -> None:
+    staff.member("eve.with.a.rather.long.address@example.com", "Berlin")
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True, device_scale_factor=2)
+    try:
+        phone = context.new_page()
+        phone.goto(staff.stack.url)
+        expect_sign_in_form(phone)
+        wider = "() => document.documentElement.scrollWidth - window.innerWidth"
+        assert phone.evaluate(wider) <= 0
+        screenshot(phone, "staff-signin-phone")
+        sign_in(phone, "eve.with.a.rather.long.address@example.com", PASSWORD)
+        expect_signed_in(phone, "eve.with.a.rather.long.address@example.com")
+        expect(phone.locator("#rows tr").first).to_be_visible()
+        assert phone.evaluate(wider) <= 0
+        expect(phone.get_by_role("button", name="Sign out")).to_be_in_viewport()
+        screenshot(phone, "staff-signed-in-phone")
+    finally:
+        context.close()
