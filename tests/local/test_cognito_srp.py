@@ -175,3 +175,24 @@ def test_server_and_client_derive_the_same_signature() -> None:
             user_id=f"user-{n}", password=f"pässword {n}", salt_hex=salt,
             srp_b_hex=format(challenge.big_b, "x"), secret_block=block, timestamp=stamp,
         ) == cognito_srp.expected_signature(challenge, block, stamp)
+
+
+def test_what_the_srp_seam_relies_on_in_moto_is_where_it_expects_it() -> None:
+    import inspect
+
+    from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUser, RegionAgnosticBackend
+    from moto.cognitoidp.responses import CognitoIdpResponse
+
+    moto_seam.install()
+    for method in (CognitoIdpBackend.initiate_auth, CognitoIdpBackend.respond_to_auth_challenge):
+        assert inspect.unwrap(method).__module__ == cognito_srp.__name__  # installed
+    upstream = inspect.getsource(inspect.getmodule(CognitoIdpBackend))  # type: ignore[arg-type]
+    # moto keys a PASSWORD_VERIFIER's session by PASSWORD_CLAIM_SECRET_BLOCK (the seam re-keys
+    # it to its own secret block), and keeps the user's password in the clear.
+    assert 'session = challenge_responses.get("PASSWORD_CLAIM_SECRET_BLOCK")' in upstream
+    assert "self.sessions[session] = (username, user_pool)" in upstream
+    assert "self.password = password" in inspect.getsource(CognitoIdpUser.__init__)
+    assert "self.refresh_tokens[token] = None" in upstream  # moto's mark of a revoked token
+    assert hasattr(RegionAgnosticBackend, "_find_backend_for_clientid")
+    assert hasattr(CognitoIdpResponse, "_get_region_agnostic_backend")
+    assert callable(CognitoIdpResponse.revoke_token)  # type: ignore[attr-defined]
