@@ -6,11 +6,13 @@ made private here the way the stack does it: a user pool `{stack}-staff` with e-
 the store attributes `custom:store1`... (one store each), an app client without a secret that
 allows USER_SRP_AUTH and REFRESH_TOKEN_AUTH and prevents user existence errors, the identity
 pool accepting that pool's logins with the dashboard role for signed-in members, and
-config.json in the agreed shape.
+config.json in the agreed shape. (Emulator checks of the login itself, the role's trust and
+the store conditions are the stack's: this only wires a public stack up the same way.)
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +61,17 @@ class StaffPool:
                 "ProviderName": f"cognito-idp.{REGION}.amazonaws.com/{pool_id}",
                 "ClientId": client_id, "ServerSideTokenCheck": False}])
         role = f"arn:aws:iam::{stack.names.account_id}:role/{stack.names.dashboard_role}"
+        # The dashboard role, for signed-in members of this pool (with their session tags).
+        stack.client("iam").update_assume_role_policy(
+            RoleName=stack.names.dashboard_role, PolicyDocument=json.dumps({
+                "Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+                    "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"],
+                    "Condition": {
+                        "StringEquals": {"cognito-identity.amazonaws.com:aud": pool_id_identity},
+                        "ForAnyValue:StringLike": {
+                            "cognito-identity.amazonaws.com:amr": "authenticated"}}}]}))
         identity.set_identity_pool_roles(IdentityPoolId=pool_id_identity,
                                          Roles={"authenticated": role})
         stack.rewrite_config(access="private", userPoolId=pool_id, userPoolClientId=client_id)

@@ -203,6 +203,18 @@ def test_a_store_member_sees_only_its_store(page: Any, staff: StaffPool,
                          for r in reads), reads
 
 
+def test_a_member_of_two_stores_chooses_between_them(page: Any, staff: StaffPool) -> None:
+    staff.member("fay@example.com", "Pusan", "Berlin")
+    page.goto(staff.stack.url + "#store=Pusan")
+    sign_in(page, "fay@example.com", PASSWORD)
+    expect_signed_in(page, "fay@example.com")
+    expect(page.locator("#store option")).to_have_text(["Berlin", "Pusan"])
+    expect(page.locator("#table-title")).to_have_text("Stock: Pusan")
+    page.get_by_label("Store", exact=True).select_option("Berlin")
+    expect(page.locator("#table-title")).to_have_text("Stock: Berlin")
+    assert page.url.endswith("#store=Berlin")
+
+
 def test_sign_in_works_on_a_phone_sized_screen(browser: Any, staff: StaffPool,
                                                screenshot: Any) -> None:
     staff.member("eve.with.a.rather.long.address@example.com", "Berlin")
