@@ -2,12 +2,17 @@
 
 import { ConfigError, errorText, loadConfig } from "./config.js";
 import { GuestSignIn } from "./cognito.js";
+import { SignInView } from "./signin_view.js";
+import { RENEW_TOKEN_BEFORE_MS, SignInRequired, StaffSession, WrongPassword } from "./staff.js";
 import { compareNames, GuestReadDenied, InventoryReader, summaryView } from "./dynamo.js";
 import { ServiceError } from "./awsjson.js";
 import { lowByStore, storeLines, totalLines } from "./inventory.js";
 import { View } from "./view.js";
 
 const REFRESH_SECONDS = 30;
+// However soon the id token expires, renewals are at least this far apart (a clock that runs
+// ahead of Cognito's would otherwise renew in a loop).
+const MIN_RENEW_DELAY_MS = 30_000;
 
 /** The store named in the address (`#store=Berlin`), "" for all stores. */
 function storeFromHash() {
@@ -24,9 +29,10 @@ function storeFromHash() {
  * What to tell the user when something failed, with what they can do about it.
  * @param {unknown} err
  * @param {"config" | "sign-in" | "read"} stage
- * @param {{table?: string, local?: boolean}} context
+ * @param {{table?: string, local?: boolean, member?: boolean}} context  member: a signed-in
+ *   member of the staff (private dashboard), not a guest
  */
-export function describeFailure(err, stage, { table = "", local = false } = {}) {
+export function describeFailure(err, stage, { table = "", local = false, member = false } = {}) {
   const reason = errorText(err);
   if (stage === "config" || err instanceof ConfigError) {
     return {
@@ -51,7 +57,7 @@ export function describeFailure(err, stage, { table = "", local = false } = {}) 
   if (stage === "sign-in") {
     return {
       title: "Sign-in failed",
-      reason: `Could not get guest credentials from Amazon Cognito: ${reason}`,
+      reason: `Could not get ${member ? "your" : "guest"} credentials from Amazon Cognito: ${reason}`,
       hint: unreachable
         ? reachHint
         : "Check identityPoolId in config.json, or run `inventory provision` to repair the stack.",
@@ -61,6 +67,8 @@ export function describeFailure(err, stage, { table = "", local = false } = {}) 
   let hint = unreachable ? reachHint : "The page tries again at the next refresh.";
   if (code === "ResourceNotFoundException") {
     hint = `The table ${table} does not exist: run \`inventory provision\`.`;
+  } else if (code === "AccessDeniedException" && member) {
+    hint = "Your account may not read this: `inventory staff list` shows the stores each member may read.";
   } else if (code === "AccessDeniedException") {
     hint = "The dashboard's role may not read this table: run `inventory provision` to repair it.";
   }
@@ -80,6 +88,14 @@ class Dashboard {
     this.lastReadAt = 0;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.timer = undefined;
+    /** @type {StaffSession | null} a private dashboard's signed-in staff member */
+    this.staff = null;
+    /** @type {SignInView | null} */
+    this.signInView = null;
+    /** @type {{session: string, username: string} | null} the first sign-in's open step */
+    this.newPasswordStep = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.renewTimer = undefined;
   }
 
   async start() {
@@ -96,7 +112,7 @@ class Dashboard {
     } catch {
       // Storage blocked: the guest identity is simply not remembered.
     }
-    const signIn = new GuestSignIn({
+    const signIn = this.config.access === "private" ? this.#staffSession(this.config) : new GuestSignIn({
       url: this.config.cognitoUrl,
       identityPoolId: this.config.identityPoolId,
       fetchFn: window.fetch.bind(window),
@@ -120,7 +136,173 @@ class Dashboard {
         this.refresh();
       }
     });
+    if (this.staff) {
+      if (!this.staff.signedIn) {
+        this.showSignIn();
+        return;
+      }
+      this.#signedIn();
+    }
     await this.refresh();
+  }
+
+  /** @param {import("./config.js").DashboardConfig} config */
+  #staffSession(config) {
+    let storage = null;
+    try {
+      // This tab only: a reload keeps the session, closing the tab ends it.
+      storage = window.sessionStorage;
+    } catch {
+      // Storage blocked: every reload asks to sign in.
+    }
+    const staff = new StaffSession({
+      idpUrl: config.idpUrl,
+      identityUrl: config.cognitoUrl,
+      region: config.region,
+      userPoolId: /** @type {string} */ (config.userPoolId),
+      clientId: /** @type {string} */ (config.userPoolClientId),
+      identityPoolId: config.identityPoolId,
+      fetchFn: window.fetch.bind(window),
+      now: () => Date.now(),
+      storage,
+    });
+    const view = new SignInView();
+    view.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.#submitSignIn(view.email.value.trim(), view.password.value);
+    });
+    view.newPassForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.#submitNewPassword(view.newPassword.value, view.confirm.value);
+    });
+    view.signOut.addEventListener("click", () => this.signOut());
+    const footer = document.getElementById("footer");
+    if (footer) {
+      footer.textContent = "Staff sign in through Amazon Cognito; the page reads the inventory " +
+        "straight from Amazon DynamoDB with the signed-in member's credentials, read-only, and " +
+        "only the stores the member is allowed.";
+    }
+    this.staff = staff;
+    this.signInView = view;
+    return staff;
+  }
+
+  /** Back to the sign-in form; the address (the selected store) is left as it is. */
+  showSignIn(message = "") {
+    clearTimeout(this.timer);
+    clearTimeout(this.renewTimer);
+    this.generation += 1; // a read still under way is ignored when it answers
+    this.lastReadAt = 0;
+    this.newPasswordStep = null;
+    this.signInView?.showSignIn(message);
+  }
+
+  /** @param {string} email @param {string} password */
+  async #submitSignIn(email, password) {
+    const view = this.signInView;
+    const staff = this.staff;
+    if (!view || !staff) return;
+    if (!email || !password) {
+      view.setError("Enter your e-mail address and password.");
+      return;
+    }
+    view.setBusy(true);
+    view.setError("");
+    try {
+      const step = await staff.signIn(email, password);
+      if (step.kind === "new-password") {
+        this.newPasswordStep = step;
+        view.showNewPassword();
+        return;
+      }
+    } catch (err) {
+      view.password.value = "";
+      view.setBusy(false);
+      view.setError(this.#signInFailure(err));
+      view.password.focus();
+      return;
+    }
+    this.#signedIn();
+    await this.refresh();
+  }
+
+  /** @param {string} password @param {string} confirm */
+  async #submitNewPassword(password, confirm) {
+    const view = this.signInView;
+    const staff = this.staff;
+    const step = this.newPasswordStep;
+    if (!view || !staff) return;
+    if (!step) {
+      this.showSignIn("Sign in again with the temporary password from your invitation.");
+      return;
+    }
+    if (!password || password !== confirm) {
+      view.setError(password ? "The two passwords differ." : "Choose a new password.");
+      return;
+    }
+    view.setBusy(true);
+    view.setError("");
+    try {
+      await staff.setNewPassword(step, password);
+    } catch (err) {
+      view.setBusy(false);
+      if (err instanceof ServiceError && err.code === "InvalidPasswordException") {
+        view.setError(`Choose another password: ${err.message}`);
+        view.newPassword.focus();
+      } else {
+        // The step's session is spent or expired (Cognito gives it minutes): start again.
+        this.showSignIn(this.#signInFailure(err));
+      }
+      return;
+    }
+    this.newPasswordStep = null;
+    this.#signedIn();
+    await this.refresh();
+  }
+
+  /** @param {unknown} err */
+  #signInFailure(err) {
+    if (err instanceof WrongPassword) return err.message;
+    if (err instanceof ServiceError && err.network) {
+      const local = this.config?.endpoint != null;
+      return `Could not reach Amazon Cognito (${err.message}). ` +
+        (local ? "Is the emulator still running?" : "Check your network connection.");
+    }
+    return `Sign-in failed: ${errorText(err)}`;
+  }
+
+  #signedIn() {
+    const staff = this.staff;
+    if (!staff || !this.signInView) return;
+    this.signInView.showSignedIn(staff.who);
+    this.#scheduleRenewal();
+  }
+
+  /** Renew the id token from the refresh token a while before it expires. */
+  #scheduleRenewal() {
+    clearTimeout(this.renewTimer);
+    const staff = this.staff;
+    if (!staff?.signedIn) return;
+    const due = Math.max(MIN_RENEW_DELAY_MS, staff.tokenLife() - RENEW_TOKEN_BEFORE_MS);
+    this.renewTimer = setTimeout(async () => {
+      try {
+        await staff.renewIfDue();
+      } catch (err) {
+        if (err instanceof SignInRequired) {
+          this.showSignIn(err.message);
+          return;
+        }
+        // Not reachable now: the next read or renewal tries again.
+      }
+      this.#scheduleRenewal();
+    }, due);
+  }
+
+  async signOut() {
+    const staff = this.staff;
+    if (!staff) return;
+    this.showSignIn("You have signed out.");
+    await staff.signOut();
   }
 
   /** @param {string} store */
@@ -137,8 +319,15 @@ class Dashboard {
     const config = this.config;
     const reader = this.reader;
     if (!config || !reader) return;
+    if (this.staff && !this.staff.signedIn) return; // the sign-in form is up
     clearTimeout(this.timer);
     const generation = ++this.generation;
+    const allowed = this.staff?.stores ?? [];
+    if (allowed.length && !allowed.includes(this.selected)) {
+      // A member of some stores: one of its stores, never All stores or another store.
+      this.selected = allowed[0];
+      history.replaceState(null, "", `#store=${encodeURIComponent(this.selected)}`);
+    }
     const store = this.selected;
     this.view.setStatus(this.lastReadAt ? "Refreshing…" : "Signing in and reading…", true);
 
@@ -146,11 +335,13 @@ class Dashboard {
     try {
       await reader.signIn.getCredentials();
       stage = "read";
-      const data = await this.read(reader, store, config.lowStockThreshold, config.summaryTable);
+      const data = allowed.length
+        ? await this.readMember(reader, store, allowed, config.lowStockThreshold)
+        : await this.read(reader, store, config.lowStockThreshold, config.summaryTable);
       if (generation !== this.generation) return; // a newer refresh (other store) took over
       this.lastReadAt = Date.now();
       this.view.setNotice(null);
-      this.view.setStores(data.stores, store);
+      this.view.setStores(data.stores, store, allowed.length === 0);
       if (data.lines.length === 0) {
         this.view.showEmpty({
           table: config.table, store, local: config.endpoint !== null, stack: config.stack,
@@ -161,7 +352,13 @@ class Dashboard {
       this.view.setReadAt(this.lastReadAt, REFRESH_SECONDS);
     } catch (err) {
       if (generation !== this.generation) return;
-      this.view.setNotice(describeFailure(err, stage, { table: config.table, local: config.endpoint !== null }));
+      if (err instanceof SignInRequired) {
+        this.showSignIn(err.message);
+        return;
+      }
+      this.view.setNotice(describeFailure(err, stage, {
+        table: config.table, local: config.endpoint !== null, member: this.staff !== null,
+      }));
       if (this.lastReadAt) {
         // Keep the last good data on screen, and say how old it is.
         this.view.setReadAt(this.lastReadAt, REFRESH_SECONDS, true);
@@ -173,6 +370,19 @@ class Dashboard {
         this.timer = setTimeout(() => this.refresh(), REFRESH_SECONDS * 1000);
       }
     }
+  }
+
+  /**
+   * A member of some stores reads only those: its store's rows (a Query on its partition key,
+   * all its role allows), and the menu is its stores (from its id token).
+   * @param {InventoryReader} reader
+   * @param {string} store
+   * @param {string[]} stores
+   * @param {number} threshold
+   */
+  async readMember(reader, store, stores, threshold) {
+    const { rows, skipped } = await reader.queryStore(store);
+    return { lines: storeLines(rows, threshold), stores, storeCount: 1, lowRows: 0, lowStores: [], skipped };
   }
 
   /**

@@ -13,13 +13,17 @@
  * @property {string} cognitoUrl
  * @property {string} dynamodbUrl
  * @property {string} stsUrl
+ * @property {"private" | "public"} access  private: staff sign in (user pool); public: guests
+ * @property {string | null} userPoolId  (private only)
+ * @property {string | null} userPoolClientId  (private only)
+ * @property {string} idpUrl  the Cognito user pools endpoint
  */
 
 export class ConfigError extends Error {}
 
 /**
  * The regional service endpoints, or the emulator's single endpoint for every service.
- * @param {string} service  "cognito-identity", "dynamodb" or "sts"
+ * @param {string} service  "cognito-identity", "cognito-idp", "dynamodb" or "sts"
  * @param {string} region
  * @param {string | null} endpoint
  */
@@ -60,6 +64,17 @@ export function parseConfig(raw) {
   if (roleArn !== null && (typeof roleArn !== "string" || !/^arn:[\w-]+:iam::\d{12}:role\//.test(roleArn))) {
     problems.push(`"dashboardRoleArn" must be null or an IAM role ARN`);
   }
+  // A config.json from before private dashboards has no "access": those stacks were public.
+  const access = data.access ?? "public";
+  if (access !== "private" && access !== "public") problems.push(`"access" must be "private" or "public"`);
+  if (access === "private") {
+    if (typeof data.userPoolId !== "string" || !/^[\w-]+_[0-9A-Za-z]+$/.test(data.userPoolId)) {
+      problems.push(`"userPoolId" must be a user pool id (private access)`);
+    }
+    if (typeof data.userPoolClientId !== "string" || data.userPoolClientId === "") {
+      problems.push(`"userPoolClientId" must be a non-empty string (private access)`);
+    }
+  }
   if (problems.length) throw new ConfigError(`config.json is invalid: ${problems.join("; ")}`);
   const region = /** @type {string} */ (data.region);
   const ep = /** @type {string | null} */ (endpoint);
@@ -75,6 +90,10 @@ export function parseConfig(raw) {
     cognitoUrl: serviceUrl("cognito-identity", region, ep),
     dynamodbUrl: serviceUrl("dynamodb", region, ep),
     stsUrl: serviceUrl("sts", region, ep),
+    access: /** @type {"private" | "public"} */ (access),
+    userPoolId: access === "private" ? /** @type {string} */ (data.userPoolId) : null,
+    userPoolClientId: access === "private" ? /** @type {string} */ (data.userPoolClientId) : null,
+    idpUrl: serviceUrl("cognito-idp", region, ep),
   };
 }
 

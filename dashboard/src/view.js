@@ -144,11 +144,12 @@ export class View {
    * no rows any more, so the selection does not jump).
    * @param {string[]} stores
    * @param {string} selected  "" for all stores
+   * @param {boolean} [allStores]  offer "All stores" (not to a member of only some stores)
    */
-  setStores(stores, selected) {
+  setStores(stores, selected, allStores = true) {
     const names = selected && !stores.includes(selected) ? [...stores, selected] : stores;
-    const options = [h("option", ALL_STORES)];
-    /** @type {HTMLOptionElement} */ (options[0]).value = "";
+    const options = allStores ? [h("option", ALL_STORES)] : [];
+    if (allStores) /** @type {HTMLOptionElement} */ (options[0]).value = "";
     for (const name of names) {
       const option = /** @type {HTMLOptionElement} */ (h("option", name));
       option.value = name;

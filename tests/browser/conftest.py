@@ -10,7 +10,6 @@ one such stack (`lab_stack`); tests that change data or configuration get a stac
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
+from browser_backend import _clean_environ, _new_stack, with_sessions
 from dashboard_stack import REGION, REPO, DashboardStack, Inventory, lab_files
 
 from inventory_cli.local.emulator import EmulatorInfo, start_private
@@ -31,18 +31,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def _clean_environ(home: Path) -> dict[str, str]:
-    """This process's environment without any AWS_* / INVENTORY_* from outside."""
-    environ = {k: v for k, v in os.environ.items()
-               if not k.startswith(("AWS_", "INVENTORY_"))}
-    environ.update(INVENTORY_HOME=str(home), NO_COLOR="1", COLUMNS="200",
-                   # No developer profile or key can reach the emulator: with an endpoint and
-                   # no credentials, the CLI uses its fixed local ones (and region us-east-1).
-                   AWS_CONFIG_FILE=str(home / "no-aws-config"),
-                   AWS_SHARED_CREDENTIALS_FILE=str(home / "no-aws-credentials"))
-    return environ
 
 
 @pytest.fixture(scope="session")
@@ -72,18 +60,6 @@ def inventory(emulator: EmulatorInfo, tmp_path_factory: pytest.TempPathFactory) 
                      cwd=tmp_path_factory.mktemp("inventory-cwd"))
 
 
-_stack_numbers = itertools.count(1)
-
-
-def _new_stack(inventory: Inventory, session: boto3.session.Session,
-               files: Sequence[Path], threshold: int | None = None) -> DashboardStack:
-    stack = DashboardStack.provision(inventory, session, f"dash{next(_stack_numbers)}",
-                                     threshold=threshold)
-    if files:
-        stack.upload(*files)  # returns once the stream's consumers are done too
-    return stack
-
-
 @pytest.fixture(scope="session")
 def lab_stack(inventory: Inventory, backend_session: boto3.session.Session) -> DashboardStack:
     """One stack with the six lab files loaded, shared by the tests that only read it."""
@@ -96,10 +72,11 @@ def make_stack(inventory: Inventory, backend_session: boto3.session.Session,
     """A stack of this test's own, freshly provisioned (`threshold`: `provision
     --low-stock-threshold`), with `files` uploaded (default: the six lab files; () for none)."""
 
-    def make(files: Sequence[Path] | None = None, *,
-             threshold: int | None = None) -> DashboardStack:
+    def make(files: Sequence[Path] | None = None, *, threshold: int | None = None,
+             signed_in: bool = True, access: str = "public") -> DashboardStack:
         return _new_stack(inventory, backend_session,
-                          lab_files() if files is None else files, threshold)
+                          lab_files() if files is None else files, threshold, signed_in,
+                          access=access)
 
     return make
 
@@ -120,9 +97,11 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    """A fresh browser context per test (no shared storage), desktop-sized."""
+    """A fresh browser context per test (no shared storage), desktop-sized; private stacks'
+    pages open signed in as a member of every store (see `browser_backend._sessions`)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB",
                                   timezone_id="UTC")
+    with_sessions(context)
     opened = context.new_page()
     yield opened
     context.close()

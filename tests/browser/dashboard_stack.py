@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 
 from inventory_cli.config import LOCAL_ACCOUNT_ID, StackNames
-from inventory_cli.dashboard import CONFIG_KEY, dashboard_url
+from inventory_cli.dashboard import CONFIG_KEY, cdn_url, dashboard_url
 from inventory_cli.local.emulator import wait_until_idle_at
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,14 +82,15 @@ class DashboardStack:
 
     @classmethod
     def provision(cls, inventory: Inventory, session: boto3.session.Session, stack: str,
-                  *, threshold: int | None = None) -> DashboardStack:
-        # The public page (guests): the private one signs in first.
-        extra = ["--public-dashboard"] + (
+                  *, threshold: int | None = None, access: str = "public") -> DashboardStack:
+        # The public page (guests) unless asked: the private one signs in first.
+        extra = (["--public-dashboard"] if access == "public" else []) + (
             [] if threshold is None else ["--low-stock-threshold", str(threshold)])
         output = inventory.run(stack, "provision", *extra)
         names = StackNames(stack=stack, account_id=LOCAL_ACCOUNT_ID, region=REGION)
-        url = dashboard_url(bucket=names.dashboard_bucket, region=REGION,
-                            endpoint=inventory.endpoint)
+        url = (dashboard_url(bucket=names.dashboard_bucket, region=REGION,
+                             endpoint=inventory.endpoint) if access == "public"
+               else cdn_url(bucket=names.dashboard_bucket, endpoint=inventory.endpoint))
         # provision prints where the page is; it must be the contract's URL.
         assert f"Dashboard            {url}\n" in output, output
         return cls(names=names, url=url, inventory=inventory, session=session)

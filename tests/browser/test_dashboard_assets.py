@@ -49,7 +49,8 @@ def test_config_json_and_url_follow_the_contract() -> None:
                                 "lowStockThreshold": 3, "region": "eu-west-1",
                                 "table": "t-inventory", "stack": None,
                                 "dashboardRoleArn": None, "summaryTable": None,
-                                "uploadUrl": None}
+                                "uploadUrl": None, "access": "public", "userPoolId": None,
+                                "userPoolClientId": None}
     assert dashboard_url(bucket="b", region="eu-west-1") == (
         "https://b.s3.eu-west-1.amazonaws.com/index.html")
     assert dashboard_url(bucket="b", region="us-east-1", endpoint="http://127.0.0.1:4566/") == (

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_backend import with_sessions
 from dashboard_stack import write_csv
 from playwright.sync_api import expect
 from test_dashboard_page import open_dashboard
@@ -41,8 +42,9 @@ def test_big_counts_show_exactly_and_equal_the_clis_totals(
     assert totals["Echo"]["count"] == 3 * BIG  # exact in the CLI's JSON, 29 digits
     assert totals["Tap"]["count"] == ODD + 1
 
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
-                                  has_touch=True, device_scale_factor=2)
+    context = with_sessions(browser.new_context(viewport={"width": 390, "height": 844},
+                                                is_mobile=True, has_touch=True,
+                                                device_scale_factor=2))
     try:
         phone = context.new_page()
         open_dashboard(phone, stack)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_backend import with_sessions
 from dashboard_stack import SAMPLES, DashboardStack, sample_rows
 from playwright.sync_api import expect
 
@@ -118,34 +119,45 @@ def test_all_stores_shows_per_item_totals_of_the_six_files(
 def test_reads_use_guest_credentials_and_only_the_page_origin(
     page: Any, lab_stack: DashboardStack, backend_endpoint: str
 ) -> None:
+    """Public: the basic guest flow. Private (signed in): the member's login, nothing else."""
     stack = lab_stack
     calls: list[tuple[str, str, str]] = []
     page.on("request", lambda r: calls.append(
         (r.url, r.headers.get("x-amz-target", ""), r.headers.get("authorization", ""))))
-    sts_answers: list[Any] = []
-    page.on("response", lambda r: sts_answers.append(r) if "Action=AssumeRoleWithWebIdentity"
-            in (r.request.post_data or "") else None)
+    key_answers: list[Any] = []
+    page.on("response", lambda r: key_answers.append(r) if (
+        "Action=AssumeRoleWithWebIdentity" in (r.request.post_data or "")
+        or r.request.headers.get("x-amz-target", "").endswith(".GetCredentialsForIdentity"))
+        else None)
     open_dashboard(page, stack, "#store=Berlin")
 
     assert all(url.startswith(backend_endpoint + "/") for url, _, _ in calls), calls
     targets = [target for _, target, _ in calls if target]
-    # The basic guest flow: GetId, GetOpenIdToken, then STS (a form POST, no target header).
-    assert targets[:2] == ["AWSCognitoIdentityService.GetId",
-                           "AWSCognitoIdentityService.GetOpenIdToken"]
+    private = stack.config().get("access") == "private"
+    if private:
+        # Signed in already (the tab's session): the login gives the credentials at once.
+        assert targets[:2] == ["AWSCognitoIdentityService.GetId",
+                               "AWSCognitoIdentityService.GetCredentialsForIdentity"]
+    else:
+        # The basic guest flow: GetId, GetOpenIdToken, then STS (a form POST, no target).
+        assert targets[:2] == ["AWSCognitoIdentityService.GetId",
+                               "AWSCognitoIdentityService.GetOpenIdToken"]
     # One store: a Query for its rows and one of the summary table for the menu (no Scan).
     assert targets[2:] == ["DynamoDB_20120810.Query", "DynamoDB_20120810.Query"]
-    answer, = sts_answers
-    sts_key = re.search(r"<AccessKeyId>([^<]+)</AccessKeyId>", answer.text())
-    assert sts_key is not None
+    answer, = key_answers
+    found = re.search(r"<AccessKeyId>([^<]+)</AccessKeyId>", "" if private else answer.text())
+    key = answer.json()["Credentials"]["AccessKeyId"] if private else found and found.group(1)
+    assert key
     for _, target, authorization in calls:
         if target.startswith("AWSCognitoIdentityService."):
-            assert authorization == ""  # the guest flow is unsigned
+            assert authorization == ""  # Cognito's calls are unsigned
         elif target.startswith("DynamoDB_20120810."):
-            # Signed with the dashboard role's session STS handed out (never an enhanced-flow
-            # guest key, recognisable on the emulator by its prefix).
-            assert authorization.startswith(
-                f"AWS4-HMAC-SHA256 Credential={sts_key.group(1)}/"), authorization
-            assert not authorization.startswith(f"AWS4-HMAC-SHA256 Credential={GUEST_KEY_PREFIX}")
+            # Signed with the session Cognito (private) or STS (public) handed out; a guest
+            # never reads with an enhanced-flow key (recognisable on the emulator by its
+            # prefix).
+            assert authorization.startswith(f"AWS4-HMAC-SHA256 Credential={key}/"), authorization
+            assert private or not authorization.startswith(
+                f"AWS4-HMAC-SHA256 Credential={GUEST_KEY_PREFIX}")
             assert "/us-east-1/dynamodb/aws4_request" in authorization
 
 
@@ -224,7 +236,7 @@ def test_wrong_identity_pool_shows_the_sign_in_error(
     expect(notice).to_be_visible()
     expect(page.locator("#notice-title")).to_have_text("Sign-in failed")
     expect(page.locator("#notice-reason")).to_contain_text(
-        "Could not get guest credentials from Amazon Cognito: ")
+        re.compile("Could not get (guest|your) credentials from Amazon Cognito: "))
     expect(page.locator("#notice-reason")).to_contain_text("ResourceNotFoundException")
     expect(page.locator("#notice-hint")).to_contain_text("identityPoolId in config.json")
     expect(page.locator("#status")).to_have_text("No data read yet.")
@@ -276,8 +288,9 @@ def test_usable_on_a_phone_sized_screen(
     browser: Any, lab_stack: DashboardStack, screenshot: Any
 ) -> None:
     stack = lab_stack
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
-                                  has_touch=True, device_scale_factor=2)
+    context = with_sessions(browser.new_context(viewport={"width": 390, "height": 844},
+                                                is_mobile=True, has_touch=True,
+                                                device_scale_factor=2))
     try:
         phone = context.new_page()
         open_dashboard(phone, stack, "#store=Berlin")

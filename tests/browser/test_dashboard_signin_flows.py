@@ -17,7 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import _clean_environ, _new_stack
+from browser_backend import _clean_environ, _new_stack
 from dashboard_stack import DashboardStack, Inventory, sample_rows
 from playwright.sync_api import expect
 

@@ -224,10 +224,11 @@ def test_a_csv_name_in_any_letter_case_passes_the_check(
     page: Any, upload_stack: UploadSite, tmp_path: Path
 ) -> None:
     """The page asks the same rule as the loader and `inventory upload`: `.csv` in any case."""
-    sign_in(page, upload_stack, "Köln")
-    for name in ("KOELN.CSV", "koeln.Csv"):
-        pick(page, write_bytes(tmp_path, name, "store,item,count\nKöln,a,1\n".encode()))
-        expect(page.locator("#check-summary")).to_have_text("1 row read; 1 row will load for Köln.")
+    sign_in(page, upload_stack, "Lübeck")
+    for name in ("LUEBECK.CSV", "luebeck.Csv"):
+        pick(page, write_bytes(tmp_path, name, "store,item,count\nLübeck,a,1\n".encode()))
+        expect(page.locator("#check-summary")).to_have_text(
+            "1 row read; 1 row will load for Lübeck.")
         expect(page.locator("#send")).to_be_visible()
 
 

@@ -12,6 +12,8 @@ service (each module's docstring lists what it changes and why):
 - `sns`: e-mail and SMS deliveries to the outbox; the SMS sandbox.
 - `cognito`: identity pool role mapping, unknown pools, guest credentials (classic flow);
   staff logins, principal tags, guests refused by a private pool; invitations to the outbox.
+- `cognito_srp`: user pool sign-in with SRP verified against the user's password (moto accepts
+  any signature); RevokeToken.
 - `cloudfront`: origins keep their Origin Access Control (in-process stack tests).
 - `s3`: browser-style POST uploads checked against their policy; `s3_post_signatures`: and
   against their signature; `s3_event_versions`: event records carry `versionId`.
@@ -47,6 +49,7 @@ from inventory_cli.local.seam import (
     cloudfront,
     cloudwatch,
     cognito,
+    cognito_srp,
     dynamodb,
     function_url_permissions,
     iam,
@@ -88,6 +91,7 @@ def install() -> None:
         awslambda.install_event_invoke_config_put()
         sns.install_sms_sandbox()
         cognito.install_guest_credentials()
+        cognito_srp.install()  # a wrong password is refused, as on AWS
         dynamodb.install_ddb_write_limit()
         dynamodb.install_untracked_items()
         dynamodb_reads.install()  # a read costs what it returns
