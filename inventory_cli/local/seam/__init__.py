@@ -19,6 +19,8 @@ service (each module's docstring lists what it changes and why):
   request signed with a key STS or Cognito issued on the emulator is checked against its role
   (each service module says what its requests need); the operator's key passes unchecked.
 - `logs`: the sink the runtime writes function logs through (with the function's role).
+- `meter`: what AWS would bill for each request (DynamoDB units, S3 and SNS requests, Lambda
+  from invocation records), served at `/_inventory/meter`.
 
 Without `attach`, moto behaves as it does upstream apart from the fixes (role mapping, a
 thread-safe stream, conditional denies), so in-process tests that call `install()` are not
@@ -44,6 +46,7 @@ from inventory_cli.local.seam import (
     iam,
     lambda_recursion,
     logs,
+    meter,
     s3,
     s3_event_versions,
     s3_post_signatures,
@@ -66,6 +69,9 @@ def install() -> None:
     with _install_lock:
         if _installed:
             return
+        # The meter's DynamoDB counts first: inside the lock below, so a write's size before
+        # and after is read under the same lock as the write.
+        meter.install_dynamodb()
         cognito.install_identity_pool_roles()
         dynamodb.install_stream_shard()
         # Transactions roll back item by item (snapshot, write, restore on failure); the lock
@@ -94,6 +100,7 @@ def install() -> None:
         for service in (s3, dynamodb, awslambda, sns, logs):
             service.install_role_checks()
         iam.install_role_enforcement()
+        meter.install()  # after the SNS outbox: e-mail and SMS deliveries are counted too
         _installed = True
 
 
