@@ -307,3 +307,42 @@ def test_a_report_since_a_mark_counts_only_what_came_after_it() -> None:
     assert since_mark["marks"] == ["m"]
     with pytest.raises(UnknownMark):
         own.report(since="never set")
+
+
+# -- the emulator's route ------------------------------------------------------------------------
+
+def call_route(app: Any, method: str, query: str) -> tuple[str, dict[str, Any]]:
+    answer: dict[str, str] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+        answer["status"] = status
+
+    body = b"".join(app({"PATH_INFO": "/_inventory/meter", "REQUEST_METHOD": method,
+                         "QUERY_STRING": query}, start_response))
+    return answer["status"], json.loads(body)
+
+
+def test_the_route_reports_since_a_mark_and_refuses_what_it_cannot_answer(
+        tmp_path: Any) -> None:
+    from inventory_cli.local.server import EmulatorApp
+    from inventory_cli.local.state import EmulatorInfo
+
+    own = Meter()
+    info = EmulatorInfo(endpoint="http://127.0.0.1:1", pid=1, port=1, home=tmp_path,
+                        started_at="2026-01-01T00:00:00+00:00")
+    app = EmulatorApp(lambda environ, start: [b"moto"], info, dict, lambda timeout: True,
+                      meter=own)
+    own.dynamodb_write("t", "operator", 4)
+    status, marked = call_route(app, "POST", "mark=after+load")
+    assert status == "200 OK" and marked["mark"] == "after load"
+    own.dynamodb_write("t", "operator", 1)
+    status, report = call_route(app, "GET", "since=after%20load")
+    assert status == "200 OK" and report["dynamodb"][0]["write_units"] == 1
+    status, report = call_route(app, "GET", "")
+    assert report["since"] == "start" and report["dynamodb"][0]["write_units"] == 5
+    status, refused = call_route(app, "GET", "since=nope")
+    assert status == "404 Not Found" and refused["marks"] == ["after load"]
+    status, refused = call_route(app, "POST", "mark=")
+    assert status == "400 Bad Request" and "a mark needs a name" in refused["error"]
+    status, _ = call_route(app, "DELETE", "")
+    assert status == "405 Method Not Allowed"
