@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+    from inventory_cli.local.prices import BillLine, PriceTable
     from inventory_cli.ops.alerts import Alert
     from inventory_cli.ops.failures import KeptFailure
     from inventory_cli.ops.logs import LogLine
@@ -420,3 +421,69 @@ def print_provision_summary(console: Console, result: ProvisionResult) -> None:
             "Note: S3 takes up to about 5 minutes to apply a new or changed bucket notification. "
             "A file uploaded before then may be stored but never loaded: `inventory failures` "
             "lists such files and `inventory retry` loads them.", soft_wrap=True)
+
+
+# -- the emulator's meter ----------------------------------------------------------------------
+
+def _units(value: float) -> str:
+    """Read units come in halves: 12.5, not 12.50 or 12.500000001."""
+    return f"{value:,.1f}" if value % 1 else f"{int(value):,}"
+
+
+def meter_json(report: dict[str, Any], lines: Sequence[BillLine],
+               table: PriceTable) -> dict[str, Any]:
+    """The meter's counts as the emulator reported them, with the bill."""
+    from inventory_cli.local.prices import total_usd
+
+    return {**report,
+            "prices": {"region": table.region, "as_of": table.as_of, "origin": table.origin},
+            "bill": [{"price": line.price, "quantity": float(line.quantity),
+                      "usd": float(line.usd)} for line in lines],
+            "total_usd": float(total_usd(list(lines)))}
+
+
+def meter(console: Console, report: dict[str, Any], lines: Sequence[BillLine],
+          table: PriceTable) -> None:
+    """`inventory local meter`: what was counted, per service, then what it costs."""
+    from inventory_cli.local.prices import total_usd
+
+    since = "the start" if report["since"] == "start" else f"mark {report['since']!r}"
+    console.print(Text(f"Counted since {since} ({report['from']} to {report['to']})"))
+    sections: list[tuple[str, Sequence[str], Sequence[str], list[list[str]]]] = [
+        ("DynamoDB", ("Table", "Caller", "Read units", "Write units"),
+         ("Read units", "Write units"),
+         [[r["table"], r["caller"], _units(r["read_units"]), f"{r['write_units']:,}"]
+          for r in report["dynamodb"]]),
+        ("Lambda", ("Function", "Requests", "Errors", "Billed ms", "GB-seconds"),
+         ("Requests", "Errors", "Billed ms", "GB-seconds"),
+         [[r["function"], f"{r['requests']:,}", f"{r['errors']:,}", f"{r['billed_ms']:,}",
+           f"{r['gb_seconds']:,.3f}"] for r in report["lambda"]]),
+        ("S3", ("Bucket", "Caller", "PUT/COPY/POST/LIST", "GET/other", "DELETE"),
+         ("PUT/COPY/POST/LIST", "GET/other", "DELETE"),
+         [[r["bucket"], r["caller"], f"{r['put_copy_post_list']:,}", f"{r['get_and_other']:,}",
+           f"{r['delete']:,}"] for r in report["s3"]]),
+        ("SNS publishes", ("Topic", "Caller", "Requests"), ("Requests",),
+         [[r["topic"], r["caller"], f"{r['requests']:,}"] for r in report["sns_publishes"]]),
+        ("SNS deliveries", ("Topic", "Protocol", "Deliveries"), ("Deliveries",),
+         [[r["topic"], r["protocol"], f"{r['deliveries']:,}"]
+          for r in report["sns_deliveries"]]),
+    ]
+    for title, columns, right, rows in sections:
+        if not rows:
+            continue
+        console.print(Text(title, style="bold"))
+        print_table(console, columns, [[Text(cell) for cell in row] for row in rows],
+                    right=right)
+    if not lines:
+        console.print("Nothing billable was counted.")
+        return
+    bill = _table("Price", "Quantity", "USD", right=("Quantity", "USD"))
+    for line in lines:
+        price = table.prices.get(line.price)
+        label = f"{line.price} ({price.unit})" if price else f"{line.price} (no price)"
+        bill.add_row(Text(label), f"{line.quantity.normalize():,f}", f"{line.usd:,.8f}")
+    bill.add_row(Text("total", style="bold"), "", f"{total_usd(list(lines)):,.8f}")
+    console.print(bill)
+    console.print(Text(f"List prices of {table.region} as of {table.as_of} ({table.origin}); "
+                       "not counted: free tier, storage, data transfer, CloudWatch, stream "
+                       "reads by Lambda (free).", style="dim"), soft_wrap=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -146,6 +147,54 @@ def _print_messages(out: Console, messages: list[OutboxMessage]) -> None:
         out.print(message.message.rstrip("\n"), markup=False, soft_wrap=True)
         out.print()
     out.print(f"{len(messages)} message{'' if len(messages) == 1 else 's'} in the outbox.")
+
+
+class MeterOutput(StrEnum):
+    table = "table"
+    json = "json"
+
+
+@local_app.command("meter")
+def meter_cmd(
+    ctx: typer.Context,
+    since: Annotated[str | None, typer.Option(
+        "--since", metavar="MARK", help="Count from this mark on (default: since the emulator "
+                                        "started).")] = None,
+    mark: Annotated[str | None, typer.Option(
+        "--mark", metavar="NAME", help="After reading, set the mark NAME to now (moved if it "
+                                       "exists), for a later --since NAME.")] = None,
+    prices: Annotated[Path | None, typer.Option(
+        "--prices", metavar="FILE", envvar="INVENTORY_PRICES", dir_okay=False,
+        help="A JSON file of prices replacing the built-in list prices (see "
+             "docs/emulator.md).")] = None,
+    output: Annotated[MeterOutput | None, typer.Option(
+        "--output", "-o", help="table (default at a terminal) or json.")] = None,
+) -> None:
+    """What AWS would bill for the requests the emulator served: DynamoDB units, Lambda
+    requests and GB-seconds, S3 and SNS requests, and their price."""
+    from inventory_cli import render
+    from inventory_cli.errors import EmulatorError
+    from inventory_cli.local import emulator
+    from inventory_cli.local.prices import bill, load_prices
+
+    out = app_context(ctx).console
+    table = load_prices(prices)  # a bad file fails before anything is read or marked
+    info = emulator.status()
+    if info is None:
+        raise EmulatorError("the local emulator is not running",
+                            hint="start it with `inventory local start`")
+    report = emulator.read_meter(info.endpoint, since=since)
+    if mark is not None:
+        emulator.mark_meter(info.endpoint, mark)
+    lines = bill(report, table)
+    fmt = output or (MeterOutput.table if out.is_terminal else MeterOutput.json)
+    if fmt is MeterOutput.json:
+        render.write_json(out, render.meter_json(report, lines, table))
+        return
+    render.meter(out, report, lines, table)
+    if mark is not None:
+        out.print(f"Mark {mark!r} set: `inventory local meter --since {mark}` counts from now.",
+                  markup=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

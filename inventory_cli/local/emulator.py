@@ -17,13 +17,14 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 from inventory_cli.errors import EmulatorError
-from inventory_cli.local.server import EXIT_CANNOT_LISTEN, HEALTH_PATH, IDLE_PATH
+from inventory_cli.local.server import EXIT_CANNOT_LISTEN, HEALTH_PATH, IDLE_PATH, METER_PATH
 from inventory_cli.local.state import (
     LOCK_FILE,
     LOG_FILE,
@@ -336,3 +337,37 @@ def wait_until_idle_at(endpoint: str, timeout_s: float = 60.0) -> bool:
                                 f"{exc}") from None
         if remaining <= 0:
             return False
+
+
+# -- the meter (served by the emulator, see seam/meter.py) --------------------------------------
+
+def _meter_call(endpoint: str, query: str, *, post: bool = False) -> dict[str, Any]:
+    request = urllib.request.Request(f"{endpoint}{METER_PATH}?{query}",
+                                     method="POST" if post else "GET")
+    try:
+        with _DIRECT.open(request, timeout=30) as response:
+            body: dict[str, Any] = json.loads(response.read())
+            return body
+    except urllib.error.HTTPError as exc:
+        try:
+            answer = json.loads(exc.read())
+        except ValueError:
+            answer = {}
+        marks = answer.get("marks")
+        raise EmulatorError(f"the local emulator's meter: {answer.get('error') or exc}",
+                            hint=(f"marks: {', '.join(marks)}" if marks else
+                                  "no mark is set yet; set one with --mark NAME")
+                            if marks is not None else None) from None
+    except (OSError, ValueError) as exc:
+        raise EmulatorError(f"the local emulator at {endpoint} does not answer: {exc}") from None
+
+
+def read_meter(endpoint: str, *, since: str | None = None) -> dict[str, Any]:
+    """What AWS would bill for the requests the emulator served since it started, or since
+    the mark `since`."""
+    return _meter_call(endpoint, urllib.parse.urlencode({"since": since} if since else {}))
+
+
+def mark_meter(endpoint: str, name: str) -> dict[str, Any]:
+    """Set (or move) the meter's mark `name` to now."""
+    return _meter_call(endpoint, urllib.parse.urlencode({"mark": name}), post=True)

@@ -5,8 +5,10 @@ runtime and outbox attached. Started in the background by `emulator.start`; writ
 `emulator.json` once it listens (so `--port 0` works), and on SIGTERM stops serving, ends its
 Lambda workers and removes the file. Routes of its own, under a prefix no bucket name can
 take: `GET /_inventory/health`, `GET /_inventory/idle?timeout=S` (waits until every queued
-event and stream record has been handled) and `/_inventory/function-urls/<function>/...` (the
-function URLs of the functions that have one, see `function_urls.py`).
+event and stream record has been handled), `/_inventory/function-urls/<function>/...` (the
+function URLs of the functions that have one, see `function_urls.py`) and `/_inventory/meter`
+(what AWS would bill for the requests served: `GET` since the start or `?since=MARK`,
+`POST ?mark=NAME` to set a mark; see `seam/meter.py`).
 """
 
 from __future__ import annotations
@@ -22,18 +24,23 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from inventory_cli.local import function_urls, pages
 from inventory_cli.local.function_urls import HttpResponse
 from inventory_cli.local.state import EmulatorInfo, clear_state, write_state
 
+if TYPE_CHECKING:
+    from inventory_cli.local.seam.meter import Meter
+
 logger = logging.getLogger("inventory.emulator")
 
 EXIT_CANNOT_LISTEN = 3
 HEALTH_PATH = "/_inventory/health"
 IDLE_PATH = "/_inventory/idle"
+METER_PATH = "/_inventory/meter"
+MAX_MARK_LENGTH = 100
 # DynamoDB writes a second per table the emulator takes (unset: no limit); see seam/dynamodb.py.
 WRITE_LIMIT_ENV = "INVENTORY_LOCAL_DDB_WRITE_LIMIT"
 # Longest a single /_inventory/idle request may wait; callers loop for longer waits.
@@ -47,8 +54,10 @@ class EmulatorApp:
 
     def __init__(self, moto_app: WsgiApp, info: EmulatorInfo, stats: Callable[[], dict[str, int]],
                  wait_idle: Callable[[float], bool],
-                 function_url: Callable[[dict[str, Any]], HttpResponse] | None = None) -> None:
+                 function_url: Callable[[dict[str, Any]], HttpResponse] | None = None, *,
+                 meter: Meter | None = None) -> None:
         self._moto_app = moto_app
+        self._meter = meter
         self._info = info
         self._stats = stats
         self._wait_idle = wait_idle
@@ -71,12 +80,38 @@ class EmulatorApp:
         # A private dashboard's files: the emulator plays its CloudFront distribution.
         if path.startswith(pages.PREFIX):
             return self._respond(start_response, pages.serve(environ))
+        if path == METER_PATH and self._meter is not None:
+            return self._meter_route(environ, start_response, self._meter)
         if path.startswith(function_urls.PREFIX) and self._function_url is not None:
             response = self._function_url(environ)
             start_response(f"{response.status} {HTTPStatus(response.status).phrase}",
                            [*response.headers, ("Content-Length", str(len(response.body)))])
             return [response.body]
         return self._moto_app(environ, start_response)
+
+    def _meter_route(self, environ: dict[str, Any], start_response: Callable[..., Any],
+                     meter: Meter) -> list[bytes]:
+        from inventory_cli.local.seam.meter import UnknownMark
+
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method == "POST":
+            name = (query.get("mark") or [""])[0].strip()
+            if not name or len(name) > MAX_MARK_LENGTH or not name.isprintable():
+                return self._json(start_response, {
+                    "error": f"a mark needs a name of 1 to {MAX_MARK_LENGTH} printable "
+                             "characters: POST /_inventory/meter?mark=NAME"},
+                    HTTPStatus.BAD_REQUEST)
+            return self._json(start_response, meter.mark(name))
+        if method != "GET":
+            return self._json(start_response, {"error": f"{method} is not served here: GET or "
+                                                        "POST"}, HTTPStatus.METHOD_NOT_ALLOWED)
+        since = (query.get("since") or [None])[0]
+        try:
+            return self._json(start_response, meter.report(since=since or None))
+        except UnknownMark:
+            return self._json(start_response, {"error": f"no mark named {since!r}",
+                                               "marks": meter.marks()}, HTTPStatus.NOT_FOUND)
 
     @staticmethod
     def _respond(start_response: Callable[..., Any], response: HttpResponse) -> list[bytes]:
@@ -85,10 +120,11 @@ class EmulatorApp:
         return [response.body]
 
     @staticmethod
-    def _json(start_response: Callable[..., Any], body: dict[str, Any]) -> list[bytes]:
+    def _json(start_response: Callable[..., Any], body: dict[str, Any],
+              status: HTTPStatus = HTTPStatus.OK) -> list[bytes]:
         data = json.dumps(body).encode()
-        start_response("200 OK", [("Content-Type", "application/json"),
-                                  ("Content-Length", str(len(data)))])
+        start_response(f"{status.value} {status.phrase}", [("Content-Type", "application/json"),
+                                                           ("Content-Length", str(len(data)))])
         return [data]
 
 
@@ -158,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - the process's
         function_url_permissions,
         lambda_recursion,
         logs,
+        meter,
     )
 
     seam.install()
@@ -191,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - the process's
     outbox.clear()
     seam.attach(runtime=runtime, outbox=outbox)
     _start_metrics_and_alarms(runtime)
+    runtime.records.add(meter.METER.record_invocation)  # Lambda's part of the bill
     info = EmulatorInfo(endpoint=endpoint, pid=os.getpid(), port=port, home=home,
                         started_at=datetime.now(UTC).isoformat(timespec="seconds"))
     def function_url(environ: dict[str, Any]) -> HttpResponse:
@@ -201,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - the process's
         return function_urls.handle(environ, find=function_url_permissions.find_target,
                                     invoke=invoke, endpoint=endpoint)
 
-    holder["app"] = EmulatorApp(moto_app, info, runtime.stats, runtime.wait_idle, function_url)
+    holder["app"] = EmulatorApp(moto_app, info, runtime.stats, runtime.wait_idle, function_url,
+                                meter=meter.METER)
     scheduler = _start_scheduler()
 
     def request_stop(signum: int, _frame: Any) -> None:

@@ -27,6 +27,8 @@ service (each module's docstring lists what it changes and why):
   publishing for the emulator's metrics and alarm evaluator, as plain data.
 - `events`: scheduled EventBridge rules read for the emulator's scheduler, and their Lambda
   targets invoked as EventBridge does (only with the function's permission for the rule).
+- `meter`: what AWS would bill for each request (DynamoDB units, S3 and SNS requests, Lambda
+  from invocation records), served at `/_inventory/meter`.
 
 Without `attach`, moto behaves as it does upstream apart from the fixes (role mapping, a
 thread-safe stream, conditional denies), so in-process tests that call `install()` are not
@@ -55,6 +57,7 @@ from inventory_cli.local.seam import (
     iam,
     lambda_recursion,
     logs,
+    meter,
     s3,
     s3_event_versions,
     s3_post_signatures,
@@ -77,6 +80,9 @@ def install() -> None:
     with _install_lock:
         if _installed:
             return
+        # The meter's DynamoDB counts first: inside the lock below, so a write's size before
+        # and after is read under the same lock as the write.
+        meter.install_dynamodb()
         cognito.install_identity_pool_roles()
         dynamodb.install_stream_shard()
         # Transactions roll back item by item (snapshot, write, restore on failure); the lock
@@ -109,6 +115,7 @@ def install() -> None:
         iam.install_role_enforcement()
         cloudfront.install_origin_settings()
         cognito.install_invitations()
+        meter.install()  # after the SNS outbox: e-mail and SMS deliveries are counted too
         _installed = True
 
 

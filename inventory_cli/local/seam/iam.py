@@ -134,6 +134,18 @@ def function_credentials(*, account_id: str, region: str, role_arn: str,
         return credentials
 
 
+def function_of_key(access_key_id: str | None) -> str | None:
+    """The function whose execution-role credentials carry this key (the meter's caller);
+    None for any other key."""
+    if not access_key_id:
+        return None
+    with _function_credentials_lock:
+        for (_, _, function_name, _), credentials in _function_credentials.items():
+            if credentials.get("AWS_ACCESS_KEY_ID") == access_key_id:
+                return function_name
+    return None
+
+
 def session_of_credentials(credentials: Mapping[str, str]) -> Session | None:
     return session_for_key(credentials.get("AWS_ACCESS_KEY_ID"))
 
