@@ -44,7 +44,7 @@ MAX_BODY_BYTES = 6 * 1024 * 1024
 class UrlTarget:
     """A function that has a URL configuration: what the runtime needs to invoke it."""
 
-    spec: Any  # lambda_worker.FunctionSpec
+    spec: Any  # lambda_worker.RuntimeFunction
     account_id: str
     auth_type: str
     # The statements of the function's resource policy (none: nobody may call the URL).

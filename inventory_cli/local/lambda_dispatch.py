@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from inventory_cli.local.lambda_lineage import Lineage, RecursionStopped
-from inventory_cli.local.lambda_worker import FunctionSpec
+from inventory_cli.local.lambda_worker import RuntimeFunction
 
 logger = logging.getLogger(__name__)
 
@@ -59,12 +59,12 @@ class InvocationOutcome(Protocol):
     def payload(self) -> str: ...
 
 
-Invoke = Callable[[FunctionSpec, str], InvocationOutcome]
+Invoke = Callable[[RuntimeFunction, str], InvocationOutcome]
 # A stream batch's invocation also states the batch's iterator age (ms), for Lambda's metric.
-StreamInvoke = Callable[[FunctionSpec, str, float], InvocationOutcome]
+StreamInvoke = Callable[[RuntimeFunction, str, float], InvocationOutcome]
 # An asynchronous invocation continues the chain of requests of whoever queued the event;
 # raises RecursionStopped when loop detection stops it.
-AsyncInvoke = Callable[[FunctionSpec, str, Lineage | None], InvocationOutcome]
+AsyncInvoke = Callable[[RuntimeFunction, str, Lineage | None], InvocationOutcome]
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
 
@@ -121,7 +121,7 @@ def _json_or_text(text: str) -> Any:
         return text
 
 
-def _response_context(spec: FunctionSpec, outcome: InvocationOutcome) -> dict[str, Any]:
+def _response_context(spec: RuntimeFunction, outcome: InvocationOutcome) -> dict[str, Any]:
     if isinstance(outcome, StoppedOutcome):
         # The function never ran: no executed version, Lambda's own error instead.
         return {"statusCode": 400, "functionError": "Unhandled"}
@@ -145,7 +145,7 @@ class StoppedOutcome:
                                                    "errorType": stop.error_type}))
 
 
-def async_failure_record(spec: FunctionSpec, event_json: str, outcome: InvocationOutcome, *,
+def async_failure_record(spec: RuntimeFunction, event_json: str, outcome: InvocationOutcome, *,
                          condition: str, invoke_count: int, now: float) -> dict[str, Any]:
     """Lambda's invocation record for an asynchronous event that failed for good."""
     return {
@@ -205,7 +205,7 @@ class AsyncInvoker:
         self._lock = threading.Lock()
         self._closed = False
 
-    def submit(self, spec: FunctionSpec, event_json: str, config: AsyncConfig | None = None,
+    def submit(self, spec: RuntimeFunction, event_json: str, config: AsyncConfig | None = None,
                lineage: Lineage | None = None) -> None:
         with self._lock:
             if self._closed:
@@ -224,7 +224,7 @@ class AsyncInvoker:
             return 0.0
         return self._retry_delays[min(retry, len(self._retry_delays)) - 1]
 
-    def _run(self, spec: FunctionSpec, event_json: str, config: AsyncConfig,  # noqa: PLR0917
+    def _run(self, spec: RuntimeFunction, event_json: str, config: AsyncConfig,  # noqa: PLR0917
              queued_at: float, lineage: Lineage | None) -> None:
         retries = max(0, min(config.max_retry_attempts, ASYNC_RETRIES))
         try:
@@ -257,7 +257,7 @@ class AsyncInvoker:
         finally:
             self._activity.end()
 
-    def _discard(self, spec: FunctionSpec, event_json: str, config: AsyncConfig,  # noqa: PLR0917
+    def _discard(self, spec: RuntimeFunction, event_json: str, config: AsyncConfig,  # noqa: PLR0917
                  outcome: InvocationOutcome, condition: str, attempts: int) -> None:
         if config.on_failure is None:
             logger.warning("asynchronous event for %s failed %d times; dropped (no on-failure "
@@ -321,7 +321,7 @@ def _arrival(record: dict[str, Any], default: float) -> float:
     return float(value) if isinstance(value, int | float) else default
 
 
-def stream_failure_record(spec: FunctionSpec, mapping: StreamMapping,  # noqa: PLR0917
+def stream_failure_record(spec: RuntimeFunction, mapping: StreamMapping,  # noqa: PLR0917
                           records: Sequence[dict[str, Any]], outcome: InvocationOutcome, *,
                           condition: str, invoke_count: int, now: float) -> dict[str, Any]:
     """Lambda's record of a discarded stream batch (`payload`: what only an S3 destination
@@ -388,14 +388,14 @@ class StreamDispatcher:
         self._destinations = destinations or NoDestinations()
         self._clock = clock
         self._records: deque[dict[str, Any]] = deque()
-        self._spec: FunctionSpec | None = None
+        self._spec: RuntimeFunction | None = None
         self._cond = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._loop, daemon=True,
                                         name=f"lambda-stream-{mapping.uuid[:8]}")
         self._thread.start()
 
-    def add(self, spec: FunctionSpec, mapping: StreamMapping,
+    def add(self, spec: RuntimeFunction, mapping: StreamMapping,
             records: Sequence[dict[str, Any]]) -> None:
         with self._cond:
             # The latest code and settings apply from the next batch on, as on AWS.
@@ -405,7 +405,7 @@ class StreamDispatcher:
             self._activity.begin(len(records))
             self._cond.notify()
 
-    def _next_batch(self) -> tuple[FunctionSpec, StreamMapping, list[dict[str, Any]]] | None:
+    def _next_batch(self) -> tuple[RuntimeFunction, StreamMapping, list[dict[str, Any]]] | None:
         with self._cond:
             self._cond.wait_for(lambda: self._closed or bool(self._records))
             if self._closed:
@@ -428,7 +428,7 @@ class StreamDispatcher:
             finally:
                 self._activity.end(len(batch))
 
-    def _deliver(self, spec: FunctionSpec, mapping: StreamMapping,
+    def _deliver(self, spec: RuntimeFunction, mapping: StreamMapping,
                  batch: list[dict[str, Any]]) -> None:
         """The batch and, after bisection, its halves, each with its own retry count."""
         segments: deque[list[dict[str, Any]]] = deque([batch])
@@ -436,7 +436,7 @@ class StreamDispatcher:
             halves = self._deliver_segment(spec, mapping, segments.popleft())
             segments.extendleft(reversed(halves))
 
-    def _deliver_segment(self, spec: FunctionSpec, mapping: StreamMapping,
+    def _deliver_segment(self, spec: RuntimeFunction, mapping: StreamMapping,
                          pending: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         """Invoke with `pending` until it succeeds or is discarded; returns the halves to deliver
         instead when the invocation failed and the mapping bisects."""
@@ -462,7 +462,7 @@ class StreamDispatcher:
                 return []
         return []
 
-    def _discard(self, spec: FunctionSpec, mapping: StreamMapping,  # noqa: PLR0917
+    def _discard(self, spec: RuntimeFunction, mapping: StreamMapping,  # noqa: PLR0917
                  records: list[dict[str, Any]], outcome: InvocationOutcome, condition: str,
                  invoke_count: int) -> None:
         first = records[0]["dynamodb"]["SequenceNumber"]

@@ -1,7 +1,7 @@
 """The emulator's Lambda runtime: warm worker pools, invocations and their CloudWatch logs.
 
 `LambdaRuntime` is what the moto seam hands invocations to. It does not touch moto: it receives
-plain `FunctionSpec`s and writes logs through a `LogSink`. Each function has its own pool of
+plain `RuntimeFunction`s and writes logs through a `LogSink`. Each function has its own pool of
 worker processes (execution environments); a pool serves one generation of the function (code,
 handler, environment, timeout), so an update replaces the workers. Every invocation's output
 goes to the function's log group between START and END/REPORT lines, as on AWS.
@@ -42,7 +42,7 @@ from inventory_cli.local.lambda_dispatch import (
     StreamMapping,
 )
 from inventory_cli.local.lambda_lineage import Lineage, RecursionStopped
-from inventory_cli.local.lambda_worker import FunctionSpec, Worker, WorkerReply, extract_code
+from inventory_cli.local.lambda_worker import RuntimeFunction, Worker, WorkerReply, extract_code
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +55,10 @@ class _FromRequest:
 
 
 FROM_REQUEST = _FromRequest()
-LoopAllowed = Callable[[FunctionSpec], bool]
+LoopAllowed = Callable[[RuntimeFunction], bool]
 
 
-def _never(spec: FunctionSpec) -> bool:
+def _never(spec: RuntimeFunction) -> bool:
     return False  # Terminate, Lambda's default recursion config
 
 
@@ -69,7 +69,7 @@ class CodeUnavailable(Exception):
 class LogSink(Protocol):
     """Where invocation logs go: (timestamp in ms, line) events appended to a log stream."""
 
-    def write(self, spec: FunctionSpec, stream: str, events: Sequence[tuple[int, str]]) -> None:
+    def write(self, spec: RuntimeFunction, stream: str, events: Sequence[tuple[int, str]]) -> None:
         ...
 
 
@@ -89,7 +89,7 @@ class InvocationResult:
 class WorkerPool:
     """The execution environments of one function: reused when idle, capped in number."""
 
-    def __init__(self, spawn: Callable[[FunctionSpec], Worker], *, max_workers: int) -> None:
+    def __init__(self, spawn: Callable[[RuntimeFunction], Worker], *, max_workers: int) -> None:
         self._spawn = spawn
         self._max_workers = max_workers
         self._idle: list[Worker] = []
@@ -99,7 +99,7 @@ class WorkerPool:
         self._cond = threading.Condition()
         self._closed = False
 
-    def acquire(self, spec: FunctionSpec) -> Worker:
+    def acquire(self, spec: RuntimeFunction) -> Worker:
         retired: list[Worker] = []
         with self._cond:
             if spec.generation != self._generation:
@@ -183,7 +183,7 @@ def _side_by_side(tasks: Sequence[Callable[[], None]], name: str) -> None:
         thread.join()
 
 
-def _log_events(reply: WorkerReply, request_id: str, spec: FunctionSpec, started_ms: int,
+def _log_events(reply: WorkerReply, request_id: str, spec: RuntimeFunction, started_ms: int,
                 ended_ms: int) -> list[tuple[int, str]]:
     events = [(started_ms, f"START RequestId: {request_id} Version: {spec.version}")]
     events += [(ended_ms, line) for line in reply.output.splitlines()]
@@ -236,11 +236,11 @@ class LambdaRuntime:
 
     # -- invocation ---------------------------------------------------------------------------
 
-    def _invoke_in_chain(self, spec: FunctionSpec, event_json: str,
+    def _invoke_in_chain(self, spec: RuntimeFunction, event_json: str,
                          lineage: Lineage | None) -> InvocationResult:
         return self.invoke(spec, event_json, lineage=lineage)
 
-    def chain_for(self, spec: FunctionSpec, lineage: Lineage | None) -> Lineage:
+    def chain_for(self, spec: RuntimeFunction, lineage: Lineage | None) -> Lineage:
         """The chain an invocation of `spec` runs in, or RecursionStopped when loop detection
         stops it (the function's 17th in this chain, and its recursion config not Allow)."""
         chain = (lineage or Lineage()).after(spec.arn)
@@ -251,7 +251,7 @@ class LambdaRuntime:
             raise RecursionStopped(spec.name, count)
         return chain
 
-    def invoke(self, spec: FunctionSpec, event_json: str,
+    def invoke(self, spec: RuntimeFunction, event_json: str,
                lineage: Lineage | None | _FromRequest = FROM_REQUEST, *,
                iterator_age_ms: float | None = None) -> InvocationResult:
         """One synchronous invocation (RequestResponse); its log goes to the log group.
@@ -295,7 +295,7 @@ class LambdaRuntime:
         return self._finish(spec, reply, request_id, started_ms, stream=worker.log_stream,
                             iterator_age_ms=iterator_age_ms)
 
-    def _finish(self, spec: FunctionSpec, reply: WorkerReply, request_id: str, started_ms: int,
+    def _finish(self, spec: RuntimeFunction, reply: WorkerReply, request_id: str, started_ms: int,
                 *, stream: str, iterator_age_ms: float | None = None) -> InvocationResult:
         events = _log_events(reply, request_id, spec, started_ms, int(time.time() * 1000))
         try:
@@ -310,7 +310,7 @@ class LambdaRuntime:
                                 log_text="\n".join(line for _, line in events) + "\n",
                                 duration_ms=reply.duration_ms)
 
-    def submit_event(self, spec: FunctionSpec, event_json: str,
+    def submit_event(self, spec: RuntimeFunction, event_json: str,
                      config: AsyncConfig | None = None) -> None:
         """Queue an asynchronous invocation (S3, SNS, InvocationType=Event) and return at once;
         `config`: the function's event invoke config (retries, event age, on-failure). The event
@@ -318,11 +318,11 @@ class LambdaRuntime:
         caused it)."""
         self._async.submit(spec, event_json, config, lambda_lineage.request_lineage())
 
-    def _invoke_stream_batch(self, spec: FunctionSpec, event_json: str,
+    def _invoke_stream_batch(self, spec: RuntimeFunction, event_json: str,
                              iterator_age_ms: float) -> InvocationResult:
         return self.invoke(spec, event_json, lineage=None, iterator_age_ms=iterator_age_ms)
 
-    def submit_stream_records(self, spec: FunctionSpec, mapping: StreamMapping,
+    def submit_stream_records(self, spec: RuntimeFunction, mapping: StreamMapping,
                               records: Sequence[dict[str, Any]]) -> None:
         """Queue stream records for a mapping; they are delivered in order, in batches."""
         if not records:
@@ -344,7 +344,7 @@ class LambdaRuntime:
 
     # -- workers ------------------------------------------------------------------------------
 
-    def _pool(self, spec: FunctionSpec) -> WorkerPool:
+    def _pool(self, spec: RuntimeFunction) -> WorkerPool:
         with self._lock:
             if self._closed.is_set():
                 raise RuntimeError("the Lambda runtime is shutting down")
@@ -354,7 +354,7 @@ class LambdaRuntime:
                 self._pools[spec.arn] = pool
             return pool
 
-    def _spawn(self, spec: FunctionSpec) -> Worker:
+    def _spawn(self, spec: RuntimeFunction) -> Worker:
         try:
             code_dir = extract_code(spec, self._code_root)
         except (zipfile.BadZipFile, OSError) as exc:

@@ -42,7 +42,7 @@ INIT_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
-class FunctionSpec:
+class RuntimeFunction:
     """What the runtime needs to know about one function: plain data, no moto objects."""
 
     arn: str
@@ -88,7 +88,7 @@ class WorkerReply:
     worker_lost: bool = False
 
 
-def extract_code(spec: FunctionSpec, code_root: Path) -> Path:
+def extract_code(spec: RuntimeFunction, code_root: Path) -> Path:
     """Unzip the function's code once per CodeSha256 (atomically: concurrent callers are fine)."""
     target = code_root / code_folder_name(spec.code_sha256)
     if target.is_dir():
@@ -144,7 +144,7 @@ class _BytesReader:
         return chunk
 
 
-def function_environment(spec: FunctionSpec, *, endpoint: str, code_dir: Path,
+def function_environment(spec: RuntimeFunction, *, endpoint: str, code_dir: Path,
                          log_stream: str) -> dict[str, str]:
     """The whole environment of a worker: the function's variables plus Lambda's own."""
     env = {str(k): str(v) for k, v in spec.environment.items()}
@@ -173,7 +173,7 @@ def function_environment(spec: FunctionSpec, *, endpoint: str, code_dir: Path,
     return env
 
 
-def log_stream_name(spec: FunctionSpec, worker_id: str) -> str:
+def log_stream_name(spec: RuntimeFunction, worker_id: str) -> str:
     day = time.strftime("%Y/%m/%d", time.gmtime())
     return f"{day}/[{spec.version}]{worker_id}"
 
@@ -181,7 +181,7 @@ def log_stream_name(spec: FunctionSpec, worker_id: str) -> str:
 class Worker:
     """A warm worker process for one generation of one function; one invocation at a time."""
 
-    def __init__(self, spec: FunctionSpec, *, code_dir: Path, endpoint: str,
+    def __init__(self, spec: RuntimeFunction, *, code_dir: Path, endpoint: str,
                  python: str = sys.executable) -> None:
         self.spec = spec
         self.worker_id = uuid.uuid4().hex

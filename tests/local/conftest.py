@@ -15,7 +15,7 @@ import pytest
 from local_helpers import build_zip
 
 from inventory_cli.local.emulator import EmulatorInfo, start_private
-from inventory_cli.local.lambda_worker import FunctionSpec
+from inventory_cli.local.lambda_worker import RuntimeFunction
 
 # An emulator process of the module's own (free port, own state folder) serves the tests of a
 # module that asks for `emulator`; each test there uses its own resource names.
@@ -125,8 +125,8 @@ STREAM_HANDLER = textwrap.dedent('''
 
 def spec_for(code: bytes, *, name: str = "probe", handler: str = "probe.handler",
              environment: Mapping[str, str] | None = None, timeout_s: float = 10.0,
-             **extra: Any) -> FunctionSpec:
-    return FunctionSpec(
+             **extra: Any) -> RuntimeFunction:
+    return RuntimeFunction(
         arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}", name=name,
         handler=handler, runtime="python3.12",
         # Like Lambda's CodeSha256: base64, so it can contain "/".
@@ -145,7 +145,7 @@ def stream_zip() -> bytes:
 
 
 @pytest.fixture
-def make_spec() -> Callable[..., FunctionSpec]:
+def make_spec() -> Callable[..., RuntimeFunction]:
     return spec_for
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from inventory_cli.local.lambda_runtime import LambdaRuntime
-from inventory_cli.local.lambda_worker import FunctionSpec
+from inventory_cli.local.lambda_worker import RuntimeFunction
 
 HANDLER = textwrap.dedent('''
     import time
@@ -36,7 +36,7 @@ class Lines:
         self.lines: list[str] = []
         self._lock = threading.Lock()
 
-    def write(self, spec: FunctionSpec, stream: str, events: Sequence[tuple[int, str]]) -> None:
+    def write(self, spec: RuntimeFunction, stream: str, events: Sequence[tuple[int, str]]) -> None:
         with self._lock:
             self.lines += [message for _, message in events]
 
@@ -57,25 +57,25 @@ def runtime(tmp_path: Path, sink: Lines) -> Iterator[LambdaRuntime]:
 
 
 @pytest.fixture
-def spec(make_zip: Callable[[Mapping[str, str]], bytes], make_spec: Callable[..., FunctionSpec]
-         ) -> Callable[[float], FunctionSpec]:
+def spec(make_zip: Callable[[Mapping[str, str]], bytes], make_spec: Callable[..., RuntimeFunction]
+         ) -> Callable[[float], RuntimeFunction]:
     code = make_zip({"limits.py": HANDLER})
 
-    def for_timeout(timeout_s: float) -> FunctionSpec:
+    def for_timeout(timeout_s: float) -> RuntimeFunction:
         return make_spec(code, name="limits", handler="limits.handler", timeout_s=timeout_s)
 
     return for_timeout
 
 
 def test_the_remaining_time_counts_down_from_the_function_timeout(
-        runtime: LambdaRuntime, spec: Callable[[float], FunctionSpec]) -> None:
+        runtime: LambdaRuntime, spec: Callable[[float], RuntimeFunction]) -> None:
     result = json.loads(runtime.invoke(spec(7.0), json.dumps({"megabytes": 1})).payload)
     assert 5_000 < result["first"] <= 7_000
     assert 250 <= result["first"] - result["later"] < 5_000
 
 
 def test_the_report_line_shows_the_peak_memory_of_the_worker(
-        runtime: LambdaRuntime, sink: Lines, spec: Callable[[float], FunctionSpec]) -> None:
+        runtime: LambdaRuntime, sink: Lines, spec: Callable[[float], RuntimeFunction]) -> None:
     runtime.invoke(spec(30.0), json.dumps({"megabytes": 1}))
     runtime.invoke(spec(30.0), json.dumps({"megabytes": 80}))
     small, large = sink.peaks()
@@ -83,7 +83,7 @@ def test_the_report_line_shows_the_peak_memory_of_the_worker(
 
 
 def test_a_worker_killed_at_its_timeout_still_reports_its_peak(
-        runtime: LambdaRuntime, sink: Lines, spec: Callable[[float], FunctionSpec]) -> None:
+        runtime: LambdaRuntime, sink: Lines, spec: Callable[[float], RuntimeFunction]) -> None:
     result = runtime.invoke(spec(2.0), json.dumps({"megabytes": 60, "hang": True}))
     assert not result.ok and "Task timed out" in result.log_text
     assert sink.peaks()[-1] >= 60

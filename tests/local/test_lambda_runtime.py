@@ -20,9 +20,9 @@ import pytest
 
 from inventory_cli.local.lambda_dispatch import AsyncConfig, StreamMapping
 from inventory_cli.local.lambda_runtime import LambdaRuntime
-from inventory_cli.local.lambda_worker import FunctionSpec
+from inventory_cli.local.lambda_worker import RuntimeFunction
 
-SpecFactory = Callable[..., FunctionSpec]
+SpecFactory = Callable[..., RuntimeFunction]
 
 
 class RecordingSink:
@@ -31,7 +31,7 @@ class RecordingSink:
         self.streams: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
-    def write(self, spec: FunctionSpec, stream: str, events: Sequence[tuple[int, str]]) -> None:
+    def write(self, spec: RuntimeFunction, stream: str, events: Sequence[tuple[int, str]]) -> None:
         stamps = [t for t, _ in events]
         assert stamps == sorted(stamps)  # CloudWatch wants each batch in chronological order
         with self._lock:
@@ -244,7 +244,7 @@ def _deliveries(path: Path) -> list[list[str]]:
 
 
 def _stream_spec(make_spec: SpecFactory, code: bytes, tmp_path: Path,
-                 **env: str) -> FunctionSpec:
+                 **env: str) -> RuntimeFunction:
     return make_spec(code, name="stream", handler="stream.handler",
                      environment={"RECORD_FILE": str(tmp_path / "records.jsonl"), **env})
 
@@ -390,9 +390,9 @@ def test_the_event_invoke_configs_retry_count_and_event_age_are_honoured(
 
 @pytest.fixture
 def failing_on(make_zip: Callable[..., bytes], make_spec: SpecFactory,
-               tmp_path: Path) -> Callable[[str], FunctionSpec]:
+               tmp_path: Path) -> Callable[[str], RuntimeFunction]:
     """A stream function that records its batches and fails any batch holding the key."""
-    def spec(key: str) -> FunctionSpec:
+    def spec(key: str) -> RuntimeFunction:
         return make_spec(make_zip(FAILING_ON), name="stream", handler="stream.handler",
                          environment={"RECORD_FILE": str(tmp_path / "records.jsonl"),
                                       "FAIL_ON": key})
@@ -408,7 +408,7 @@ def _kept_mapping(uuid: str, **settings: Any) -> StreamMapping:
 
 
 def test_a_failing_batch_is_bisected_down_to_the_bad_record_which_is_kept(  
-        kept_runtime: LambdaRuntime, failing_on: Callable[[str], FunctionSpec], tmp_path: Path,
+        kept_runtime: LambdaRuntime, failing_on: Callable[[str], RuntimeFunction], tmp_path: Path,
         destinations: RecordingDestinations, sleeps: list[float]) -> None:
     spec = failing_on("c")
     mapping = _kept_mapping("m-6", batch_size=5, max_retry_attempts=1,
@@ -440,7 +440,7 @@ def test_a_failing_batch_is_bisected_down_to_the_bad_record_which_is_kept(
 
 
 def test_without_bisection_the_whole_batch_is_retried_and_kept(
-        kept_runtime: LambdaRuntime, failing_on: Callable[[str], FunctionSpec], tmp_path: Path,
+        kept_runtime: LambdaRuntime, failing_on: Callable[[str], RuntimeFunction], tmp_path: Path,
         destinations: RecordingDestinations) -> None:
     spec = failing_on("b")
     kept_runtime.submit_stream_records(spec, _kept_mapping("m-7", max_retry_attempts=2),
@@ -454,7 +454,7 @@ def test_without_bisection_the_whole_batch_is_retried_and_kept(
 
 
 def test_records_older_than_the_maximum_age_are_discarded_instead_of_retried(
-        kept_runtime: LambdaRuntime, failing_on: Callable[[str], FunctionSpec], tmp_path: Path,
+        kept_runtime: LambdaRuntime, failing_on: Callable[[str], RuntimeFunction], tmp_path: Path,
         destinations: RecordingDestinations) -> None:
     spec = failing_on("a")
     records = _records(["a"])

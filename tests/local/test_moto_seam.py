@@ -22,7 +22,7 @@ import pytest
 
 from inventory_cli.local import moto_seam
 from inventory_cli.local.lambda_dispatch import AsyncConfig, StreamMapping
-from inventory_cli.local.lambda_worker import FunctionSpec
+from inventory_cli.local.lambda_worker import RuntimeFunction
 from inventory_cli.local.outbox import Outbox, read_outbox
 from inventory_cli.stack.resources import TABLE_SCHEMA
 
@@ -186,23 +186,23 @@ def test_what_role_enforcement_relies_on_is_where_the_seam_expects_it() -> None:
 
 @dataclass
 class RecordingRuntime:
-    events: list[tuple[FunctionSpec, dict[str, Any]]] = field(default_factory=list)
-    streams: list[tuple[FunctionSpec, StreamMapping, list[dict[str, Any]]]] = field(
+    events: list[tuple[RuntimeFunction, dict[str, Any]]] = field(default_factory=list)
+    streams: list[tuple[RuntimeFunction, StreamMapping, list[dict[str, Any]]]] = field(
         default_factory=list)
-    sync: list[tuple[FunctionSpec, dict[str, Any]]] = field(default_factory=list)
+    sync: list[tuple[RuntimeFunction, dict[str, Any]]] = field(default_factory=list)
     configs: list[AsyncConfig | None] = field(default_factory=list)
     ok: bool = True
 
-    def submit_event(self, spec: FunctionSpec, event_json: str,
+    def submit_event(self, spec: RuntimeFunction, event_json: str,
                      config: AsyncConfig | None = None) -> None:
         self.events.append((spec, json.loads(event_json)))
         self.configs.append(config)
 
-    def submit_stream_records(self, spec: FunctionSpec, mapping: StreamMapping,
+    def submit_stream_records(self, spec: RuntimeFunction, mapping: StreamMapping,
                               records: list[dict[str, Any]]) -> None:
         self.streams.append((spec, mapping, records))
 
-    def invoke(self, spec: FunctionSpec, event_json: str) -> Any:
+    def invoke(self, spec: RuntimeFunction, event_json: str) -> Any:
         self.sync.append((spec, json.loads(event_json)))
 
         class Result:

@@ -34,7 +34,7 @@ Without `attach`, moto behaves as it does upstream apart from the fixes (role ma
 thread-safe stream, conditional denies), so in-process tests that call `install()` are not
 affected by the runtime.
 Everything else of the emulator works on the plain data this package hands over
-(`FunctionSpec`, stream records as dicts). `tests/local/test_moto_seam.py` fails loudly if an
+(`RuntimeFunction`, stream records as dicts). `tests/local/test_moto_seam.py` fails loudly if an
 upgrade of moto moves what we patch or rely on.
 """
 

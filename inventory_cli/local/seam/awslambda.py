@@ -12,7 +12,7 @@
   of Lambda asynchronous invocations" and "Retaining discarded batches for a DynamoDB event
   source"); a record the role may not write is lost, as on AWS.
 - Execution roles: each function runs with temporary credentials of its role
-  (`function_credentials`, handed to the runtime in `FunctionSpec.credentials`), and its calls
+  (`function_credentials`, handed to the runtime in `RuntimeFunction.credentials`), and its calls
   are checked against the role (`seam/iam.py`; what IAM sees of a Lambda request:
   `iam_wants`).
 - Function URLs: moto keeps their configuration; `function_url_target` finds the function a
@@ -33,19 +33,19 @@ from inventory_cli.local.seam import attached, iam
 
 if TYPE_CHECKING:
     from inventory_cli.local.lambda_dispatch import AsyncConfig, StreamMapping
-    from inventory_cli.local.lambda_worker import FunctionSpec
+    from inventory_cli.local.lambda_worker import RuntimeFunction
 
 logger = logging.getLogger(__name__)
 
 # -- Lambda functions --------------------------------------------------------------------------
 
 
-def function_spec(fn: Any) -> FunctionSpec:
+def function_spec(fn: Any) -> RuntimeFunction:
     """The plain description of a moto `LambdaFunction` that the runtime works with."""
-    from inventory_cli.local.lambda_worker import FunctionSpec
+    from inventory_cli.local.lambda_worker import RuntimeFunction
 
     code_id = (getattr(fn, "code", None) or {}).get("UUID", "")
-    return FunctionSpec(
+    return RuntimeFunction(
         arn=fn.function_arn, name=fn.function_name, handler=fn.handler or "",
         runtime=fn.run_time or "", code_sha256=fn.code_sha_256 or "",
         code=getattr(fn, "code_bytes", b"") or b"",

@@ -26,7 +26,7 @@ from urllib.parse import unquote
 from inventory_cli.local import lambda_lineage
 
 if TYPE_CHECKING:
-    from inventory_cli.local.lambda_worker import FunctionSpec
+    from inventory_cli.local.lambda_worker import RuntimeFunction
 
 RECURSION_CONFIG_PATH = (r"{0}/(?P<api_version>[^/]+)/functions/(?P<function_name>[\w_:%-]+)"
                          r"/recursion-config/?$")
@@ -39,7 +39,7 @@ def recursive_loop(fn: Any) -> str:
     return str(getattr(fn, _ATTRIBUTE, TERMINATE))
 
 
-def loop_allowed(spec: FunctionSpec) -> bool:
+def loop_allowed(spec: RuntimeFunction) -> bool:
     """Whether the function's recursion config is Allow (read at the moment of the stop, so a
     config set by any client takes effect for the next invocation)."""
     from moto.awslambda.models import lambda_backends

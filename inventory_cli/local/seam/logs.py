@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from inventory_cli.local.seam import iam
 
 if TYPE_CHECKING:
-    from inventory_cli.local.lambda_worker import FunctionSpec
+    from inventory_cli.local.lambda_worker import RuntimeFunction
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class MotoLogSink:
         self._lock = threading.Lock()
         self._refused: set[tuple[str, str]] = set()
 
-    def write(self, spec: FunctionSpec, stream: str, events: Sequence[tuple[int, str]]) -> None:
+    def write(self, spec: RuntimeFunction, stream: str, events: Sequence[tuple[int, str]]) -> None:
         from moto.logs.models import logs_backends
 
         backend = logs_backends[spec.account_id][spec.region]
@@ -47,7 +47,7 @@ class MotoLogSink:
             backend.put_log_events(spec.log_group, stream,
                                    [{"timestamp": t, "message": m} for t, m in events])
 
-    def _role_may_write(self, spec: FunctionSpec, stream: str, backend: Any) -> bool:
+    def _role_may_write(self, spec: RuntimeFunction, stream: str, backend: Any) -> bool:
         session = iam.session_of_credentials(spec.credentials) if iam.enforcing() else None
         if session is None:
             return True
