@@ -26,18 +26,20 @@ def dashboard(
     Public (--public-dashboard): anyone with the address reads every store. On the local
     emulator the emulator itself serves it.
     """
-    from inventory_cli.dashboard.locate import find_dashboard_url
+    from inventory_cli.dashboard.locate import check_dashboard_page
     from inventory_cli.errors import InventoryError
-    from inventory_cli.stack.deployed import deployed_dashboard
+    from inventory_cli.stack.deployed import dashboard_url_of, deployed_dashboard
 
     app_ctx = app_context(ctx)
     aws = app_ctx.aws()
     if deployed_dashboard(aws) is False:
         raise InventoryError(
             f"stack {aws.stack!r} has no dashboard: it was provisioned with --no-dashboard",
-            hint="`inventory provision --dashboard` adds it (the account must allow public "
-                 "bucket policies)")
-    url = find_dashboard_url(aws)
+            hint="`inventory provision --dashboard` adds it (private, staff sign in; "
+                 "`--public-dashboard` for the guests' page)")
+    check_dashboard_page(aws)
+    # The emulator serves the page itself; on AWS, S3 (public) or CloudFront (private) does.
+    url = dashboard_url_of(aws)
     # Only the URL on stdout (scripts can use it); never wrapped, however narrow the terminal.
     app_ctx.console.print(url, soft_wrap=True, markup=False, emoji=False, highlight=False)
     if open_page and not webbrowser.open(url, new=2):

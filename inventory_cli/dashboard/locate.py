@@ -17,8 +17,9 @@ _MISSING = {"404", "NoSuchBucket", "NotFound", "NoSuchKey"}
 _DENIED = {"403", "AccessDenied", "Forbidden"}
 
 
-def find_dashboard_url(aws: Aws) -> str:
-    """The URL of the stack's page; typed errors when the bucket or the page is missing."""
+def check_dashboard_page(aws: Aws) -> None:
+    """The stack's page is in its bucket; typed errors when the bucket or the page is missing.
+    (Where it is served from is the stack's to say: `stack.deployed.dashboard_url_of`.)"""
     bucket = aws.names.dashboard_bucket
     s3 = aws.client("s3")
     try:
@@ -47,7 +48,3 @@ def find_dashboard_url(aws: Aws) -> str:
                 hint="`inventory provision` uploads the page again",
             ) from None
         raise
-    # The emulator serves the page itself; on AWS, S3 (public) or CloudFront (private) does.
-    from inventory_cli.stack.deployed import dashboard_url_of
-
-    return dashboard_url_of(aws)
