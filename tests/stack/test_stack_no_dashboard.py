@@ -57,8 +57,8 @@ def test_no_dashboard_stack_has_none_and_remembers_it(session: boto3.session.Ses
     code, out, err = _run(aws, "dashboard")
     assert (code, out) == (1, "")
     assert err == ("Error: stack 'inventory' has no dashboard: it was provisioned with "
-                   "--no-dashboard\nHint: `inventory provision --dashboard` adds it (the "
-                   "account must allow public bucket policies)\n")
+                   "--no-dashboard\nHint: `inventory provision --dashboard` adds it "
+                   "(private, staff sign in; `--public-dashboard` for the guests' page)\n")
 
     teardown(aws)
     assert leftovers(session, aws.names) == []
