@@ -1,5 +1,5 @@
 """Kept failures, as the deployed announcer and the CLI both read them (standard library and
-boto3 only: this is deployed code, and `inventory_cli.ops.failures` builds on it).
+boto3 only: this is deployed code, and the CLI's ops/failures.py builds on it).
 
 Two sources (docs/data-formats.md, "Kept failures and the alert log"):
 - Lambda's own on-failure records in the failures bucket: an asynchronous invocation (the

@@ -1,8 +1,10 @@
 """The dashboard page in a real browser (headless Chromium) against the local emulator.
 
 The stacks are provisioned by `inventory provision` and fed by `inventory upload --wait` (the six
-lab files, loaded by the real loader Lambda). Every test saves a screenshot of the state it
-checks under test-artifacts/dashboard/.
+lab files, loaded by the real loader Lambda). Every test runs twice: on a public stack (guests)
+and on a private one as provision makes it, signed in as staff of every store (the page's own
+session, seeded into the tab). Every test saves a screenshot of the state it checks under
+test-artifacts/dashboard/.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
-from browser_backend import with_sessions
-from dashboard_stack import SAMPLES, DashboardStack, sample_rows
+from browser_backend import _new_stack, with_sessions
+from dashboard_stack import SAMPLES, DashboardStack, Inventory, lab_files, sample_rows
 from playwright.sync_api import expect
 
 from inventory_cli.local.moto_seam import GUEST_KEY_PREFIX
@@ -22,6 +25,28 @@ from inventory_cli.local.moto_seam import GUEST_KEY_PREFIX
 pytestmark = pytest.mark.browser
 
 INJECTION = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module", params=["public", "private"])
+def dashboard_access(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def lab_stack(inventory: Inventory, backend_session: boto3.session.Session,
+              dashboard_access: str) -> DashboardStack:
+    """The six lab files on a stack of each access mode (this module's own)."""
+    return _new_stack(inventory, backend_session, lab_files(), access=dashboard_access)
+
+
+@pytest.fixture
+def make_stack(inventory: Inventory, backend_session: boto3.session.Session,
+               dashboard_access: str) -> Any:
+    def make(files: Any = None, *, threshold: int | None = None) -> DashboardStack:
+        return _new_stack(inventory, backend_session, lab_files() if files is None else files,
+                          threshold, access=dashboard_access)
+
+    return make
 
 
 def open_dashboard(page: Any, stack: DashboardStack, fragment: str = "") -> None:

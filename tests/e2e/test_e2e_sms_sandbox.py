@@ -48,8 +48,9 @@ def test_a_phone_is_verified_with_the_code_it_was_texted(e2e: Target) -> None:
     assert [(s["endpoint"], s["status"], s["sms_sandbox"]) for s in listing] == [
         (PHONE, "confirmed", "pending")]
     table = e2e.run("subscriptions", "--output", "table").stdout
-    assert re.search(rf"^{re.escape(PHONE)}\s+sms\s+unverified \(SMS sandbox\)\s+Berlin\s*$",
-                     table, re.MULTILINE), table
+    assert re.search(
+        rf"^alerts\s+{re.escape(PHONE)}\s+sms\s+unverified \(SMS sandbox\)\s+Berlin\s*$",
+        table, re.MULTILINE), table
 
     wrong = "000000" if code.group(1) != "000000" else "111111"
     refused = e2e.run("verify-phone", PHONE, wrong, expect=1)
@@ -64,7 +65,7 @@ def test_a_phone_is_verified_with_the_code_it_was_texted(e2e: Target) -> None:
     assert [(s["endpoint"], s["status"], s["sms_sandbox"]) for s in listing] == [
         (PHONE, "confirmed", "verified")]
     table = e2e.run("subscriptions", "--output", "table").stdout
-    assert re.search(rf"^{re.escape(PHONE)}\s+sms\s+confirmed\s+Berlin\s*$", table,
+    assert re.search(rf"^alerts\s+{re.escape(PHONE)}\s+sms\s+confirmed\s+Berlin\s*$", table,
                      re.MULTILINE), table
     # Subscribing again now says nothing about the sandbox, and texts no new code.
     again = e2e.run("subscribe", PHONE, "--store", "Berlin")
