@@ -541,6 +541,18 @@ def transaction_chunks(cells: Sequence[tuple[str, str]]) -> Iterator[list[tuple[
         yield chunk
 
 
+def next_state(cell: Cell, before: CellState, decide: Decide) -> CellState | None:
+    """The cell's state after this change, settled; None when there is nothing to write. With
+    nothing newer but rows that do not reflect the cell yet, the same state one version on moves
+    them there."""
+    after = decide(cell, before)
+    if after is None:
+        if before.base is None:
+            return None
+        after = replace(before, version=before.version + 1)
+    return after.settled()
+
+
 def _apply_chunk(ddb: Any, table: str, chunk: list[tuple[str, str]], decide: Decide, *,
                  low_lists: bool = True) -> None:
     states = read_cells(ddb, table, chunk)
@@ -549,13 +561,9 @@ def _apply_chunk(ddb: Any, table: str, chunk: list[tuple[str, str]], decide: Dec
     items: dict[str, RowDelta] = {}
     for cell in chunk:
         before = states[cell]
-        after = decide(cell, before)
+        after = next_state(cell, before, decide)
         if after is None:
-            if before.base is None:
-                continue
-            # Nothing newer, but the rows do not reflect the cell yet: move them there.
-            after = replace(before, version=before.version + 1)
-        after = after.settled()
+            continue
         store, item = cell
         actions.append({"Put": _cell_put(table, store, item, before, after)})
         stores.setdefault(store, RowDelta()).add(item, before, after)
@@ -763,12 +771,9 @@ def apply_unconditionally(ddb: Any, table: str, cells: Sequence[Cell], decide: D
     plans: list[Plan] = []
     for cell in cells:
         before = states[cell]
-        after = decide(cell, before)
-        if after is None:
-            if before.base is None:
-                continue
-            after = replace(before, version=before.version + 1)
-        plans.append((cell, before, after.settled()))
+        after = next_state(cell, before, decide)
+        if after is not None:
+            plans.append((cell, before, after))
     left: list[Cell] = []
     unsure = False  # a request whose answer never came: it may still be applied
     for group in drain_groups(plans):
