@@ -556,3 +556,18 @@ def test_a_403_from_the_function_url_itself_is_not_a_refused_key(
     expect(page.locator("#file-panel")).to_be_visible()
     assert stored_key(page) == [key]
     assert not [k for k in upload_stack.uploaded_keys() if "Gdansk" in k]
+
+
+def test_a_private_stacks_page_is_served_beside_its_dashboard_and_takes_store_keys(
+    page: Any, make_stack: Callable[..., DashboardStack], tmp_path: Path
+) -> None:
+    """A private dashboard (the default) serves the upload page beside it, where the emulator
+    plays CloudFront; a store's key still checks and sends its files, no staff sign-in needed."""
+    site = UploadSite(make_stack((), access="private", signed_in=False))
+    assert "/_inventory/cdn/" in site.page_url
+    sign_in(page, site, "Graz")
+    pick(page, write_bytes(tmp_path, "graz.csv", b"store,item,count\nGraz,a,4\n"))
+    expect(page.locator("#send")).to_be_visible()
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(page.locator("#report-status")).to_have_text("loaded", timeout=120_000)
+    assert site.count_of("Graz", "a") == 4
