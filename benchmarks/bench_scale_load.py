@@ -29,9 +29,9 @@ seconds until every load report (as `upload --wait`), until the store summaries 
 computation (polled every second; the item summaries are compared in full at the end), and
 until the emulator is idle; then the floor: the same items written with BatchWriteItem, one call
 after another, into a table with a stream and no consumer, in the same emulator. Write units
-per loaded row are counted in the emulator from the calls it serves (`benchmarks/write_meter`,
-loaded with PYTHONPATH: a stopgap until the emulator meters requests itself) and split by table:
-inventory table (the loader), summary table, alert log. With `--baseline-ref`, the same run first
+per loaded row are the emulator's meter's (`inventory local meter`: units as DynamoDB bills
+them), from a mark set before the uploads, split by table: inventory table (the loader), summary
+table, alert log. With `--baseline-ref`, the same run first
 on a second emulator with that ref's functions (and `--baseline-summary-batch` as the summary
 mapping's BatchSize, the ref's own setting). `--summary-batch` and `--summary-timeout` set the
 current side's summary mapping BatchSize and function Timeout (to compare batch sizes).
@@ -61,7 +61,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from inventory_cli.aws import Aws, make_aws  # noqa: E402
 from inventory_cli.config import Settings, StackNames  # noqa: E402
 from inventory_cli.errors import EmulatorError  # noqa: E402
-from inventory_cli.local.emulator import start_private, wait_until_idle  # noqa: E402
+from inventory_cli.local.emulator import (  # noqa: E402
+    mark_meter,
+    read_meter,
+    start_private,
+    wait_until_idle,
+)
 from inventory_cli.local.server import WRITE_LIMIT_ENV  # noqa: E402
 from inventory_cli.provisioning import provision  # noqa: E402
 from inventory_cli.stack.packaging import build_zip  # noqa: E402
@@ -211,7 +216,6 @@ def table(outcomes: list[Outcome], timeout: int, limit: int) -> str:
 
 # -- the pipeline with every consumer: write units, the summaries' lag, the ratio to the floor ---
 
-METER_DIR = REPO / "benchmarks" / "write_meter"
 RAW_TABLE = "scale-raw-floor"
 RAW_BATCH = 25
 
@@ -268,18 +272,12 @@ def _item_rows(aws: Aws, names: StackNames) -> dict[str, tuple[int, int, int, di
             for i in read_item_summaries(aws, names)}
 
 
-def _meter(path: Path) -> dict[str, dict[str, int]]:
-    try:
-        counts: dict[str, dict[str, int]] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return counts
-
-
-def _units(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]],
-           table: str) -> int:
-    return (after.get(table, {}).get("write_units", 0)
-            - before.get(table, {}).get("write_units", 0))
+def _write_units_by_table(report: dict[str, Any]) -> dict[str, int]:
+    """Write units per table in a report of the emulator's meter (`inventory local meter`)."""
+    by_table: dict[str, int] = {}
+    for row in report["dynamodb"]:
+        by_table[row["table"]] = by_table.get(row["table"], 0) + int(row["write_units"])
+    return by_table
 
 
 @dataclass
@@ -324,13 +322,9 @@ def run_pipeline(side: str, code: bytes | None, summary_batch: int | None, *, wo
     from inventory_cli.ops.subscriptions import subscribe
     from inventory_cli.ops.upload import check_files, upload_files, wait_for_reports
 
-    meter = work / "meter.json"
-    env = {**environ, "INVENTORY_BENCH_METER": str(meter),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(METER_DIR),
-                                                       environ.get("PYTHONPATH", "")]))}
     problems: list[str] = []
     rows = len(counts)
-    with start_private(work / "emulator", environ=env) as info:
+    with start_private(work / "emulator", environ=environ) as info:
         aws = make_aws(Settings(stack="pipe", local=True), endpoint_url=info.endpoint)
         names = provision(aws).names
         lam = aws.client("lambda")
@@ -348,10 +342,7 @@ def run_pipeline(side: str, code: bytes | None, summary_batch: int | None, *, wo
                                               Timeout=summary_timeout)
         subscribe(aws, names, "ops@example.com", "email", None)
         checked = check_files(sorted(folder.glob("*.csv")))
-        time.sleep(1.5)  # the meter's file is written twice a second
-        before = _meter(meter)
-        if not before:
-            problems.append("the write meter did not start (no counts from the emulator)")
+        mark_meter(info.endpoint, f"{side}-pipeline")
         want = expected_store_rows(counts, 0)
         say(f"  {side}: uploading {len(checked)} files, {rows:,} rows")
         started = time.perf_counter()
@@ -374,18 +365,16 @@ def run_pipeline(side: str, code: bytes | None, summary_batch: int | None, *, wo
         if not _idle(info, give_up_s):
             problems.append("the emulator was not idle in time")
         idle = time.perf_counter() - started
-        time.sleep(1.5)
-        after = _meter(meter)
+        units_by_table = _write_units_by_table(
+            read_meter(info.endpoint, since=f"{side}-pipeline"))
         if _item_rows(aws, names) != expected_item_rows(counts, 0):
             problems.append("item summaries differ from a full computation")
         if _store_rows(aws, names) != want:
             problems.append("store summaries differ from a full computation")
-        units = {"loader": _units(before, after, names.table),
-                 "summaries": _units(before, after, names.summary_table),
-                 "alerts": _units(before, after, names.alert_table)}
-        units["other"] = sum(_units(before, after, t) for t in after
-                             if t not in (names.table, names.summary_table, names.alert_table,
-                                          RAW_TABLE))
+        units = {"loader": units_by_table.pop(names.table, 0),
+                 "summaries": units_by_table.pop(names.summary_table, 0),
+                 "alerts": units_by_table.pop(names.alert_table, 0)}
+        units["other"] = sum(units_by_table.values())
         say(f"  {side}: idle after {idle:.1f} s; write units {units}; measuring the floor")
         floor = _raw_floor(aws, counts)
         say(f"  {side}: floor {floor:.1f} s")

@@ -10,7 +10,8 @@ Two orders of the same rows (counts 0..100, fixed seed, threshold 0):
   single file): a batch holds the 20 stores' records of each of its items;
 - store-major: the stores one after another (20 files loaded one at a time): a batch holds one
   or two stores' records, each item once per store.
-Units are counted from the calls moto served, as DynamoDB bills them (benchmarks/write_meter).
+Units are counted by the emulator's meter (`inventory_cli/local/seam/meter.py`), as DynamoDB
+bills them, from the calls moto served.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from types import ModuleType
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests" / "lambda"), str(REPO / "benchmarks" / "write_meter")]
+sys.path[:0] = [str(REPO), str(REPO / "tests" / "lambda")]
 for variable, value in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench"),
                         ("AWS_DEFAULT_REGION", "us-east-1")):
     os.environ[variable] = value
@@ -66,16 +67,16 @@ def records(rows: int, stores: int, order: str) -> list[dict[str, Any]]:
 def measure(handler: ModuleType, stream: list[dict[str, Any]], batch: int) -> tuple[float, float]:
     """(write units per row, seconds) of delivering `stream` in batches to `handler`."""
     import boto3
-    import sitecustomize as meter  # benchmarks/write_meter
     from moto import mock_aws
     from summary_helpers import create_summary_table
 
     from inventory_cli.local import moto_seam
+    from inventory_cli.local.seam.meter import METER
 
     with mock_aws():
-        moto_seam.install()
-        meter._patch()
-        meter._counts.clear()
+        moto_seam.install()  # the meter counts DynamoDB's writes from here on
+        mark = f"bench-{time.monotonic_ns()}"
+        METER.mark(mark)
         ddb = boto3.client("dynamodb", region_name="us-east-1")
         table = create_summary_table(ddb, "bench-summaries")
         started = time.perf_counter()
@@ -85,7 +86,8 @@ def measure(handler: ModuleType, stream: list[dict[str, Any]], batch: int) -> tu
                                           log=lambda _: None, sleep=lambda _: None)
             assert answer == {"batchItemFailures": []}, answer
         seconds = time.perf_counter() - started
-        units = meter._counts.get(table, {}).get("write_units", 0)
+        units = sum(row["write_units"] for row in METER.report(since=mark)["dynamodb"]
+                    if row["table"] == table)
     return units / len(stream), seconds
 
 
