@@ -18,9 +18,7 @@ from dashboard_stack import DashboardStack, Inventory
 # signed in, every private stack made here gets a member of every store, signed in from Python
 # (SRP, as the page does), and each test's tab starts with those sessions in its
 # sessionStorage (where the page keeps them), served to the page by a route of the test's own.
-# INVENTORY_TEST_DASHBOARD_ACCESS=private makes every stack private, even where provision makes
-# them public (a way to run the page's tests signed in).
-ACCESS_ENV = "INVENTORY_TEST_DASHBOARD_ACCESS"
+# (test_dashboard_page.py runs every test on a public and on a private stack.)
 SIGNED_IN_MEMBER = "all-stores@example.com"
 _sessions: dict[str, str] = {}  # sessionStorage key -> the page's stored tokens
 _SESSIONS_PATH = "/__inventory_test_sessions__"
@@ -59,8 +57,7 @@ def _new_stack(inventory: Inventory, session: boto3.session.Session,
                signed_in: bool = True, *, access: str = "public") -> DashboardStack:
     stack = DashboardStack.provision(inventory, session, f"dash{next(_stack_numbers)}",
                                      threshold=threshold, access=access)
-    if signed_in and (os.environ.get(ACCESS_ENV) == "private"
-                      or stack.config().get("access") == "private"):
+    if signed_in and stack.config().get("access") == "private":
         _sign_in_for_the_page(stack)
     if files:
         stack.upload(*files)  # returns once the stream's consumers are done too

@@ -1,22 +1,15 @@
 """A private dashboard's staff for the browser tests: its user pool, app client and members.
 
 A stack that `provision` made private names its user pool and client in config.json (`access`,
-`userPoolId`, `userPoolClientId`); those are used as they are. A stack provisioned public is
-made private here the way the stack does it: a user pool `{stack}-staff` with e-mail sign-in and
-the store attributes `custom:store1`... (one store each), an app client without a secret that
-allows USER_SRP_AUTH and REFRESH_TOKEN_AUTH and prevents user existence errors, the identity
-pool accepting that pool's logins with the dashboard role for signed-in members, and
-config.json in the agreed shape. (Emulator checks of the login itself, the role's trust and
-the store conditions are the stack's: this only wires a public stack up the same way.)
-"""
+`userPoolId`, `userPoolClientId`); members are made there as `inventory staff add` would
+(store attributes `custom:store1`..., one store each) and sign in with SRP, as the page does."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from dashboard_stack import REGION, DashboardStack
+from dashboard_stack import DashboardStack
 from srp_client import SrpClient
 
 STORE_SLOTS = 10
@@ -32,50 +25,11 @@ class StaffPool:
 
     @classmethod
     def of(cls, stack: DashboardStack) -> StaffPool:
+        """The staff pool of a private stack, as provision made it (config.json names it)."""
         config = stack.config()
-        if config.get("access") == "private" and config.get("userPoolId"):
-            return cls(stack, str(config["userPoolId"]), str(config["userPoolClientId"]))
-        return cls._make_private(stack)
-
-    @classmethod
-    def _make_private(cls, stack: DashboardStack) -> StaffPool:
-        idp = stack.client("cognito-idp")
-        pool_id = idp.create_user_pool(
-            PoolName=f"{stack.stack}-staff", UsernameAttributes=["email"],
-            AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
-            Schema=[{"Name": f"store{i}", "AttributeDataType": "String", "Mutable": True}
-                    for i in range(1, STORE_SLOTS + 1)],
-        )["UserPool"]["Id"]
-        client_id = idp.create_user_pool_client(
-            UserPoolId=pool_id, ClientName="dashboard", GenerateSecret=False,
-            ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-            PreventUserExistenceErrors="ENABLED",
-        )["UserPoolClient"]["ClientId"]
-        identity = stack.client("cognito-identity")
-        pool_id_identity = str(stack.config()["identityPoolId"])
-        described = identity.describe_identity_pool(IdentityPoolId=pool_id_identity)
-        identity.update_identity_pool(
-            IdentityPoolId=pool_id_identity, IdentityPoolName=described["IdentityPoolName"],
-            AllowUnauthenticatedIdentities=False,
-            CognitoIdentityProviders=[{
-                "ProviderName": f"cognito-idp.{REGION}.amazonaws.com/{pool_id}",
-                "ClientId": client_id, "ServerSideTokenCheck": False}])
-        role = f"arn:aws:iam::{stack.names.account_id}:role/{stack.names.dashboard_role}"
-        # The dashboard role, for signed-in members of this pool (with their session tags).
-        stack.client("iam").update_assume_role_policy(
-            RoleName=stack.names.dashboard_role, PolicyDocument=json.dumps({
-                "Version": "2012-10-17", "Statement": [{
-                    "Effect": "Allow",
-                    "Principal": {"Federated": "cognito-identity.amazonaws.com"},
-                    "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"],
-                    "Condition": {
-                        "StringEquals": {"cognito-identity.amazonaws.com:aud": pool_id_identity},
-                        "ForAnyValue:StringLike": {
-                            "cognito-identity.amazonaws.com:amr": "authenticated"}}}]}))
-        identity.set_identity_pool_roles(IdentityPoolId=pool_id_identity,
-                                         Roles={"authenticated": role})
-        stack.rewrite_config(access="private", userPoolId=pool_id, userPoolClientId=client_id)
-        return cls(stack, pool_id, client_id)
+        assert config.get("access") == "private" and config.get("userPoolId"), (
+            f"stack {stack.stack} is not private: provision it without --public-dashboard")
+        return cls(stack, str(config["userPoolId"]), str(config["userPoolClientId"]))
 
     @property
     def idp(self) -> Any:
