@@ -12,7 +12,6 @@ from typing import Any
 from dashboard_stack import DashboardStack
 from srp_client import SrpClient
 
-STORE_SLOTS = 10
 TEMPORARY_PASSWORD = "Invited-Temp-1!"
 PASSWORD = "Chosen-Pass-2024!"
 
