@@ -725,13 +725,21 @@ def _write_cells(ddb: Any, table: str, requests: list[dict[str, Any]],
 
 
 def _drain(ddb: Any, table: str, token: str, group: Sequence[Plan],
-           sleep: Callable[[float], None]) -> bool:
+           sleep: Callable[[float], None], *, known_maps: set[tuple[str, str]]) -> bool:
     """Add the group's changes to the store and item rows, and mark the drain done, in one
-    transaction that commits only while no marker exists. True once done (by us or before)."""
+    transaction that commits only while no marker exists. True once done (by us or before).
+
+    `known_maps`: rows whose low map this container created or saw exist. A map is never
+    removed (only its members are), so it is created once per row, not before every drain
+    (each creation is a write: a unit per KB of the row, and a store row is written by nearly
+    every group). Should a row lose its map anyway (deleted by hand), the transaction fails
+    with ValidationException, the set is forgotten and the cells go the conditional path,
+    which creates maps every time."""
     rows = _row_actions(table, group)
     for kind, name, delta in rows:
-        if delta.low_set:
+        if delta.low_set and (kind, name) not in known_maps:
             _ensure_map(ddb, table, kind, name)
+            known_maps.add((kind, name))
     actions: list[dict[str, Any]] = [{"Update": _row_update(table, kind, name, delta)}
                                      for kind, name, delta in rows]
     actions.append({"Put": {"TableName": table,
@@ -744,6 +752,7 @@ def _drain(ddb: Any, table: str, token: str, group: Sequence[Plan],
         except ClientError as exc:
             failure = _failure_of(exc)
             if not failure.retriable:
+                known_maps.clear()
                 return False
             # A cancelled marker condition: someone decided this drain already.
             state = read_drains(ddb, table, [token]).get(token)
@@ -759,7 +768,8 @@ def _drain(ddb: Any, table: str, token: str, group: Sequence[Plan],
 def apply_unconditionally(ddb: Any, table: str, cells: Sequence[Cell], decide: Decide, *,
                           fast_ddb: Any, in_window: Callable[[], bool],
                           sleep: Callable[[float], None], log: Log,
-                          stats: dict[str, int] | None = None) -> list[Cell]:
+                          stats: dict[str, int] | None = None,
+                          known_maps: set[tuple[str, str]] | None = None) -> list[Cell]:
     """Move `cells` with unconditional cell writes and one transaction of rows per group (see
     the module's docstring). Returns the cells left for the conditional path: those of a group
     whose writes or drain did not go through (its drain is aborted first) and those after the
@@ -774,6 +784,7 @@ def apply_unconditionally(ddb: Any, table: str, cells: Sequence[Cell], decide: D
         after = next_state(cell, before, decide)
         if after is not None:
             plans.append((cell, before, after))
+    known_maps = set() if known_maps is None else known_maps
     left: list[Cell] = []
     unsure = False  # a request whose answer never came: it may still be applied
     for group in drain_groups(plans):
@@ -785,7 +796,7 @@ def apply_unconditionally(ddb: Any, table: str, cells: Sequence[Cell], decide: D
                     for cell, before, after in group]
         try:
             done = (_write_cells(fast_ddb, table, requests, in_window, sleep)
-                    and _drain(ddb, table, token, group, sleep))
+                    and _drain(ddb, table, token, group, sleep, known_maps=known_maps))
         except (ClientError, BotoCoreError) as exc:
             log(json.dumps({"event": "summary_fast_path_left", "cells": len(group),
                             "error": f"{type(exc).__name__}: {exc}"}, ensure_ascii=False))
@@ -814,7 +825,8 @@ def handle_event(event: Mapping[str, Any], *, ddb: Any, table: str, threshold: i
                  log: Log = print, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic,
-                 fast_ddb: Any = None) -> dict[str, Any]:
+                 fast_ddb: Any = None,
+                 known_maps: set[tuple[str, str]] | None = None) -> dict[str, Any]:
     changes = list(_readable_changes(event.get("Records") or [], log))
     if not changes:
         return batch_response([])
@@ -852,7 +864,8 @@ def handle_event(event: Mapping[str, Any], *, ddb: Any, table: str, threshold: i
             return False
 
         cells = apply_unconditionally(ddb, table, cells, decide, fast_ddb=fast_ddb or ddb,
-                                      in_window=in_window, sleep=sleep, log=log, stats=stats)
+                                      in_window=in_window, sleep=sleep, log=log, stats=stats,
+                                      known_maps=known_maps)
     try:
         failed_cells = apply_cells(ddb, table, cells, decide, log=log, sleep=sleep,
                                    before_chunk=lease.ensure if lease else None)
@@ -879,4 +892,8 @@ def _readable_changes(records: Iterable[Mapping[str, Any]], log: Log) -> Iterabl
 def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     return handle_event(event, ddb=client("dynamodb"), table=os.environ[SUMMARY_TABLE],
                         threshold=threshold_from_env(os.environ), log=write_line,
-                        fast_ddb=bounded_client("dynamodb"))
+                        fast_ddb=bounded_client("dynamodb"), known_maps=_KNOWN_MAPS)
+
+
+# Rows known to have their low map, for the life of this container (see `_drain`).
+_KNOWN_MAPS: set[tuple[str, str]] = set()

@@ -14,6 +14,7 @@ function URLs of the functions that have one, see `function_urls.py`) and `/_inv
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -250,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - the process's
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    _tune_garbage_collection()
     write_state(info)
     logger.info("serving on %s (pid %d, state in %s)", endpoint, info.pid, home)
     try:
@@ -261,6 +263,17 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - the process's
         clear_state(home, pid=info.pid)
         logger.info("stopped")
     return 0
+
+
+def _tune_garbage_collection() -> None:
+    """The emulator holds every item of every table as Python objects (hundreds of thousands
+    after a big load) and allocates many short-lived ones per request: with Python's default
+    thresholds the full collections that walk all of them ran ever more often as tables grew.
+    What exists at start-up (moto, botocore's models) is frozen out of the collector, and the
+    youngest generation is collected after 20,000 allocations instead of 700. Cycles are still
+    collected; only less often."""
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 if __name__ == "__main__":

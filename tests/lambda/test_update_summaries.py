@@ -437,3 +437,57 @@ def test_a_store_whose_low_list_outgrows_one_item_keeps_exact_sums_and_fails_not
         assert (row["Stores"], row["Units"], row["LowCount"]) == (
             expected["item"][item]["Stores"], expected["item"][item]["Units"],
             expected["item"][item]["LowCount"])
+
+
+class CountingClient:
+    """The DynamoDB client, counting the calls that create a row's low map."""
+
+    def __init__(self, ddb: Any) -> None:
+        self._ddb = ddb
+        self.map_creations: list[str] = []
+
+    def update_item(self, **kwargs: Any) -> Any:
+        if "if_not_exists(#map" in kwargs.get("UpdateExpression", ""):
+            self.map_creations.append(kwargs["Key"]["Name"]["S"])
+        return self._ddb.update_item(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ddb, name)
+
+
+def test_a_rows_low_map_is_created_once_per_container_not_before_every_drain(
+        dynamodb: Any, summaries: str) -> None:
+    ddb, known = CountingClient(dynamodb), set[tuple[str, str]]()
+    model = StreamModel()
+    for batch in range(3):
+        start = len(model.records)
+        for n in range(3):
+            model.put("Berlin", f"item-{batch}-{n}", 0)  # each batch sets Berlin's low map
+        handle_event({"Records": copy.deepcopy(model.records[start:])}, ddb=ddb,
+                     table=SUMMARY_TABLE, threshold=2, log=Logs(), sleep=lambda _: None,
+                     known_maps=known)
+    assert ddb.map_creations.count("Berlin") == 1  # was one per batch (per drain)
+    assert stored_summaries(dynamodb) == expected_summaries(model.rows, 2)
+
+
+def test_a_low_map_removed_by_hand_is_created_again_and_the_summaries_stay_exact(
+        dynamodb: Any, summaries: str) -> None:
+    ddb, known = CountingClient(dynamodb), set[tuple[str, str]]()
+    model = StreamModel()
+    model.put("Berlin", "tea", 0)
+    logs = Logs()
+    handle_event({"Records": copy.deepcopy(model.records)}, ddb=ddb, table=SUMMARY_TABLE,
+                 threshold=2, log=logs, sleep=lambda _: None, known_maps=known)
+    # Someone empties the store row's map attribute away by hand.
+    dynamodb.update_item(TableName=SUMMARY_TABLE,
+                         Key={"Kind": {"S": "store"}, "Name": {"S": "Berlin"}},
+                         UpdateExpression="REMOVE LowItems")
+    start = len(model.records)
+    model.put("Berlin", "coffee", 1)
+    result = handle_event({"Records": copy.deepcopy(model.records[start:])}, ddb=ddb,
+                          table=SUMMARY_TABLE, threshold=2, log=logs, sleep=lambda _: None,
+                          known_maps=known)
+    assert result == {"batchItemFailures": []}
+    batch = logs.events("summary_batch")[-1]
+    assert batch["conditional_cells"] == 1  # the drain failed; the conditional path made it
+    assert stored_summaries(dynamodb)["store"]["Berlin"]["LowItems"] == {"coffee": 1}

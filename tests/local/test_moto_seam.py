@@ -324,6 +324,52 @@ def test_stream_records_carry_the_mapping_and_unique_ordered_sequence_numbers(
     assert {r["eventSourceARN"] for r in records} == {stream_arn}
 
 
+def test_a_batch_write_hands_its_records_over_once_in_order(
+        session: boto3.session.Session, attached: tuple[RecordingRuntime, Outbox]) -> None:
+    runtime, _ = attached
+    _function(session)
+    _table_with_mapping(session, StartingPosition="TRIM_HORIZON", BatchSize=100)
+    ddb = session.client("dynamodb")
+    ddb.batch_write_item(RequestItems={"inv": [
+        {"PutRequest": {"Item": {"Store": {"S": "Berlin"}, "Item": {"S": f"i{n:02d}"}}}}
+        for n in range(25)]})
+    ddb.put_item(TableName="inv", Item={"Store": {"S": "Berlin"}, "Item": {"S": "single"}})
+    # One hand-over for the 25 items of the request, one for the single write after it.
+    assert [len(batch) for _, _, batch in runtime.streams] == [25, 1]
+    keys = [r["dynamodb"]["Keys"]["Item"]["S"] for _, _, b in runtime.streams for r in b]
+    assert keys == [f"i{n:02d}" for n in range(25)] + ["single"]
+    sequence = [int(r["dynamodb"]["SequenceNumber"]) for _, _, b in runtime.streams for r in b]
+    assert sequence == sorted(set(sequence))
+
+
+def test_a_cancelled_transaction_leaves_no_stream_records(
+        session: boto3.session.Session, attached: tuple[RecordingRuntime, Outbox]) -> None:
+    runtime, _ = attached
+    _function(session)
+    _table_with_mapping(session, StartingPosition="TRIM_HORIZON")
+    ddb = session.client("dynamodb")
+
+    def put(item: str, condition: str | None = None) -> dict[str, Any]:
+        action: dict[str, Any] = {"TableName": "inv",
+                                  "Item": {"Store": {"S": "s"}, "Item": {"S": item}}}
+        if condition:
+            action["ConditionExpression"] = condition
+            action["ExpressionAttributeNames"] = {"#i": "Item"}
+        return {"Put": action}
+
+    ddb.put_item(TableName="inv", Item={"Store": {"S": "s"}, "Item": {"S": "taken"}})
+    # The first action is applied by moto before the second one's condition fails.
+    with pytest.raises(ddb.exceptions.TransactionCanceledException):
+        ddb.transact_write_items(TransactItems=[
+            put("new"), put("taken", "attribute_not_exists(#i)")])
+    assert "Item" not in ddb.get_item(TableName="inv", Key={"Store": {"S": "s"},
+                                                             "Item": {"S": "new"}})
+    ddb.transact_write_items(TransactItems=[put("a"), put("b")])
+    delivered = [[r["dynamodb"]["Keys"]["Item"]["S"] for r in batch]
+                 for _, _, batch in runtime.streams]
+    assert delivered == [["taken"], ["a", "b"]]
+
+
 def test_a_deleted_or_disabled_mapping_delivers_nothing(
         session: boto3.session.Session, attached: tuple[RecordingRuntime, Outbox]) -> None:
     runtime, _ = attached

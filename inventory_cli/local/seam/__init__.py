@@ -53,6 +53,7 @@ from inventory_cli.local.seam import (
     cognito,
     cognito_srp,
     dynamodb,
+    dynamodb_expressions,
     function_url_permissions,
     iam,
     lambda_recursion,
@@ -91,6 +92,9 @@ def install() -> None:
         # Before anything else wraps DynamoDB writes: a wrapper that waits (a write limiter)
         # must wait outside the lock, not while holding it.
         dynamodb.install_atomic_conditional_writes()
+        dynamodb.install_request_scoped_stream_delivery()  # after the write lock
+        dynamodb.install_plain_json_parameters()
+        dynamodb_expressions.install()  # same answers, less work
         awslambda.install_lambda_invoke()
         sns.install_sns_outbox()
         iam.install_conditional_bucket_policy_denies()
