@@ -32,9 +32,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -63,6 +65,17 @@ BATCH_GET_LIMIT = 100
 MAX_ATTEMPTS = 6
 # BatchWriteItem takes at most 25 puts ("BatchWriteItem", DynamoDB API Reference).
 BATCH_WRITE_LIMIT = 25
+# The unconditional path writes and drains this many groups at once (threads sharing the
+# clients). Within a group the calls (BatchWriteItems of 25 cells, the row maps it creates, its
+# drain) wait for one another, and a batch of 10,000 records is about a thousand calls: at
+# 10-20 ms each on AWS, latency, not DynamoDB, sets the pace. Groups rather than one group's 25-
+# cell writes are overlapped because a group's drain and the maps it creates are more calls than
+# its cell writes (590 against 405 in 10,000 records of 20 stores, threshold 10). Four: a
+# batch of loaded files (about 300 cells a group) still has several groups to overlap, and each
+# group holds one connection of each client at a time (aws_clients.MAX_POOL_CONNECTIONS is
+# 16). With 15 ms a call on in-process moto, two in flight took 15 s where one took 26; four
+# and eight no less (moto's own work, under one lock, is then the pace, as on the emulator).
+GROUPS_IN_FLIGHT = 4
 
 # The unconditional path's commit records: one item per drain, `done` or `aborted`.
 DRAIN_KIND = "drain"
@@ -765,15 +778,78 @@ def _drain(ddb: Any, table: str, token: str, group: Sequence[Plan],
     return False
 
 
+@dataclass(frozen=True)
+class _GroupOutcome:
+    """How one group of the unconditional path ended."""
+
+    group: list[Plan]
+    started: bool  # False: not started (a group before it failed); nothing written
+    done: bool  # its drain committed
+    error: str = ""  # the AWS error that stopped it, if any
+    unsure: bool = False  # a request whose answer never came: it may still be applied
+
+
+def _write_and_drain(ddb: Any, table: str, group: list[Plan], *, fast_ddb: Any,
+                     in_window: Callable[[], bool], sleep: Callable[[float], None],
+                     known_maps: set[tuple[str, str]]) -> _GroupOutcome:
+    """Write one group's cells with a fresh token, then drain it; a group that does not get
+    through has its drain aborted (so it can never commit) before it is handed back."""
+    token = uuid.uuid4().hex
+    requests = [_pending_put(table, token, before, cell, after) for cell, before, after in group]
+    error, unsure = "", False
+    try:
+        done = (_write_cells(fast_ddb, table, requests, in_window, sleep)
+                and _drain(ddb, table, token, group, sleep, known_maps=known_maps))
+    except (ClientError, BotoCoreError) as exc:
+        done, error = False, f"{type(exc).__name__}: {exc}"
+        unsure = isinstance(exc, BotoCoreError)
+    if not done:
+        try:
+            abort_drain(ddb, table, token)
+        except (ClientError, BotoCoreError):
+            pass  # whoever reads these cells next aborts it (read_cells)
+    return _GroupOutcome(group, started=True, done=done, error=error, unsure=unsure)
+
+
+def _groups_in_flight(groups: list[list[Plan]], run: Callable[[list[Plan]], _GroupOutcome],
+                      in_flight: int) -> list[_GroupOutcome]:
+    """`run` each group, up to `in_flight` at once, in order of start; once one is not done,
+    the groups not started yet are not run (those in flight finish). Outcomes in group order.
+    An exception other than AWS's (the invocation being stopped, a bug) stops the starts too,
+    and is raised once the groups in flight have finished."""
+    stopped = threading.Event()
+
+    def guarded(group: list[Plan]) -> _GroupOutcome:
+        if stopped.is_set():
+            return _GroupOutcome(group, started=False, done=False)
+        try:
+            outcome = run(group)
+        except BaseException:
+            stopped.set()
+            raise
+        if not outcome.done:
+            stopped.set()
+        return outcome
+
+    if in_flight <= 1 or len(groups) <= 1:
+        return [guarded(group) for group in groups]
+    with ThreadPoolExecutor(max_workers=min(in_flight, len(groups)),
+                            thread_name_prefix="summary-group") as pool:
+        futures = [pool.submit(guarded, group) for group in groups]
+        return [future.result() for future in futures]
+
+
 def apply_unconditionally(ddb: Any, table: str, cells: Sequence[Cell], decide: Decide, *,
                           fast_ddb: Any, in_window: Callable[[], bool],
                           sleep: Callable[[float], None], log: Log,
                           stats: dict[str, int] | None = None,
+                          groups_in_flight: int = GROUPS_IN_FLIGHT,
                           known_maps: set[tuple[str, str]] | None = None) -> list[Cell]:
     """Move `cells` with unconditional cell writes and one transaction of rows per group (see
-    the module's docstring). Returns the cells left for the conditional path: those of a group
-    whose writes or drain did not go through (its drain is aborted first) and those after the
-    window closed."""
+    the module's docstring), up to `groups_in_flight` groups at once. Returns the cells left for
+    the conditional path: those of a group whose writes or drain did not go through (its drain
+    is aborted first) and those of the groups not started once one had not (the window closed,
+    an error)."""
     try:
         states = read_cells(ddb, table, cells)
     except (ClientError, BotoCoreError):
@@ -785,33 +861,33 @@ def apply_unconditionally(ddb: Any, table: str, cells: Sequence[Cell], decide: D
         if after is not None:
             plans.append((cell, before, after))
     known_maps = set() if known_maps is None else known_maps
+    # Called from the groups' threads: one at a time (it may register a new window).
+    window_lock = threading.Lock()
+
+    def window_open() -> bool:
+        with window_lock:
+            return in_window()
+
+    outcomes = _groups_in_flight(
+        list(drain_groups(plans)),
+        lambda group: _write_and_drain(ddb, table, group, fast_ddb=fast_ddb,
+                                       in_window=window_open, sleep=sleep,
+                                       known_maps=known_maps),
+        groups_in_flight)
     left: list[Cell] = []
     unsure = False  # a request whose answer never came: it may still be applied
-    for group in drain_groups(plans):
-        if left:
-            left += [cell for cell, _, _ in group]
-            continue
-        token = uuid.uuid4().hex
-        requests = [_pending_put(table, token, before, cell, after)
-                    for cell, before, after in group]
-        try:
-            done = (_write_cells(fast_ddb, table, requests, in_window, sleep)
-                    and _drain(ddb, table, token, group, sleep, known_maps=known_maps))
-        except (ClientError, BotoCoreError) as exc:
-            log(json.dumps({"event": "summary_fast_path_left", "cells": len(group),
-                            "error": f"{type(exc).__name__}: {exc}"}, ensure_ascii=False))
-            done = False
-            unsure = unsure or isinstance(exc, BotoCoreError)
-        if stats is not None:
-            stats["cells_written"] = stats.get("cells_written", 0) + len(group)
-            stats["rows"] = stats.get("rows", 0) + (len(_row_actions(table, group)) if done else 0)
-            stats["drains"] = stats.get("drains", 0) + int(done)
-        if not done:
-            try:
-                abort_drain(ddb, table, token)
-            except (ClientError, BotoCoreError):
-                pass  # whoever reads these cells next aborts it (read_cells)
-            left += [cell for cell, _, _ in group]
+    for outcome in outcomes:  # logs and stats here, in group order, from this thread
+        if outcome.error:
+            log(json.dumps({"event": "summary_fast_path_left", "cells": len(outcome.group),
+                            "error": outcome.error}, ensure_ascii=False))
+        unsure = unsure or outcome.unsure
+        if stats is not None and outcome.started:
+            stats["cells_written"] = stats.get("cells_written", 0) + len(outcome.group)
+            stats["rows"] = stats.get("rows", 0) + (
+                len(_row_actions(table, outcome.group)) if outcome.done else 0)
+            stats["drains"] = stats.get("drains", 0) + int(outcome.done)
+        if not outcome.done:
+            left += [cell for cell, _, _ in outcome.group]
     if unsure and left:
         # An unconditional write sent without an answer (a time-out) lands now or never: the
         # conditional path must not read these cells before it could have.
@@ -825,8 +901,14 @@ def handle_event(event: Mapping[str, Any], *, ddb: Any, table: str, threshold: i
                  log: Log = print, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic,
-                 fast_ddb: Any = None,
+                 fast_ddb: Any = None, groups_in_flight: int = 1,
                  known_maps: set[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """Apply a stream batch (or a replayed one) to the summaries. The function runs with
+    GROUPS_IN_FLIGHT groups at once (`lambda_handler`); one at a time by default, for callers
+    that stop an invocation at its N-th call (tests/lambda/test_update_summaries_crashes.py) or
+    whose DynamoDB is in-process moto, whose writes are not thread-safe without the emulator's
+    seam (a transaction deep-copies the table another thread writes to). `known_maps`: rows
+    known to have their low map (see `_drain`); the function keeps them for its container."""
     changes = list(_readable_changes(event.get("Records") or [], log))
     if not changes:
         return batch_response([])
@@ -865,6 +947,7 @@ def handle_event(event: Mapping[str, Any], *, ddb: Any, table: str, threshold: i
 
         cells = apply_unconditionally(ddb, table, cells, decide, fast_ddb=fast_ddb or ddb,
                                       in_window=in_window, sleep=sleep, log=log, stats=stats,
+                                      groups_in_flight=groups_in_flight,
                                       known_maps=known_maps)
     try:
         failed_cells = apply_cells(ddb, table, cells, decide, log=log, sleep=sleep,
@@ -892,7 +975,8 @@ def _readable_changes(records: Iterable[Mapping[str, Any]], log: Log) -> Iterabl
 def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     return handle_event(event, ddb=client("dynamodb"), table=os.environ[SUMMARY_TABLE],
                         threshold=threshold_from_env(os.environ), log=write_line,
-                        fast_ddb=bounded_client("dynamodb"), known_maps=_KNOWN_MAPS)
+                        fast_ddb=bounded_client("dynamodb"), groups_in_flight=GROUPS_IN_FLIGHT,
+                        known_maps=_KNOWN_MAPS)
 
 
 # Rows known to have their low map, for the life of this container (see `_drain`).
