@@ -10,7 +10,10 @@ function runs), and both honour the function's error handling settings
   that recursive loop detection stops (`lambda_lineage`) is not run at all and goes there at
   once, with the condition `RecursiveInvocationException`.
 - Stream records (a DynamoDB stream event source mapping) are delivered in order, one batch at a
-  time per mapping (a shard), up to the mapping's BatchSize. A failed batch is retried; with
+  time per mapping (a shard), up to the mapping's BatchSize and within Lambda's 6 MB invocation
+  payload; with a MaximumBatchingWindowInSeconds, a batch waits that long after its first record
+  for more to arrive (Lambda Developer Guide, "Lambda event source mappings", batching
+  behavior). A failed batch is retried; with
   `ReportBatchItemFailures`, from the lowest failed sequence number on (AWS's checkpoint rule);
   with `BisectBatchOnFunctionError`, a batch whose invocation failed is split in two and each
   half retried on its own (a split does not use up a retry). After the mapping's
@@ -34,7 +37,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from inventory_cli.local.lambda_lineage import Lineage, RecursionStopped
 from inventory_cli.local.lambda_worker import RuntimeFunction
@@ -46,6 +49,10 @@ ASYNC_RETRIES = 2
 # AWS's default for streams is to retry until the record expires (a day); locally that would
 # block the shard forever, so an unset or infinite MaximumRetryAttempts means this many.
 DEFAULT_STREAM_RETRIES = 3
+# Lambda's invocation payload limit (Lambda Developer Guide, "Lambda quotas": 6 MB for a
+# synchronous invocation, which is how a stream batch runs): a batch stops before the record
+# that would take its event over it.
+MAX_STREAM_EVENT_BYTES = 6 * 1024 * 1024
 
 
 class InvocationOutcome(Protocol):
@@ -294,6 +301,8 @@ class StreamMapping:
     on_failure: str | None = None
     stream_arn: str = ""
     shard_id: str = ""
+    # MaximumBatchingWindowInSeconds (0-300 for DynamoDB streams, default 0: no waiting).
+    batching_window_s: float = 0.0
 
     @property
     def retries(self) -> int:
@@ -373,6 +382,54 @@ def retry_from(outcome: InvocationOutcome, batch: Sequence[dict[str, Any]],
     return min(positions[str(i)] for i in identifiers)
 
 
+# The event a batch's records go in, as `json.dumps({"Records": [...]})` writes it (its default
+# separators: what the handler receives is exactly this text).
+_EVENT_START, _EVENT_END, _RECORD_SEPARATOR = '{"Records": [', "]}", ", "
+_EVENT_OVERHEAD = len(_EVENT_START) + len(_EVENT_END)
+
+
+class QueuedRecord(NamedTuple):
+    """A stream record waiting for its batch, serialized once when queued: the text is what goes
+    into the event, and its length what it adds to the payload (json.dumps escapes non-ASCII,
+    so characters are bytes)."""
+
+    record: dict[str, Any]
+    text: str
+    # time.monotonic() when queued: a batching window counts from its batch's first record.
+    queued_at: float
+
+
+def stream_event(batch: Sequence[QueuedRecord]) -> str:
+    """The invocation's event: the same text as `json.dumps({"Records": records})`."""
+    return _EVENT_START + _RECORD_SEPARATOR.join(q.text for q in batch) + _EVENT_END
+
+
+def event_bytes(count: int, text_bytes: int) -> int:
+    """The size of the event of `count` records whose texts are `text_bytes` long together."""
+    return _EVENT_OVERHEAD + text_bytes + len(_RECORD_SEPARATOR) * max(0, count - 1)
+
+
+def take_batch(queue: deque[QueuedRecord], batch_size: int,
+               max_bytes: int = MAX_STREAM_EVENT_BYTES) -> list[QueuedRecord]:
+    """Pop the next batch: up to `batch_size` records, stopping before the one that would take
+    the event over `max_bytes`; always at least one (a record too big on its own goes alone:
+    with DynamoDB's 400 KB items no stream record is)."""
+    first = queue.popleft()
+    batch = [first]
+    size = _EVENT_OVERHEAD + len(first.text)
+    step = len(_RECORD_SEPARATOR)
+    while queue and len(batch) < batch_size:
+        size += step + len(queue[0].text)
+        if size > max_bytes:
+            break
+        batch.append(queue.popleft())
+    return batch
+
+
+def _records_of(batch: Sequence[QueuedRecord]) -> list[dict[str, Any]]:
+    return [q.record for q in batch]
+
+
 class StreamDispatcher:
     """Delivers one mapping's records in order, one batch in flight at a time."""
 
@@ -387,7 +444,10 @@ class StreamDispatcher:
         self._retry_delay_s = retry_delay_s
         self._destinations = destinations or NoDestinations()
         self._clock = clock
-        self._records: deque[dict[str, Any]] = deque()
+        self._queue: deque[QueuedRecord] = deque()
+        # The total length of the queued records' texts, to know cheaply when the queue holds
+        # a full 6 MB batch.
+        self._queued_bytes = 0
         self._spec: RuntimeFunction | None = None
         self._cond = threading.Condition()
         self._closed = False
@@ -397,23 +457,49 @@ class StreamDispatcher:
 
     def add(self, spec: RuntimeFunction, mapping: StreamMapping,
             records: Sequence[dict[str, Any]]) -> None:
+        # Serialized here, outside the lock and once per record: the batch's event is then
+        # only joined, however often it is retried.
+        now = time.monotonic()
+        queued = [QueuedRecord(r, json.dumps(r), now) for r in records]
         with self._cond:
             # The latest code and settings apply from the next batch on, as on AWS.
             self._spec = spec
             self.mapping = mapping
-            self._records.extend(records)
-            self._activity.begin(len(records))
+            self._queue.extend(queued)
+            self._queued_bytes += sum(len(q.text) for q in queued)
+            self._activity.begin(len(queued))
             self._cond.notify()
 
-    def _next_batch(self) -> tuple[RuntimeFunction, StreamMapping, list[dict[str, Any]]] | None:
+    def _next_batch(self) -> tuple[RuntimeFunction, StreamMapping, list[QueuedRecord]] | None:
         with self._cond:
-            self._cond.wait_for(lambda: self._closed or bool(self._records))
-            if self._closed:
-                return None
+            while True:
+                self._cond.wait_for(lambda: self._closed or bool(self._queue))
+                if self._closed:
+                    return None
+                wait_s = self._window_left()
+                if wait_s <= 0:
+                    break
+                # New records, a new mapping or close() wake this early; then look again.
+                # The records stay counted in the Activity, so wait_idle waits for them.
+                self._cond.wait(timeout=wait_s)
             assert self._spec is not None
-            size = max(1, self.mapping.batch_size)
-            batch = [self._records.popleft() for _ in range(min(size, len(self._records)))]
+            batch = take_batch(self._queue, max(1, self.mapping.batch_size))
+            self._queued_bytes -= sum(len(q.text) for q in batch)
             return self._spec, self.mapping, batch
+
+    def _window_left(self) -> float:
+        """Seconds the next batch still waits for more records: the mapping's batching window
+        counted from when its first record was queued, or 0 once the queue holds a full batch
+        (BatchSize records or a 6 MB event), as Lambda stops at whichever comes first."""
+        window = self.mapping.batching_window_s
+        if window <= 0 or self._queue_is_full():
+            return 0.0
+        return self._queue[0].queued_at + window - time.monotonic()
+
+    def _queue_is_full(self) -> bool:
+        count = len(self._queue)
+        return (count >= max(1, self.mapping.batch_size)
+                or event_bytes(count, self._queued_bytes) >= MAX_STREAM_EVENT_BYTES)
 
     def _loop(self) -> None:
         while True:
@@ -429,36 +515,37 @@ class StreamDispatcher:
                 self._activity.end(len(batch))
 
     def _deliver(self, spec: RuntimeFunction, mapping: StreamMapping,
-                 batch: list[dict[str, Any]]) -> None:
+                 batch: list[QueuedRecord]) -> None:
         """The batch and, after bisection, its halves, each with its own retry count."""
-        segments: deque[list[dict[str, Any]]] = deque([batch])
+        segments: deque[list[QueuedRecord]] = deque([batch])
         while segments and not self._closed:
             halves = self._deliver_segment(spec, mapping, segments.popleft())
             segments.extendleft(reversed(halves))
 
     def _deliver_segment(self, spec: RuntimeFunction, mapping: StreamMapping,
-                         pending: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+                         pending: list[QueuedRecord]) -> list[list[QueuedRecord]]:
         """Invoke with `pending` until it succeeds or is discarded; returns the halves to deliver
         instead when the invocation failed and the mapping bisects."""
         retries = 0
         while not self._closed:
-            outcome = self._invoke(spec, json.dumps({"Records": pending}),
-                                   iterator_age_ms(pending, self._clock()))
-            start = retry_from(outcome, pending, mapping.report_batch_item_failures)
+            records = _records_of(pending)
+            outcome = self._invoke(spec, stream_event(pending),
+                                   iterator_age_ms(records, self._clock()))
+            start = retry_from(outcome, records, mapping.report_batch_item_failures)
             if start is None:
                 return []
             if not outcome.ok and mapping.bisect_batch_on_function_error and len(pending) > 1:
                 middle = len(pending) // 2
                 return [pending[:middle], pending[middle:]]  # a split is not a retry
-            pending = pending[start:]
+            pending, records = pending[start:], records[start:]
             if retries >= mapping.retries:
-                self._discard(spec, mapping, pending, outcome, "RetryAttemptsExhausted",
+                self._discard(spec, mapping, records, outcome, "RetryAttemptsExhausted",
                               retries + 1)
                 return []
             retries += 1
             self._sleep(min(self._retry_delay_s * 2 ** (retries - 1), 5.0))
-            if mapping.too_old(pending, self._clock()):
-                self._discard(spec, mapping, pending, outcome, "RecordAgeExceeded", retries)
+            if mapping.too_old(records, self._clock()):
+                self._discard(spec, mapping, records, outcome, "RecordAgeExceeded", retries)
                 return []
         return []
 

@@ -101,6 +101,27 @@ def test_an_s3_upload_by_any_client_runs_the_notified_function(
     assert [e["Records"][0]["s3"]["object"]["key"] for e in echoed] == ["inventory-berlin.csv"]
 
 
+def _stream_consumer(clients: Callable[[str], Any], role_arn: str, stream_zip: bytes, *,
+                     function: str, table: str, record_file: Path, mapping: Mapping[str, Any],
+                     env: Mapping[str, str] | None = None) -> str:
+    """A function that writes each stream batch it gets to `record_file` (`stream.handler`),
+    a table of the stack's schema, and a mapping of these settings from the table's stream
+    to the function; returns the mapping's UUID."""
+    _create(clients, role_arn, function, stream_zip, handler="stream.handler",
+            env={"RECORD_FILE": str(record_file), **(env or {})})
+    created = clients("dynamodb").create_table(TableName=table, **TABLE_SCHEMA)
+    uuid: str = clients("lambda").create_event_source_mapping(
+        EventSourceArn=created["TableDescription"]["LatestStreamArn"], FunctionName=function,
+        **mapping)["UUID"]
+    return uuid
+
+
+def _batch_keys(record_file: Path) -> list[list[str]]:
+    """The item keys of each batch the `_stream_consumer` function got, in order."""
+    return [[entry.split(":")[1] for entry in json.loads(line)]
+            for line in record_file.read_text().splitlines()]
+
+
 STREAM_WRITERS = 4
 ITEMS_PER_WRITER = 150
 
@@ -109,14 +130,9 @@ def test_a_stream_mapping_delivers_every_record_once_in_order_under_concurrent_w
         clients: Callable[[str], Any], role_arn: str, stream_zip: bytes, tmp_path: Path,
         emulator: EmulatorInfo) -> None:
     record_file = tmp_path / "records.jsonl"
-    _create(clients, role_arn, "stream-counter", stream_zip, handler="stream.handler",
-            env={"RECORD_FILE": str(record_file)})
-    ddb = clients("dynamodb")
-    table = ddb.create_table(TableName="stream-test", **TABLE_SCHEMA)  # the stack's schema
-    stream_arn = table["TableDescription"]["LatestStreamArn"]
-    clients("lambda").create_event_source_mapping(
-        EventSourceArn=stream_arn, FunctionName="stream-counter", StartingPosition="LATEST",
-        BatchSize=50)
+    _stream_consumer(clients, role_arn, stream_zip, function="stream-counter",
+                     table="stream-test", record_file=record_file,
+                     mapping={"StartingPosition": "LATEST", "BatchSize": 50})
 
     def write(writer: int) -> None:
         client = boto3.session.Session(aws_access_key_id="t", aws_secret_access_key="t",
@@ -153,15 +169,12 @@ def test_batch_item_failures_are_retried_through_a_real_mapping(
         clients: Callable[[str], Any], role_arn: str, stream_zip: bytes, tmp_path: Path,
         emulator: EmulatorInfo) -> None:
     record_file = tmp_path / "records.jsonl"
-    _create(clients, role_arn, "stream-partial", stream_zip, handler="stream.handler",
-            env={"RECORD_FILE": str(record_file), "FAIL_ONCE": "i3"})
+    uuid = _stream_consumer(
+        clients, role_arn, stream_zip, function="stream-partial", table="partial-test",
+        record_file=record_file, env={"FAIL_ONCE": "i3"},
+        mapping={"StartingPosition": "TRIM_HORIZON", "Enabled": False,
+                 "FunctionResponseTypes": ["ReportBatchItemFailures"]})
     ddb = clients("dynamodb")
-    table = ddb.create_table(TableName="partial-test", **TABLE_SCHEMA)  # the stack's schema
-    stream_arn = table["TableDescription"]["LatestStreamArn"]
-    uuid = clients("lambda").create_event_source_mapping(
-        EventSourceArn=stream_arn, FunctionName="stream-partial",
-        StartingPosition="TRIM_HORIZON", FunctionResponseTypes=["ReportBatchItemFailures"],
-        Enabled=False)["UUID"]
     # Written while the mapping is disabled; once enabled, the next write brings the backlog
     # (TRIM_HORIZON), so all six records arrive in one batch.
     ddb.batch_write_item(RequestItems={"partial-test": [
@@ -170,10 +183,25 @@ def test_batch_item_failures_are_retried_through_a_real_mapping(
     clients("lambda").update_event_source_mapping(UUID=uuid, Enabled=True)
     ddb.put_item(TableName="partial-test", Item={"Store": {"S": "s"}, "Item": {"S": "i6"}})
     assert wait_until_idle(emulator, 20)
-    batches = [[entry.split(":")[1] for entry in json.loads(line)]
-               for line in record_file.read_text().splitlines()]
+    batches = _batch_keys(record_file)
     # i3 failed once: retried from the checkpoint (AWS's rule), nothing before it again.
     assert batches == [["i1", "i2", "i3", "i4", "i5", "i6"], ["i3", "i4", "i5", "i6"]]
+
+
+def test_a_batching_window_collects_records_written_within_it_into_one_invocation(
+        clients: Callable[[str], Any], role_arn: str, stream_zip: bytes, tmp_path: Path,
+        emulator: EmulatorInfo) -> None:
+    record_file = tmp_path / "records.jsonl"
+    _stream_consumer(clients, role_arn, stream_zip, function="stream-window", table="window-test",
+                     record_file=record_file, mapping={"StartingPosition": "LATEST",
+                                                       "BatchSize": 100,
+                                                       "MaximumBatchingWindowInSeconds": 2})
+    ddb = clients("dynamodb")
+    for n in range(4):  # over about a second, well within the window
+        ddb.put_item(TableName="window-test", Item={"Store": {"S": "s"}, "Item": {"S": f"i{n}"}})
+        time.sleep(0.3)
+    assert wait_until_idle(emulator, 20)
+    assert _batch_keys(record_file) == [["i0", "i1", "i2", "i3"]]
 
 
 def test_functions_see_only_their_own_environment_and_not_the_emulators(

@@ -368,6 +368,17 @@ def test_a_cancelled_transaction_leaves_no_stream_records(
     delivered = [[r["dynamodb"]["Keys"]["Item"]["S"] for r in batch]
                  for _, _, batch in runtime.streams]
     assert delivered == [["taken"], ["a", "b"]]
+def test_the_batching_window_reaches_the_runtime_and_an_update_changes_it(
+        session: boto3.session.Session, attached: tuple[RecordingRuntime, Outbox]) -> None:
+    runtime, _ = attached
+    _function(session)
+    uuid, _ = _table_with_mapping(session, StartingPosition="LATEST",
+                                  MaximumBatchingWindowInSeconds=5)
+    lam, ddb = session.client("lambda"), session.client("dynamodb")
+    ddb.put_item(TableName="inv", Item={"Store": {"S": "s"}, "Item": {"S": "1"}})
+    lam.update_event_source_mapping(UUID=uuid, MaximumBatchingWindowInSeconds=0)
+    ddb.put_item(TableName="inv", Item={"Store": {"S": "s"}, "Item": {"S": "2"}})
+    assert [m.batching_window_s for _, m, _ in runtime.streams] == [5.0, 0.0]
 
 
 def test_a_deleted_or_disabled_mapping_delivers_nothing(

@@ -187,7 +187,9 @@ def stream_mapping(esm: Any, shard_id: str = "") -> StreamMapping:
                          bisect_batch_on_function_error=bool(esm.bisect_on_error),
                          max_record_age_s=None if max_age is None else int(max_age),
                          on_failure=_on_failure(esm.destination_config),
-                         stream_arn=esm.event_source_arn or "", shard_id=shard_id)
+                         stream_arn=esm.event_source_arn or "", shard_id=shard_id,
+                         # moto keeps MaximumBatchingWindowInSeconds as given (None if unset).
+                         batching_window_s=float(esm.max_batch_window or 0))
 
 
 def _on_failure(destination_config: Any) -> str | None:
