@@ -104,6 +104,7 @@ def install() -> None:
         cognito_srp.install()  # a wrong password is refused, as on AWS
         dynamodb.install_ddb_write_limit()
         dynamodb.install_untracked_items()
+        dynamodb.install_one_pass_items()
         dynamodb_reads.install()  # a read costs what it returns
         s3.install_s3_post_policy()
         lambda_recursion.install()
