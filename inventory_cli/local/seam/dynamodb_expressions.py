@@ -9,6 +9,8 @@ asking, for every node, an `isinstance` of abstract classes against a tuple buil
 - Parsing: the tree of an expression text is kept (up to 4,096 texts). moto never changes a
   parsed tree: its validator works on a deep copy (`Validator.__init__`), the handler only
   reads clauses. Errors are not kept: a wrong expression raises each time.
+- Copying: a validator copies the tree before changing it; node by node here (the generic
+  `copy.deepcopy` took as long as parsing and validating together).
 - Walking: which handler of a processor a node type gets is decided once per processor class
   and node type, with the same rule as moto's (`nodes_to_be_processed`, then the first key of
   `_processing_map` the node is an instance of). Same nodes, same order, same hooks.
@@ -20,6 +22,7 @@ item and every error.
 
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Any
 
@@ -34,6 +37,36 @@ def install() -> None:
     _node_class.append(getattr(ast_nodes, "Node"))  # noqa: B009
     traverser: Any = getattr(ast_nodes, "DepthFirstTraverser")  # noqa: B009
     traverser.traverse_node_recursively = _traverse_node_recursively
+    from moto.dynamodb.parsing import validators
+
+    validators.deepcopy = _copy  # type: ignore[attr-defined]
+
+
+# -- copying a tree for a validator ---------------------------------------------------------
+
+_SHARED = (str, int, float, bool, type(None))
+
+
+def _copy(value: Any, memo: Any = None) -> Any:
+    """What moto's validators deep-copy: the whole parsed tree, once per update (before it is
+    changed in place), and list values. A tree is copied node by node (a node holds its type
+    name, its children and its parent), faster than `copy.deepcopy`'s generic walk; anything
+    else, or a subtree with a parent above it, as `copy.deepcopy` copies it."""
+    if _node_type(type(value)) and value.parent is None:
+        return _copy_node(value, None)
+    return copy.deepcopy(value, memo)
+
+
+def _copy_node(node: Any, parent: Any) -> Any:
+    copied = object.__new__(type(node))
+    copied.__dict__.update(node.__dict__)
+    copied.parent = parent
+    if node.children is not None:
+        copied.children = [
+            _copy_node(child, copied) if _node_type(type(child))
+            else child if isinstance(child, _SHARED) else copy.deepcopy(child)
+            for child in node.children]
+    return copied
 
 
 # -- parsing: one tree per expression text ---------------------------------------------------
