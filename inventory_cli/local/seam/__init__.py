@@ -59,6 +59,7 @@ from inventory_cli.local.seam import (
     lambda_recursion,
     logs,
     meter,
+    request_dispatch,
     s3,
     s3_event_versions,
     s3_post_signatures,
@@ -95,6 +96,7 @@ def install() -> None:
         dynamodb.install_request_scoped_stream_delivery()  # after the write lock
         dynamodb.install_plain_json_parameters()
         dynamodb_expressions.install()  # same answers, less work
+        request_dispatch.install()  # same answers, less work
         awslambda.install_lambda_invoke()
         sns.install_sns_outbox()
         iam.install_conditional_bucket_policy_denies()

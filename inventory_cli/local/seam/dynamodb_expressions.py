@@ -39,7 +39,7 @@ def install() -> None:
     traverser.traverse_node_recursively = _traverse_node_recursively
     from moto.dynamodb.parsing import validators
 
-    validators.deepcopy = _copy  # type: ignore[attr-defined]
+    setattr(validators, "deepcopy", _copy)  # noqa: B010 - the name its validators call
 
 
 # -- copying a tree for a validator ---------------------------------------------------------
