@@ -247,12 +247,19 @@ def role_documents(session: Session) -> list[Any] | None:
 
 def _parsed(document: Any) -> Any:
     if isinstance(document, str):
-        try:
-            return json.loads(unquote(document) if document.startswith("%7B") else document)
-        except ValueError:
-            logger.warning("an unreadable policy document grants nothing: %.80s", document)
-            return {}
+        return _parsed_text(document)
     return document
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_text(document: str) -> Any:
+    """A policy's text, parsed once: every request of a role's session is checked against its
+    policies (the parsed documents are only read)."""
+    try:
+        return json.loads(unquote(document) if document.startswith("%7B") else document)
+    except ValueError:
+        logger.warning("an unreadable policy document grants nothing: %.80s", document)
+        return {}
 
 
 def check(session: Session, want: Want) -> Refusal | None:
