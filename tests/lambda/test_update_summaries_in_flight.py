@@ -325,3 +325,45 @@ def test_summaries_equal_a_full_scan_when_one_group_fails_with_others_in_flight(
             assert aborted <= IN_FLIGHT  # every group in flight when the invocation died
     finally:
         dynamodb.delete_table(TableName=table)
+
+
+class RecordingReads:
+    """The client, recording how many BatchGetItem calls are in flight at once."""
+
+    def __init__(self, real: Any, delay: float = 0.02) -> None:
+        self._real = real
+        self._delay = delay
+        self._lock = threading.Lock()
+        self.current = 0
+        self.most = 0
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def batch_get_item(self, **kwargs: Any) -> Any:
+        with self._lock:
+            self.current += 1
+            self.calls += 1
+            self.most = max(self.most, self.current)
+        try:
+            time.sleep(self._delay)
+            return self._real.batch_get_item(**kwargs)
+        finally:
+            with self._lock:
+                self.current -= 1
+
+
+def test_a_batchs_cells_are_read_several_calls_at_once_with_the_same_answer(
+        dynamodb: Any, summaries: str) -> None:
+    model = _model(stores=3, items=250)  # 750 cells: 8 BatchGetItem calls
+    _deliver(dynamodb, summaries, model.records[:300])  # some cells exist, some do not
+    cells = summarizer.by_item(model.rows)
+    one_by_one = RecordingReads(dynamodb)
+    expected = summarizer.read_cells(one_by_one, summaries, cells)
+    overlapped = RecordingReads(dynamodb)
+    assert summarizer.read_cells(overlapped, summaries, cells, in_flight=IN_FLIGHT) == expected
+    # 8 calls for the cells and 1 for the markers of the cells the first batch wrote.
+    assert (one_by_one.most, one_by_one.calls) == (1, 9)
+    assert overlapped.calls == 9 and overlapped.most > 1
+    assert sum(1 for state in expected.values() if state != summarizer.NO_CELL) == 300
