@@ -76,6 +76,11 @@ def _sign_in_for_the_page(stack: DashboardStack) -> None:
         "refreshToken": tokens["RefreshToken"]})
 
 
+def seeded_pools() -> list[str]:
+    """The user pools whose sessions `with_sessions` seeds into every tab."""
+    return [key.split(":")[2] for key in _sessions]
+
+
 def with_sessions(context: Any) -> Any:
     """A browser context whose tabs start signed in to the private stacks made so far."""
     context.route(f"**{_SESSIONS_PATH}", lambda route: route.fulfill(
