@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -395,14 +395,22 @@ def _batch_get(ddb: Any, table: str, keys: Sequence[dict[str, Any]], *,
                in_flight: int = 1) -> Iterator[dict[str, Any]]:
     chunks = [keys[start:start + BATCH_GET_LIMIT]
               for start in range(0, len(keys), BATCH_GET_LIMIT)]
-    if in_flight <= 1 or len(chunks) <= 1:
-        for chunk in chunks:
-            yield from _get_chunk(ddb, table, chunk)
-        return
-    with ThreadPoolExecutor(max_workers=min(in_flight, len(chunks)),
-                            thread_name_prefix="summary-read") as pool:
-        for items in pool.map(lambda chunk: _get_chunk(ddb, table, chunk), chunks):
-            yield from items
+    for items in _each(lambda chunk: _get_chunk(ddb, table, chunk), chunks, in_flight):
+        yield from items
+
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def _each(run: Callable[[_T], _R], items: Sequence[_T], in_flight: int) -> list[_R]:
+    """`run` on every item, up to `in_flight` at once on threads (the clients are thread-safe),
+    results in the items' order; one after another in this thread when `in_flight` is 1."""
+    if in_flight <= 1 or len(items) <= 1:
+        return [run(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(in_flight, len(items)),
+                            thread_name_prefix="summaries") as pool:
+        return list(pool.map(run, items))
 
 
 def _get_chunk(ddb: Any, table: str, keys: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -848,12 +856,7 @@ def _groups_in_flight(groups: list[list[Plan]], run: Callable[[list[Plan]], _Gro
             stopped.set()
         return outcome
 
-    if in_flight <= 1 or len(groups) <= 1:
-        return [guarded(group) for group in groups]
-    with ThreadPoolExecutor(max_workers=min(in_flight, len(groups)),
-                            thread_name_prefix="summary-group") as pool:
-        futures = [pool.submit(guarded, group) for group in groups]
-        return [future.result() for future in futures]
+    return _each(guarded, groups, in_flight)
 
 
 def apply_unconditionally(ddb: Any, table: str, cells: Sequence[Cell], decide: Decide, *,

@@ -75,7 +75,7 @@ def install_stream_shard() -> None:
 
 # The records of one BatchWriteItem or TransactWriteItems, delivered when the request is done:
 # the mappings, the function's settings and its role are looked at once per request instead of
-# once per item (a third of the emulator's time in a 100,000-row load went there), and a
+# once per item (8% of the emulator's time in a 30,000-row pipeline went there), and a
 # transaction that is cancelled leaves no records (DynamoDB writes none for it).
 _request_records = threading.local()
 
@@ -116,7 +116,8 @@ def _forget(shards: Mapping[Any, list[Any]]) -> None:
     """A failed request's records never happened (a cancelled transaction is rolled back)."""
     with _stream_lock:
         for shard, records in shards.items():
-            shard.items = [r for r in shard.items if all(r is not x for x in records)]
+            dropped = {id(record) for record in records}
+            shard.items = [r for r in shard.items if id(r) not in dropped]
 
 
 def _flush(shards: Mapping[Any, list[Any]]) -> None:

@@ -34,9 +34,5 @@ class _FunctionNames:
         self._clazz = clazz
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and _is_function(self._clazz, name)
-
-
-def _is_function(clazz: Any, name: str) -> bool:
-    # getmembers reads through the class's MRO at call time; so does getattr.
-    return inspect.isfunction(getattr(clazz, name, None))
+        # getmembers reads through the class's MRO at call time; so does getattr.
+        return isinstance(name, str) and inspect.isfunction(getattr(self._clazz, name, None))
